@@ -1,0 +1,136 @@
+// Album: the application facade. The HTTP server and the CLI are thin layers over
+// this one class; no logic lives only in a route handler or only in the CLI.
+//
+// Thread safety: all methods may be called concurrently (the server is
+// multi-threaded). Background workers (embedding, VLM descriptions) start in
+// open() and stop in the destructor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace sa {
+
+struct PhotoInfo {
+  int64_t id = 0;
+  std::string hash;          // SHA-256 hex of the original bytes
+  std::string filename;      // original base name, as uploaded
+  std::string folder;        // relative folder from the upload/import ("" for none)
+  std::string mime;          // "image/jpeg", ...
+  int64_t size = 0;          // bytes
+  int width = 0, height = 0; // after EXIF orientation
+  std::string taken_at;      // ISO 8601 or ""
+  std::string camera;        // "Make Model" or ""
+  std::optional<double> gps_lat, gps_lon;
+  std::string added_at;      // ISO 8601 UTC
+  std::string status;        // embedding: "pending" | "ready" | "failed" | "no_model"
+  std::string error;         // last failure reason, if any
+  std::string description;   // VLM description ("" if none)
+  std::vector<std::string> keywords;
+  std::string vlm_status;    // "none" | "pending" | "running" | "done" | "failed"
+  std::string vlm_model, described_at;
+};
+
+struct PhotoPage {
+  int64_t total = 0;
+  int page = 1, per_page = 50;
+  std::vector<PhotoInfo> items;
+};
+
+struct AddResult {
+  int64_t id = 0;
+  std::string filename;  // as given (relative path)
+  bool duplicate = false;
+};
+
+struct SearchOptions {
+  int limit = 20;
+  int offset = 0;
+  std::optional<float> min_score;
+  std::string mode = "clip";  // "clip" | "hybrid"
+  std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
+};
+
+struct SearchHit {
+  PhotoInfo photo;
+  float score = 0;          // the ranking score
+  float clip_score = 0;     // cosine, text->image
+  std::optional<float> desc_score;     // cosine, query->description (hybrid)
+  std::optional<float> keyword_score;  // FTS5 match strength in [0,1] (hybrid)
+};
+
+struct JobFailure {
+  int64_t job_id = 0, photo_id = 0;
+  std::string kind, error, at;
+};
+
+struct JobStats {
+  int64_t pending = 0, running = 0, done = 0, failed = 0;
+  std::vector<JobFailure> recent_failures;
+};
+
+struct Settings {
+  bool auto_analyze = false;
+  bool enhanced_search = false;
+};
+
+class Album {
+ public:
+  // Opens (creating if needed) the data directory; loads the models named in
+  // cfg (a missing model is not an error: search then reports Unavailable);
+  // validates or rebuilds the FAISS indexes; starts the workers.
+  static Result<std::unique_ptr<Album>> open(const Config& cfg);
+  virtual ~Album() = default;
+
+  // Adds one file. `name` may carry a relative path ("trip/day1/a.jpg"): it is
+  // stored as metadata only, never used as a path on disk. Validates by decoding.
+  // InvalidArgument / ResourceExhausted for a bad file; duplicates are not errors.
+  virtual Result<AddResult> add_file(std::string_view name, std::string_view bytes) = 0;
+
+  // Imports a folder recursively (skips files already present by hash).
+  // progress(done, total, current_name) is called after each file.
+  struct ImportReport {
+    int64_t added = 0, duplicates = 0, rejected = 0;
+    std::vector<std::pair<std::string, std::string>> errors;  // (path, reason)
+  };
+  virtual Result<ImportReport> import_folder(
+      const std::string& dir,
+      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) = 0;
+
+  virtual Result<PhotoPage> list_photos(int page, int per_page) = 0;
+  virtual Result<PhotoInfo> get_photo(int64_t id) = 0;
+  virtual Result<std::string> thumbnail_path(int64_t id) = 0;
+  virtual Result<std::string> original_path(int64_t id) = 0;
+  virtual Status delete_photo(int64_t id) = 0;
+
+  // Queues a VLM description (re-analyze allowed). Unavailable if no VLM is configured.
+  virtual Status analyze(int64_t id) = 0;
+  // Queues descriptions for every photo without one; returns how many were queued.
+  virtual Result<int64_t> analyze_missing() = 0;
+
+  // Unavailable when no CLIP model is loaded.
+  virtual Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) = 0;
+  virtual Result<std::vector<SearchHit>> similar(int64_t id, int limit) = 0;
+
+  virtual Settings settings() = 0;
+  virtual Status set_settings(const Settings& s) = 0;
+  virtual JobStats job_stats() = 0;
+
+  // Blocks until the job queue is empty (or timeout); for the CLI and tests.
+  virtual bool wait_idle(double timeout_s) = 0;
+
+  virtual bool has_clip_model() const = 0;
+  virtual bool has_text_model() const = 0;
+  virtual bool has_vlm() const = 0;
+  virtual std::string model_name() const = 0;
+};
+
+}  // namespace sa

@@ -1,0 +1,57 @@
+// Chinese-CLIP: image and text towers behind one object.
+//
+// Thread safety: a loaded ChineseClip is immutable; encode_* may be called from
+// several threads at once, but inference already uses all cores through the one
+// OpenBLAS pool, so callers should serialise large batches (one thread budget).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "model/weights.h"
+
+namespace sa {
+
+class WordPieceTokenizer;
+
+class ChineseClip {
+ public:
+  // Loads any supported checkpoint: an official `clip_cn_*.pt` file, or an HF
+  // ChineseCLIPModel directory (config.json + model.safetensors|pytorch_model.bin).
+  // `arch` ("ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14") overrides the
+  // architecture of an official checkpoint; empty = model_info.json / file name.
+  static Result<std::unique_ptr<ChineseClip>> load(const std::string& path,
+                                                   const std::string& arch = "");
+  // Takes ownership of ready weights (tests and benchmarks build random ones).
+  static Result<std::unique_ptr<ChineseClip>> from_weights(ClipWeights w);
+  ~ChineseClip();
+
+  const ClipWeights& weights() const { return w_; }
+  int image_resolution() const { return w_.visual.cfg.image_size; }
+  int embed_dim() const { return w_.embed_dim; }
+  float logit_scale() const { return w_.logit_scale; }
+
+  // pixels: [n, 3, R, R] channel-major, preprocessed (see image/clip_preprocess.h).
+  // out: [n, embed_dim], raw (not normalised).
+  Status encode_images(const float* pixels, int n, float* out) const;
+
+  // Token ids as produced by tokenize() (unpadded, [CLS]..[SEP]); out: [n, embed_dim], raw.
+  Status encode_texts(const std::vector<std::vector<int32_t>>& ids, float* out) const;
+
+  // cn_clip's tokenizer: [CLS] wordpieces [SEP], at most 52 ids.
+  std::vector<int32_t> tokenize(std::string_view text) const;
+
+ private:
+  ChineseClip();
+  ClipWeights w_;
+  std::unique_ptr<WordPieceTokenizer> tok_;
+};
+
+// L2-normalises each row of x [n, d] in place (rows of zeros stay zero).
+void l2_normalize_rows(float* x, int n, int d);
+
+}  // namespace sa
