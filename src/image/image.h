@@ -1,0 +1,61 @@
+// Image decoding, metadata and encoding (libvips).
+//
+// Every function here takes untrusted bytes: formats are sniffed, pixel counts are
+// checked from the header before any pixels are decoded, and failures come back as a
+// Status, never a crash or an exception. All functions are thread-safe once
+// image_init() has succeeded (they call it themselves if it has not).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sa {
+
+// HWC, 8-bit sRGB RGB, upright (EXIF orientation already applied). pixels.size() == w*h*3.
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+};
+
+struct ImageMeta {
+  std::string format;  // "jpeg", "png", "webp", "heif", "gif", "tiff"
+  std::string mime;    // "image/jpeg", ...
+  int width = 0, height = 0;  // as displayed: after EXIF orientation (swapped for 5..8)
+  std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" (EXIF DateTimeOriginal) or ""
+  std::string camera;         // "Make Model" or ""
+  std::optional<double> gps_lat, gps_lon;  // decimal degrees, south/west negative
+  int orientation = 1;        // EXIF orientation as stored (1..8)
+};
+
+struct DecodeLimits {
+  int64_t max_pixels = 100'000'000;
+  int64_t max_bytes = 200LL << 20;
+};
+
+// Starts libvips once (thread-safe, idempotent), blocks its untrusted loaders and
+// silences its warnings. Unavailable if libvips cannot start.
+Status image_init();
+
+// Reads the header only: format, dimensions, EXIF. Errors:
+//   InvalidArgument   empty, not an image, unsupported format, unreadable header
+//   ResourceExhausted more bytes than lim.max_bytes or more pixels than lim.max_pixels
+Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim);
+
+// Decodes to upright 8-bit sRGB RGB (GIF: first frame). Grey is expanded, alpha is
+// dropped (as PIL's convert("RGB")), 16-bit is scaled to 8-bit, CMYK/ICC go to sRGB.
+// Same errors as probe_image, plus InvalidArgument for truncated/corrupt pixel data.
+// If meta is given it receives what probe_image would return.
+Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim,
+                            ImageMeta* meta = nullptr);
+
+// Encodes as baseline JPEG (no metadata). If the longer side exceeds max_side the image
+// is first downscaled (aspect kept, longer side == max_side). Used for thumbnails (~400)
+// and for the VLM (<= 1024). InvalidArgument for an empty/inconsistent image.
+Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality = 85);
+
+}  // namespace sa
