@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One command to install, build and run every test: the file readers and decoders
+# under AddressSanitizer + UBSan first, then unit, integration and browser (e2e)
+# tests through CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+
+echo "[test] AddressSanitizer + UBSan build of the readers, decoders and stores"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSA_ASAN=ON -DSA_BUILD_BENCH=OFF >/dev/null
+asan_targets=()
+for t in test_core test_model test_image test_store test_index test_vlm; do
+  ninja -C build-asan -t targets all 2>/dev/null | grep -q "^tests/$t:\|^$t:" && asan_targets+=("$t")
+done
+ninja -C build-asan -j"$(nproc)" "${asan_targets[@]}"
+for t in "${asan_targets[@]}"; do
+  echo "[asan] $t"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "build-asan/tests/$t" --gtest_brief=1
+done
+
+echo "[test] unit, integration and e2e tests"
+cd build
+ctest --output-on-failure -j2 --timeout 600
