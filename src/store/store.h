@@ -1,0 +1,211 @@
+// Store: the album's source of truth in one SQLite database (album.db).
+//
+// Tables (docs/storage.md has the full schema and migration rules):
+//   photos      metadata, embedding status, VLM description + keywords
+//   vectors     one float32 vector per (photo, kind): 'clip' image embeddings and
+//               'desc' description embeddings; FAISS indexes are rebuilt from here
+//   jobs        persistent work queue ('embed' | 'describe' | 'embed_desc')
+//   settings    key/value
+//   photos_fts  FTS5 (trigram) over filename, folder, description, keywords,
+//               kept in sync by triggers
+//
+// Thread safety: every method may be called from any thread. The Store owns one
+// connection and serialises calls with a mutex (WAL mode, so another process --
+// e.g. a CLI `search` beside a running server -- can still read). Callbacks
+// passed to for_each_vector() run under that mutex and must not call back into
+// the Store.
+//
+// Errors: NotFound for a missing photo/job/vector, InvalidArgument for bad
+// enum strings or sizes, IOError/Corruption from SQLite.
+//
+// The implementation is split by table: store.cpp (open, schema), photos.cpp,
+// vectors.cpp, jobs.cpp, settings.cpp, text_search.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/album.h"  // PhotoInfo, PhotoPage, JobStats, JobFailure, Settings (header-only types)
+#include "core/status.h"
+#include "store/db.h"
+
+namespace sa {
+
+struct StoreOptions {
+  int busy_timeout_ms = 5000;
+  // At open, jobs left 'running' by a crash go back to 'pending' (and photos
+  // whose vlm_status is 'running' go back to 'pending'). Turn off for a second
+  // process (CLI search) opening a database a server is working on.
+  bool recover_jobs = true;
+};
+
+struct InsertPhotoResult {
+  int64_t id = 0;
+  bool duplicate = false;  // a photo with the same hash already existed; id is that photo's
+};
+
+// Identifies the exact set of vectors of one (kind, model) in the database, so
+// a saved FAISS index can be checked against it. `generation` is a per-kind
+// counter bumped by triggers on every insert/update/delete in `vectors`
+// (cascaded deletes included) and never decreases, so any change after an index
+// was saved makes the fingerprint differ.
+struct VectorFingerprint {
+  int64_t count = 0;       // vectors of this kind AND model
+  int64_t max_id = 0;      // largest photo_id among them (0 if none)
+  int64_t id_sum = 0;      // sum of their photo ids
+  int64_t generation = 0;  // change counter for the kind
+  bool operator==(const VectorFingerprint&) const = default;
+};
+
+struct StoredVector {
+  std::string model;
+  std::vector<float> data;
+};
+
+struct Job {
+  int64_t id = 0;
+  std::string kind;   // "embed" | "describe" | "embed_desc"
+  int64_t photo_id = 0;
+  std::string state;  // "pending" | "running" | "done" | "failed"
+  int attempts = 0;   // incremented by each claim
+  std::string error;  // last failure reason
+};
+
+struct TextHit {
+  int64_t photo_id = 0;
+  // Match strength in [0,1], the same for both query paths (FTS5 and the LIKE
+  // fallback): per query term, the best field it occurs in scores
+  //   keyword equal to the term 1.0 | keyword containing it 0.8 |
+  //   description 0.6 | filename or folder 0.4,
+  // and the hit's score is the mean over the terms. Ties keep FTS5 bm25 order.
+  float score = 0;
+};
+
+class Store {
+ public:
+  // Opens or creates `path` (":memory:" for tests), applies pending migrations in
+  // one transaction each, and recovers crashed jobs (see StoreOptions).
+  // Opening an already-migrated database is a no-op for the schema.
+  // Corruption if the file is not a database or has a schema version newer
+  // than this binary knows.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, const StoreOptions& opt = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+
+  // ---- photos (photos.cpp) ----
+  // Inserts `p` (its id is ignored). added_at defaults to now (UTC ISO 8601),
+  // status to "pending", vlm_status to "none". A duplicate hash is not an error:
+  // it returns the existing id with duplicate=true and changes nothing.
+  // InvalidArgument for an empty hash or an unknown status string.
+  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p);
+  Result<PhotoInfo> get_photo(int64_t id);
+  Result<PhotoInfo> get_photo_by_hash(const std::string& hash);  // NotFound if none
+  // The photos among `ids` that exist, in the order of `ids`.
+  Result<std::vector<PhotoInfo>> get_photos(std::span<const int64_t> ids);
+  // Newest first (by id, i.e. insertion order); page is 1-based. per_page is
+  // clamped to [1, 1000]; a page past the end gives an empty items list.
+  Result<PhotoPage> list_photos(int page, int per_page);
+  Result<int64_t> count_photos();
+  // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
+  // what it was, so the caller can remove the original and the thumbnail.
+  Result<PhotoInfo> delete_photo(int64_t id);
+  // Embedding status: "pending" | "ready" | "failed" | "no_model"; error may be "".
+  Status set_photo_status(int64_t id, std::string_view status, std::string_view error = "");
+  // Ids of photos with the given embedding status, ascending.
+  Result<std::vector<int64_t>> photo_ids_with_status(std::string_view status);
+  // VLM status: "none" | "pending" | "running" | "done" | "failed".
+  Status set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error = "");
+  // Stores a VLM result: description, keywords (JSON array), vlm_model,
+  // described_at = now, vlm_status = "done", vlm_error cleared. FTS follows.
+  Status set_description(int64_t id, std::string_view description,
+                         const std::vector<std::string>& keywords, std::string_view vlm_model);
+  // Last VLM error for a photo ("" if none); PhotoInfo has no field for it.
+  Result<std::string> vlm_error(int64_t id);
+  // Ids of photos with vlm_status "none" or "failed" (candidates for analyze_missing).
+  Result<std::vector<int64_t>> photo_ids_without_description();
+
+  // ---- vectors (vectors.cpp) ----
+  // Inserts or replaces the vector of (photo_id, kind). kind: "clip" | "desc".
+  // InvalidArgument for an empty vector or an unknown kind; NotFound if the photo
+  // does not exist. Stored as float32 little-endian.
+  Status put_vector(int64_t photo_id, std::string_view kind, std::string_view model,
+                    std::span<const float> v);
+  Result<StoredVector> get_vector(int64_t photo_id, std::string_view kind);  // NotFound if none
+  Status delete_vector(int64_t photo_id, std::string_view kind);             // ok if none
+  // Deletes every vector of `kind` whose model differs from `model` (after a
+  // model switch); returns how many were deleted.
+  Result<int64_t> delete_vectors_not_of_model(std::string_view kind, std::string_view model);
+  // Photos with no vector of `kind` from `model` (missing or another model), ascending.
+  Result<std::vector<int64_t>> photo_ids_missing_vector(std::string_view kind, std::string_view model);
+  Result<VectorFingerprint> vector_fingerprint(std::string_view kind, std::string_view model);
+  // Streams every vector of (kind, model) with dimension `dim` in ascending
+  // photo id order, in batches of up to `batch` rows: fn(ids, data) where data
+  // is row-major [ids.size() x dim]. Rows of another dimension are skipped (they
+  // count as missing). A non-OK Status from fn stops the walk and is returned.
+  // Runs under the store mutex: fn must not call the Store.
+  Status for_each_vector(std::string_view kind, std::string_view model, int dim,
+                         const std::function<Status(std::span<const int64_t>, std::span<const float>)>& fn,
+                         int batch = 4096);
+
+  // ---- jobs (jobs.cpp) ----
+  // Queues a job unless an identical (kind, photo_id) job is already pending.
+  // Returns true if a new job was queued. NotFound if the photo does not exist.
+  Result<bool> enqueue_job(std::string_view kind, int64_t photo_id);
+  // Atomically moves up to n pending jobs of the given kinds (all kinds if
+  // empty) to 'running', oldest first, incrementing attempts. Two threads or
+  // processes never claim the same job.
+  Result<std::vector<Job>> claim_jobs(std::span<const std::string> kinds, int n);
+  Status complete_job(int64_t job_id);
+  // Records `reason`. retry=true puts the job back to 'pending' (the caller
+  // decides from Job::attempts); otherwise it becomes 'failed'.
+  Status fail_job(int64_t job_id, std::string_view reason, bool retry = false);
+  // failed -> pending for `kind` (all kinds if empty); returns how many.
+  Result<int64_t> retry_failed_jobs(std::string_view kind = "");
+  // running -> pending (crash recovery; done by open() unless disabled); returns how many.
+  Result<int64_t> reset_running_jobs();
+  // Deletes finished ('done') jobs; returns how many.
+  Result<int64_t> purge_done_jobs();
+  Result<Job> get_job(int64_t job_id);
+  // Counts per state plus the `n_recent` most recent failures (newest first).
+  Result<JobStats> job_stats(int n_recent = 10);
+  // Pending + running jobs of `kind` (all kinds if empty).
+  Result<int64_t> active_job_count(std::string_view kind = "");
+
+  // ---- settings (settings.cpp) ----
+  Result<std::optional<std::string>> get_setting(std::string_view key);
+  Status set_setting(std::string_view key, std::string_view value);
+  // "1"/"true" -> true, "0"/"false" -> false, missing or other -> fallback.
+  bool get_bool(std::string_view key, bool fallback);
+  Status set_bool(std::string_view key, bool value);
+  // Keys "auto_analyze", "enhanced_search" (defaults false).
+  Settings settings();
+  Status set_settings(const Settings& s);
+
+  // ---- text search (text_search.cpp) ----
+  // Finds photos whose filename, folder, description or keywords contain every
+  // whitespace-separated term of `query` (case-insensitive for ASCII). Terms of
+  // 3+ characters go through FTS5 trigram; if any term is shorter (e.g. "日落"),
+  // the query falls back to LIKE over the same columns (a table scan; fine up to
+  // ~10^5 photos). FTS5 syntax in the query is treated literally. Results sorted
+  // by TextHit::score descending, at most `limit`. Empty query -> empty result.
+  Result<std::vector<TextHit>> search_text(std::string_view query, int limit = 100);
+
+ private:
+  explicit Store(Db db);
+  Status migrate();
+
+  std::mutex mu_;
+  Db db_;
+};
+
+}  // namespace sa
