@@ -26,8 +26,9 @@ struct ImageMeta {
   std::string format;  // "jpeg", "png", "webp", "heif", "gif", "tiff"
   std::string mime;    // "image/jpeg", ...
   int width = 0, height = 0;  // as displayed: after EXIF orientation (swapped for 5..8)
-  std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" (EXIF DateTimeOriginal) or ""
-  std::string camera;         // "Make Model" or ""
+  std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" or "": EXIF DateTimeOriginal, else
+                              // DateTimeDigitized, else DateTime; no time zone
+  std::string camera;         // "Make Model" ("Model" when it already starts with Make) or ""
   std::optional<double> gps_lat, gps_lon;  // decimal degrees, south/west negative
   int orientation = 1;        // EXIF orientation as stored (1..8)
 };
@@ -57,5 +58,12 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim,
 // is first downscaled (aspect kept, longer side == max_side). Used for thumbnails (~400)
 // and for the VLM (<= 1024). InvalidArgument for an empty/inconsistent image.
 Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality = 85);
+
+// Bytes -> JPEG thumbnail without a full-size decode (JPEG/WebP/HEIF shrink on load):
+// longer side <= max_side, EXIF orientation applied, same colour handling as
+// decode_rgb (CMYK/ICC are colour-managed to sRGB here). Same errors as decode_rgb.
+// Use it when the full-resolution pixels are not needed for anything else.
+Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
+                                   int quality = 85);
 
 }  // namespace sa

@@ -1,0 +1,427 @@
+// Decoding, metadata and JPEG encoding through the libvips C API.
+//
+// Why it is shaped this way:
+// - Every input is untrusted. The loader is chosen by libvips' sniffer, then checked
+//   against a short allow-list (jpeg/png/webp/heif/gif/tiff), and untrusted loaders are
+//   blocked process-wide. Dimensions are read from the header and checked against the
+//   pixel limit before a single pixel is decoded (decompression bombs).
+// - Loads use fail_on=error so that truncated or corrupt files are errors, not
+//   half-grey images silently embedded.
+// - The conversion to 8-bit RGB follows what PIL's convert("RGB") does, because the CLIP
+//   goldens were produced by PIL: alpha is dropped (not flattened), embedded ICC profiles
+//   of RGB/grey images are ignored, 16-bit is reduced by taking the high byte. Only CMYK
+//   goes through colour management (PIL's naive CMYK formula is not worth copying).
+// - libvips' operation cache is disabled: it would only hold memory in a process that
+//   sees every image once, and buffer-backed loads must never be served from a cache.
+#include "image/image.h"
+
+#include <vips/vips.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <regex>
+
+namespace sa {
+namespace {
+
+struct GObjectUnref {
+  void operator()(VipsImage* p) const {
+    if (p) g_object_unref(p);
+  }
+};
+using ImagePtr = std::unique_ptr<VipsImage, GObjectUnref>;
+
+struct GFree {
+  void operator()(void* p) const { g_free(p); }
+};
+using GBuffer = std::unique_ptr<void, GFree>;
+
+// Takes (and clears) the libvips error text so it can be appended to our message.
+// The buffer is process-wide, so under concurrency it may hold another thread's text
+// too; it is context for a human, never parsed.
+std::string take_vips_error() {
+  char* text = vips_error_buffer_copy();
+  std::string s = text ? text : "";
+  g_free(text);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::replace(s.begin(), s.end(), '\n', ';');
+  return s;
+}
+
+Status vips_status(StatusCode code, const std::string& what) {
+  std::string detail = take_vips_error();
+  return Status(code, detail.empty() ? what : what + " (" + detail + ")");
+}
+
+void ignore_log(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
+
+struct FormatInfo {
+  const char* loader;  // class name fragment between "VipsForeignLoad" and "Buffer"
+  const char* format;
+  const char* mime;
+};
+constexpr FormatInfo kAllowedFormats[] = {
+    {"Jpeg", "jpeg", "image/jpeg"}, {"Png", "png", "image/png"},
+    {"Webp", "webp", "image/webp"}, {"Heif", "heif", "image/heif"},
+    {"Nsgif", "gif", "image/gif"},  {"Gif", "gif", "image/gif"},
+    {"Tiff", "tiff", "image/tiff"},
+};
+
+// Sniffs the bytes; returns the allowed format or InvalidArgument.
+Result<const FormatInfo*> sniff_format(std::string_view bytes) {
+  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
+  if (!loader) {
+    take_vips_error();
+    return Status::InvalidArgument("not a recognised image format");
+  }
+  std::string name = loader;
+  const std::string prefix = "VipsForeignLoad", suffix = "Buffer";
+  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+  if (name.size() > suffix.size() && name.ends_with(suffix)) {
+    name.resize(name.size() - suffix.size());
+  }
+  for (const FormatInfo& f : kAllowedFormats) {
+    if (name == f.loader) return &f;
+  }
+  return Status::InvalidArgument("unsupported image format (" + name +
+                                 "); accepted: jpeg, png, webp, heif, gif, tiff");
+}
+
+// ---- EXIF -----------------------------------------------------------------------
+
+// libvips renders an EXIF entry as "RAW (FORMATTED, Type, N components, M bytes)".
+// Returns RAW, or "" when the field is absent.
+std::string exif_raw(VipsImage* img, const char* field) {
+  if (vips_image_get_typeof(img, field) == 0) return "";
+  const char* value = nullptr;
+  if (vips_image_get_string(img, field, &value) != 0 || !value) {
+    take_vips_error();
+    return "";
+  }
+  std::string s = value;
+  static const std::regex kSuffix(R"(, [A-Za-z ]+, \d+ components, \d+ bytes\)$)");
+  std::smatch m;
+  if (!std::regex_search(s, m, kSuffix)) return s;
+  std::string body = s.substr(0, m.position(0));  // "RAW (FORMATTED"
+  // For ASCII entries RAW and FORMATTED are the same text, which pins the split even if
+  // the text itself contains " (".
+  if (body.size() >= 2 && (body.size() - 2) % 2 == 0) {
+    size_t half = (body.size() - 2) / 2;
+    if (body.compare(half, 2, " (") == 0 && body.compare(0, half, body, half + 2, half) == 0) {
+      return body.substr(0, half);
+    }
+  }
+  size_t split = body.find(" (");
+  return split == std::string::npos ? body : body.substr(0, split);
+}
+
+std::string trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// "2023:01:22 10:11:12" -> "2023-01-22T10:11:12"; "" if not a plausible date.
+std::string exif_datetime_to_iso(const std::string& raw) {
+  static const std::regex kDate(R"(^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2}))");
+  std::smatch m;
+  if (!std::regex_search(raw, m, kDate)) return "";
+  int year = std::stoi(m[1]), month = std::stoi(m[2]), day = std::stoi(m[3]);
+  int hour = std::stoi(m[4]), minute = std::stoi(m[5]), second = std::stoi(m[6]);
+  if (year < 1800 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+      minute > 59 || second > 60) {
+    return "";  // "0000:00:00 00:00:00" is what cameras write when the clock is unset
+  }
+  return m.str(1) + "-" + m.str(2) + "-" + m.str(3) + "T" + m.str(4) + ":" + m.str(5) + ":" +
+         m.str(6);
+}
+
+// "30/1 15/1 2050/100" (degrees, minutes, seconds) -> 30.2556...
+std::optional<double> exif_dms_to_degrees(const std::string& raw) {
+  static const std::regex kRational(R"((-?\d+)/(-?\d+))");
+  double parts[3] = {0, 0, 0};
+  int n = 0;
+  for (auto it = std::sregex_iterator(raw.begin(), raw.end(), kRational);
+       it != std::sregex_iterator() && n < 3; ++it, ++n) {
+    double num = std::stod((*it)[1]), den = std::stod((*it)[2]);
+    if (den == 0) return std::nullopt;
+    parts[n] = num / den;
+  }
+  if (n == 0) return std::nullopt;
+  double deg = parts[0] + parts[1] / 60.0 + parts[2] / 3600.0;
+  if (!std::isfinite(deg)) return std::nullopt;
+  return deg;
+}
+
+void read_exif(VipsImage* img, ImageMeta* meta) {
+  for (const char* field : {"exif-ifd2-DateTimeOriginal", "exif-ifd2-DateTimeDigitized",
+                            "exif-ifd0-DateTime"}) {
+    meta->taken_at = exif_datetime_to_iso(exif_raw(img, field));
+    if (!meta->taken_at.empty()) break;
+  }
+
+  std::string make = trim(exif_raw(img, "exif-ifd0-Make"));
+  std::string model = trim(exif_raw(img, "exif-ifd0-Model"));
+  if (!make.empty() && model.rfind(make, 0) == 0) make.clear();  // "Canon" + "Canon EOS 5D"
+  meta->camera = trim(make + " " + model);
+
+  std::optional<double> lat = exif_dms_to_degrees(exif_raw(img, "exif-ifd3-GPSLatitude"));
+  std::optional<double> lon = exif_dms_to_degrees(exif_raw(img, "exif-ifd3-GPSLongitude"));
+  if (lat && lon && *lat <= 90.0 && *lon <= 180.0) {
+    if (trim(exif_raw(img, "exif-ifd3-GPSLatitudeRef")).starts_with("S")) *lat = -*lat;
+    if (trim(exif_raw(img, "exif-ifd3-GPSLongitudeRef")).starts_with("W")) *lon = -*lon;
+    meta->gps_lat = lat;
+    meta->gps_lon = lon;
+  }
+}
+
+// ---- loading ----------------------------------------------------------------------
+
+struct Opened {
+  ImagePtr image;
+  ImageMeta meta;
+};
+
+// Sniffs, reads the header and checks the limits. No pixels are decoded here: libvips
+// loads lazily, and the caller keeps `bytes` alive for as long as the image is used.
+Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim) {
+  SA_RETURN_IF_ERROR(image_init());
+  if (bytes.empty()) return Status::InvalidArgument("empty image data (0 bytes)");
+  if (static_cast<int64_t>(bytes.size()) > lim.max_bytes) {
+    return Status::ResourceExhausted("image data is " + std::to_string(bytes.size()) +
+                                     " bytes, more than the limit of " +
+                                     std::to_string(lim.max_bytes));
+  }
+  SA_ASSIGN_OR_RETURN(const FormatInfo* fmt, sniff_format(bytes));
+
+  VipsImage* raw = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "fail_on",
+                                              VIPS_FAIL_ON_ERROR, nullptr);
+  if (!raw) {
+    return vips_status(StatusCode::kInvalidArgument,
+                       std::string("cannot read ") + fmt->format + " header");
+  }
+  Opened o{ImagePtr(raw), {}};
+  VipsImage* img = o.image.get();
+  int w = vips_image_get_width(img), h = vips_image_get_height(img);
+  if (w <= 0 || h <= 0) return Status::InvalidArgument("image has no pixels");
+  int64_t pixels = int64_t{w} * h;
+  if (pixels > lim.max_pixels) {
+    return Status::ResourceExhausted(
+        "image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+        std::to_string(pixels) + " pixels), more than the limit of " +
+        std::to_string(lim.max_pixels) + " pixels");
+  }
+
+  ImageMeta& meta = o.meta;
+  meta.format = fmt->format;
+  meta.mime = fmt->mime;
+  if (meta.format == "heif") {
+    const char* compression = nullptr;
+    if (vips_image_get_typeof(img, "heif-compression") &&
+        vips_image_get_string(img, "heif-compression", &compression) == 0 && compression &&
+        std::strcmp(compression, "av1") == 0) {
+      meta.mime = "image/avif";
+    }
+    take_vips_error();
+  }
+  int orientation = 1;
+  if (vips_image_get_typeof(img, VIPS_META_ORIENTATION) &&
+      vips_image_get_int(img, VIPS_META_ORIENTATION, &orientation) == 0 && orientation >= 1 &&
+      orientation <= 8) {
+    meta.orientation = orientation;
+  }
+  bool swap = meta.orientation >= 5;
+  meta.width = swap ? h : w;
+  meta.height = swap ? w : h;
+  read_exif(img, &meta);
+  return o;
+}
+
+// Turns whatever the loader produced into 3-band 8-bit sRGB, as PIL's convert("RGB").
+Result<ImagePtr> to_rgb8(ImagePtr img) {
+  VipsImage* out = nullptr;
+  // Takes ownership of `out` once the operation that wrote it has run.
+  auto step = [&](int rc, const char* what) -> Status {
+    if (rc != 0) return vips_status(StatusCode::kInvalidArgument, what);
+    img.reset(out);
+    out = nullptr;
+    return Status::OK();
+  };
+
+  VipsInterpretation interp = vips_image_get_interpretation(img.get());
+  if (img->Coding != VIPS_CODING_NONE || interp == VIPS_INTERPRETATION_CMYK) {
+    // Coded (LabQ) pixels and CMYK need a real colour transform (CMYK: embedded profile,
+    // else libvips' built-in CMYK profile).
+    SA_RETURN_IF_ERROR(step(vips_colourspace(img.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr),
+                            "cannot convert image to sRGB"));
+    interp = vips_image_get_interpretation(img.get());
+  }
+
+  // Keep the colour bands, drop alpha and anything extra (PIL drops alpha on convert).
+  int colour_bands = img->Bands >= 3 ? 3 : 1;
+  if (img->Bands > colour_bands) {
+    SA_RETURN_IF_ERROR(step(vips_extract_band(img.get(), &out, 0, "n", colour_bands, nullptr),
+                            "cannot extract colour bands"));
+  }
+
+  switch (interp) {
+    case VIPS_INTERPRETATION_LAB: case VIPS_INTERPRETATION_LABS: case VIPS_INTERPRETATION_LCH:
+    case VIPS_INTERPRETATION_CMC: case VIPS_INTERPRETATION_XYZ: case VIPS_INTERPRETATION_YXY:
+    case VIPS_INTERPRETATION_HSV: case VIPS_INTERPRETATION_scRGB:
+      if (colour_bands == 3) {
+        SA_RETURN_IF_ERROR(step(
+            vips_colourspace(img.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr),
+            "cannot convert image to sRGB"));
+      }
+      break;
+    default:
+      break;
+  }
+
+  if (img->BandFmt == VIPS_FORMAT_USHORT || img->BandFmt == VIPS_FORMAT_SHORT) {
+    // 16-bit -> 8-bit keeps the high byte, as PIL does for 16-bit RGB PNGs.
+    SA_RETURN_IF_ERROR(step(vips_rshift_const1(img.get(), &out, 8, nullptr),
+                            "cannot reduce 16-bit image"));
+  }
+  if (img->BandFmt != VIPS_FORMAT_UCHAR) {
+    SA_RETURN_IF_ERROR(step(vips_cast(img.get(), &out, VIPS_FORMAT_UCHAR, nullptr),
+                            "cannot convert image to 8-bit"));
+  }
+  if (img->Bands == 1) {
+    VipsImage* bands[3] = {img.get(), img.get(), img.get()};
+    SA_RETURN_IF_ERROR(step(vips_bandjoin(bands, &out, 3, nullptr),
+                            "cannot expand grey image to RGB"));
+  }
+  if (img->Bands != 3 || img->BandFmt != VIPS_FORMAT_UCHAR) {
+    return Status::Internal("image conversion did not produce 8-bit RGB");
+  }
+  return img;
+}
+
+Result<ImagePtr> autorotate(ImagePtr img, int orientation) {
+  if (orientation == 1) return img;
+  VipsImage* out = nullptr;
+  if (vips_autorot(img.get(), &out, nullptr) != 0) {
+    return vips_status(StatusCode::kInvalidArgument, "cannot apply EXIF orientation");
+  }
+  return ImagePtr(out);
+}
+
+Result<std::string> save_jpeg(VipsImage* img, int quality) {
+  void* buf = nullptr;
+  size_t len = 0;
+  if (vips_jpegsave_buffer(img, &buf, &len, "Q", quality, "strip", TRUE, nullptr) != 0) {
+    return vips_status(StatusCode::kInvalidArgument, "cannot encode JPEG");
+  }
+  GBuffer owner(buf);
+  return std::string(static_cast<const char*>(buf), len);
+}
+
+}  // namespace
+
+Status image_init() {
+  static std::once_flag once;
+  static Status result;
+  std::call_once(once, [] {
+    if (VIPS_INIT("smart-album") != 0) {
+      result = vips_status(StatusCode::kUnavailable, "libvips failed to start");
+      return;
+    }
+    // Loaders libvips marks untrusted (ImageMagick, matio, ...) must never see uploads.
+    vips_block_untrusted_set(TRUE);
+    vips_cache_set_max(0);
+    // Corrupt uploads are reported through Status; libvips/libjpeg/libpng warnings would
+    // otherwise print one line each to stderr.
+    g_log_set_handler("VIPS",
+                      static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE |
+                                                  G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG),
+                      ignore_log, nullptr);
+  });
+  return result;
+}
+
+Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim) {
+  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
+  return std::move(o.meta);
+}
+
+Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, ImageMeta* meta) {
+  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
+  SA_ASSIGN_OR_RETURN(ImagePtr img, autorotate(std::move(o.image), o.meta.orientation));
+  SA_ASSIGN_OR_RETURN(img, to_rgb8(std::move(img)));
+
+  size_t size = 0;
+  GBuffer mem(vips_image_write_to_memory(img.get(), &size));
+  if (!mem) {
+    return vips_status(StatusCode::kInvalidArgument,
+                       "cannot decode " + o.meta.format + " image (corrupt or truncated)");
+  }
+  RgbImage out;
+  out.width = img->Xsize;
+  out.height = img->Ysize;
+  if (size != static_cast<size_t>(out.width) * out.height * 3) {
+    return Status::Internal("decoded image has an unexpected size");
+  }
+  const auto* p = static_cast<const uint8_t*>(mem.get());
+  out.pixels.assign(p, p + size);
+  if (meta) *meta = std::move(o.meta);
+  return out;
+}
+
+Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) {
+  SA_RETURN_IF_ERROR(image_init());
+  if (img.width <= 0 || img.height <= 0 ||
+      img.pixels.size() != static_cast<size_t>(img.width) * img.height * 3) {
+    return Status::InvalidArgument("encode_jpeg: image is empty or its pixel buffer does not "
+                                   "match its size");
+  }
+  if (max_side <= 0) return Status::InvalidArgument("encode_jpeg: max_side must be positive");
+  if (quality < 1 || quality > 100) {
+    return Status::InvalidArgument("encode_jpeg: quality must be in 1..100");
+  }
+  // Wraps img.pixels without copying; the image never outlives this call.
+  ImagePtr in(vips_image_new_from_memory(img.pixels.data(), img.pixels.size(), img.width,
+                                         img.height, 3, VIPS_FORMAT_UCHAR));
+  if (!in) return vips_status(StatusCode::kInternal, "cannot wrap pixels");
+  VipsImage* out = nullptr;
+  if (vips_copy(in.get(), &out, "interpretation", VIPS_INTERPRETATION_sRGB, nullptr) != 0) {
+    return vips_status(StatusCode::kInternal, "cannot tag pixels as sRGB");
+  }
+  in.reset(out);
+  if (std::max(img.width, img.height) > max_side) {
+    if (vips_thumbnail_image(in.get(), &out, max_side, "height", max_side, "size",
+                             VIPS_SIZE_DOWN, nullptr) != 0) {
+      return vips_status(StatusCode::kInternal, "cannot downscale image");
+    }
+    in.reset(out);
+  }
+  return save_jpeg(in.get(), quality);
+}
+
+Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
+                                   int quality) {
+  if (max_side <= 0) return Status::InvalidArgument("thumbnail: max_side must be positive");
+  if (quality < 1 || quality > 100) {
+    return Status::InvalidArgument("thumbnail: quality must be in 1..100");
+  }
+  // Header first: sniffing and the pixel limit apply before the thumbnailer decodes.
+  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
+  o.image.reset();
+  VipsImage* out = nullptr;
+  if (vips_thumbnail_buffer(const_cast<char*>(bytes.data()), bytes.size(), &out, max_side,
+                            "height", max_side, "size", VIPS_SIZE_DOWN,
+                            // libvips 8.14 does not forward thumbnail's own fail_on to
+                            // a buffer loader; the option string does reach it.
+                            "option_string", "fail_on=error", nullptr) != 0) {
+    return vips_status(StatusCode::kInvalidArgument,
+                       "cannot decode " + o.meta.format + " image (corrupt or truncated)");
+  }
+  SA_ASSIGN_OR_RETURN(ImagePtr img, to_rgb8(ImagePtr(out)));
+  return save_jpeg(img.get(), quality);
+}
+
+}  // namespace sa
