@@ -1,0 +1,137 @@
+// BERT encoder forward pass (HF BertModel / cn_clip modeling_bert, post-LN):
+//   emb = LayerNorm(word[id] + position[i + offset] + token_type[0])
+//   per layer: a = LayerNorm(x + attn_out(self_attn(x)))
+//              x = LayerNorm(a + out(gelu(inter(a))))
+// Sequences are never padded, so the additive attention mask of the reference
+// is all zeros and is left out.
+#include "model/bert.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "model/ops.h"
+
+namespace sa {
+namespace {
+
+// Runs the encoder over `n_seq` sequences whose tokens are concatenated in
+// `ids`; sequence s spans [starts[s], starts[s + 1]).
+void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vector<int>& starts,
+                       float* out) {
+  const BertConfig& c = w.cfg;
+  const int d = c.hidden;
+  const int n_seq = static_cast<int>(starts.size()) - 1;
+  const int rows = starts.back();
+  if (rows <= 0) return;
+  const size_t sz_rows = static_cast<size_t>(rows);
+  int max_len = 0;
+  for (int s = 0; s < n_seq; ++s) max_len = std::max(max_len, starts[s + 1] - starts[s]);
+
+  float* x = out;  // the hidden states live in the caller's buffer throughout
+  const float* type0 = w.token_type_embeddings.data();
+  for (int s = 0; s < n_seq; ++s) {
+    for (int t = starts[s]; t < starts[s + 1]; ++t) {
+      const float* we = w.word_embeddings.data() + static_cast<size_t>(ids[t]) * d;
+      const float* pe =
+          w.position_embeddings.data() + static_cast<size_t>(t - starts[s] + c.position_offset) * d;
+      float* xr = x + static_cast<size_t>(t) * d;
+      for (int j = 0; j < d; ++j) xr[j] = we[j] + pe[j] + type0[j];
+    }
+  }
+  layer_norm(w.emb_ln, x, rows, d, c.ln_eps, x);
+
+  std::vector<float> qkv(sz_rows * 3 * d);
+  std::vector<float> att(sz_rows * d);
+  std::vector<float> inter(sz_rows * c.intermediate);
+  std::vector<float> scores(static_cast<size_t>(max_len) * max_len);
+  for (const BertLayer& l : w.layers) {
+    linear(l.qkv, x, rows, qkv.data());
+    for (int s = 0; s < n_seq; ++s) {
+      const size_t r0 = starts[s];
+      attention(qkv.data() + r0 * 3 * d, 3 * d, starts[s + 1] - starts[s], d, c.heads,
+                att.data() + r0 * d, d, scores.data());
+    }
+    // a = LN(x + attn_out(att)) -- accumulated into x, normalised in place.
+    linear_accumulate(l.attn_out, att.data(), rows, x);
+    layer_norm(l.attn_ln, x, rows, d, c.ln_eps, x);
+    linear(l.inter, x, rows, inter.data(), Act::kGeluErf);
+    linear_accumulate(l.out, inter.data(), rows, x);
+    layer_norm(l.out_ln, x, rows, d, c.ln_eps, x);
+  }
+}
+
+}  // namespace
+
+Status validate_bert(const BertWeights& w) {
+  const BertConfig& c = w.cfg;
+  if (c.hidden <= 0 || c.heads <= 0 || c.hidden % c.heads != 0 || c.intermediate <= 0 ||
+      c.layers < 0 || c.vocab_size <= 0 || c.max_position <= 0 || c.type_vocab_size <= 0 ||
+      c.position_offset < 0 || c.position_offset >= c.max_position) {
+    return Status::InvalidArgument("text: bad config (hidden " + std::to_string(c.hidden) +
+                                   ", heads " + std::to_string(c.heads) + ", intermediate " +
+                                   std::to_string(c.intermediate) + ", vocab " +
+                                   std::to_string(c.vocab_size) + ")");
+  }
+  if (static_cast<int>(w.layers.size()) != c.layers) {
+    return Status::InvalidArgument("text: " + std::to_string(w.layers.size()) +
+                                   " layers, config says " + std::to_string(c.layers));
+  }
+  const size_t d = c.hidden;
+  SA_RETURN_IF_ERROR(check_size(w.word_embeddings, c.vocab_size * d, "embeddings.word_embeddings"));
+  SA_RETURN_IF_ERROR(
+      check_size(w.position_embeddings, c.max_position * d, "embeddings.position_embeddings"));
+  SA_RETURN_IF_ERROR(check_size(w.token_type_embeddings, c.type_vocab_size * d,
+                                "embeddings.token_type_embeddings"));
+  SA_RETURN_IF_ERROR(check_layer_norm(w.emb_ln, c.hidden, "embeddings.LayerNorm"));
+  for (int i = 0; i < c.layers; ++i) {
+    const BertLayer& l = w.layers[i];
+    const std::string p = "encoder.layer." + std::to_string(i);
+    SA_RETURN_IF_ERROR(check_linear(l.qkv, 3 * c.hidden, c.hidden, true, p + ".attention.self"));
+    SA_RETURN_IF_ERROR(
+        check_linear(l.attn_out, c.hidden, c.hidden, true, p + ".attention.output.dense"));
+    SA_RETURN_IF_ERROR(check_layer_norm(l.attn_ln, c.hidden, p + ".attention.output.LayerNorm"));
+    SA_RETURN_IF_ERROR(
+        check_linear(l.inter, c.intermediate, c.hidden, true, p + ".intermediate.dense"));
+    SA_RETURN_IF_ERROR(check_linear(l.out, c.hidden, c.intermediate, true, p + ".output.dense"));
+    SA_RETURN_IF_ERROR(check_layer_norm(l.out_ln, c.hidden, p + ".output.LayerNorm"));
+  }
+  return Status::OK();
+}
+
+Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok) {
+  if (n_tok <= 0) return Status::InvalidArgument("empty token sequence");
+  if (n_tok > cfg.max_position - cfg.position_offset) {
+    return Status::InvalidArgument("sequence of " + std::to_string(n_tok) +
+                                   " tokens is longer than the model's " +
+                                   std::to_string(cfg.max_position - cfg.position_offset) +
+                                   " positions");
+  }
+  for (int i = 0; i < n_tok; ++i) {
+    if (ids[i] < 0 || ids[i] >= cfg.vocab_size) {
+      return Status::InvalidArgument("token id " + std::to_string(ids[i]) + " at position " +
+                                     std::to_string(i) + " is outside the vocabulary of " +
+                                     std::to_string(cfg.vocab_size));
+    }
+  }
+  return Status::OK();
+}
+
+void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out) {
+  if (n_tok <= 0) return;
+  bert_forward_impl(w, ids, {0, n_tok}, out);
+}
+
+void bert_forward_batch(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
+                        float* out) {
+  std::vector<int> starts{0};
+  std::vector<int32_t> ids;
+  for (const auto& s : seqs) {
+    if (s.empty()) continue;  // contributes no rows
+    ids.insert(ids.end(), s.begin(), s.end());
+    starts.push_back(static_cast<int>(ids.size()));
+  }
+  bert_forward_impl(w, ids.data(), starts, out);
+}
+
+}  // namespace sa

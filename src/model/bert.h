@@ -1,0 +1,29 @@
+// BERT / RoBERTa / XLM-R encoder (post-LN), fp32 on OpenBLAS.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "model/weights.h"
+
+namespace sa {
+
+// Checks tensor sizes against the config, naming the first offending tensor.
+Status validate_bert(const BertWeights& w);
+
+// Checks ids of one sequence: non-empty, each in [0, vocab), and short enough
+// for the position table.
+Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok);
+
+// One unpadded sequence (no attention mask needed) -> last hidden states
+// out [n_tok, hidden]. ids must have passed validate_bert_ids.
+void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out);
+
+// Several unpadded sequences at once: their tokens are concatenated for the
+// GEMMs, attention stays within each sequence. out [sum of lengths, hidden],
+// sequences in order. Same result as bert_forward on each.
+void bert_forward_batch(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
+                        float* out);
+
+}  // namespace sa

@@ -1,0 +1,121 @@
+// Chinese-CLIP facade: cn_clip/clip/model.py CLIP.encode_image / encode_text.
+//   encode_image: visual(image)                         (already includes @ proj)
+//   encode_text:  bert(text)[0][:, 0, :] @ text_projection
+#include "model/chinese_clip.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model/bert.h"
+#include "model/ops.h"
+#include "model/tokenizer_wordpiece.h"
+#include "model/vit.h"
+#if __has_include("model/clip_loader.h")
+#include "model/clip_loader.h"
+#define SA_HAVE_CLIP_LOADER 1
+#endif
+
+namespace sa {
+namespace {
+
+// Images per vit_forward call: activations grow ~20 MB per ViT-B/16 image and
+// GEMM efficiency stops improving well before this.
+constexpr int kImageChunk = 16;
+// Tokens per bert_forward_batch call.
+constexpr int kTextChunkTokens = 2048;
+
+}  // namespace
+
+ChineseClip::ChineseClip() = default;
+ChineseClip::~ChineseClip() = default;
+
+Result<std::unique_ptr<ChineseClip>> ChineseClip::load(const std::string& path,
+                                                       const std::string& arch) {
+#ifdef SA_HAVE_CLIP_LOADER
+  SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch));
+  return from_weights(std::move(w));
+#else
+  return Status::Unimplemented("checkpoint loading is not built in yet: " + path);
+#endif
+}
+
+Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
+  SA_RETURN_IF_ERROR(validate_vit(w.visual));
+  SA_RETURN_IF_ERROR(validate_bert(w.text));
+  if (w.embed_dim <= 0 || w.visual.proj.n_out != w.embed_dim) {
+    return Status::InvalidArgument("embed_dim " + std::to_string(w.embed_dim) +
+                                   " does not match visual.proj [" +
+                                   std::to_string(w.visual.proj.n_out) + ", ...]");
+  }
+  SA_RETURN_IF_ERROR(check_linear(w.text_proj, w.embed_dim, w.text.cfg.hidden, false,
+                                  "text_projection"));
+  if (!std::isfinite(w.logit_scale)) return Status::InvalidArgument("logit_scale is not finite");
+  std::unique_ptr<ChineseClip> clip(new ChineseClip());
+  clip->w_ = std::move(w);
+  return clip;
+}
+
+Status ChineseClip::encode_images(const float* pixels, int n, float* out) const {
+  if (n < 0) return Status::InvalidArgument("negative image count");
+  if (n == 0) return Status::OK();
+  if (!pixels || !out) return Status::InvalidArgument("null pixel or output buffer");
+  const size_t per_image = 3 * static_cast<size_t>(image_resolution()) * image_resolution();
+  for (int i = 0; i < n; i += kImageChunk) {
+    const int m = std::min(kImageChunk, n - i);
+    vit_forward(w_.visual, pixels + i * per_image, m, out + static_cast<size_t>(i) * embed_dim());
+  }
+  return Status::OK();
+}
+
+Status ChineseClip::encode_texts(const std::vector<std::vector<int32_t>>& ids, float* out) const {
+  if (ids.empty()) return Status::OK();
+  if (!out) return Status::InvalidArgument("null output buffer");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Status s = validate_bert_ids(w_.text.cfg, ids[i].data(), static_cast<int>(ids[i].size()));
+    if (!s.ok()) return s.with_context("text " + std::to_string(i));
+  }
+  const int d = w_.text.cfg.hidden;
+  size_t i = 0;
+  std::vector<float> hidden;
+  std::vector<float> cls;
+  while (i < ids.size()) {
+    // A chunk is at least one sequence, then as many more as fit the token budget.
+    size_t j = i;
+    size_t tokens = 0;
+    do {
+      tokens += ids[j].size();
+      ++j;
+    } while (j < ids.size() && tokens + ids[j].size() <= kTextChunkTokens);
+    const std::vector<std::vector<int32_t>> chunk(ids.begin() + i, ids.begin() + j);
+    hidden.resize(tokens * d);
+    bert_forward_batch(w_.text, chunk, hidden.data());
+    // [CLS] = first token of each sequence.
+    cls.resize((j - i) * d);
+    size_t row = 0;
+    for (size_t s = 0; s < chunk.size(); ++s) {
+      std::memcpy(cls.data() + s * d, hidden.data() + row * d, sizeof(float) * d);
+      row += chunk[s].size();
+    }
+    linear(w_.text_proj, cls.data(), static_cast<int>(j - i), out + i * embed_dim());
+    i = j;
+  }
+  return Status::OK();
+}
+
+std::vector<int32_t> ChineseClip::tokenize(std::string_view text) const {
+  return WordPieceTokenizer::builtin().encode(text, WordPieceTokenizer::kCnClipContextLength);
+}
+
+void l2_normalize_rows(float* x, int n, int d) {
+  for (int i = 0; i < n; ++i) {
+    float* r = x + static_cast<size_t>(i) * d;
+    double ss = 0.0;
+    for (int j = 0; j < d; ++j) ss += static_cast<double>(r[j]) * r[j];
+    if (ss <= 0.0) continue;
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+    for (int j = 0; j < d; ++j) r[j] *= inv;
+  }
+}
+
+}  // namespace sa

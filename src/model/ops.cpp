@@ -1,0 +1,369 @@
+// Transformer building blocks. GEMMs go to OpenBLAS; the element-wise work is
+// written so that one thread keeps up with the two-core GEMMs (a b8 ViT-B/16
+// forward evaluates ~100M exponentials, which std::exp would make ~15% of the run).
+#include "model/ops.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SA_OPS_AVX2 1
+#endif
+
+namespace sa {
+namespace {
+
+// exp(x) by range reduction x = n ln2 + r, |r| <= ln2/2, then the Cephes expf
+// polynomial for e^r and 2^n built in the exponent bits. The clamp keeps 2^n a
+// normal float: [-87.33, 88] maps n into [-126, 127].
+constexpr float kExpLo = -87.3365478515625f;
+constexpr float kExpHi = 88.0f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kP0 = 1.9875691500e-4f;
+constexpr float kP1 = 1.3981999507e-3f;
+constexpr float kP2 = 8.3334519073e-3f;
+constexpr float kP3 = 4.1665795894e-2f;
+constexpr float kP4 = 1.6666665459e-1f;
+constexpr float kP5 = 5.0000001201e-1f;
+
+// erf: Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 (absolute), odd symmetry.
+constexpr float kErfP = 0.3275911f;
+constexpr float kErfA1 = 0.254829592f;
+constexpr float kErfA2 = -0.284496736f;
+constexpr float kErfA3 = 1.421413741f;
+constexpr float kErfA4 = -1.453152027f;
+constexpr float kErfA5 = 1.061405429f;
+
+inline float exp_scalar(float x) {
+  x = std::min(std::max(x, kExpLo), kExpHi);
+  const float fx = std::nearbyint(x * kLog2e);
+  float r = x - fx * kLn2Hi;
+  r = r - fx * kLn2Lo;
+  float p = kP0;
+  p = p * r + kP1;
+  p = p * r + kP2;
+  p = p * r + kP3;
+  p = p * r + kP4;
+  p = p * r + kP5;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+inline float erf_scalar(float x) {
+  const float a = std::fabs(x);
+  const float t = 1.0f / (1.0f + kErfP * a);
+  float p = kErfA5;
+  p = p * t + kErfA4;
+  p = p * t + kErfA3;
+  p = p * t + kErfA2;
+  p = p * t + kErfA1;
+  const float y = 1.0f - p * t * exp_scalar(-a * a);
+  return std::copysign(y, x);
+}
+
+#ifdef SA_OPS_AVX2
+inline __m256 exp_avx2(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kP0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
+  const __m256 y =
+      _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+  const __m256i n = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+}
+
+inline __m256 erf_avx2(__m256 x) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 sign = _mm256_and_ps(x, sign_mask);
+  const __m256 a = _mm256_andnot_ps(sign_mask, x);
+  const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                                 _mm256_fmadd_ps(_mm256_set1_ps(kErfP), a, _mm256_set1_ps(1.0f)));
+  __m256 p = _mm256_set1_ps(kErfA5);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kErfA4));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kErfA3));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kErfA2));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kErfA1));
+  const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
+  const __m256 y = _mm256_fnmadd_ps(_mm256_mul_ps(p, t), e, _mm256_set1_ps(1.0f));
+  return _mm256_or_ps(y, sign);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+// Per-element kernels applied by `apply` (vector body + scalar tail).
+struct QuickGeluOp {
+  static float scalar(float x) { return x / (1.0f + exp_scalar(-1.702f * x)); }
+#ifdef SA_OPS_AVX2
+  static __m256 vec(__m256 x) {
+    const __m256 e = exp_avx2(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
+    return _mm256_div_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+  }
+#endif
+};
+
+struct GeluErfOp {
+  static constexpr float kInvSqrt2 = 0.70710678118654752f;
+  static float scalar(float x) { return 0.5f * x * (1.0f + erf_scalar(x * kInvSqrt2)); }
+#ifdef SA_OPS_AVX2
+  static __m256 vec(__m256 x) {
+    const __m256 e = erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(kInvSqrt2)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                         _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+  }
+#endif
+};
+
+struct ExpOp {
+  static float scalar(float x) { return exp_scalar(x); }
+#ifdef SA_OPS_AVX2
+  static __m256 vec(__m256 x) { return exp_avx2(x); }
+#endif
+};
+
+struct ErfOp {
+  static float scalar(float x) { return erf_scalar(x); }
+#ifdef SA_OPS_AVX2
+  static __m256 vec(__m256 x) { return erf_avx2(x); }
+#endif
+};
+
+struct IdentityOp {
+  static float scalar(float x) { return x; }
+#ifdef SA_OPS_AVX2
+  static __m256 vec(__m256 x) { return x; }
+#endif
+};
+
+// x[i] = Op(x[i] + bias[i]) for i < n; bias may be null.
+template <typename Op>
+void apply(float* x, const float* bias, size_t n) {
+  size_t i = 0;
+#ifdef SA_OPS_AVX2
+  if (bias) {
+    for (; i + 8 <= n; i += 8) {
+      const __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(bias + i));
+      _mm256_storeu_ps(x + i, Op::vec(v));
+    }
+  } else {
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, Op::vec(_mm256_loadu_ps(x + i)));
+  }
+#endif
+  for (; i < n; ++i) x[i] = Op::scalar(bias ? x[i] + bias[i] : x[i]);
+}
+
+template <typename Op>
+void apply_rows(float* y, const float* bias, int m, int n) {
+  for (int r = 0; r < m; ++r) apply<Op>(y + static_cast<size_t>(r) * n, bias, n);
+}
+
+void bias_act(float* y, const float* bias, int m, int n, Act act) {
+  switch (act) {
+    case Act::kNone:
+      if (bias) apply_rows<IdentityOp>(y, bias, m, n);
+      break;
+    case Act::kQuickGelu:
+      apply_rows<QuickGeluOp>(y, bias, m, n);
+      break;
+    case Act::kGeluErf:
+      apply_rows<GeluErfOp>(y, bias, m, n);
+      break;
+  }
+}
+
+}  // namespace
+
+void linear(const Linear& l, const float* x, int m, float* y, Act act) {
+  if (m <= 0) return;
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, l.n_out, l.n_in, 1.0f, l.w.data(), l.n_in, x, 1,
+                0.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l.n_out, l.n_in, 1.0f, x, l.n_in,
+                l.w.data(), l.n_in, 0.0f, y, l.n_out);
+  }
+  bias_act(y, l.b.empty() ? nullptr : l.b.data(), m, l.n_out, act);
+}
+
+void linear_accumulate(const Linear& l, const float* x, int m, float* y) {
+  if (m <= 0) return;
+  if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, l.n_out, l.n_in, 1.0f, l.w.data(), l.n_in, x, 1,
+                1.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l.n_out, l.n_in, 1.0f, x, l.n_in,
+                l.w.data(), l.n_in, 1.0f, y, l.n_out);
+  }
+}
+
+void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y) {
+  const float* g = ln.g.data();
+  const float* b = ln.b.data();
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * d;
+    float* yr = y + static_cast<size_t>(r) * d;
+    // Two passes: mean, then centred sums. The second pass also sums the centred
+    // values themselves, which corrects the rounding error of the first mean
+    // (rows with a large mean would otherwise lose digits to cancellation).
+    int i = 0;
+    float sum = 0.0f;
+#ifdef SA_OPS_AVX2
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= d; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + i));
+    sum = hsum(acc);
+#endif
+    for (; i < d; ++i) sum += xr[i];
+    const float mean0 = sum / static_cast<float>(d);
+    i = 0;
+    float sc = 0.0f;
+    float sq = 0.0f;
+#ifdef SA_OPS_AVX2
+    const __m256 vmean0 = _mm256_set1_ps(mean0);
+    __m256 acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps();
+    for (; i + 8 <= d; i += 8) {
+      const __m256 c = _mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean0);
+      acc1 = _mm256_add_ps(acc1, c);
+      acc2 = _mm256_fmadd_ps(c, c, acc2);
+    }
+    sc = hsum(acc1);
+    sq = hsum(acc2);
+#endif
+    for (; i < d; ++i) {
+      sc += xr[i] - mean0;
+      sq += (xr[i] - mean0) * (xr[i] - mean0);
+    }
+    const float inv_d = 1.0f / static_cast<float>(d);
+    const float mean = mean0 + sc * inv_d;
+    const float var = std::max(0.0f, (sq - sc * sc * inv_d) * inv_d);
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    i = 0;
+#ifdef SA_OPS_AVX2
+    const __m256 vmean = _mm256_set1_ps(mean);
+    const __m256 vrstd = _mm256_set1_ps(rstd);
+    for (; i + 8 <= d; i += 8) {
+      const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean), vrstd);
+      _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(g + i), _mm256_loadu_ps(b + i)));
+    }
+#endif
+    for (; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
+  }
+}
+
+void quick_gelu(float* x, size_t n) { apply<QuickGeluOp>(x, nullptr, n); }
+void gelu_erf(float* x, size_t n) { apply<GeluErfOp>(x, nullptr, n); }
+void exp_inplace(float* x, size_t n) { apply<ExpOp>(x, nullptr, n); }
+void erf_inplace(float* x, size_t n) { apply<ErfOp>(x, nullptr, n); }
+
+void softmax_rows(float* x, int m, int n, int ld) {
+  for (int r = 0; r < m; ++r) {
+    float* xr = x + static_cast<size_t>(r) * ld;
+    int i = 0;
+    float mx = -INFINITY;
+#ifdef SA_OPS_AVX2
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(xr + i));
+    mx = hmax(vmx);
+#endif
+    for (; i < n; ++i) mx = std::max(mx, xr[i]);
+    i = 0;
+    float sum = 0.0f;
+#ifdef SA_OPS_AVX2
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+      const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vm));
+      _mm256_storeu_ps(xr + i, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    sum = hsum(acc);
+#endif
+    for (; i < n; ++i) {
+      xr[i] = exp_scalar(xr[i] - mx);
+      sum += xr[i];
+    }
+    const float inv = 1.0f / sum;
+    i = 0;
+#ifdef SA_OPS_AVX2
+    const __m256 vinv = _mm256_set1_ps(inv);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(xr + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), vinv));
+#endif
+    for (; i < n; ++i) xr[i] *= inv;
+  }
+}
+
+void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
+               float* scratch) {
+  if (n_tok <= 0) return;
+  const int hd = d / heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int h = 0; h < heads; ++h) {
+    const float* q = qkv + h * hd;
+    const float* k = qkv + d + h * hd;
+    const float* v = qkv + 2 * d + h * hd;
+    // scores [n_tok, n_tok] = scale * q_h k_h^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, n_tok, hd, scale, q, ld_qkv, k,
+                ld_qkv, 0.0f, scratch, n_tok);
+    softmax_rows(scratch, n_tok, n_tok, n_tok);
+    // out_h [n_tok, hd] = P v_h
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, hd, n_tok, 1.0f, scratch, n_tok,
+                v, ld_qkv, 0.0f, out + h * hd, ld_out);
+  }
+}
+
+Status check_size(const std::vector<float>& v, size_t n, const std::string& name) {
+  if (v.size() != n) {
+    return Status::InvalidArgument("tensor '" + name + "' has " + std::to_string(v.size()) +
+                                   " values, expected " + std::to_string(n));
+  }
+  return Status::OK();
+}
+
+Status check_linear(const Linear& l, int n_out, int n_in, bool bias, const std::string& name) {
+  if (l.n_out != n_out || l.n_in != n_in) {
+    return Status::InvalidArgument("tensor '" + name + "' is [" + std::to_string(l.n_out) + ", " +
+                                   std::to_string(l.n_in) + "], expected [" +
+                                   std::to_string(n_out) + ", " + std::to_string(n_in) + "]");
+  }
+  SA_RETURN_IF_ERROR(check_size(l.w, static_cast<size_t>(n_out) * n_in, name + ".weight"));
+  if (bias || !l.b.empty()) SA_RETURN_IF_ERROR(check_size(l.b, n_out, name + ".bias"));
+  return Status::OK();
+}
+
+Status check_layer_norm(const LayerNormW& ln, int d, const std::string& name) {
+  SA_RETURN_IF_ERROR(check_size(ln.g, d, name + ".weight"));
+  return check_size(ln.b, d, name + ".bias");
+}
+
+}  // namespace sa

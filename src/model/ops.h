@@ -1,0 +1,58 @@
+// Building blocks of the transformer forward passes (fp32, row-major).
+//
+// All functions are pure compute on caller-owned buffers; none allocates except
+// `attention`, which takes an explicit scratch buffer. Matrix products go to
+// OpenBLAS (its own thread pool is the only one used by inference); everything
+// else runs on the calling thread, vectorised with AVX2/FMA when the compiler
+// targets it and with a scalar fallback of the same formulas otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <string>
+
+#include "core/status.h"
+#include "model/weights.h"
+
+namespace sa {
+
+enum class Act { kNone, kQuickGelu, kGeluErf };
+
+// y[m, n_out] = act(x[m, n_in] @ l.w^T + l.b). x and y must not overlap.
+void linear(const Linear& l, const float* x, int m, float* y, Act act = Act::kNone);
+
+// y[m, n_out] += x[m, n_in] @ l.w^T + l.b (residual connection fused into the GEMM).
+void linear_accumulate(const Linear& l, const float* x, int m, float* y);
+
+// Row-wise LayerNorm over d: y = (x - mean) / sqrt(var + eps) * g + b, biased
+// variance as torch.nn.LayerNorm. In place (x == y) is allowed.
+void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y);
+
+// In-place activations.
+void quick_gelu(float* x, size_t n);  // x * sigmoid(1.702 x)  (OpenAI CLIP)
+void gelu_erf(float* x, size_t n);    // 0.5 x (1 + erf(x / sqrt(2)))  (BERT "gelu")
+
+// In-place softmax over each row of x [m, n] (row stride ld >= n).
+void softmax_rows(float* x, int m, int n, int ld);
+
+// Element-wise exp, max relative error ~2 ulp on [-87, 88]; inputs below clamp to
+// ~1e-38, above to ~3e38. Exposed for tests.
+void exp_inplace(float* x, size_t n);
+// erf with absolute error < 5e-7 (GELU relative error < 3e-7). Exposed for tests.
+void erf_inplace(float* x, size_t n);
+
+// Multi-head self-attention of one unmasked sequence.
+// qkv: [n_tok, ld_qkv] where columns [0,d) = q, [d,2d) = k, [2d,3d) = v, heads
+// contiguous slices of d / heads columns. out: [n_tok, ld_out], columns [0,d)
+// written. scratch: at least n_tok * n_tok floats.
+void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
+               float* scratch);
+
+// Shape checks shared by the weight validators: `name` appears in the error.
+// bias: true = b must have n_out entries; false = b must be empty or n_out.
+Status check_linear(const Linear& l, int n_out, int n_in, bool bias, const std::string& name);
+Status check_layer_norm(const LayerNormW& ln, int d, const std::string& name);
+Status check_size(const std::vector<float>& v, size_t n, const std::string& name);
+
+}  // namespace sa

@@ -1,0 +1,19 @@
+// ViT image tower of (Chinese-)CLIP, OpenAI-CLIP style, fp32 on OpenBLAS.
+#pragma once
+
+#include "core/status.h"
+#include "model/weights.h"
+
+namespace sa {
+
+// Checks that every tensor of `w` has the size its config implies (and that the
+// config itself is sane), naming the first offending tensor.
+Status validate_vit(const VitWeights& w);
+
+// pixels: [n, 3, R, R] channel-major (R = cfg.image_size), preprocessed.
+// out: [n, embed_dim] = ln_post(class token) @ proj^T, raw (not normalised).
+// Weights must have passed validate_vit. Memory use grows linearly with n
+// (~n * 20 MB for ViT-B/16); callers batch large inputs.
+void vit_forward(const VitWeights& w, const float* pixels, int n, float* out);
+
+}  // namespace sa

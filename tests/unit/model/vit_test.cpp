@@ -1,0 +1,295 @@
+// Ops and the ViT forward pass against naive double-precision references.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "model/ops.h"
+#include "model/random_weights.h"
+#include "model/vit.h"
+
+namespace sa {
+namespace {
+
+std::vector<float> randn(size_t n, float std, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, std);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+// Max |a - b| relative to max |b|.
+double rel_err(const float* a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m / std::max(max_abs(b), 1e-30);
+}
+
+// ---- naive references -----------------------------------------------------
+
+std::vector<double> ref_linear(const Linear& l, const std::vector<double>& x, int m) {
+  std::vector<double> y(static_cast<size_t>(m) * l.n_out);
+  for (int r = 0; r < m; ++r) {
+    for (int o = 0; o < l.n_out; ++o) {
+      double s = l.b.empty() ? 0.0 : l.b[o];
+      for (int i = 0; i < l.n_in; ++i) s += x[r * l.n_in + i] * l.w[o * l.n_in + i];
+      y[r * l.n_out + o] = s;
+    }
+  }
+  return y;
+}
+
+std::vector<double> ref_layer_norm(const LayerNormW& ln, const std::vector<double>& x, int m,
+                                   int d, double eps) {
+  std::vector<double> y(x.size());
+  for (int r = 0; r < m; ++r) {
+    double mean = 0, var = 0;
+    for (int j = 0; j < d; ++j) mean += x[r * d + j];
+    mean /= d;
+    for (int j = 0; j < d; ++j) var += (x[r * d + j] - mean) * (x[r * d + j] - mean);
+    var /= d;
+    for (int j = 0; j < d; ++j) {
+      y[r * d + j] = (x[r * d + j] - mean) / std::sqrt(var + eps) * ln.g[j] + ln.b[j];
+    }
+  }
+  return y;
+}
+
+// qkv [n, 3d] -> [n, d]
+std::vector<double> ref_attention(const std::vector<double>& qkv, int n, int d, int heads) {
+  const int hd = d / heads;
+  std::vector<double> out(static_cast<size_t>(n) * d);
+  for (int h = 0; h < heads; ++h) {
+    for (int i = 0; i < n; ++i) {
+      std::vector<double> s(n);
+      double mx = -1e300;
+      for (int j = 0; j < n; ++j) {
+        double dot = 0;
+        for (int c = 0; c < hd; ++c) dot += qkv[i * 3 * d + h * hd + c] * qkv[j * 3 * d + d + h * hd + c];
+        s[j] = dot / std::sqrt(static_cast<double>(hd));
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0;
+      for (double& v : s) sum += (v = std::exp(v - mx));
+      for (int c = 0; c < hd; ++c) {
+        double o = 0;
+        for (int j = 0; j < n; ++j) o += s[j] / sum * qkv[j * 3 * d + 2 * d + h * hd + c];
+        out[i * d + h * hd + c] = o;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<double> ref_vit(const VitWeights& w, const float* pixels) {
+  const VitConfig& c = w.cfg;
+  const int p = c.patch_size, grid = c.image_size / p, d = c.width, n_tok = c.n_tokens();
+  std::vector<double> x(static_cast<size_t>(n_tok) * d);
+  for (int j = 0; j < d; ++j) x[j] = w.class_embedding[j];
+  for (int gy = 0; gy < grid; ++gy) {
+    for (int gx = 0; gx < grid; ++gx) {
+      for (int o = 0; o < d; ++o) {  // conv1, stride p, no bias
+        double s = 0;
+        for (int ch = 0; ch < 3; ++ch)
+          for (int dy = 0; dy < p; ++dy)
+            for (int dx = 0; dx < p; ++dx)
+              s += w.patch_embed.w[o * 3 * p * p + (ch * p + dy) * p + dx] *
+                   pixels[(ch * c.image_size + gy * p + dy) * c.image_size + gx * p + dx];
+        x[(1 + gy * grid + gx) * d + o] = s;
+      }
+    }
+  }
+  for (size_t i = 0; i < x.size(); ++i) x[i] += w.positional_embedding[i];
+  x = ref_layer_norm(w.ln_pre, x, n_tok, d, c.ln_eps);
+  for (const VitBlock& b : w.blocks) {
+    auto a = ref_attention(ref_linear(b.qkv, ref_layer_norm(b.ln_1, x, n_tok, d, c.ln_eps), n_tok),
+                           n_tok, d, c.heads);
+    auto o = ref_linear(b.attn_out, a, n_tok);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    auto f = ref_linear(b.fc, ref_layer_norm(b.ln_2, x, n_tok, d, c.ln_eps), n_tok);
+    for (double& v : f) v = v / (1.0 + std::exp(-1.702 * v));
+    auto m = ref_linear(b.proj, f, n_tok);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += m[i];
+  }
+  std::vector<double> cls(x.begin(), x.begin() + d);
+  return ref_linear(w.proj, ref_layer_norm(w.ln_post, cls, 1, d, c.ln_eps), 1);
+}
+
+VitConfig tiny_vit() {
+  VitConfig c;
+  c.image_size = 32;
+  c.patch_size = 8;
+  c.width = 36;  // not a multiple of 8: exercises the scalar tails
+  c.layers = 2;
+  c.heads = 3;
+  c.mlp = 4 * c.width;
+  return c;
+}
+
+// ---- ops ---------------------------------------------------------------------
+
+TEST(Ops, ExpMatchesStdExp) {
+  std::vector<float> x;
+  for (float v = -87.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
+  std::vector<float> y = x;
+  exp_inplace(y.data(), y.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::exp(static_cast<double>(x[i]));
+    ASSERT_NEAR(y[i] / ref, 1.0, 5e-7) << "x = " << x[i];
+  }
+  std::vector<float> extreme = {-1000.0f, -100.0f, 100.0f, 0.0f};
+  exp_inplace(extreme.data(), extreme.size());
+  EXPECT_LT(extreme[0], 1e-37f);
+  EXPECT_GE(extreme[0], 0.0f);
+  EXPECT_TRUE(std::isfinite(extreme[2]));
+  EXPECT_GT(extreme[2], 1e38f);
+  EXPECT_EQ(extreme[3], 1.0f);
+}
+
+TEST(Ops, ErfMatchesStdErf) {
+  std::vector<float> x;
+  for (float v = -6.0f; v <= 6.0f; v += 0.001f) x.push_back(v);
+  std::vector<float> y = x;
+  erf_inplace(y.data(), y.size());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(y[i], std::erf(x[i]), 5e-7) << x[i];
+}
+
+TEST(Ops, Activations) {
+  auto x = randn(1003, 3.0f, 1);
+  auto q = x, g = x;
+  quick_gelu(q.data(), q.size());
+  gelu_erf(g.data(), g.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    const double rq = v / (1.0 + std::exp(-1.702 * v));
+    const double rg = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    ASSERT_NEAR(q[i], rq, 1e-6 * (1 + std::fabs(rq))) << v;
+    ASSERT_NEAR(g[i], rg, 1e-6 * (1 + std::fabs(rg))) << v;
+  }
+}
+
+TEST(Ops, SoftmaxRows) {
+  const int m = 5, n = 37, ld = 40;
+  auto x = randn(static_cast<size_t>(m) * ld, 4.0f, 2);
+  x[3] = 80.0f;  // a large logit must not overflow
+  auto y = x;
+  softmax_rows(y.data(), m, n, ld);
+  for (int r = 0; r < m; ++r) {
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j < n; ++j) mx = std::max(mx, static_cast<double>(x[r * ld + j]));
+    for (int j = 0; j < n; ++j) sum += std::exp(x[r * ld + j] - mx);
+    for (int j = 0; j < n; ++j) {
+      ASSERT_NEAR(y[r * ld + j], std::exp(x[r * ld + j] - mx) / sum, 1e-6);
+    }
+    for (int j = n; j < ld; ++j) EXPECT_EQ(y[r * ld + j], x[r * ld + j]) << "padding touched";
+  }
+}
+
+TEST(Ops, LayerNormWithLargeMean) {
+  const int m = 4, d = 45;
+  auto x = randn(static_cast<size_t>(m) * d, 1.0f, 3);
+  for (float& v : x) v += 1000.0f;
+  LayerNormW ln{randn(d, 1.0f, 4), randn(d, 1.0f, 5)};
+  std::vector<double> xd(x.begin(), x.end());
+  auto ref = ref_layer_norm(ln, xd, m, d, 1e-5);
+  std::vector<float> y(x.size());
+  layer_norm(ln, x.data(), m, d, 1e-5f, y.data());
+  EXPECT_LT(rel_err(y.data(), ref), 1e-5);
+  layer_norm(ln, x.data(), m, d, 1e-5f, x.data());  // in place
+  EXPECT_EQ(x, y);
+}
+
+TEST(Ops, LinearAndActivation) {
+  Linear l{29, 35, randn(29 * 35, 0.3f, 6), randn(29, 0.3f, 7)};
+  for (int m : {1, 2, 17}) {
+    auto x = randn(static_cast<size_t>(m) * 35, 1.0f, 8 + m);
+    std::vector<double> xd(x.begin(), x.end());
+    auto ref = ref_linear(l, xd, m);
+    std::vector<float> y(static_cast<size_t>(m) * 29);
+    linear(l, x.data(), m, y.data());
+    EXPECT_LT(rel_err(y.data(), ref), 1e-6) << "m = " << m;
+    // accumulate: y += x W^T + b
+    std::vector<float> acc(y.size(), 1.5f);
+    linear_accumulate(l, x.data(), m, acc.data());
+    for (double& v : ref) v += 1.5;
+    EXPECT_LT(rel_err(acc.data(), ref), 1e-6) << "m = " << m;
+  }
+}
+
+TEST(Ops, Attention) {
+  const int n = 23, d = 36, heads = 3;
+  auto qkv = randn(static_cast<size_t>(n) * 3 * d, 1.0f, 9);
+  std::vector<double> qd(qkv.begin(), qkv.end());
+  auto ref = ref_attention(qd, n, d, heads);
+  const int ld_out = d + 5;
+  std::vector<float> out(static_cast<size_t>(n) * ld_out, -7.0f), scratch(n * n);
+  attention(qkv.data(), 3 * d, n, d, heads, out.data(), ld_out, scratch.data());
+  double m = 0;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < d; ++j) m = std::max(m, std::fabs(out[i * ld_out + j] - ref[i * d + j]));
+    for (int j = d; j < ld_out; ++j) EXPECT_EQ(out[i * ld_out + j], -7.0f);
+  }
+  EXPECT_LT(m, 1e-5);
+}
+
+// ---- ViT ---------------------------------------------------------------------
+
+TEST(Vit, MatchesNaiveReference) {
+  const VitConfig c = tiny_vit();
+  const VitWeights w = random_vit_weights(c, 24, 42);
+  ASSERT_TRUE(validate_vit(w).ok()) << validate_vit(w).to_string();
+  const size_t per = 3 * c.image_size * c.image_size;
+  auto pixels = randn(per, 1.0f, 10);
+  auto ref = ref_vit(w, pixels.data());
+  std::vector<float> out(24);
+  vit_forward(w, pixels.data(), 1, out.data());
+  EXPECT_LT(rel_err(out.data(), ref), 1e-4);
+}
+
+TEST(Vit, BatchEqualsSingle) {
+  const VitConfig c = tiny_vit();
+  const VitWeights w = random_vit_weights(c, 24, 43);
+  const size_t per = 3 * c.image_size * c.image_size;
+  const int n = 5;
+  auto pixels = randn(per * n, 1.0f, 11);
+  std::vector<float> batch(n * 24);
+  vit_forward(w, pixels.data(), n, batch.data());
+  for (int b = 0; b < n; ++b) {
+    std::vector<float> one(24);
+    vit_forward(w, pixels.data() + b * per, 1, one.data());
+    for (int j = 0; j < 24; ++j) EXPECT_NEAR(batch[b * 24 + j], one[j], 1e-5f) << b << "," << j;
+  }
+}
+
+TEST(Vit, ValidateNamesBadTensor) {
+  VitWeights w = random_vit_weights(tiny_vit(), 24, 44);
+  EXPECT_TRUE(validate_vit(w).ok());
+  w.blocks[1].fc.b.pop_back();
+  Status s = validate_vit(w);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("resblocks.1.mlp.c_fc.bias"), std::string::npos) << s.message();
+
+  VitWeights w2 = random_vit_weights(tiny_vit(), 24, 44);
+  w2.cfg.layers = 3;
+  EXPECT_EQ(validate_vit(w2).code(), StatusCode::kInvalidArgument);
+
+  VitWeights w3 = random_vit_weights(tiny_vit(), 24, 44);
+  w3.cfg.patch_size = 7;
+  EXPECT_EQ(validate_vit(w3).code(), StatusCode::kInvalidArgument);
+
+  VitWeights w4 = random_vit_weights(tiny_vit(), 24, 44);
+  w4.positional_embedding.resize(10);
+  s = validate_vit(w4);
+  EXPECT_NE(s.message().find("positional_embedding"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace sa
