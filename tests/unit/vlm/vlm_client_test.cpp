@@ -1,0 +1,398 @@
+// VlmClient against a fake OpenAI-compatible server on 127.0.0.1.
+#include "vlm/vlm_client.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sa {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kKey = "sk-test-SECRET-0123456789";
+
+struct Scripted {
+  Scripted() = default;
+  Scripted(int s, std::string b, std::vector<std::pair<std::string, std::string>> h = {}, int d = 0)
+      : status(s), body(std::move(b)), headers(std::move(h)), delay_ms(d) {}
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int delay_ms = 0;
+};
+
+struct Recorded {
+  std::string authorization;
+  bool has_authorization = false;
+  std::string body;
+};
+
+std::string chat_body(const std::string& content) {
+  json j = {{"model", "fake-vl"},
+            {"choices", json::array({{{"message", {{"role", "assistant"}, {"content", content}}}}})}};
+  return j.dump();
+}
+
+// A scripted OpenAI-compatible server: answers POST /v1/chat/completions with
+// the queued replies in order (a default success once the queue is empty).
+class FakeServer {
+ public:
+  FakeServer() {
+    svr_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      int now = ++in_flight_;
+      int prev = max_in_flight_.load();
+      while (now > prev && !max_in_flight_.compare_exchange_weak(prev, now)) {
+      }
+      Scripted s;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        Recorded r;
+        r.has_authorization = req.has_header("Authorization");
+        r.authorization = req.get_header_value("Authorization");
+        r.body = req.body;
+        requests_.push_back(std::move(r));
+        if (!script_.empty()) {
+          s = script_.front();
+          script_.pop_front();
+        } else {
+          s.body = chat_body(R"({"description": "默认描述", "keywords": ["默认"]})");
+        }
+      }
+      // Sleep in small steps so a stopping server is not held up.
+      for (int waited = 0; waited < s.delay_ms && !stopping_; waited += 5) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      res.status = s.status;
+      for (auto& [k, v] : s.headers) res.set_header(k, v);
+      res.set_content(s.body, "application/json");
+      --in_flight_;
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    while (!svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FakeServer() {
+    stopping_ = true;
+    svr_.stop();
+    thread_.join();
+  }
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  void push(Scripted s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    script_.push_back(std::move(s));
+  }
+  std::vector<Recorded> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  int max_in_flight() const { return max_in_flight_; }
+
+ private:
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::deque<Scripted> script_;
+  std::vector<Recorded> requests_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> in_flight_{0}, max_in_flight_{0};
+};
+
+class FakeClock final : public VlmClock {
+ public:
+  void sleep_for(std::chrono::milliseconds d) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sleeps_.push_back(d.count());
+  }
+  int64_t now_unix_seconds() override { return now_; }
+  std::vector<int64_t> sleeps() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sleeps_;
+  }
+  int64_t now_ = 1'700'000'000;
+
+ private:
+  std::mutex mu_;
+  std::vector<int64_t> sleeps_;
+};
+
+// Captures everything logged through spdlog's default logger during a test and
+// checks that the API key never shows up in it.
+class VlmClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    saved_ = spdlog::default_logger();
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
+    auto logger = std::make_shared<spdlog::logger>("vlm-test", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+    clock_ = std::make_shared<FakeClock>();
+  }
+  void TearDown() override {
+    spdlog::set_default_logger(saved_);
+    EXPECT_EQ(log_.str().find(kKey), std::string::npos) << "API key leaked into the log:\n" << log_.str();
+  }
+
+  std::unique_ptr<VlmClient> make(const std::string& key = kKey, int max_retries = 3,
+                                  int concurrency = 2, int timeout_ms = 0) {
+    VlmConfig cfg;
+    cfg.base_url = server_.base_url();
+    cfg.api_key = key;
+    cfg.model = "qwen-vl-plus";
+    cfg.max_retries = max_retries;
+    cfg.concurrency = concurrency;
+    cfg.timeout_s = 5;
+    VlmClientOptions opt;
+    opt.clock = clock_;
+    opt.backoff_initial_ms = 250;
+    opt.backoff_max_ms = 1000;
+    opt.timeout_ms = timeout_ms;
+    return VlmClient::create(cfg, opt);
+  }
+
+  static void expect_no_key(const Status& st) {
+    EXPECT_EQ(st.message().find(kKey), std::string::npos) << st.message();
+  }
+
+  std::ostringstream log_;
+  std::shared_ptr<spdlog::logger> saved_;
+  std::shared_ptr<FakeClock> clock_;
+  FakeServer server_;
+  const std::string jpeg_ = std::string("\xFF\xD8\xFF\xE0 fake jpeg \xFF\xD9", 16);
+};
+
+TEST_F(VlmClientTest, PlainJsonAndRequestShape) {
+  server_.push({200, chat_body(R"({"description": "海边的日落", "keywords": ["海边", "日落"]})")});
+  auto client = make();
+  auto r = client->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description, "海边的日落");
+  EXPECT_EQ(r->keywords, (std::vector<std::string>{"海边", "日落"}));
+  EXPECT_EQ(r->model, "fake-vl");
+
+  auto reqs = server_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].authorization, std::string("Bearer ") + kKey);
+  json body = json::parse(reqs[0].body);
+  EXPECT_EQ(body["model"], "qwen-vl-plus");
+  const json& content = body["messages"][0]["content"];
+  EXPECT_EQ(content[0]["image_url"]["url"], "data:image/jpeg;base64," + base64_encode(jpeg_));
+  EXPECT_EQ(content[1]["text"], default_vlm_prompt());
+  EXPECT_TRUE(clock_->sleeps().empty());
+}
+
+TEST_F(VlmClientTest, FencedJson) {
+  server_.push({200, chat_body("```json\n{\"description\": \"雪山下的湖\", \"keywords\": \"雪山、湖\"}\n```")});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description, "雪山下的湖");
+  EXPECT_EQ(r->keywords, (std::vector<std::string>{"雪山", "湖"}));
+}
+
+TEST_F(VlmClientTest, ProseBecomesDescription) {
+  server_.push({200, chat_body("照片中一只橘猫趴在窗台上晒太阳。")});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description, "照片中一只橘猫趴在窗台上晒太阳。");
+  EXPECT_TRUE(r->keywords.empty());
+}
+
+TEST_F(VlmClientTest, NoKeyNoAuthorizationHeader) {
+  auto r = make("")->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto reqs = server_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_FALSE(reqs[0].has_authorization);
+}
+
+TEST_F(VlmClientTest, RateLimitHonoursRetryAfterSeconds) {
+  server_.push({429, R"({"error": {"message": "rate limited"}})", {{"Retry-After", "7"}}});
+  server_.push({200, chat_body(R"({"description": "重试成功", "keywords": []})")});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description, "重试成功");
+  EXPECT_EQ(server_.requests().size(), 2u);
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{7000}));
+}
+
+TEST_F(VlmClientTest, RateLimitHonoursRetryAfterHttpDate) {
+  time_t when = static_cast<time_t>(clock_->now_ + 5);
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char date[64];
+  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  server_.push({429, "{}", {{"Retry-After", date}}});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{5000}));
+}
+
+TEST_F(VlmClientTest, ServerErrorThenSuccessUsesBackoff) {
+  server_.push({500, "internal error"});
+  server_.push({200, chat_body(R"({"description": "好了", "keywords": ["好"]})")});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description, "好了");
+  EXPECT_EQ(server_.requests().size(), 2u);
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{250}));
+}
+
+TEST_F(VlmClientTest, BackoffDoublesAndIsCapped) {
+  for (int i = 0; i < 5; ++i) server_.push({503, "busy"});
+  auto r = make(kKey, /*max_retries=*/4)->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("503"), std::string::npos);
+  EXPECT_EQ(server_.requests().size(), 5u);
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{250, 500, 1000, 1000}));
+}
+
+TEST_F(VlmClientTest, PersistentRateLimitIsResourceExhausted) {
+  for (int i = 0; i < 3; ++i) server_.push({429, "slow down", {{"Retry-After", "1"}}});
+  auto r = make(kKey, /*max_retries=*/2)->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{1000, 1000}));
+}
+
+TEST_F(VlmClientTest, ClientErrorsAreNotRetried) {
+  server_.push({400, R"({"error": {"message": "image format not supported"}})"});
+  auto r = make()->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("image format not supported"), std::string::npos);
+  EXPECT_EQ(server_.requests().size(), 1u);
+  EXPECT_TRUE(clock_->sleeps().empty());
+
+  server_.push({404, "no such model"});
+  auto r2 = make()->describe(jpeg_);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(server_.requests().size(), 2u);
+}
+
+TEST_F(VlmClientTest, UnauthorizedNamesKeyProblemWithoutLeakingIt) {
+  server_.push({401, std::string(R"({"error": {"message": "Incorrect API key provided: )") + kKey + "\"}}"});
+  auto r = make()->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("API key rejected"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("[REDACTED]"), std::string::npos) << r.status().message();
+  expect_no_key(r.status());
+  EXPECT_EQ(server_.requests().size(), 1u);
+}
+
+TEST_F(VlmClientTest, EchoedKeyInDescriptionIsRedacted) {
+  server_.push({200, chat_body(std::string("{\"description\": \"key ") + kKey + "\", \"keywords\": [\"" + kKey + "\"]}")});
+  auto r = make()->describe(jpeg_);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->description.find(kKey), std::string::npos);
+  EXPECT_EQ(r->description, "key [REDACTED]");
+  EXPECT_EQ(r->keywords, (std::vector<std::string>{"[REDACTED]"}));
+}
+
+TEST_F(VlmClientTest, MalformedBodiesAreCorruptionNotRetried) {
+  const char* bodies[] = {"<!DOCTYPE html><html><body>Gateway</body></html>", "{\"choices\": []}",
+                          "{\"id\": 1}", "{{{{", ""};
+  size_t n = 0;
+  for (const char* b : bodies) {
+    server_.push({200, b});
+    auto r = make()->describe(jpeg_);
+    ++n;
+    ASSERT_FALSE(r.ok()) << b;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << b << ": " << r.status().to_string();
+    EXPECT_EQ(server_.requests().size(), n);
+  }
+  EXPECT_TRUE(clock_->sleeps().empty());
+}
+
+TEST_F(VlmClientTest, SlowServerTimesOutAndIsBounded) {
+  server_.push({200, chat_body("太慢了"), {}, 3000});
+  server_.push({200, chat_body("太慢了"), {}, 3000});
+  auto r = make(kKey, /*max_retries=*/1, 2, /*timeout_ms=*/200)->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTimeout) << r.status().to_string();
+  EXPECT_EQ(server_.requests().size(), 2u);        // one retry, then give up
+  EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{250}));
+}
+
+TEST_F(VlmClientTest, ServerDownIsUnavailable) {
+  // Bind a socket to a free port, then close it: nothing listens there now.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int dead_port = ntohs(addr.sin_port);
+  ::close(fd);
+  VlmConfig cfg;
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/v1";
+  cfg.api_key = kKey;
+  cfg.max_retries = 1;
+  VlmClientOptions opt;
+  opt.clock = clock_;
+  opt.timeout_ms = 2000;  // refused at once; the limit only bounds a misbehaving host
+  auto r = VlmClient::create(cfg, opt)->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().to_string();
+  EXPECT_EQ(clock_->sleeps().size(), 1u);
+  expect_no_key(r.status());
+}
+
+TEST_F(VlmClientTest, OversizedResponseIsRejected) {
+  server_.push({200, chat_body(std::string(20000, 'x'))});
+  VlmConfig cfg;
+  cfg.base_url = server_.base_url();
+  VlmClientOptions opt;
+  opt.clock = clock_;
+  opt.max_response_bytes = 1000;
+  auto r = VlmClient::create(cfg, opt)->describe(jpeg_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().to_string();
+  EXPECT_EQ(server_.requests().size(), 1u);
+}
+
+TEST_F(VlmClientTest, EmptyImageIsInvalidArgument) {
+  auto r = make()->describe("");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(server_.requests().empty());
+}
+
+TEST_F(VlmClientTest, ConcurrencyLimitIsRespected) {
+  for (int i = 0; i < 6; ++i) server_.push({200, chat_body("并发"), {}, 60});
+  auto client = make(kKey, 0, /*concurrency=*/2);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      if (client->describe(jpeg_).ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(server_.requests().size(), 6u);
+  EXPECT_LE(server_.max_in_flight(), 2);
+  EXPECT_GE(server_.max_in_flight(), 1);
+}
+
+}  // namespace
+}  // namespace sa
