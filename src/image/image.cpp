@@ -393,8 +393,18 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
   }
   in.reset(out);
   if (std::max(img.width, img.height) > max_side) {
-    if (vips_thumbnail_image(in.get(), &out, max_side, "height", max_side, "size",
-                             VIPS_SIZE_DOWN, nullptr) != 0) {
+    // Large reductions: a box shrink by an integer factor first, leaving at most 2x for
+    // the lanczos3 reduce. One vips_resize/vips_thumbnail_image call for 4000 -> 400 px
+    // cost 4-5x the CPU (bench thumbnail_from_rgb_12mp), for no visible gain.
+    int factor = std::max(img.width, img.height) / (2 * max_side);
+    if (factor >= 2) {
+      if (vips_shrink(in.get(), &out, factor, factor, nullptr) != 0) {
+        return vips_status(StatusCode::kInternal, "cannot downscale image");
+      }
+      in.reset(out);
+    }
+    double scale = static_cast<double>(max_side) / std::max(in->Xsize, in->Ysize);
+    if (vips_resize(in.get(), &out, scale, nullptr) != 0) {
       return vips_status(StatusCode::kInternal, "cannot downscale image");
     }
     in.reset(out);

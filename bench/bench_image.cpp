@@ -1,0 +1,103 @@
+// Image pipeline workloads on a 12-megapixel (4000x3000) JPEG:
+//   decode_12mp         bytes -> upright RGB8 (full resolution, as CLIP needs)
+//   thumbnail_12mp      bytes -> 400 px JPEG via shrink-on-load (thumbnail_jpeg)
+//   thumbnail_from_rgb_12mp  decoded RGB8 -> 400 px JPEG (encode_jpeg, the decode-once path)
+//   vlm_jpeg_12mp       decoded RGB8 -> 1024 px JPEG for the VLM
+//   preprocess_12mp     decoded RGB8 -> [3,224,224] CLIP tensor (PIL-exact bicubic)
+// The input is made from tests/data/images/chelsea.png, upscaled and given mild noise
+// so the JPEG has photo-like entropy.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "core/file_util.h"
+#include "image/clip_preprocess.h"
+#include "image/image.h"
+
+namespace {
+
+struct Inputs {
+  std::string jpeg;  // 4000x3000, quality 90
+  sa::RgbImage rgb;  // its decoded pixels
+};
+
+const Inputs& inputs() {
+  static const Inputs in = [] {
+    Inputs r;
+    auto bytes = sa::read_file(std::string(SA_SOURCE_DIR) + "/tests/data/images/chelsea.png");
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "bench_image: %s\n", bytes.status().to_string().c_str());
+      std::exit(1);
+    }
+    auto small = sa::decode_rgb(*bytes, {});
+    if (!small.ok()) std::exit(1);
+    sa::RgbImage big{4000, 3000, std::vector<uint8_t>(size_t(4000) * 3000 * 3)};
+    sa::resize_bicubic_pil(small->pixels.data(), small->width, small->height, big.pixels.data(),
+                           big.width, big.height);
+    std::mt19937 rng(42);
+    for (auto& v : big.pixels) v = static_cast<uint8_t>(std::clamp(int(v) + int(rng() % 9) - 4, 0, 255));
+    auto jpeg = sa::encode_jpeg(big, 4000, 90);
+    if (!jpeg.ok()) std::exit(1);
+    r.jpeg = std::move(*jpeg);
+    auto rgb = sa::decode_rgb(r.jpeg, {});
+    if (!rgb.ok()) std::exit(1);
+    r.rgb = std::move(*rgb);
+    return r;
+  }();
+  return in;
+}
+
+void decode_12mp(benchmark::State& state) {
+  const Inputs& in = inputs();
+  for (auto _ : state) {
+    auto img = sa::decode_rgb(in.jpeg, {});
+    if (!img.ok()) state.SkipWithError(img.status().to_string().c_str());
+    benchmark::DoNotOptimize(img);
+  }
+  state.counters["jpeg_MB"] = in.jpeg.size() / 1e6;
+}
+BENCHMARK(decode_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+void thumbnail_12mp(benchmark::State& state) {
+  const Inputs& in = inputs();
+  for (auto _ : state) {
+    auto jpg = sa::thumbnail_jpeg(in.jpeg, 400, {});
+    if (!jpg.ok()) state.SkipWithError(jpg.status().to_string().c_str());
+    benchmark::DoNotOptimize(jpg);
+  }
+}
+BENCHMARK(thumbnail_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+void thumbnail_from_rgb_12mp(benchmark::State& state) {
+  const Inputs& in = inputs();
+  for (auto _ : state) {
+    auto jpg = sa::encode_jpeg(in.rgb, 400);
+    if (!jpg.ok()) state.SkipWithError(jpg.status().to_string().c_str());
+    benchmark::DoNotOptimize(jpg);
+  }
+}
+BENCHMARK(thumbnail_from_rgb_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+void vlm_jpeg_12mp(benchmark::State& state) {
+  const Inputs& in = inputs();
+  for (auto _ : state) {
+    auto jpg = sa::encode_jpeg(in.rgb, 1024);
+    if (!jpg.ok()) state.SkipWithError(jpg.status().to_string().c_str());
+    benchmark::DoNotOptimize(jpg);
+  }
+}
+BENCHMARK(vlm_jpeg_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+void preprocess_12mp(benchmark::State& state) {
+  const Inputs& in = inputs();
+  for (auto _ : state) {
+    auto t = sa::clip_preprocess(in.rgb, 224);
+    benchmark::DoNotOptimize(t.data());
+  }
+}
+BENCHMARK(preprocess_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+}  // namespace
