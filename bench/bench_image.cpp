@@ -27,7 +27,7 @@ struct Inputs {
 const Inputs& inputs() {
   static const Inputs in = [] {
     Inputs r;
-    auto bytes = sa::read_file(std::string(SA_SOURCE_DIR) + "/tests/data/images/chelsea.png");
+    auto bytes = sa::read_file(std::string(SA_TEST_DATA) + "/images/chelsea.png");
     if (!bytes.ok()) {
       std::fprintf(stderr, "bench_image: %s\n", bytes.status().to_string().c_str());
       std::exit(1);
@@ -101,3 +101,5 @@ void preprocess_12mp(benchmark::State& state) {
 BENCHMARK(preprocess_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace
+
+BENCHMARK_MAIN();
