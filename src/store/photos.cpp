@@ -1,0 +1,242 @@
+// Store: the photos table.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+namespace sa {
+
+using store_internal::kNowSql;
+
+namespace {
+
+constexpr const char* kPhotoColumns =
+    "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
+    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at";
+
+std::vector<std::string> parse_keywords(const std::string& text) {
+  std::vector<std::string> out;
+  // Written by us as a JSON array of strings; anything else (hand-edited rows)
+  // degrades to no keywords rather than an error.
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+PhotoInfo read_photo(const Stmt& st) {
+  PhotoInfo p;
+  p.id = st.column_int64(0);
+  p.hash = st.column_text(1);
+  p.filename = st.column_text(2);
+  p.folder = st.column_text(3);
+  p.mime = st.column_text(4);
+  p.size = st.column_int64(5);
+  p.width = static_cast<int>(st.column_int64(6));
+  p.height = static_cast<int>(st.column_int64(7));
+  p.taken_at = st.column_text(8);
+  p.camera = st.column_text(9);
+  p.gps_lat = st.column_opt_double(10);
+  p.gps_lon = st.column_opt_double(11);
+  p.added_at = st.column_text(12);
+  p.status = st.column_text(13);
+  p.error = st.column_text(14);
+  p.description = st.column_text(15);
+  p.keywords = parse_keywords(st.column_text(16));
+  p.vlm_status = st.column_text(17);
+  p.vlm_model = st.column_text(18);
+  p.described_at = st.column_text(19);
+  return p;
+}
+
+std::string keywords_json(const std::vector<std::string>& keywords) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& k : keywords) j.push_back(k);
+  // `replace` keeps invalid UTF-8 from throwing; the VLM output is untrusted.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<PhotoInfo> get_photo_where(Db& db, const char* where, auto bind_fn, const std::string& what) {
+  std::string sql = std::string("SELECT ") + kPhotoColumns + " FROM photos WHERE " + where;
+  SA_ASSIGN_OR_RETURN(Stmt st, db.prepare(sql));
+  bind_fn(st);
+  SA_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::NotFound(what + " not found");
+  return read_photo(st);
+}
+
+}  // namespace
+
+Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p) {
+  using namespace store_internal;
+  if (p.hash.empty()) return Status::InvalidArgument("photo hash is empty");
+  std::string status = p.status.empty() ? "pending" : p.status;
+  std::string vlm_status = p.vlm_status.empty() ? "none" : p.vlm_status;
+  if (!valid_photo_status(status)) return Status::InvalidArgument("unknown photo status '" + status + "'");
+  if (!valid_vlm_status(vlm_status))
+    return Status::InvalidArgument("unknown vlm status '" + vlm_status + "'");
+
+  std::lock_guard lock(mu_);
+  // ON CONFLICT DO NOTHING + changes() tells a duplicate from a new row in one
+  // statement, so two uploads of the same bytes cannot both insert.
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
+      "INSERT INTO photos(hash, filename, folder, mime, size, width, height, taken_at, camera, "
+      "gps_lat, gps_lon, added_at, status, error, description, keywords, vlm_status, vlm_model, "
+      "described_at) VALUES (?,?,?,?,?,?,?,?,?,?,?, coalesce(nullif(?, ''), ") + kNowSql +
+      "),?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING"));
+  st.bind(1, p.hash).bind(2, p.filename).bind(3, p.folder).bind(4, p.mime).bind(5, p.size);
+  st.bind(6, p.width).bind(7, p.height).bind(8, p.taken_at).bind(9, p.camera);
+  st.bind(10, p.gps_lat).bind(11, p.gps_lon).bind(12, p.added_at).bind(13, status).bind(14, p.error);
+  st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, vlm_status);
+  st.bind(18, p.vlm_model).bind(19, p.described_at);
+  SA_RETURN_IF_ERROR(st.run());
+  if (db_.changes() == 1) return InsertPhotoResult{db_.last_insert_rowid(), false};
+
+  SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT id FROM photos WHERE hash = ?"));
+  q.bind(1, p.hash);
+  SA_ASSIGN_OR_RETURN(bool row, q.step());
+  if (!row) return Status::Internal("insert of '" + p.hash + "' neither inserted nor found");
+  return InsertPhotoResult{q.column_int64(0), true};
+}
+
+Result<PhotoInfo> Store::get_photo(int64_t id) {
+  std::lock_guard lock(mu_);
+  return get_photo_where(db_, "id = ?", [&](Stmt& st) { st.bind(1, id); },
+                         "photo " + std::to_string(id));
+}
+
+Result<PhotoInfo> Store::get_photo_by_hash(const std::string& hash) {
+  std::lock_guard lock(mu_);
+  return get_photo_where(db_, "hash = ?", [&](Stmt& st) { st.bind(1, hash); },
+                         "photo with hash " + hash);
+}
+
+Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
+  std::lock_guard lock(mu_);
+  std::vector<PhotoInfo> out;
+  out.reserve(ids.size());
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
+                                           " FROM photos WHERE id = ?"));
+  for (int64_t id : ids) {
+    st.reset();
+    st.bind(1, id);
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (row) out.push_back(read_photo(st));
+  }
+  return out;
+}
+
+Result<PhotoPage> Store::list_photos(int page, int per_page) {
+  PhotoPage out;
+  out.page = std::max(page, 1);
+  out.per_page = std::clamp(per_page, 1, 1000);
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos"));
+  SA_ASSIGN_OR_RETURN(bool crow, c.step());
+  out.total = crow ? c.column_int64(0) : 0;
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
+                                           " FROM photos ORDER BY id DESC LIMIT ? OFFSET ?"));
+  st.bind(1, static_cast<int64_t>(out.per_page));
+  st.bind(2, static_cast<int64_t>(out.page - 1) * out.per_page);
+  while (true) {
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.items.push_back(read_photo(st));
+  }
+  return out;
+}
+
+Result<int64_t> Store::count_photos() {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos"));
+  SA_ASSIGN_OR_RETURN(bool row, c.step());
+  return row ? c.column_int64(0) : int64_t{0};
+}
+
+Result<PhotoInfo> Store::delete_photo(int64_t id) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, get_photo_where(db_, "id = ?", [&](Stmt& st) { st.bind(1, id); },
+                                                   "photo " + std::to_string(id)));
+  SA_ASSIGN_OR_RETURN(Stmt del, db_.prepare("DELETE FROM photos WHERE id = ?"));
+  del.bind(1, id);
+  SA_RETURN_IF_ERROR(del.run());
+  del = Stmt();
+  SA_RETURN_IF_ERROR(tx.commit());
+  return p;
+}
+
+Status Store::set_photo_status(int64_t id, std::string_view status, std::string_view error) {
+  if (!store_internal::valid_photo_status(status))
+    return Status::InvalidArgument("unknown photo status '" + std::string(status) + "'");
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("UPDATE photos SET status = ?, error = ? WHERE id = ?"));
+  st.bind(1, status).bind(2, error).bind(3, id);
+  SA_RETURN_IF_ERROR(st.run());
+  if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
+  return Status::OK();
+}
+
+Result<std::vector<int64_t>> Store::photo_ids_with_status(std::string_view status) {
+  if (!store_internal::valid_photo_status(status))
+    return Status::InvalidArgument("unknown photo status '" + std::string(status) + "'");
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE status = ? ORDER BY id"));
+  st.bind(1, status);
+  std::vector<int64_t> ids;
+  while (true) {
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    ids.push_back(st.column_int64(0));
+  }
+  return ids;
+}
+
+Status Store::set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error) {
+  if (!store_internal::valid_vlm_status(vlm_status))
+    return Status::InvalidArgument("unknown vlm status '" + std::string(vlm_status) + "'");
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("UPDATE photos SET vlm_status = ?, vlm_error = ? WHERE id = ?"));
+  st.bind(1, vlm_status).bind(2, error).bind(3, id);
+  SA_RETURN_IF_ERROR(st.run());
+  if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
+  return Status::OK();
+}
+
+Status Store::set_description(int64_t id, std::string_view description,
+                              const std::vector<std::string>& keywords, std::string_view vlm_model) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
+      "UPDATE photos SET description = ?, keywords = ?, vlm_model = ?, vlm_status = 'done', "
+      "vlm_error = '', described_at = ") + kNowSql + " WHERE id = ?"));
+  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(4, id);
+  SA_RETURN_IF_ERROR(st.run());
+  if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
+  return Status::OK();
+}
+
+Result<std::string> Store::vlm_error(int64_t id) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT vlm_error FROM photos WHERE id = ?"));
+  st.bind(1, id);
+  SA_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::NotFound("photo " + std::to_string(id) + " not found");
+  return st.column_text(0);
+}
+
+Result<std::vector<int64_t>> Store::photo_ids_without_description() {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
+      "SELECT id FROM photos WHERE vlm_status IN ('none', 'failed') ORDER BY id"));
+  std::vector<int64_t> ids;
+  while (true) {
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    ids.push_back(st.column_int64(0));
+  }
+  return ids;
+}
+
+}  // namespace sa

@@ -1,0 +1,178 @@
+// Store: open + schema migrations. Table-specific methods live in photos.cpp,
+// vectors.cpp, jobs.cpp, settings.cpp and text_search.cpp.
+#include "store/store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace sa {
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Numbered migrations, applied in order, each in its own transaction together
+// with its row in schema_version. Never edit a migration that has shipped; add
+// a new one. docs/storage.md describes every table.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE photos(
+  id           INTEGER PRIMARY KEY,
+  hash         TEXT NOT NULL UNIQUE,
+  filename     TEXT NOT NULL DEFAULT '',
+  folder       TEXT NOT NULL DEFAULT '',
+  mime         TEXT NOT NULL DEFAULT '',
+  size         INTEGER NOT NULL DEFAULT 0,
+  width        INTEGER NOT NULL DEFAULT 0,
+  height       INTEGER NOT NULL DEFAULT 0,
+  taken_at     TEXT NOT NULL DEFAULT '',
+  camera       TEXT NOT NULL DEFAULT '',
+  gps_lat      REAL,
+  gps_lon      REAL,
+  added_at     TEXT NOT NULL,
+  status       TEXT NOT NULL DEFAULT 'pending'
+               CHECK(status IN ('pending','ready','failed','no_model')),
+  error        TEXT NOT NULL DEFAULT '',
+  description  TEXT NOT NULL DEFAULT '',
+  keywords     TEXT NOT NULL DEFAULT '[]',
+  vlm_status   TEXT NOT NULL DEFAULT 'none'
+               CHECK(vlm_status IN ('none','pending','running','done','failed')),
+  vlm_error    TEXT NOT NULL DEFAULT '',
+  vlm_model    TEXT NOT NULL DEFAULT '',
+  described_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX photos_taken_at ON photos(taken_at);
+CREATE INDEX photos_status ON photos(status);
+CREATE INDEX photos_vlm_status ON photos(vlm_status);
+
+CREATE TABLE vectors(
+  photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+  kind     TEXT NOT NULL CHECK(kind IN ('clip','desc')),
+  model    TEXT NOT NULL,
+  dim      INTEGER NOT NULL CHECK(dim > 0),
+  data     BLOB NOT NULL,
+  PRIMARY KEY(photo_id, kind)
+);
+CREATE INDEX vectors_kind_model ON vectors(kind, model, photo_id);
+
+-- Per-kind change counter: a saved FAISS index records it, so any change to
+-- the vectors after the save (cascaded deletes included) marks the file stale.
+CREATE TABLE vector_generation(kind TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+INSERT INTO vector_generation VALUES('clip', 0), ('desc', 0);
+CREATE TRIGGER vectors_ai AFTER INSERT ON vectors BEGIN
+  UPDATE vector_generation SET generation = generation + 1 WHERE kind = new.kind;
+END;
+CREATE TRIGGER vectors_au AFTER UPDATE ON vectors BEGIN
+  UPDATE vector_generation SET generation = generation + 1 WHERE kind IN (old.kind, new.kind);
+END;
+CREATE TRIGGER vectors_ad AFTER DELETE ON vectors BEGIN
+  UPDATE vector_generation SET generation = generation + 1 WHERE kind = old.kind;
+END;
+
+CREATE TABLE jobs(
+  id         INTEGER PRIMARY KEY,
+  kind       TEXT NOT NULL CHECK(kind IN ('embed','describe','embed_desc')),
+  photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+  state      TEXT NOT NULL DEFAULT 'pending'
+             CHECK(state IN ('pending','running','done','failed')),
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  error      TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+-- At most one pending job per (kind, photo): enqueue is INSERT OR IGNORE.
+CREATE UNIQUE INDEX jobs_one_pending ON jobs(kind, photo_id) WHERE state = 'pending';
+CREATE INDEX jobs_state ON jobs(state, kind, id);
+CREATE INDEX jobs_photo ON jobs(photo_id);
+
+CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- Full-text search. trigram matches any substring of 3+ characters, which is
+-- what Chinese text needs without a word segmenter; shorter terms use LIKE.
+-- keywords are indexed as space-joined words, not as JSON.
+CREATE VIRTUAL TABLE photos_fts USING fts5(
+  filename, folder, description, keywords, tokenize = 'trigram');
+CREATE TRIGGER photos_fts_ai AFTER INSERT ON photos BEGIN
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END);
+END;
+CREATE TRIGGER photos_fts_au AFTER UPDATE OF filename, folder, description, keywords ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END);
+END;
+CREATE TRIGGER photos_fts_ad AFTER DELETE ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+END;
+)sql"},
+};
+
+constexpr int kLatestVersion = 1;
+
+}  // namespace
+
+Store::Store(Db db) : db_(std::move(db)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreOptions& opt) {
+  SA_ASSIGN_OR_RETURN(Db db, Db::open(path, opt.busy_timeout_ms));
+  std::unique_ptr<Store> store(new Store(std::move(db)));
+  SA_RETURN_IF_ERROR(store->migrate().with_context("database '" + path + "'"));
+  if (opt.recover_jobs) {
+    SA_ASSIGN_OR_RETURN(int64_t n, store->reset_running_jobs());
+    if (n > 0) spdlog::info("store: {} interrupted job(s) put back to pending", n);
+  }
+  return store;
+}
+
+Status Store::migrate() {
+  std::lock_guard lock(mu_);
+  SA_RETURN_IF_ERROR(db_.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version("
+      "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"));
+  for (const Migration& m : kMigrations) {
+    // Re-read inside the transaction: another process may have migrated
+    // between our check and our BEGIN IMMEDIATE.
+    SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
+    SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT coalesce(max(version), 0) FROM schema_version"));
+    SA_ASSIGN_OR_RETURN(bool row, q.step());
+    int64_t current = row ? q.column_int64(0) : 0;
+    q = Stmt();
+    if (current > kLatestVersion) {
+      return Status::Corruption("schema version " + std::to_string(current) +
+                                " is newer than this program supports (" +
+                                std::to_string(kLatestVersion) + ")");
+    }
+    if (current >= m.version) continue;  // tx rolls back: nothing was written
+    SA_RETURN_IF_ERROR(db_.exec(m.sql).with_context("migration " + std::to_string(m.version)));
+    SA_ASSIGN_OR_RETURN(Stmt ins, db_.prepare(
+        "INSERT INTO schema_version(version, applied_at) "
+        "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"));
+    ins.bind(1, static_cast<int64_t>(m.version));
+    SA_RETURN_IF_ERROR(ins.run());
+    ins = Stmt();
+    SA_RETURN_IF_ERROR(tx.commit());
+    spdlog::info("store: applied schema migration {}", m.version);
+  }
+  return Status::OK();
+}
+
+int Store::schema_version() {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+  if (!st.ok()) return 0;
+  auto row = st->step();
+  return row.ok() && *row ? static_cast<int>(st->column_int64(0)) : 0;
+}
+
+}  // namespace sa

@@ -1,0 +1,27 @@
+// Helpers shared by the Store's implementation files. Not part of the API.
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+
+namespace sa::store_internal {
+
+// SQL for the current time as UTC ISO 8601, e.g. 2026-11-25T19:10:01Z.
+inline constexpr const char* kNowSql = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
+
+inline bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed)
+    if (v == a) return true;
+  return false;
+}
+
+inline bool valid_photo_status(std::string_view s) {
+  return one_of(s, {"pending", "ready", "failed", "no_model"});
+}
+inline bool valid_vlm_status(std::string_view s) {
+  return one_of(s, {"none", "pending", "running", "done", "failed"});
+}
+inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "desc"}); }
+inline bool valid_job_kind(std::string_view s) { return one_of(s, {"embed", "describe", "embed_desc"}); }
+
+}  // namespace sa::store_internal

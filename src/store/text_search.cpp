@@ -1,0 +1,177 @@
+// Store: keyword / full-text search over filename, folder, description, keywords.
+//
+// Two query paths with one scoring rule (store.h, TextHit):
+//  - every term has 3+ characters: FTS5 MATCH on the trigram index;
+//  - otherwise LIKE '%term%' on the same columns: trigram cannot match a
+//    1-2 character term, and short Chinese words ("日落", "猫") are common.
+// Candidates from either path are re-scored here by where each term occurs, so
+// the score does not depend on bm25's corpus statistics (whose IDF is ~0 in a
+// small album) and means the same thing on both paths.
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+
+namespace sa {
+
+namespace {
+
+// Candidates considered before re-scoring; far more than any page of results.
+constexpr int kMaxCandidates = 5000;
+
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+// Splits on ASCII whitespace and U+3000 (ideographic space, common in Chinese input).
+std::vector<std::string> split_terms(std::string_view q) {
+  std::vector<std::string> terms;
+  std::string cur;
+  auto flush = [&] {
+    if (!cur.empty()) terms.push_back(std::move(cur));
+    cur.clear();
+  };
+  for (size_t i = 0; i < q.size();) {
+    if (q.compare(i, 3, "\xE3\x80\x80") == 0) {
+      flush();
+      i += 3;
+    } else if (std::isspace(static_cast<unsigned char>(q[i]))) {
+      flush();
+      ++i;
+    } else {
+      cur += q[i++];
+    }
+  }
+  flush();
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  return terms;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "term" with embedded quotes doubled: FTS5 then treats it as one literal string.
+std::string fts_quote(std::string_view term) {
+  std::string out = "\"";
+  for (char c : term) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string like_pattern(std::string_view term) {
+  std::string out = "%";
+  for (char c : term) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+struct Candidate {
+  int64_t id;
+  std::string filename, folder, description;
+  std::vector<std::string> keywords;
+};
+
+float score_candidate(const Candidate& c, const std::vector<std::string>& terms_lower) {
+  std::string filename = ascii_lower(c.filename), folder = ascii_lower(c.folder),
+              description = ascii_lower(c.description);
+  std::vector<std::string> keywords;
+  for (const auto& k : c.keywords) keywords.push_back(ascii_lower(k));
+  float total = 0;
+  for (const auto& t : terms_lower) {
+    float best = 0;
+    for (const auto& k : keywords) {
+      if (k == t) best = std::max(best, 1.0f);
+      else if (k.find(t) != std::string::npos) best = std::max(best, 0.8f);
+    }
+    if (description.find(t) != std::string::npos) best = std::max(best, 0.6f);
+    if (filename.find(t) != std::string::npos || folder.find(t) != std::string::npos)
+      best = std::max(best, 0.4f);
+    // Matched by the engine in a way plain substring search does not see
+    // (e.g. non-ASCII case folding): count it like a filename match.
+    if (best == 0) best = 0.4f;
+    total += best;
+  }
+  return terms_lower.empty() ? 0.0f : total / static_cast<float>(terms_lower.size());
+}
+
+}  // namespace
+
+Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limit) {
+  std::vector<TextHit> hits;
+  std::vector<std::string> terms = split_terms(query);
+  if (terms.empty() || limit <= 0) return hits;
+  bool use_fts = std::all_of(terms.begin(), terms.end(),
+                             [](const std::string& t) { return utf8_length(t) >= 3; });
+
+  std::string sql =
+      "SELECT p.id, p.filename, p.folder, p.description, p.keywords FROM photos_fts f "
+      "JOIN photos p ON p.id = f.rowid WHERE ";
+  if (use_fts) {
+    // Column weights follow the re-scoring order: keywords > description > names.
+    sql += "photos_fts MATCH ? ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0) LIMIT ?";
+  } else {
+    for (size_t i = 0; i < terms.size(); ++i) {
+      std::string p = "?";
+      p += std::to_string(i + 1);
+      p += " ESCAPE '\\'";
+      if (i) sql += " AND ";
+      sql += "(f.filename LIKE " + p + " OR f.folder LIKE " + p + " OR f.description LIKE " + p +
+             " OR f.keywords LIKE " + p + ")";
+    }
+    sql += " ORDER BY p.id DESC LIMIT ?" + std::to_string(terms.size() + 1);
+  }
+
+  std::vector<Candidate> cands;
+  {
+    std::lock_guard lock(mu_);
+    SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(sql));
+    if (use_fts) {
+      std::string match;
+      for (const auto& t : terms) {
+        if (!match.empty()) match += ' ';
+        match += fts_quote(t);
+      }
+      st.bind(1, match).bind(2, static_cast<int64_t>(kMaxCandidates));
+    } else {
+      for (size_t i = 0; i < terms.size(); ++i) st.bind(static_cast<int>(i + 1), like_pattern(terms[i]));
+      st.bind(static_cast<int>(terms.size() + 1), static_cast<int64_t>(kMaxCandidates));
+    }
+    while (true) {
+      SA_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      Candidate c;
+      c.id = st.column_int64(0);
+      c.filename = st.column_text(1);
+      c.folder = st.column_text(2);
+      c.description = st.column_text(3);
+      nlohmann::json j = nlohmann::json::parse(st.column_text(4), nullptr, false);
+      if (j.is_array())
+        for (const auto& k : j)
+          if (k.is_string()) c.keywords.push_back(k.get<std::string>());
+      cands.push_back(std::move(c));
+    }
+  }
+
+  std::vector<std::string> terms_lower;
+  for (const auto& t : terms) terms_lower.push_back(ascii_lower(t));
+  hits.reserve(cands.size());
+  for (const auto& c : cands) hits.push_back({c.id, score_candidate(c, terms_lower)});
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const TextHit& a, const TextHit& b) { return a.score > b.score; });
+  if (hits.size() > static_cast<size_t>(limit)) hits.resize(static_cast<size_t>(limit));
+  return hits;
+}
+
+}  // namespace sa
