@@ -1,0 +1,217 @@
+// Album operations: thin orchestration over ingest, store, jobs and search.
+#include "app/album_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/file_util.h"
+#include "image/clip_preprocess.h"
+#include "ingest/folder_scan.h"
+#include "ingest/ingest.h"
+#include "jobs/pixel_cache.h"
+#include "jobs/vector_set.h"
+#include "search/searcher.h"
+#include "store/store.h"
+
+namespace sa {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status no_vlm() {
+  return Status::Unavailable("no VLM configured: set the VLM API key or a local --vlm-url");
+}
+
+}  // namespace
+
+AlbumImpl::~AlbumImpl() { stop_workers(); }
+
+void AlbumImpl::stop_workers() {
+  if (runner_) runner_->stop();
+}
+
+EmbedStats AlbumImpl::embed_stats() const { return runner_ ? runner_->embed_stats() : EmbedStats{}; }
+
+Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view bytes) {
+  auto r = add_file_impl(name, bytes);
+  if (r.ok() && !r->duplicate) runner_->notify();
+  return r;
+}
+
+Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes) {
+  const bool analyze_now = vlm_ && settings().auto_analyze;
+  // Runs once the photo row exists; a failure here rolls the whole add back.
+  IngestHook hook = [&](int64_t id, const RgbImage& img) -> Status {
+    if (clip_) {
+      // Preprocess now, while the decoded pixels are at hand: the embed worker
+      // then skips a second decode of the original.
+      const int res = clip_->image_resolution();
+      pixel_cache_->put(id, res, clip_preprocess(img, res));
+      auto q = store_->enqueue_job("embed", id);
+      if (!q.ok()) {
+        pixel_cache_->erase(id);
+        return q.status().with_context("queueing the embedding");
+      }
+    }
+    if (analyze_now) {
+      SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
+      SA_RETURN_IF_ERROR(store_->enqueue_job("describe", id).status());
+    }
+    return Status::OK();
+  };
+  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, clip_ ? "pending" : "no_model", hook));
+  AddResult out;
+  out.id = ir.id;
+  out.filename = std::string(name);
+  out.duplicate = ir.duplicate;
+  return out;
+}
+
+Result<Album::ImportReport> AlbumImpl::import_folder(
+    const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress) {
+  SA_ASSIGN_OR_RETURN(std::vector<std::string> files, list_files_recursive(dir));
+  // Names are recorded relative to the imported folder's parent, so the folder
+  // itself shows up as the top-level album folder (as a browser folder upload does).
+  fs::path base = fs::path(dir).lexically_normal();
+  if (base.filename().empty()) base = base.parent_path();
+  const fs::path parent = base.parent_path();
+
+  ImportReport report;
+  std::mutex mu;  // guards report and serialises progress callbacks
+  std::atomic<size_t> next{0};
+  int64_t done = 0;
+  const int64_t total = static_cast<int64_t>(files.size());
+  auto work = [&] {
+    while (true) {
+      size_t i = next.fetch_add(1);
+      if (i >= files.size()) return;
+      const std::string& path = files[i];
+      std::string rel = fs::path(path).lexically_relative(parent).generic_string();
+      if (rel.empty() || rel.rfind("..", 0) == 0) rel = fs::path(path).filename().string();
+      Result<AddResult> r = Status::Internal("unreached");
+      auto bytes = read_file(path, static_cast<size_t>(cfg_.max_upload_bytes));
+      if (bytes.ok()) {
+        r = add_file_impl(rel, *bytes);
+      } else {
+        r = bytes.status();
+      }
+      if (r.ok() && !r->duplicate) runner_->notify();
+      std::lock_guard<std::mutex> lk(mu);
+      if (!r.ok()) {
+        ++report.rejected;
+        report.errors.emplace_back(path, r.status().to_string());
+      } else if (r->duplicate) {
+        ++report.duplicates;
+      } else {
+        ++report.added;
+      }
+      ++done;
+      if (progress) progress(done, total, rel);
+    }
+  };
+  int n_threads = deps_.import_threads;
+  if (n_threads <= 0) n_threads = std::max(1u, std::thread::hardware_concurrency() / 4);
+  n_threads = static_cast<int>(std::min<size_t>(n_threads, std::max<size_t>(files.size(), 1)));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n_threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return report;
+}
+
+Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page) {
+  if (page < 1) return Status::InvalidArgument("page must be >= 1");
+  if (per_page < 1 || per_page > 1000) return Status::InvalidArgument("per_page must be between 1 and 1000");
+  return store_->list_photos(page, per_page);
+}
+
+Result<PhotoInfo> AlbumImpl::get_photo(int64_t id) { return store_->get_photo(id); }
+
+Result<std::string> AlbumImpl::thumbnail_path(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  std::string path = ingest_->thumbnail_path(p);
+  if (!file_exists(path)) return Status::NotFound("thumbnail of photo " + std::to_string(id) + " is missing");
+  return path;
+}
+
+Result<std::string> AlbumImpl::original_path(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  std::string path = ingest_->original_path(p);
+  if (!file_exists(path)) return Status::NotFound("original of photo " + std::to_string(id) + " is missing");
+  return path;
+}
+
+Status AlbumImpl::delete_photo(int64_t id) {
+  // The row goes first (vectors, jobs and FTS entries cascade); then the index
+  // entries and the files. A crash in between leaves files without a row, which
+  // a later upload of the same bytes simply overwrites.
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->delete_photo(id));
+  pixel_cache_->erase(id);
+  if (clip_vectors_) clip_vectors_->forget(id);
+  if (desc_vectors_) desc_vectors_->forget(id);
+  Status st = ingest_->remove_files(p);
+  if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
+  return Status::OK();
+}
+
+Status AlbumImpl::analyze(int64_t id) {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  SA_RETURN_IF_ERROR(store_->set_vlm_status(p.id, "pending"));
+  SA_RETURN_IF_ERROR(store_->enqueue_job("describe", p.id).status());
+  runner_->notify();
+  return Status::OK();
+}
+
+Result<int64_t> AlbumImpl::analyze_missing() {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description());
+  int64_t queued = 0;
+  for (int64_t id : ids) {
+    auto q = store_->enqueue_job("describe", id);
+    if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    SA_RETURN_IF_ERROR(q.status());
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
+    if (*q) ++queued;
+  }
+  runner_->notify();
+  return queued;
+}
+
+Result<std::vector<SearchHit>> AlbumImpl::search(const std::string& query, const SearchOptions& opt) {
+  return searcher_->search(query, opt);
+}
+
+Result<std::vector<SearchHit>> AlbumImpl::similar(int64_t id, int limit) {
+  return searcher_->similar(id, limit);
+}
+
+Settings AlbumImpl::settings() {
+  Settings s;
+  // Describing photos costs API calls: on by default only when a VLM is set up.
+  s.auto_analyze = store_->get_bool("auto_analyze", vlm_ != nullptr);
+  s.enhanced_search = store_->get_bool("enhanced_search", false);
+  return s;
+}
+
+Status AlbumImpl::set_settings(const Settings& s) {
+  SA_RETURN_IF_ERROR(store_->set_bool("auto_analyze", s.auto_analyze));
+  return store_->set_bool("enhanced_search", s.enhanced_search);
+}
+
+JobStats AlbumImpl::job_stats() {
+  auto st = store_->job_stats(10);
+  if (!st.ok()) {
+    spdlog::warn("job stats failed: {}", st.status().to_string());
+    return JobStats{};
+  }
+  return *st;
+}
+
+bool AlbumImpl::wait_idle(double timeout_s) { return runner_->wait_idle(timeout_s); }
+
+}  // namespace sa

@@ -1,0 +1,112 @@
+// AlbumImpl: the Album facade wired from the modules (store, index, ingest,
+// jobs, search, model, vlm). Album::open(cfg) builds one from a Config; tests
+// and benchmarks use open_album(cfg, deps) to inject preloaded models or a fake
+// VLM client.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "app/album.h"
+#include "index/vector_index.h"
+#include "jobs/job_runner.h"
+#include "model/chinese_clip.h"
+#include "model/sentence_embedder.h"
+#include "vlm/vlm_client.h"
+
+namespace sa {
+
+struct AlbumDeps {
+  // Preloaded models take precedence over cfg.model / cfg.text_model. The name is
+  // what stored vectors are tagged with (vectors of another name are re-embedded).
+  std::shared_ptr<const ChineseClip> clip;
+  std::string clip_name;
+  std::shared_ptr<const SentenceEmbedder> text;
+  std::string text_name;
+  // Builds the VLM client. Empty: VlmClient::create(cfg.vlm) when cfg.vlm.configured().
+  std::function<std::unique_ptr<VlmClient>(const VlmConfig&)> vlm_factory;
+  // false: no background threads (jobs stay queued; tests of restart/resume).
+  bool start_workers = true;
+  // Bytes of preprocessed CLIP inputs kept between ingest and the embed worker.
+  size_t pixel_cache_bytes = size_t(256) << 20;
+  // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1).
+  int import_threads = 0;
+};
+
+// What open() found; for logs, /api/health and tests.
+struct AlbumOpenReport {
+  std::string clip_error;   // why no CLIP model is loaded ("" if loaded or none asked)
+  std::string text_error;
+  IndexLoadOutcome clip_index = IndexLoadOutcome::kLoaded;
+  IndexLoadOutcome desc_index = IndexLoadOutcome::kLoaded;
+  int64_t embed_jobs_queued = 0;  // photos queued at open for a (new) model
+};
+
+class Ingestor;
+class PixelCache;
+class Searcher;
+class Store;
+class VectorSet;
+
+class AlbumImpl final : public Album {
+ public:
+  ~AlbumImpl() override;
+
+  Result<AddResult> add_file(std::string_view name, std::string_view bytes) override;
+  Result<ImportReport> import_folder(
+      const std::string& dir,
+      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
+  Result<PhotoPage> list_photos(int page, int per_page) override;
+  Result<PhotoInfo> get_photo(int64_t id) override;
+  Result<std::string> thumbnail_path(int64_t id) override;
+  Result<std::string> original_path(int64_t id) override;
+  Status delete_photo(int64_t id) override;
+  Status analyze(int64_t id) override;
+  Result<int64_t> analyze_missing() override;
+  Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit) override;
+  Settings settings() override;
+  Status set_settings(const Settings& s) override;
+  JobStats job_stats() override;
+  bool wait_idle(double timeout_s) override;
+  bool has_clip_model() const override { return clip_ != nullptr; }
+  bool has_text_model() const override { return text_ != nullptr; }
+  bool has_vlm() const override { return vlm_ != nullptr; }
+  std::string model_name() const override { return clip_name_; }
+
+  // Beyond the Album interface (benchmarks, health, tests).
+  const AlbumOpenReport& open_report() const { return report_; }
+  EmbedStats embed_stats() const;
+  std::string text_model_name() const { return text_name_; }
+  Store& store() { return *store_; }
+  // Stops the workers (as the destructor does); queued jobs stay queued.
+  void stop_workers();
+
+ private:
+  friend Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps);
+  AlbumImpl() = default;
+  Status init(const Config& cfg, AlbumDeps deps);
+  Status load_models(const Config& cfg, AlbumDeps& deps);
+  Status reconcile_jobs();
+  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes);
+
+  Config cfg_;
+  AlbumDeps deps_;
+  AlbumOpenReport report_;
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<const ChineseClip> clip_;
+  std::string clip_name_;
+  std::shared_ptr<const SentenceEmbedder> text_;
+  std::string text_name_;
+  std::unique_ptr<VlmClient> vlm_;
+  std::unique_ptr<VectorSet> clip_vectors_, desc_vectors_;
+  std::unique_ptr<Ingestor> ingest_;
+  std::unique_ptr<PixelCache> pixel_cache_;
+  std::unique_ptr<JobRunner> runner_;  // declared after what it uses: destroyed first
+  std::unique_ptr<Searcher> searcher_;
+};
+
+Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps = {});
+
+}  // namespace sa

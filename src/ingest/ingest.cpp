@@ -1,0 +1,172 @@
+#include "ingest/ingest.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "core/file_util.h"
+#include "core/sha256.h"
+#include "ingest/safe_name.h"
+
+namespace sa {
+
+class Ingestor::HashLock {
+ public:
+  HashLock(Ingestor& in, const std::string& hash) : in_(in), hash_(hash) {
+    std::unique_lock<std::mutex> lk(in_.mu_);
+    in_.cv_.wait(lk, [&] { return in_.busy_hashes_.count(hash_) == 0; });
+    in_.busy_hashes_.insert(hash_);
+  }
+  ~HashLock() {
+    {
+      std::lock_guard<std::mutex> lk(in_.mu_);
+      in_.busy_hashes_.erase(hash_);
+    }
+    in_.cv_.notify_all();
+  }
+  HashLock(const HashLock&) = delete;
+  HashLock& operator=(const HashLock&) = delete;
+
+ private:
+  Ingestor& in_;
+  std::string hash_;
+};
+
+namespace {
+
+// Removes a file this add created; used on the rollback path.
+void remove_quietly(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+}
+
+std::string join(const std::string& dir, const std::string& rel) {
+  return (std::filesystem::path(dir) / rel).string();
+}
+
+}  // namespace
+
+std::string mime_for_format(std::string_view format) {
+  if (format == "jpeg" || format == "jpg") return "image/jpeg";
+  if (format == "png") return "image/png";
+  if (format == "webp") return "image/webp";
+  if (format == "heif" || format == "heic") return "image/heic";
+  if (format == "gif") return "image/gif";
+  if (format == "tiff" || format == "tif") return "image/tiff";
+  return "application/octet-stream";
+}
+
+Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {}
+
+std::string Ingestor::original_path(const PhotoInfo& p) const {
+  std::string ext = "bin";
+  // The extension follows the stored MIME type, which came from sniffing the bytes.
+  if (p.mime == "image/jpeg") ext = "jpg";
+  else if (p.mime == "image/png") ext = "png";
+  else if (p.mime == "image/webp") ext = "webp";
+  else if (p.mime == "image/heic") ext = "heic";
+  else if (p.mime == "image/gif") ext = "gif";
+  else if (p.mime == "image/tiff") ext = "tif";
+  return join(opt_.data_dir, original_rel_path(p.hash, ext));
+}
+
+std::string Ingestor::thumbnail_path(const PhotoInfo& p) const {
+  return join(opt_.data_dir, thumbnail_rel_path(p.hash));
+}
+
+Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes,
+                                   std::string_view initial_status, const IngestHook& hook) {
+  if (bytes.empty()) return Status::InvalidArgument("empty file");
+  if (static_cast<int64_t>(bytes.size()) > opt_.max_bytes) {
+    return Status::ResourceExhausted("file is " + std::to_string(bytes.size()) +
+                                     " bytes, over the limit of " + std::to_string(opt_.max_bytes));
+  }
+  std::string hash = sha256_hex(bytes);
+  HashLock lock(*this, hash);
+  return add_locked(hash, name, bytes, initial_status, hook);
+}
+
+Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_view name,
+                                          std::string_view bytes, std::string_view initial_status,
+                                          const IngestHook& hook) {
+  // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
+  auto existing = store_.get_photo_by_hash(hash);
+  if (existing.ok()) return IngestResult{existing->id, true};
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+
+  DecodeLimits lim;
+  lim.max_bytes = opt_.max_bytes;
+  lim.max_pixels = opt_.max_pixels;
+  // probe first: a decompression bomb is refused from its header, before decoding.
+  SA_ASSIGN_OR_RETURN(ImageMeta probed, probe_image(bytes, lim));
+  (void)probed;
+  ImageMeta meta;
+  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
+  SA_ASSIGN_OR_RETURN(std::string thumb,
+                      encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+
+  SafeName safe = sanitize_upload_name(name);
+  PhotoInfo p;
+  p.hash = hash;
+  p.filename = safe.filename;
+  p.folder = safe.folder;
+  p.mime = mime_for_format(meta.format);
+  p.size = static_cast<int64_t>(bytes.size());
+  p.width = meta.width;
+  p.height = meta.height;
+  p.taken_at = meta.taken_at;
+  p.camera = meta.camera;
+  p.gps_lat = meta.gps_lat;
+  p.gps_lon = meta.gps_lon;
+  p.status = std::string(initial_status);
+  p.vlm_status = "none";
+
+  const std::string orig = original_path(p);
+  const std::string thumb_path = thumbnail_path(p);
+  // A file left by an earlier crashed add (no row) is simply overwritten; one
+  // that exists now is not ours to delete on rollback only if a row owns it,
+  // and no row does (checked above, under the hash lock).
+  SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
+  SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
+  Status st = write_file_atomic(orig, bytes);
+  if (!st.ok()) return st.with_context("storing original");
+  st = write_file_atomic(thumb_path, thumb);
+  if (!st.ok()) {
+    remove_quietly(orig);
+    return st.with_context("storing thumbnail");
+  }
+  auto ins = store_.insert_photo(p);
+  if (!ins.ok()) {
+    remove_quietly(orig);
+    remove_quietly(thumb_path);
+    return ins.status().with_context("recording photo");
+  }
+  if (ins->duplicate) {
+    // Another process inserted the same bytes meanwhile; its row owns the
+    // (identical) files we just rewrote.
+    return IngestResult{ins->id, true};
+  }
+  if (hook) {
+    Status hs = hook(ins->id, img);
+    if (!hs.ok()) {
+      (void)store_.delete_photo(ins->id);
+      remove_quietly(orig);
+      remove_quietly(thumb_path);
+      return hs;
+    }
+  }
+  return IngestResult{ins->id, false};
+}
+
+Status Ingestor::remove_files(const PhotoInfo& p) {
+  if (!is_sha256_hex(p.hash)) return Status::InvalidArgument("bad photo hash");
+  std::error_code ec1, ec2;
+  std::filesystem::remove(original_path(p), ec1);
+  std::filesystem::remove(thumbnail_path(p), ec2);
+  if (ec1) return Status::IOError("cannot delete original: " + ec1.message());
+  if (ec2) return Status::IOError("cannot delete thumbnail: " + ec2.message());
+  return Status::OK();
+}
+
+}  // namespace sa

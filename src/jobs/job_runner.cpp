@@ -1,0 +1,418 @@
+#include "jobs/job_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "core/file_util.h"
+#include "image/clip_preprocess.h"
+
+namespace sa {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double now_s() {
+  static const Clock::time_point kStart = Clock::now();
+  return seconds_since(kStart);
+}
+
+// Another process (a CLI import next to a running server) may queue jobs
+// without notifying us; idle workers look at the queue this often.
+constexpr auto kIdlePoll = std::chrono::milliseconds(500);
+constexpr double kAutosaveSeconds = 60.0;
+constexpr int kTextBatch = 16;
+
+const std::vector<std::string> kEmbedKinds = {"embed"};
+const std::vector<std::string> kDescribeKinds = {"describe"};
+const std::vector<std::string> kTextKinds = {"embed_desc"};
+
+}  // namespace
+
+JobRunner::JobRunner(JobRunnerDeps deps) : d_(std::move(deps)) {
+  if (d_.embed_batch < 1) d_.embed_batch = 1;
+  if (d_.vlm_concurrency < 1) d_.vlm_concurrency = 1;
+}
+
+JobRunner::~JobRunner() { stop(); }
+
+std::vector<std::string> JobRunner::active_kinds() const {
+  std::vector<std::string> kinds;
+  if (d_.clip && d_.clip_vectors) kinds.push_back("embed");
+  if (d_.vlm) kinds.push_back("describe");
+  if (d_.text_encoder && d_.desc_vectors) kinds.push_back("embed_desc");
+  return kinds;
+}
+
+void JobRunner::start() {
+  if (started_) return;
+  started_ = true;
+  stop_ = false;
+  if (d_.clip && d_.clip_vectors) {
+    threads_.emplace_back([this] { decode_loop(); });
+    threads_.emplace_back([this] { inference_loop(); });
+  }
+  if (d_.vlm) {
+    for (int i = 0; i < d_.vlm_concurrency; ++i) threads_.emplace_back([this] { describe_loop(); });
+  }
+  if (d_.text_encoder && d_.desc_vectors) threads_.emplace_back([this] { text_loop(); });
+}
+
+void JobRunner::stop() {
+  if (!started_) return;
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lk(wake_mu_);
+    ++wake_seq_;
+  }
+  wake_cv_.notify_all();
+  q_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // A batch decoded but not encoded goes back to the queue for the next run.
+  for (auto& b : queue_) {
+    std::vector<Job> jobs;
+    for (auto& it : b.items) jobs.push_back(it.job);
+    release(jobs);
+  }
+  queue_.clear();
+  started_ = false;
+  if (d_.clip_vectors) {
+    Status st = d_.clip_vectors->save_if_dirty();
+    if (!st.ok()) spdlog::warn("saving the CLIP index failed: {}", st.to_string());
+  }
+  if (d_.desc_vectors) {
+    Status st = d_.desc_vectors->save_if_dirty();
+    if (!st.ok()) spdlog::warn("saving the description index failed: {}", st.to_string());
+  }
+}
+
+void JobRunner::notify() {
+  {
+    std::lock_guard<std::mutex> lk(wake_mu_);
+    ++wake_seq_;
+  }
+  wake_cv_.notify_all();
+}
+
+void JobRunner::idle_wait() {
+  std::unique_lock<std::mutex> lk(wake_mu_);
+  uint64_t seen = wake_seq_;
+  wake_cv_.wait_for(lk, kIdlePoll, [&] { return stop_.load() || wake_seq_ != seen; });
+}
+
+bool JobRunner::wait_idle(double timeout_s) {
+  auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  std::vector<std::string> kinds = active_kinds();
+  while (true) {
+    bool idle = true;
+    for (const auto& k : kinds) {
+      auto n = d_.store->active_job_count(k);
+      if (!n.ok() || *n > 0) {
+        idle = false;
+        break;
+      }
+    }
+    if (idle) {
+      if (d_.clip_vectors) (void)d_.clip_vectors->save_if_dirty();
+      if (d_.desc_vectors) (void)d_.desc_vectors->save_if_dirty();
+      return true;
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+EmbedStats JobRunner::embed_stats() const {
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  return stats_;
+}
+
+void JobRunner::fail(const Job& job, const std::string& reason) {
+  spdlog::warn("{} job {} (photo {}) failed: {}", job.kind, job.id, job.photo_id, reason);
+  if (job.kind == "embed") {
+    (void)d_.store->set_photo_status(job.photo_id, "failed", reason);
+  } else if (job.kind == "describe") {
+    (void)d_.store->set_vlm_status(job.photo_id, "failed", reason);
+  }
+  (void)d_.store->fail_job(job.id, reason, /*retry=*/false);
+}
+
+void JobRunner::release(const std::vector<Job>& jobs) {
+  for (const auto& j : jobs) (void)d_.store->fail_job(j.id, "interrupted by shutdown", /*retry=*/true);
+}
+
+// ---- embed pipeline ----
+
+bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
+  const int res = d_.clip->image_resolution();
+  if (d_.pixel_cache) {
+    if (auto hit = d_.pixel_cache->take(job.photo_id, res)) {
+      *pixels = std::move(*hit);
+      return true;
+    }
+  }
+  auto t0 = Clock::now();
+  auto photo = d_.store->get_photo(job.photo_id);
+  if (!photo.ok()) {
+    // The photo was deleted after the job was queued: nothing to do.
+    if (photo.status().code() == StatusCode::kNotFound) {
+      (void)d_.store->complete_job(job.id);
+    } else {
+      fail(job, photo.status().to_string());
+    }
+    return false;
+  }
+  auto bytes = read_file(d_.ingest->original_path(*photo), static_cast<size_t>(d_.limits.max_bytes));
+  if (!bytes.ok()) {
+    fail(job, "cannot read the original: " + bytes.status().message());
+    return false;
+  }
+  auto img = decode_rgb(*bytes, d_.limits);
+  if (!img.ok()) {
+    fail(job, "cannot decode: " + img.status().message());
+    return false;
+  }
+  *pixels = clip_preprocess(*img, res);
+  if (pixels->empty()) {
+    fail(job, "image preprocessing produced no pixels");
+    return false;
+  }
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  stats_.decode_seconds += seconds_since(t0);
+  return true;
+}
+
+void JobRunner::decode_loop() {
+  while (!stop_) {
+    {
+      // Stay exactly one batch ahead of the encoder.
+      std::unique_lock<std::mutex> lk(q_mu_);
+      q_cv_.wait(lk, [&] { return stop_.load() || queue_.empty(); });
+      if (stop_) break;
+    }
+    auto claimed = d_.store->claim_jobs(kEmbedKinds, d_.embed_batch);
+    if (!claimed.ok()) {
+      spdlog::warn("claiming embed jobs failed: {}", claimed.status().to_string());
+      idle_wait();
+      continue;
+    }
+    if (claimed->empty()) {
+      idle_wait();
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lk(stats_mu_);
+      if (stats_.batches == 0 && first_claim_t_ < 0) first_claim_t_ = now_s();
+    }
+    Batch batch;
+    size_t i = 0;
+    for (; i < claimed->size() && !stop_; ++i) {
+      DecodedItem item;
+      item.job = (*claimed)[i];
+      if (prepare_embed(item.job, &item.pixels)) batch.items.push_back(std::move(item));
+    }
+    if (stop_) {
+      std::vector<Job> back(claimed->begin() + static_cast<long>(i), claimed->end());
+      for (auto& it : batch.items) back.push_back(it.job);
+      release(back);
+      break;
+    }
+    if (batch.items.empty()) continue;
+    {
+      std::lock_guard<std::mutex> lk(q_mu_);
+      queue_.push_back(std::move(batch));
+    }
+    q_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lk(q_mu_);
+    decode_done_ = true;
+  }
+  q_cv_.notify_all();
+}
+
+void JobRunner::inference_loop() {
+  double last_save = now_s();
+  while (true) {
+    Batch batch;
+    {
+      std::unique_lock<std::mutex> lk(q_mu_);
+      q_cv_.wait(lk, [&] { return !queue_.empty() || decode_done_ || stop_.load(); });
+      if (queue_.empty() || stop_) break;  // on stop, a queued batch is released by stop()
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    q_cv_.notify_all();
+    run_batch(batch);
+    if (now_s() - last_save > kAutosaveSeconds) {
+      Status st = d_.clip_vectors->save_if_dirty();
+      if (!st.ok()) spdlog::warn("saving the CLIP index failed: {}", st.to_string());
+      last_save = now_s();
+    }
+  }
+}
+
+void JobRunner::run_batch(Batch& batch) {
+  const int n = static_cast<int>(batch.items.size());
+  const int res = d_.clip->image_resolution();
+  const int dim = d_.clip->embed_dim();
+  const size_t per = static_cast<size_t>(3) * res * res;
+  std::vector<float> pixels(per * n);
+  for (int i = 0; i < n; ++i) {
+    std::copy(batch.items[i].pixels.begin(), batch.items[i].pixels.end(), pixels.begin() + per * i);
+  }
+  std::vector<float> out(static_cast<size_t>(n) * dim);
+  auto t0 = Clock::now();
+  Status st = d_.clip->encode_images(pixels.data(), n, out.data());
+  double enc = seconds_since(t0);
+  int64_t ok_count = 0, failed = 0;
+  if (!st.ok()) {
+    for (auto& it : batch.items) fail(it.job, "embedding failed: " + st.message());
+    failed = n;
+  } else {
+    l2_normalize_rows(out.data(), n, dim);
+    for (int i = 0; i < n; ++i) {
+      const Job& job = batch.items[i].job;
+      Status ps = d_.clip_vectors->put(job.photo_id, std::span<const float>(out.data() + static_cast<size_t>(i) * dim, dim));
+      if (ps.code() == StatusCode::kNotFound) {
+        (void)d_.store->complete_job(job.id);  // deleted while being embedded
+        continue;
+      }
+      if (!ps.ok()) {
+        fail(job, "storing the vector failed: " + ps.message());
+        ++failed;
+        continue;
+      }
+      (void)d_.store->set_photo_status(job.photo_id, "ready", "");
+      (void)d_.store->complete_job(job.id);
+      ++ok_count;
+    }
+  }
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  stats_.images += ok_count;
+  stats_.failed += failed;
+  stats_.batches += 1;
+  stats_.encode_seconds += enc;
+  if (first_claim_t_ >= 0) stats_.busy_window_seconds = now_s() - first_claim_t_;
+}
+
+// ---- descriptions ----
+
+void JobRunner::describe_loop() {
+  while (!stop_) {
+    auto claimed = d_.store->claim_jobs(kDescribeKinds, 1);
+    if (!claimed.ok() || claimed->empty()) {
+      if (!claimed.ok()) spdlog::warn("claiming describe jobs failed: {}", claimed.status().to_string());
+      idle_wait();
+      continue;
+    }
+    run_describe(claimed->front());
+  }
+}
+
+void JobRunner::run_describe(const Job& job) {
+  auto photo = d_.store->get_photo(job.photo_id);
+  if (!photo.ok()) {
+    if (photo.status().code() == StatusCode::kNotFound) {
+      (void)d_.store->complete_job(job.id);
+    } else {
+      fail(job, photo.status().to_string());
+    }
+    return;
+  }
+  (void)d_.store->set_vlm_status(job.photo_id, "running");
+  auto bytes = read_file(d_.ingest->original_path(*photo), static_cast<size_t>(d_.limits.max_bytes));
+  if (!bytes.ok()) return fail(job, "cannot read the original: " + bytes.status().message());
+  auto img = decode_rgb(*bytes, d_.limits);
+  if (!img.ok()) return fail(job, "cannot decode: " + img.status().message());
+  auto jpeg = encode_jpeg(*img, d_.vlm_max_side, 85);
+  if (!jpeg.ok()) return fail(job, "cannot encode for the VLM: " + jpeg.status().message());
+  auto res = d_.vlm->describe(*jpeg);
+  if (!res.ok()) return fail(job, "VLM: " + res.status().to_string());
+  Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model);
+  if (st.code() == StatusCode::kNotFound) {
+    (void)d_.store->complete_job(job.id);
+    return;
+  }
+  if (!st.ok()) return fail(job, "storing the description failed: " + st.message());
+  if (d_.text_encoder && d_.desc_vectors) {
+    auto q = d_.store->enqueue_job("embed_desc", job.photo_id);
+    if (!q.ok() && q.status().code() != StatusCode::kNotFound) {
+      spdlog::warn("queueing the description embedding of photo {} failed: {}", job.photo_id,
+                   q.status().to_string());
+    }
+    notify();
+  }
+  (void)d_.store->complete_job(job.id);
+}
+
+// ---- description embeddings ----
+
+void JobRunner::text_loop() {
+  while (!stop_) {
+    auto claimed = d_.store->claim_jobs(kTextKinds, kTextBatch);
+    if (!claimed.ok() || claimed->empty()) {
+      idle_wait();
+      continue;
+    }
+    run_embed_desc(*claimed);
+  }
+}
+
+void JobRunner::run_embed_desc(const std::vector<Job>& jobs) {
+  std::vector<Job> todo;
+  std::vector<std::string> texts;
+  for (const auto& job : jobs) {
+    auto photo = d_.store->get_photo(job.photo_id);
+    if (!photo.ok()) {
+      if (photo.status().code() == StatusCode::kNotFound) {
+        (void)d_.store->complete_job(job.id);
+      } else {
+        fail(job, photo.status().to_string());
+      }
+      continue;
+    }
+    // What the sentence model sees: the description, then the keywords.
+    std::string text = photo->description;
+    for (const auto& k : photo->keywords) {
+      if (!text.empty()) text += " ";
+      text += k;
+    }
+    if (text.empty()) {
+      (void)d_.desc_vectors->remove(job.photo_id);
+      (void)d_.store->complete_job(job.id);
+      continue;
+    }
+    todo.push_back(job);
+    texts.push_back(std::move(text));
+  }
+  if (todo.empty()) return;
+  std::vector<float> out;
+  Status st = d_.text_encoder(texts, &out);
+  const int dim = d_.desc_vectors->dim();
+  if (st.ok() && out.size() != texts.size() * static_cast<size_t>(dim)) {
+    st = Status::Internal("sentence encoder returned " + std::to_string(out.size()) +
+                          " floats for " + std::to_string(texts.size()) + " texts of dim " +
+                          std::to_string(dim));
+  }
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (!st.ok()) {
+      fail(todo[i], "description embedding failed: " + st.message());
+      continue;
+    }
+    Status ps = d_.desc_vectors->put(todo[i].photo_id,
+                                     std::span<const float>(out.data() + i * dim, dim));
+    if (!ps.ok() && ps.code() != StatusCode::kNotFound) {
+      fail(todo[i], "storing the description vector failed: " + ps.message());
+      continue;
+    }
+    (void)d_.store->complete_job(todo[i].id);
+  }
+}
+
+}  // namespace sa

@@ -1,0 +1,45 @@
+// A bounded hand-off of preprocessed CLIP inputs from ingest to the embed worker,
+// so a freshly uploaded photo is not decoded twice. Purely an optimisation: on a
+// miss (cache full, restart, another process) the worker decodes the original.
+//
+// Jobs are claimed oldest first, so when the cache is full it keeps what it has
+// (the next photos to embed) and refuses new entries. Every entry is removed by
+// take(): the embed worker takes before anything else, and deleting a photo
+// takes its entry too.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace sa {
+
+class PixelCache {
+ public:
+  explicit PixelCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Stores the [3,R,R] tensor of a photo made for `resolution`; false (nothing
+  // stored) if it does not fit.
+  bool put(int64_t photo_id, int resolution, std::vector<float> pixels);
+  // Removes and returns the entry if present and made for `resolution`.
+  std::optional<std::vector<float>> take(int64_t photo_id, int resolution);
+  void erase(int64_t photo_id);
+  size_t bytes() const;
+
+ private:
+  struct Entry {
+    int resolution = 0;
+    std::vector<float> pixels;
+  };
+
+  size_t max_bytes_;
+  mutable std::mutex mu_;
+  size_t bytes_ = 0;
+  std::unordered_map<int64_t, Entry> map_;
+};
+
+}  // namespace sa

@@ -1,0 +1,62 @@
+// VectorSet: the vectors of one (kind, model) -- rows in the store (source of
+// truth) plus their FAISS cache -- changed together so both always agree.
+//
+// Every write goes to SQLite first and to the index second, under one mutex, so
+// a concurrent delete can never leave a vector in the index that the database
+// no longer has, and save() can stamp the file with the exact fingerprint of
+// the rows the index holds.
+//
+// Thread safety: all methods may be called from any thread. index() may be
+// searched concurrently with writes (VectorIndex has its own shared lock).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "core/status.h"
+#include "index/vector_index.h"
+#include "store/store.h"
+
+namespace sa {
+
+class VectorSet {
+ public:
+  // Loads `path` or rebuilds it from the store (VectorIndex::load_or_rebuild).
+  static Result<std::unique_ptr<VectorSet>> open(Store& store, std::string kind,
+                                                 std::string model, int dim, std::string path);
+
+  const std::string& kind() const { return kind_; }
+  const std::string& model() const { return model_; }
+  int dim() const { return index_->dim(); }
+  const VectorIndex& index() const { return *index_; }
+  IndexLoadOutcome load_outcome() const { return outcome_; }
+
+  // Stores the (already L2-normalised) vector of a photo: put_vector, then index
+  // add. NotFound if the photo was deleted meanwhile (nothing is stored then).
+  Status put(int64_t photo_id, std::span<const float> v);
+  // Deletes the vector rows and index entries of a photo (ok if none).
+  Status remove(int64_t photo_id);
+  // Removes only the index entry (the store row is already gone, e.g. after
+  // Store::delete_photo cascaded).
+  void forget(int64_t photo_id);
+
+  // Saves the index atomically if anything changed since the last save.
+  Status save_if_dirty();
+
+ private:
+  VectorSet(Store& store, std::string kind, std::string model, std::string path)
+      : store_(store), kind_(std::move(kind)), model_(std::move(model)), path_(std::move(path)) {}
+
+  Store& store_;
+  std::string kind_, model_, path_;
+  std::unique_ptr<VectorIndex> index_;
+  IndexLoadOutcome outcome_ = IndexLoadOutcome::kLoaded;
+  std::mutex write_mu_;
+  std::atomic<bool> dirty_{false};
+};
+
+}  // namespace sa

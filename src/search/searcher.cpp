@@ -1,0 +1,275 @@
+#include "search/searcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace sa {
+namespace {
+
+constexpr int kMaxLimit = 1000;
+constexpr int kMaxOffset = 100'000;
+// Field separator for keyword matching: not whitespace, so a phrase never
+// matches across two fields.
+constexpr char kFieldSep = '\x1f';
+
+float dot(std::span<const float> a, std::span<const float> b) {
+  float s = 0;
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// "YYYY", "YYYY-MM" or "YYYY-MM-DD" (digits where digits belong).
+bool valid_date_prefix(const std::string& d) {
+  if (d.size() != 4 && d.size() != 7 && d.size() != 10) return false;
+  for (size_t i = 0; i < d.size(); ++i) {
+    bool dash = (i == 4 || i == 7);
+    if (dash ? d[i] != '-' : !std::isdigit(static_cast<unsigned char>(d[i]))) return false;
+  }
+  return true;
+}
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+}
+
+Status validate(const std::string& query, const SearchOptions& opt) {
+  if (blank(query)) return Status::InvalidArgument("empty query");
+  if (opt.limit < 1 || opt.limit > kMaxLimit) {
+    return Status::InvalidArgument("limit must be between 1 and " + std::to_string(kMaxLimit));
+  }
+  if (opt.offset < 0 || opt.offset > kMaxOffset) {
+    return Status::InvalidArgument("offset must be between 0 and " + std::to_string(kMaxOffset));
+  }
+  if (opt.mode != "clip" && opt.mode != "hybrid") {
+    return Status::InvalidArgument("unknown search mode '" + opt.mode + "' (clip or hybrid)");
+  }
+  if (!opt.date_from.empty() && !valid_date_prefix(opt.date_from)) {
+    return Status::InvalidArgument("date_from must look like YYYY-MM-DD");
+  }
+  if (!opt.date_to.empty() && !valid_date_prefix(opt.date_to)) {
+    return Status::InvalidArgument("date_to must look like YYYY-MM-DD");
+  }
+  return Status::OK();
+}
+
+std::string keyword_text(const PhotoInfo& p) {
+  std::string t = p.description;
+  for (const auto& k : p.keywords) {
+    t += kFieldSep;
+    t += k;
+  }
+  t += kFieldSep;
+  t += p.filename;
+  t += kFieldSep;
+  t += p.folder;
+  return t;
+}
+
+Status no_model() {
+  return Status::Unavailable("no CLIP model loaded: start with --model PATH (or a name from `smart-album models list`)");
+}
+
+}  // namespace
+
+bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt) {
+  if (opt.date_from.empty() && opt.date_to.empty()) return true;
+  if (p.taken_at.empty()) return false;
+  if (!opt.date_from.empty() && p.taken_at.compare(0, opt.date_from.size(), opt.date_from) < 0) return false;
+  if (!opt.date_to.empty() && p.taken_at.compare(0, opt.date_to.size(), opt.date_to) > 0) return false;
+  return true;
+}
+
+Result<std::vector<float>> Searcher::encode_query(const std::string& query) const {
+  if (!d_.clip) return no_model();
+  std::vector<std::vector<int32_t>> ids = {d_.clip->tokenize(query)};
+  std::vector<float> q(static_cast<size_t>(d_.clip->embed_dim()));
+  SA_RETURN_IF_ERROR(d_.clip->encode_texts(ids, q.data()));
+  l2_normalize_rows(q.data(), 1, d_.clip->embed_dim());
+  return q;
+}
+
+Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const SearchOptions& opt) const {
+  SA_RETURN_IF_ERROR(validate(query, opt));
+  if (!d_.clip || !d_.clip_index) return no_model();
+  SA_ASSIGN_OR_RETURN(std::vector<float> q, encode_query(query));
+  if (opt.mode == "hybrid") return search_hybrid(query, q, opt);
+  return search_clip(q, opt);
+}
+
+Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
+                                                     const SearchOptions& opt) const {
+  const int need = opt.offset + opt.limit;
+  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() || !opt.date_to.empty();
+  int k = filtering ? need * 4 + 50 : need;
+  std::vector<SearchHit> hits;
+  while (true) {
+    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k));
+    std::vector<int64_t> ids;
+    std::unordered_map<int64_t, float> score;
+    bool below_min = false;
+    for (const auto& r : res) {
+      if (opt.min_score && r.score < *opt.min_score) {
+        below_min = true;  // results are sorted: nothing further can pass
+        break;
+      }
+      ids.push_back(r.id);
+      score[r.id] = r.score;
+    }
+    SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
+    hits.clear();
+    for (auto& p : photos) {
+      if (!passes_date_filter(p, opt)) continue;
+      SearchHit h;
+      h.score = h.clip_score = score[p.id];
+      h.photo = std::move(p);
+      hits.push_back(std::move(h));
+    }
+    bool exhausted = static_cast<int64_t>(res.size()) < k || k >= d_.clip_index->size();
+    if (static_cast<int>(hits.size()) >= need || exhausted || below_min) break;
+    k = static_cast<int>(std::min<int64_t>(int64_t{k} * 4, d_.clip_index->size()));
+  }
+  if (static_cast<int>(hits.size()) <= opt.offset) return std::vector<SearchHit>{};
+  std::vector<SearchHit> page(std::make_move_iterator(hits.begin() + opt.offset),
+                              std::make_move_iterator(hits.begin() + std::min<size_t>(hits.size(), need)));
+  return page;
+}
+
+Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
+                                                       const std::vector<float>& q,
+                                                       const SearchOptions& opt) const {
+  const int need = opt.offset + opt.limit;
+  const int pool = std::max(d_.hybrid_pool, need * 2);
+
+  // Candidate sources. Each known component score is remembered; the others are
+  // computed from the stored vectors below, so every candidate is scored on all.
+  std::unordered_map<int64_t, float> clip_s, desc_s;
+  std::vector<int64_t> order;
+  std::unordered_set<int64_t> seen;
+  auto note = [&](int64_t id) {
+    if (seen.insert(id).second) order.push_back(id);
+  };
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool));
+  for (const auto& r : clip_res) {
+    note(r.id);
+    clip_s[r.id] = r.score;
+  }
+  std::vector<float> dq;
+  if (d_.text_encoder && d_.desc_index && d_.desc_index->size() > 0) {
+    Status st = d_.text_encoder({query}, &dq);
+    if (!st.ok() || dq.size() != static_cast<size_t>(d_.desc_index->dim())) {
+      spdlog::warn("description query embedding failed: {}", st.to_string());
+      dq.clear();
+    } else {
+      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool));
+      for (const auto& r : desc_res) {
+        note(r.id);
+        desc_s[r.id] = r.score;
+      }
+    }
+  }
+  auto text_hits = d_.store->search_text(query, pool);
+  if (text_hits.ok()) {
+    for (const auto& t : *text_hits) note(t.photo_id);
+  } else {
+    spdlog::warn("keyword search failed: {}", text_hits.status().to_string());
+  }
+
+  SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(order));
+  std::vector<FusionCandidate> cands;
+  std::vector<bool> has_clip;
+  cands.reserve(photos.size());
+  float clip_min = 1.0f;
+  for (const auto& p : photos) {
+    FusionCandidate c;
+    c.id = p.id;
+    bool known = false;
+    if (auto it = clip_s.find(p.id); it != clip_s.end()) {
+      c.clip = it->second;
+      known = true;
+    } else if (auto v = d_.store->get_vector(p.id, "clip");
+               v.ok() && v->model == d_.clip_model && v->data.size() == q.size()) {
+      c.clip = dot(q, v->data);
+      known = true;
+    }
+    if (known) clip_min = std::min(clip_min, c.clip);
+    if (!dq.empty()) {
+      if (auto it = desc_s.find(p.id); it != desc_s.end()) {
+        c.desc = it->second;
+      } else if (auto v = d_.store->get_vector(p.id, "desc");
+                 v.ok() && v->model == d_.text_model && v->data.size() == dq.size()) {
+        c.desc = dot(dq, v->data);
+      }
+    }
+    c.keyword = keyword_score(query, keyword_text(p));
+    cands.push_back(c);
+    has_clip.push_back(known);
+  }
+  // A photo not embedded yet (found by keywords only) gets the weakest CLIP score.
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (!has_clip[i]) cands[i].clip = clip_min;
+  }
+  std::vector<FusedScore> fused = fuse_scores(cands, d_.weights);
+
+  std::unordered_map<int64_t, size_t> pos;
+  for (size_t i = 0; i < photos.size(); ++i) pos[photos[i].id] = i;
+  std::unordered_map<int64_t, bool> known_clip;
+  for (size_t i = 0; i < cands.size(); ++i) known_clip[cands[i].id] = has_clip[i];
+  std::vector<SearchHit> hits;
+  for (const auto& f : fused) {
+    const PhotoInfo& p = photos[pos[f.id]];
+    if (opt.min_score && f.score < *opt.min_score) continue;
+    if (!passes_date_filter(p, opt)) continue;
+    if (static_cast<int>(hits.size()) >= need) break;
+    SearchHit h;
+    h.photo = p;
+    h.score = f.score;
+    h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
+    h.desc_score = f.desc;
+    h.keyword_score = f.keyword;
+    hits.push_back(std::move(h));
+  }
+  if (static_cast<int>(hits.size()) <= opt.offset) return std::vector<SearchHit>{};
+  hits.erase(hits.begin(), hits.begin() + opt.offset);
+  return hits;
+}
+
+Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
+  if (limit < 1 || limit > kMaxLimit) {
+    return Status::InvalidArgument("limit must be between 1 and " + std::to_string(kMaxLimit));
+  }
+  if (!d_.clip || !d_.clip_index) return no_model();
+  SA_ASSIGN_OR_RETURN(PhotoInfo self, d_.store->get_photo(id));
+  auto v = d_.store->get_vector(id, "clip");
+  if (!v.ok() || v->model != d_.clip_model || static_cast<int>(v->data.size()) != d_.clip_index->dim()) {
+    if (v.ok() || v.status().code() == StatusCode::kNotFound) {
+      return Status::Unavailable("photo " + std::to_string(id) + " has no embedding yet (status " +
+                                 self.status + ")");
+    }
+    return v.status();
+  }
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(v->data, limit + 1));
+  std::vector<int64_t> ids;
+  std::unordered_map<int64_t, float> score;
+  for (const auto& r : res) {
+    if (r.id == id) continue;
+    ids.push_back(r.id);
+    score[r.id] = r.score;
+  }
+  if (static_cast<int>(ids.size()) > limit) ids.resize(limit);
+  SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
+  std::vector<SearchHit> hits;
+  for (auto& p : photos) {
+    SearchHit h;
+    h.score = h.clip_score = score[p.id];
+    h.photo = std::move(p);
+    hits.push_back(std::move(h));
+  }
+  return hits;
+}
+
+}  // namespace sa

@@ -1,0 +1,66 @@
+// Searcher: query -> candidates -> filters -> ranked hits.
+//
+//   mode "clip":   text -> CLIP text tower -> L2-normalise -> FAISS top-k over
+//                  the image vectors (k grows while filters reject hits) -> filters.
+//   mode "hybrid": the union of CLIP top-N, description top-N (sentence model)
+//                  and keyword (FTS5) matches, every candidate scored on all three
+//                  components and fused (fusion.h, docs/search.md).
+// Filters: min_score (on the ranking score), date_from/date_to (inclusive prefix
+// comparison on taken_at; photos without a date are excluded by a date filter).
+//
+// Thread safety: all methods may be called concurrently; the referenced objects
+// must outlive the Searcher.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/album.h"
+#include "core/status.h"
+#include "index/vector_index.h"
+#include "jobs/text_encoder.h"
+#include "model/chinese_clip.h"
+#include "search/fusion.h"
+#include "store/store.h"
+
+namespace sa {
+
+struct SearcherDeps {
+  Store* store = nullptr;
+  const ChineseClip* clip = nullptr;       // null: search/similar are Unavailable
+  const VectorIndex* clip_index = nullptr; // image vectors of `clip_model`
+  std::string clip_model;                  // model name the stored 'clip' vectors carry
+  TextEncoder text_encoder;                // empty: no description similarity
+  const VectorIndex* desc_index = nullptr; // description vectors of `text_model`
+  std::string text_model;
+  FusionWeights weights;
+  int hybrid_pool = 100;                   // N of each candidate source (at least offset+limit)
+};
+
+class Searcher {
+ public:
+  explicit Searcher(SearcherDeps deps) : d_(std::move(deps)) {}
+
+  // InvalidArgument for an empty query, limit outside [1, 1000], negative offset,
+  // an unknown mode or a malformed date; Unavailable without a CLIP model.
+  Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) const;
+  // Photos most similar to photo `id` (its stored CLIP vector), itself excluded.
+  // NotFound for an unknown photo; Unavailable if it has no embedding yet.
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit) const;
+
+  // The CLIP text embedding of a query, L2-normalised.
+  Result<std::vector<float>> encode_query(const std::string& query) const;
+
+ private:
+  Result<std::vector<SearchHit>> search_clip(const std::vector<float>& q, const SearchOptions& opt) const;
+  Result<std::vector<SearchHit>> search_hybrid(const std::string& query, const std::vector<float>& q,
+                                               const SearchOptions& opt) const;
+
+  SearcherDeps d_;
+};
+
+// True if the photo passes the date filters of `opt`.
+bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt);
+
+}  // namespace sa
