@@ -486,3 +486,50 @@ TEST_F(ImageTest, ConcurrentDecodesAgreeWithSerial) {
 
 }  // namespace
 }  // namespace sa
+
+namespace sa {
+namespace {
+
+// Randomly damaged files (byte flips, header fields, truncation) must come back as a
+// Status, never a crash, hang or over-limit allocation. Run under ASan too.
+TEST_F(ImageTest, DamagedFilesNeverCrash) {
+  auto small = decode_rgb(load("chelsea_small.png"), DecodeLimits{});
+  ASSERT_TRUE(small.ok());
+  auto jpg = encode_jpeg(*small, 1024, 90);
+  ASSERT_TRUE(jpg.ok());
+  Img src = make_image<uint8_t>(16, 8, 3, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_sRGB, grad_fn);
+  const std::string originals[] = {load("chelsea_small.png"), *jpg, save(src.get(), "gif"),
+                                   save(src.get(), "tif"), save(src.get(), "webp")};
+  DecodeLimits lim;
+  lim.max_pixels = 4'000'000;
+  std::mt19937 rng(1234);
+  int decoded = 0, rejected = 0;
+  for (const std::string& orig : originals) {
+    for (int iter = 0; iter < 150; ++iter) {
+      std::string s = orig;
+      int flips = 1 + rng() % 6;
+      for (int f = 0; f < flips; ++f) {
+        // Bias towards the header, where the dangerous fields live.
+        size_t pos = (rng() % 2) ? rng() % std::min<size_t>(s.size(), 64) : rng() % s.size();
+        s[pos] = static_cast<char>(rng());
+      }
+      if (rng() % 4 == 0) s.resize(rng() % s.size());
+      auto d = decode_rgb(s, lim);
+      if (d.ok()) {
+        ++decoded;
+        ASSERT_EQ(d->pixels.size(), size_t(d->width) * d->height * 3);
+        ASSERT_LE(int64_t(d->width) * d->height, lim.max_pixels);
+      } else {
+        ++rejected;
+        StatusCode c = d.status().code();
+        ASSERT_TRUE(c == StatusCode::kInvalidArgument || c == StatusCode::kResourceExhausted)
+            << d.status().to_string();
+      }
+    }
+  }
+  std::printf("[ fuzz   ] %d decoded, %d rejected\n", decoded, rejected);
+  EXPECT_GT(rejected, 0);
+}
+
+}  // namespace
+}  // namespace sa
