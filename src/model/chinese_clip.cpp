@@ -8,13 +8,10 @@
 #include <cstring>
 
 #include "model/bert.h"
+#include "model/clip_loader.h"
 #include "model/ops.h"
 #include "model/tokenizer_wordpiece.h"
 #include "model/vit.h"
-#if __has_include("model/clip_loader.h")
-#include "model/clip_loader.h"
-#define SA_HAVE_CLIP_LOADER 1
-#endif
 
 namespace sa {
 namespace {
@@ -32,12 +29,8 @@ ChineseClip::~ChineseClip() = default;
 
 Result<std::unique_ptr<ChineseClip>> ChineseClip::load(const std::string& path,
                                                        const std::string& arch) {
-#ifdef SA_HAVE_CLIP_LOADER
   SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch));
   return from_weights(std::move(w));
-#else
-  return Status::Unimplemented("checkpoint loading is not built in yet: " + path);
-#endif
 }
 
 Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
