@@ -1,0 +1,249 @@
+#include "ingest/ingest.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "core/file_util.h"
+#include "core/sha256.h"
+#include "ingest/folder_scan.h"
+#include "ingest/safe_name.h"
+#include <thread>
+#include <algorithm>
+
+namespace sa {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_test_image(const std::string& name) {
+  auto r = read_file(std::string(SA_TEST_DATA) + "/images/" + name);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : std::string();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("sa_ingest_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string str() const { return path_.string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Every regular file under dir (relative paths).
+std::vector<std::string> files_under(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), dir).generic_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = root_.path() / "data";
+    fs::create_directories(data_);
+    auto s = Store::open((data_ / "album.db").string());
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    store_ = std::move(*s);
+    IngestOptions o;
+    o.data_dir = data_.string();
+    ingest_ = std::make_unique<Ingestor>(*store_, o);
+  }
+  std::vector<std::string> media_files() {
+    std::vector<std::string> out;
+    for (auto& f : files_under(data_)) {
+      if (f.rfind("originals/", 0) == 0 || f.rfind("thumbnails/", 0) == 0) out.push_back(f);
+    }
+    return out;
+  }
+
+  TempDir root_;
+  fs::path data_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Ingestor> ingest_;
+};
+
+TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
+  std::string bytes = read_test_image("chelsea_exif6.jpg");
+  auto r = ingest_->add("holiday/cat.jpg", bytes, "pending");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->duplicate);
+  auto p = store_->get_photo(r->id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->hash, sha256_hex(bytes));
+  EXPECT_EQ(p->filename, "cat.jpg");
+  EXPECT_EQ(p->folder, "holiday");
+  EXPECT_EQ(p->mime, "image/jpeg");
+  EXPECT_EQ(p->size, static_cast<int64_t>(bytes.size()));
+  EXPECT_EQ(p->status, "pending");
+  // EXIF orientation 6: pixels stored rotated (300x451), reported upright as chelsea.png.
+  EXPECT_EQ(p->width, 451);
+  EXPECT_EQ(p->height, 300);
+
+  auto orig = read_file(ingest_->original_path(*p));
+  ASSERT_TRUE(orig.ok());
+  EXPECT_EQ(*orig, bytes);
+  EXPECT_EQ(ingest_->original_path(*p), (data_ / "originals" / p->hash.substr(0, 2) / (p->hash + ".jpg")).string());
+  auto thumb = read_file(ingest_->thumbnail_path(*p));
+  ASSERT_TRUE(thumb.ok());
+  auto tm = probe_image(*thumb, DecodeLimits{});
+  ASSERT_TRUE(tm.ok());
+  EXPECT_EQ(tm->format, "jpeg");
+  EXPECT_EQ(std::max(tm->width, tm->height), 400);
+  EXPECT_GT(tm->width, tm->height);
+}
+
+TEST_F(IngestTest, DuplicateReturnsExistingIdWithoutDecoding) {
+  std::string bytes = read_test_image("pokemon.jpeg");
+  auto a = ingest_->add("a.jpg", bytes, "pending");
+  ASSERT_TRUE(a.ok());
+  auto b = ingest_->add("other/name.jpg", bytes, "pending");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->duplicate);
+  EXPECT_EQ(a->id, b->id);
+  EXPECT_EQ(*store_->count_photos(), 1);
+}
+
+TEST_F(IngestTest, RejectsNonImagesTruncatedAndOversizedWithReasons) {
+  auto r = ingest_->add("notes.jpg", "this is not an image at all", "pending");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+
+  r = ingest_->add("empty.jpg", "", "pending");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+
+  std::string jpeg = read_test_image("coffee_q90.jpg");
+  r = ingest_->add("half.jpg", jpeg.substr(0, jpeg.size() / 2), "pending");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().to_string();
+
+  IngestOptions small;
+  small.data_dir = data_.string();
+  small.max_bytes = 1000;
+  Ingestor tight(*store_, small);
+  r = tight.add("big.png", read_test_image("camera.png"), "pending");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+
+  small.max_bytes = 200LL << 20;
+  small.max_pixels = 1000;  // decompression-bomb limit, judged from the header
+  Ingestor few_pixels(*store_, small);
+  r = few_pixels.add("many.png", read_test_image("camera.png"), "pending");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+
+  EXPECT_EQ(*store_->count_photos(), 0);
+  EXPECT_TRUE(media_files().empty());
+}
+
+TEST_F(IngestTest, UnsafeNamesNeverTouchTheDisk) {
+  struct Case {
+    std::string name, folder, filename;
+  };
+  std::vector<Case> cases = {
+      {"../../etc/passwd", "etc", "passwd"},
+      {"/tmp/evil.png", "tmp", "evil.png"},
+      {"..\\..\\windows\\win.ini", "windows", "win.ini"},
+  };
+  std::vector<std::string> imgs = {"pokemon.jpeg", "chelsea_small.png", "coffee_q90.jpg"};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto r = ingest_->add(cases[i].name, read_test_image(imgs[i]), "pending");
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    auto p = store_->get_photo(r->id);
+    EXPECT_EQ(p->folder, cases[i].folder);
+    EXPECT_EQ(p->filename, cases[i].filename);
+  }
+  // Outside data/: nothing new. Inside: only hash-named originals and thumbnails.
+  for (const auto& f : files_under(root_.path())) {
+    ASSERT_EQ(f.rfind("data/", 0), 0u) << f;
+  }
+  auto media = media_files();
+  EXPECT_EQ(media.size(), 6u);
+  for (const auto& f : media) {
+    std::string base = fs::path(f).stem().string();
+    EXPECT_TRUE(is_sha256_hex(base)) << f;
+  }
+}
+
+TEST_F(IngestTest, FailedHookRollsBackRowAndFiles) {
+  std::string bytes = read_test_image("pokemon.jpeg");
+  int64_t seen = 0;
+  auto r = ingest_->add("a.jpg", bytes, "pending", [&](int64_t id, const RgbImage& img) {
+    seen = id;
+    EXPECT_GT(img.width, 0);
+    return Status::IOError("disk full (injected)");
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIOError);
+  EXPECT_GT(seen, 0);
+  EXPECT_EQ(*store_->count_photos(), 0);
+  EXPECT_FALSE(store_->get_photo_by_hash(sha256_hex(bytes)).ok());
+  EXPECT_TRUE(media_files().empty());
+  // And the same bytes can be added afterwards.
+  auto again = ingest_->add("a.jpg", bytes, "pending");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->duplicate);
+}
+
+TEST_F(IngestTest, RemoveFilesDeletesBoth) {
+  auto r = ingest_->add("a.png", read_test_image("chelsea_small.png"), "pending");
+  ASSERT_TRUE(r.ok());
+  auto p = store_->get_photo(r->id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(file_exists(ingest_->original_path(*p)));
+  ASSERT_TRUE(ingest_->remove_files(*p).ok());
+  EXPECT_FALSE(file_exists(ingest_->original_path(*p)));
+  EXPECT_FALSE(file_exists(ingest_->thumbnail_path(*p)));
+}
+
+TEST_F(IngestTest, ConcurrentIdenticalAddsYieldOnePhoto) {
+  std::string bytes = read_test_image("coffee_q90.jpg");
+  std::vector<std::thread> ts;
+  std::vector<Result<IngestResult>> rs(4, Status::Internal("unset"));
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&, i] { rs[i] = ingest_->add("c.jpg", bytes, "pending"); });
+  }
+  for (auto& t : ts) t.join();
+  int fresh = 0;
+  for (auto& r : rs) {
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    fresh += r->duplicate ? 0 : 1;
+    EXPECT_EQ(r->id, rs[0]->id);
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(media_files().size(), 2u);
+}
+
+TEST(FolderScan, ListsRecursivelySkippingHidden) {
+  TempDir d;
+  fs::create_directories(d.path() / "a" / "b");
+  fs::create_directories(d.path() / ".hidden");
+  for (const char* f : {"x.jpg", "a/y.png", "a/b/z.gif", ".hidden/w.jpg", "a/.dot.jpg"}) {
+    ASSERT_TRUE(write_file_atomic((d.path() / f).string(), "x").ok());
+  }
+  auto files = list_files_recursive(d.str());
+  ASSERT_TRUE(files.ok());
+  std::vector<std::string> rel;
+  for (auto& f : *files) rel.push_back(fs::relative(f, d.path()).generic_string());
+  EXPECT_EQ(rel, (std::vector<std::string>{"a/b/z.gif", "a/y.png", "x.jpg"}));
+  EXPECT_EQ(list_files_recursive(d.str() + "/nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(list_files_recursive((d.path() / "x.jpg").string()).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sa
