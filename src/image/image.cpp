@@ -188,9 +188,11 @@ struct Opened {
 
 // Sniffs, reads the header and checks the limits. No pixels are decoded here: libvips
 // loads lazily, and the caller keeps `bytes` alive for as long as the image is used.
-Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim) {
+Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim,
+                          VipsAccess access = VIPS_ACCESS_RANDOM) {
   SA_RETURN_IF_ERROR(image_init());
   if (bytes.empty()) return Status::InvalidArgument("empty image data (0 bytes)");
+  vips_error_clear();  // drop text left over from earlier, successful calls
   if (static_cast<int64_t>(bytes.size()) > lim.max_bytes) {
     return Status::ResourceExhausted("image data is " + std::to_string(bytes.size()) +
                                      " bytes, more than the limit of " +
@@ -198,8 +200,8 @@ Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim) {
   }
   SA_ASSIGN_OR_RETURN(const FormatInfo* fmt, sniff_format(bytes));
 
-  VipsImage* raw = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "fail_on",
-                                              VIPS_FAIL_ON_ERROR, nullptr);
+  VipsImage* raw = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", access,
+                                              "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
   if (!raw) {
     return vips_status(StatusCode::kInvalidArgument,
                        std::string("cannot read ") + fmt->format + " header");
@@ -302,13 +304,25 @@ Result<ImagePtr> to_rgb8(ImagePtr img) {
   return img;
 }
 
-Result<ImagePtr> autorotate(ImagePtr img, int orientation) {
-  if (orientation == 1) return img;
-  VipsImage* out = nullptr;
-  if (vips_autorot(img.get(), &out, nullptr) != 0) {
-    return vips_status(StatusCode::kInvalidArgument, "cannot apply EXIF orientation");
+// Evaluates a 3-band uchar image straight into `out` (HWC), rows arriving in order.
+Status write_rgb(VipsImage* img, std::vector<uint8_t>* out, const std::string& what) {
+  const size_t row = static_cast<size_t>(img->Xsize) * 3;
+  out->resize(row * img->Ysize);
+  auto copy_rows = [](VipsRegion* region, VipsRect* area, void* a) -> int {
+    auto* dst = static_cast<std::vector<uint8_t>*>(a);
+    const size_t row_bytes = static_cast<size_t>(VIPS_REGION_SIZEOF_LINE(region));
+    const size_t stride = static_cast<size_t>(region->im->Xsize) * 3;
+    for (int y = 0; y < area->height; ++y) {
+      std::memcpy(dst->data() + (area->top + y) * stride,
+                  VIPS_REGION_ADDR(region, area->left, area->top + y), row_bytes);
+    }
+    return 0;
+  };
+  if (vips_sink_disc(img, copy_rows, out) != 0) {
+    out->clear();
+    return vips_status(StatusCode::kInvalidArgument, what);
   }
-  return ImagePtr(out);
+  return Status::OK();
 }
 
 Result<std::string> save_jpeg(VipsImage* img, int quality) {
@@ -350,24 +364,33 @@ Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim) {
 }
 
 Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, ImageMeta* meta) {
-  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
-  SA_ASSIGN_OR_RETURN(ImagePtr img, autorotate(std::move(o.image), o.meta.orientation));
-  SA_ASSIGN_OR_RETURN(img, to_rgb8(std::move(img)));
-
-  size_t size = 0;
-  GBuffer mem(vips_image_write_to_memory(img.get(), &size));
-  if (!mem) {
-    return vips_status(StatusCode::kInvalidArgument,
-                       "cannot decode " + o.meta.format + " image (corrupt or truncated)");
-  }
+  // Sequential access: the loader runs top to bottom, serialised. With random access,
+  // libvips 8.14's threaded tile reads let some damaged GIF/TIFF files decode "fine" on
+  // one run and fail on the next; sequential reads fail them every time.
+  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim, VIPS_ACCESS_SEQUENTIAL));
+  SA_ASSIGN_OR_RETURN(ImagePtr img, to_rgb8(std::move(o.image)));
+  const std::string what = "cannot decode " + o.meta.format + " image (corrupt or truncated)";
   RgbImage out;
   out.width = img->Xsize;
   out.height = img->Ysize;
-  if (size != static_cast<size_t>(out.width) * out.height * 3) {
-    return Status::Internal("decoded image has an unexpected size");
+  SA_RETURN_IF_ERROR(write_rgb(img.get(), &out.pixels, what));
+  img.reset();
+
+  if (o.meta.orientation != 1) {
+    // Rotation needs random access, so it runs on the decoded pixels.
+    RgbImage stored = std::move(out);
+    ImagePtr mem(vips_image_new_from_memory(stored.pixels.data(), stored.pixels.size(),
+                                            stored.width, stored.height, 3, VIPS_FORMAT_UCHAR));
+    if (!mem) return vips_status(StatusCode::kInternal, "cannot wrap decoded pixels");
+    vips_image_set_int(mem.get(), VIPS_META_ORIENTATION, o.meta.orientation);
+    VipsImage* rotated = nullptr;
+    if (vips_autorot(mem.get(), &rotated, nullptr) != 0) {
+      return vips_status(StatusCode::kInternal, "cannot apply EXIF orientation");
+    }
+    ImagePtr rot(rotated);
+    out = RgbImage{rot->Xsize, rot->Ysize, {}};
+    SA_RETURN_IF_ERROR(write_rgb(rot.get(), &out.pixels, "cannot apply EXIF orientation"));
   }
-  const auto* p = static_cast<const uint8_t*>(mem.get());
-  out.pixels.assign(p, p + size);
   if (meta) *meta = std::move(o.meta);
   return out;
 }
@@ -383,6 +406,7 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
   if (quality < 1 || quality > 100) {
     return Status::InvalidArgument("encode_jpeg: quality must be in 1..100");
   }
+  vips_error_clear();
   // Wraps img.pixels without copying; the image never outlives this call.
   ImagePtr in(vips_image_new_from_memory(img.pixels.data(), img.pixels.size(), img.width,
                                          img.height, 3, VIPS_FORMAT_UCHAR));
