@@ -358,6 +358,11 @@ Status image_init() {
   return result;
 }
 
+void image_set_threads(int threads) {
+  if (!image_init().ok()) return;
+  vips_concurrency_set(std::max(threads, 0));
+}
+
 Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim) {
   SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
   return std::move(o.meta);

@@ -42,6 +42,11 @@ struct DecodeLimits {
 // silences its warnings. Unavailable if libvips cannot start.
 Status image_init();
 
+// Threads libvips may use inside one decode/encode (process-wide; 0 = libvips default,
+// all cores). The job workers already decode different photos in parallel, so a server
+// should pass 1 to keep to one thread budget; the CLI can leave the default.
+void image_set_threads(int threads);
+
 // Reads the header only: format, dimensions, EXIF. Errors:
 //   InvalidArgument   empty, not an image, unsupported format, unreadable header
 //   ResourceExhausted more bytes than lim.max_bytes or more pixels than lim.max_pixels

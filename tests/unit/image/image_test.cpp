@@ -533,3 +533,22 @@ TEST_F(ImageTest, DamagedFilesNeverCrash) {
 
 }  // namespace
 }  // namespace sa
+
+namespace sa {
+namespace {
+
+TEST_F(ImageTest, SingleThreadedDecodeGivesTheSamePixels) {
+  std::string bytes = load("chelsea_exif6.jpg");
+  auto multi = decode_rgb(bytes, DecodeLimits{});
+  image_set_threads(1);
+  auto single = decode_rgb(bytes, DecodeLimits{});
+  auto thumb = thumbnail_jpeg(bytes, 100, DecodeLimits{});
+  image_set_threads(0);
+  ASSERT_TRUE(multi.ok());
+  ASSERT_TRUE(single.ok());
+  EXPECT_TRUE(thumb.ok());
+  EXPECT_EQ(multi->pixels, single->pixels);
+}
+
+}  // namespace
+}  // namespace sa
