@@ -10,7 +10,7 @@ namespace {
 // Below this spread the candidates are indistinguishable on a component; they all
 // get full credit instead of a 0/0.
 constexpr float kMinSpread = 1e-6f;
-constexpr float kPartialScale = 0.9f;
+constexpr float kPartialScale = 0.5f;
 
 struct Range {
   float lo = std::numeric_limits<float>::max();
@@ -50,8 +50,12 @@ std::vector<FusedScore> fuse_scores(const std::vector<FusionCandidate>& cands,
     f.clip = c.clip;
     f.desc = c.desc;
     f.keyword = std::clamp(c.keyword, 0.0f, 1.0f);
-    float desc_n = c.desc ? desc_r.norm(*c.desc) : 0.0f;
-    f.score = w.w_clip * clip_r.norm(c.clip) + w.w_desc * desc_n + w.w_kw * f.keyword;
+    const float clip_n = clip_r.norm(c.clip);
+    // Without a description the photo's own CLIP evidence stands in, so it is
+    // neither punished nor favoured for not having been described.
+    const float desc_n = c.desc ? desc_r.norm(*c.desc) : clip_n;
+    const float sem = (w.w_clip * clip_n + w.w_desc * desc_n) / (w.w_clip + w.w_desc);
+    f.score = sem + w.w_kw * f.keyword;
     out.push_back(f);
   }
   std::sort(out.begin(), out.end(), [](const FusedScore& a, const FusedScore& b) {

@@ -10,10 +10,13 @@
 
 namespace sa {
 
+// w_clip and w_desc weigh the two semantic scores against each other (their
+// weighted mean is in [0,1]); w_kw must stay > 1 / (1 - 0.5) = 2 so that a full
+// keyword match (kw = 1) outranks any partial (kw <= 0.5) or no match.
 struct FusionWeights {
-  float w_clip = 1.0f;  // calibrated CLIP similarity, in [0,1]
-  float w_desc = 0.8f;  // calibrated description similarity, in [0,1]
-  float w_kw = 2.0f;    // keyword match, in [0,1]; > w_clip + w_desc so a full match wins
+  float w_clip = 1.0f;  // calibrated CLIP similarity
+  float w_desc = 0.8f;  // calibrated description similarity
+  float w_kw = 2.5f;    // keyword match, in [0,1]
 };
 
 struct FusionCandidate {
@@ -32,16 +35,18 @@ struct FusedScore {
 };
 
 // Min-max calibration of the CLIP and description cosines within the candidate
-// set, then score = w_clip*clip_n + w_desc*desc_n + w_kw*kw (desc_n = 0 without a
-// description). Returns candidates sorted by score, highest first; ties keep the
-// higher raw CLIP cosine first, then the lower id.
+// set, then
+//   score = (w_clip*clip_n + w_desc*desc_n) / (w_clip + w_desc) + w_kw*kw
+// where a candidate without a description uses desc_n = clip_n. Returns the
+// candidates sorted by score, highest first; ties keep the higher raw CLIP
+// cosine first, then the lower id.
 std::vector<FusedScore> fuse_scores(const std::vector<FusionCandidate>& cands,
                                     const FusionWeights& w = {});
 
 // Keyword match strength of a query against a photo's text (description, keywords,
 // file name), in [0,1]: 1 when the whole query (whitespace removed, case folded for
 // ASCII) occurs in the text; otherwise the fraction of the query's whitespace-
-// separated terms that occur, scaled by 0.9 so a partial match never equals a full one.
+// separated terms that occur, times 0.5 (a partial match is worth at most half a full one).
 float keyword_score(std::string_view query, std::string_view text);
 
 }  // namespace sa

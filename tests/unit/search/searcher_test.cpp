@@ -1,0 +1,225 @@
+#include "search/searcher.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "golden_util.h"
+
+namespace sa {
+namespace {
+
+// Photos whose stored vectors ARE the golden image embeddings: the ranking of a
+// golden text query then depends only on our text tower and the search code.
+class SearcherTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto m = ChineseClip::load(golden::tiny_clip_dir());
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    clip_ = m->release();
+    golden_ = new golden::Golden(golden::load());
+  }
+  static void TearDownTestSuite() {
+    delete clip_;
+    delete golden_;
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(golden_->images.size(), 7u);
+    auto s = Store::open(":memory:");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    index_ = std::make_unique<VectorIndex>(clip_->embed_dim());
+    int n = 0;
+    for (auto& im : golden_->images) {
+      PhotoInfo p;
+      p.hash = std::string(63, 'a') + std::to_string(n);
+      p.filename = im.file;
+      p.mime = "image/png";
+      // Two dated photos for the date filters.
+      if (im.name == "pokemon") p.taken_at = "2023-01-22T10:00:00";
+      if (im.name == "coffee") p.taken_at = "2021-06-01T08:00:00";
+      auto r = store_->insert_photo(p);
+      ASSERT_TRUE(r.ok());
+      ASSERT_TRUE(store_->put_vector(r->id, "clip", "tiny", im.emb).ok());
+      int64_t id = r->id;
+      ASSERT_TRUE(index_->add(std::span<const int64_t>(&id, 1), im.emb).ok());
+      id_of_[im.name] = r->id;
+      name_of_[r->id] = im.name;
+      ++n;
+    }
+    SearcherDeps d;
+    d.store = store_.get();
+    d.clip = clip_;
+    d.clip_index = index_.get();
+    d.clip_model = "tiny";
+    searcher_ = std::make_unique<Searcher>(d);
+  }
+
+  std::vector<std::string> names(const std::vector<SearchHit>& hits) {
+    std::vector<std::string> out;
+    for (auto& h : hits) out.push_back(name_of_[h.photo.id]);
+    return out;
+  }
+
+  static inline ChineseClip* clip_ = nullptr;
+  static inline golden::Golden* golden_ = nullptr;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<VectorIndex> index_;
+  std::unique_ptr<Searcher> searcher_;
+  std::map<std::string, int64_t> id_of_;
+  std::map<int64_t, std::string> name_of_;
+};
+
+TEST_F(SearcherTest, TextQueriesRankAsTheGoldenEmbeddingsImply) {
+  SearchOptions opt;
+  opt.limit = 7;
+  int checked_pairs = 0;
+  for (auto& t : golden_->texts) {
+    if (t.name.find_first_not_of(" \t\n") == std::string::npos) continue;  // blank query
+    auto hits = searcher_->search(t.name, opt);
+    ASSERT_TRUE(hits.ok()) << t.name << ": " << hits.status().to_string();
+    ASSERT_EQ(hits->size(), 7u);
+    std::map<std::string, size_t> rank;
+    for (size_t i = 0; i < hits->size(); ++i) {
+      const auto& h = (*hits)[i];
+      rank[name_of_[h.photo.id]] = i;
+      // The score is the cosine with the golden text embedding (text tower within tolerance).
+      for (auto& im : golden_->images) {
+        if (im.name == name_of_[h.photo.id]) EXPECT_NEAR(h.score, golden::dot(t.emb, im.emb), 2e-3) << t.name;
+      }
+      EXPECT_FLOAT_EQ(h.score, h.clip_score);
+      if (i > 0) EXPECT_GE((*hits)[i - 1].score, h.score);
+    }
+    for (auto& [better, worse] : golden::separated_pairs(*golden_, t.emb, 0.005f)) {
+      EXPECT_LT(rank[better], rank[worse]) << t.name << ": " << better << " vs " << worse;
+      ++checked_pairs;
+    }
+  }
+  EXPECT_GT(checked_pairs, 100);
+}
+
+TEST_F(SearcherTest, LimitOffsetAndMinScore) {
+  SearchOptions opt;
+  opt.limit = 7;
+  auto all = searcher_->search("小火龙", opt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(names(*all)[0], "pokemon");
+  opt.limit = 2;
+  opt.offset = 3;
+  auto page = searcher_->search("小火龙", opt);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].photo.id, (*all)[3].photo.id);
+  EXPECT_EQ((*page)[1].photo.id, (*all)[4].photo.id);
+  opt.offset = 10;
+  EXPECT_TRUE(searcher_->search("小火龙", opt)->empty());
+
+  SearchOptions ms;
+  ms.limit = 7;
+  ms.min_score = ((*all)[1].score + (*all)[2].score) / 2;
+  auto top = searcher_->search("小火龙", ms);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 2u);
+  for (auto& h : *top) EXPECT_GE(h.score, *ms.min_score);
+}
+
+TEST_F(SearcherTest, DateFiltersApplyToTakenAt) {
+  SearchOptions opt;
+  opt.limit = 5;
+  opt.date_from = "2022-01-01";
+  auto r = searcher_->search("一只猫", opt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(names(*r), (std::vector<std::string>{"pokemon"}));
+  opt.date_from = "2021";
+  opt.date_to = "2023-01-22";
+  r = searcher_->search("一只猫", opt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(names(*r), (std::vector<std::string>{"pokemon", "coffee"}));
+  opt.date_to = "2021-12";
+  r = searcher_->search("一只猫", opt);
+  EXPECT_EQ(names(*r), (std::vector<std::string>{"coffee"}));
+}
+
+TEST_F(SearcherTest, BadArgumentsAreInvalid) {
+  SearchOptions opt;
+  EXPECT_EQ(searcher_->search("   ", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.limit = 0;
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.limit = 5;
+  opt.offset = -1;
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.offset = 0;
+  opt.mode = "magic";
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.mode = "clip";
+  opt.date_from = "yesterday";
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(searcher_->similar(id_of_["pokemon"], 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(searcher_->similar(99999, 5).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SearcherTest, WithoutModelSearchIsUnavailable) {
+  SearcherDeps d;
+  d.store = store_.get();
+  Searcher none(d);
+  auto r = none.search("猫", SearchOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("no CLIP model loaded"), std::string::npos);
+  EXPECT_EQ(none.similar(id_of_["pokemon"], 5).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(SearcherTest, SimilarUsesTheStoredVectorAndExcludesItself) {
+  for (auto& self : golden_->images) {
+    auto r = searcher_->similar(id_of_[self.name], 6);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 6u);
+    std::map<std::string, size_t> rank;
+    for (size_t i = 0; i < r->size(); ++i) {
+      EXPECT_NE((*r)[i].photo.id, id_of_[self.name]);
+      rank[name_of_[(*r)[i].photo.id]] = i;
+    }
+    for (auto& [better, worse] : golden::separated_pairs(*golden_, self.emb, 1e-4f, self.name)) {
+      EXPECT_LT(rank[better], rank[worse]) << self.name;
+    }
+  }
+  // A photo without a vector yet.
+  PhotoInfo p;
+  p.hash = std::string(64, 'f');
+  p.filename = "new.jpg";
+  auto id = store_->insert_photo(p);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(searcher_->similar(id->id, 5).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(SearcherTest, HybridPutsTheDescribedMatchFirstAndKeepsClipOrderOtherwise) {
+  // camera has the weakest CLIP score for every golden text; describe it with the query.
+  ASSERT_TRUE(store_->set_description(id_of_["camera"], "黑白照片里一个人拿着相机拍海边的日落", {"相机", "日落"}, "fake-vl").ok());
+  ASSERT_TRUE(store_->set_description(id_of_["coffee"], "一杯咖啡", {"咖啡"}, "fake-vl").ok());
+  SearchOptions opt;
+  opt.limit = 7;
+  opt.mode = "hybrid";
+  auto r = searcher_->search("海边的日落", opt);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(r->size(), 7u);
+  EXPECT_EQ(name_of_[(*r)[0].photo.id], "camera");
+  ASSERT_TRUE((*r)[0].keyword_score.has_value());
+  EXPECT_FLOAT_EQ(*(*r)[0].keyword_score, 1.0f);
+  EXPECT_FALSE((*r)[0].desc_score.has_value());  // no sentence model here
+  // The rest have no keyword match: they follow the CLIP order.
+  for (size_t i = 2; i < r->size(); ++i) {
+    EXPECT_GE((*r)[i - 1].clip_score, (*r)[i].clip_score);
+    EXPECT_FLOAT_EQ(*(*r)[i].keyword_score, 0.0f);
+  }
+  // A keyword found only through FTS (not in the CLIP candidate pool) still counts.
+  SearchOptions small = opt;
+  small.limit = 1;
+  auto k = searcher_->search("咖啡", small);
+  ASSERT_TRUE(k.ok());
+  ASSERT_EQ(k->size(), 1u);
+  EXPECT_EQ(name_of_[(*k)[0].photo.id], "coffee");
+}
+
+}  // namespace
+}  // namespace sa
