@@ -552,3 +552,24 @@ TEST_F(ImageTest, SingleThreadedDecodeGivesTheSamePixels) {
 
 }  // namespace
 }  // namespace sa
+
+namespace sa {
+namespace {
+
+TEST_F(ImageTest, EncodeJpegHandlesExtremeAspectRatios) {
+  for (auto [w, h, max_side] : {std::tuple{5000, 3, 100}, {3, 5000, 100}, {2000, 1, 7}, {1, 1, 400}, {4032, 3024, 400}, {3024, 4032, 1024}, {1001, 999, 1000}}) {
+    SCOPED_TRACE(testing::Message() << w << "x" << h << " max " << max_side);
+    RgbImage img{w, h, std::vector<uint8_t>(size_t(w) * h * 3, 77)};
+    auto jpg = encode_jpeg(img, max_side);
+    ASSERT_TRUE(jpg.ok()) << jpg.status().to_string();
+    auto meta = probe_image(*jpg, DecodeLimits{});
+    ASSERT_TRUE(meta.ok());
+    EXPECT_EQ(std::max(meta->width, meta->height), std::min(max_side, std::max(w, h)));
+    double s = std::min(1.0, double(max_side) / std::max(w, h));
+    EXPECT_NEAR(meta->width, std::max(1.0, w * s), 1.0);
+    EXPECT_NEAR(meta->height, std::max(1.0, h * s), 1.0);
+  }
+}
+
+}  // namespace
+}  // namespace sa
