@@ -53,11 +53,11 @@ void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vect
                 att.data() + r0 * d, d, scores.data());
     }
     // a = LN(x + attn_out(att)) -- accumulated into x, normalised in place.
-    linear_accumulate(l.attn_out, att.data(), rows, x);
-    layer_norm(l.attn_ln, x, rows, d, c.ln_eps, x);
+    linear_accumulate(l.attn_out, att.data(), rows, x, /*add_bias=*/false);
+    add_bias_layer_norm(x, l.attn_out.b.data(), l.attn_ln, rows, d, c.ln_eps, x);
     linear(l.inter, x, rows, inter.data(), Act::kGeluErf);
-    linear_accumulate(l.out, inter.data(), rows, x);
-    layer_norm(l.out_ln, x, rows, d, c.ln_eps, x);
+    linear_accumulate(l.out, inter.data(), rows, x, /*add_bias=*/false);
+    add_bias_layer_norm(x, l.out.b.data(), l.out_ln, rows, d, c.ln_eps, x);
   }
 }
 

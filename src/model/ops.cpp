@@ -215,9 +215,22 @@ void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   bias_act(y, l.b.empty() ? nullptr : l.b.data(), m, l.n_out, act);
 }
 
-void linear_accumulate(const Linear& l, const float* x, int m, float* y) {
+void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
+  if (m <= 0 || r1 <= r0) return;
+  const int n = r1 - r0;
+  const float* w = l.w.data() + static_cast<size_t>(r0) * l.n_in;
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, l.n_in, 1.0f, w, l.n_in, x, 1, 0.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, l.n_in, 1.0f, x, l.n_in, w, l.n_in,
+                0.0f, y, n);
+  }
+  if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data() + r0, m, n);
+}
+
+void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
-  if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
+  if (add_bias && !l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
   if (m == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, l.n_out, l.n_in, 1.0f, l.w.data(), l.n_in, x, 1,
                 1.0f, y, 1);
@@ -227,57 +240,72 @@ void linear_accumulate(const Linear& l, const float* x, int m, float* y) {
   }
 }
 
+namespace {
+
+// One row of LayerNorm; xr == yr allowed.
+void layer_norm_row(const float* xr, const float* g, const float* b, int d, float eps, float* yr) {
+  // Two passes: mean, then centred sums. The second pass also sums the centred
+  // values themselves, which corrects the rounding error of the first mean
+  // (rows with a large mean would otherwise lose digits to cancellation).
+  int i = 0;
+  float sum = 0.0f;
+#ifdef SA_OPS_AVX2
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= d; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + i));
+  sum = hsum(acc);
+#endif
+  for (; i < d; ++i) sum += xr[i];
+  const float mean0 = sum / static_cast<float>(d);
+  i = 0;
+  float sc = 0.0f;
+  float sq = 0.0f;
+#ifdef SA_OPS_AVX2
+  const __m256 vmean0 = _mm256_set1_ps(mean0);
+  __m256 acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps();
+  for (; i + 8 <= d; i += 8) {
+    const __m256 c = _mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean0);
+    acc1 = _mm256_add_ps(acc1, c);
+    acc2 = _mm256_fmadd_ps(c, c, acc2);
+  }
+  sc = hsum(acc1);
+  sq = hsum(acc2);
+#endif
+  for (; i < d; ++i) {
+    sc += xr[i] - mean0;
+    sq += (xr[i] - mean0) * (xr[i] - mean0);
+  }
+  const float inv_d = 1.0f / static_cast<float>(d);
+  const float mean = mean0 + sc * inv_d;
+  const float var = std::max(0.0f, (sq - sc * sc * inv_d) * inv_d);
+  const float rstd = 1.0f / std::sqrt(var + eps);
+  i = 0;
+#ifdef SA_OPS_AVX2
+  const __m256 vmean = _mm256_set1_ps(mean);
+  const __m256 vrstd = _mm256_set1_ps(rstd);
+  for (; i + 8 <= d; i += 8) {
+    const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean), vrstd);
+    _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(g + i), _mm256_loadu_ps(b + i)));
+  }
+#endif
+  for (; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
+}
+
+}  // namespace
+
 void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y) {
-  const float* g = ln.g.data();
-  const float* b = ln.b.data();
   for (int r = 0; r < m; ++r) {
-    const float* xr = x + static_cast<size_t>(r) * d;
-    float* yr = y + static_cast<size_t>(r) * d;
-    // Two passes: mean, then centred sums. The second pass also sums the centred
-    // values themselves, which corrects the rounding error of the first mean
-    // (rows with a large mean would otherwise lose digits to cancellation).
-    int i = 0;
-    float sum = 0.0f;
-#ifdef SA_OPS_AVX2
-    __m256 acc = _mm256_setzero_ps();
-    for (; i + 8 <= d; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + i));
-    sum = hsum(acc);
-#endif
-    for (; i < d; ++i) sum += xr[i];
-    const float mean0 = sum / static_cast<float>(d);
-    i = 0;
-    float sc = 0.0f;
-    float sq = 0.0f;
-#ifdef SA_OPS_AVX2
-    const __m256 vmean0 = _mm256_set1_ps(mean0);
-    __m256 acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps();
-    for (; i + 8 <= d; i += 8) {
-      const __m256 c = _mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean0);
-      acc1 = _mm256_add_ps(acc1, c);
-      acc2 = _mm256_fmadd_ps(c, c, acc2);
-    }
-    sc = hsum(acc1);
-    sq = hsum(acc2);
-#endif
-    for (; i < d; ++i) {
-      sc += xr[i] - mean0;
-      sq += (xr[i] - mean0) * (xr[i] - mean0);
-    }
-    const float inv_d = 1.0f / static_cast<float>(d);
-    const float mean = mean0 + sc * inv_d;
-    const float var = std::max(0.0f, (sq - sc * sc * inv_d) * inv_d);
-    const float rstd = 1.0f / std::sqrt(var + eps);
-    i = 0;
-#ifdef SA_OPS_AVX2
-    const __m256 vmean = _mm256_set1_ps(mean);
-    const __m256 vrstd = _mm256_set1_ps(rstd);
-    for (; i + 8 <= d; i += 8) {
-      const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmean), vrstd);
-      _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(g + i), _mm256_loadu_ps(b + i)));
-    }
-#endif
-    for (; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
+    layer_norm_row(x + static_cast<size_t>(r) * d, ln.g.data(), ln.b.data(), d, eps,
+                   y + static_cast<size_t>(r) * d);
+  }
+}
+
+void add_bias_layer_norm(float* x, const float* bias, const LayerNormW& ln, int m, int d,
+                         float eps, float* y) {
+  for (int r = 0; r < m; ++r) {
+    float* xr = x + static_cast<size_t>(r) * d;
+    if (bias) apply<IdentityOp>(xr, bias, d);  // row is cache-hot for the LayerNorm
+    layer_norm_row(xr, ln.g.data(), ln.b.data(), d, eps, y + static_cast<size_t>(r) * d);
   }
 }
 
@@ -323,23 +351,26 @@ void softmax_rows(float* x, int m, int n, int ld) {
   }
 }
 
-void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
-               float* scratch) {
-  if (n_tok <= 0) return;
+void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
+               int n_kv, int d, int heads, float* out, int ld_out, float* scratch) {
+  if (n_q <= 0 || n_kv <= 0) return;
   const int hd = d / heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int h = 0; h < heads; ++h) {
-    const float* q = qkv + h * hd;
-    const float* k = qkv + d + h * hd;
-    const float* v = qkv + 2 * d + h * hd;
-    // scores [n_tok, n_tok] = scale * q_h k_h^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, n_tok, hd, scale, q, ld_qkv, k,
-                ld_qkv, 0.0f, scratch, n_tok);
-    softmax_rows(scratch, n_tok, n_tok, n_tok);
-    // out_h [n_tok, hd] = P v_h
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, hd, n_tok, 1.0f, scratch, n_tok,
-                v, ld_qkv, 0.0f, out + h * hd, ld_out);
+    // scores [n_q, n_kv] = scale * q_h k_h^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_kv, hd, scale, q + h * hd, ld_q,
+                k + h * hd, ld_kv, 0.0f, scratch, n_kv);
+    softmax_rows(scratch, n_q, n_kv, n_kv);
+    // out_h [n_q, hd] = P v_h
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, n_kv, 1.0f, scratch, n_kv,
+                v + h * hd, ld_kv, 0.0f, out + h * hd, ld_out);
   }
+}
+
+void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
+               float* scratch) {
+  attention(qkv, ld_qkv, n_tok, qkv + d, qkv + 2 * d, ld_qkv, n_tok, d, heads, out, ld_out,
+            scratch);
 }
 
 Status check_size(const std::vector<float>& v, size_t n, const std::string& name) {

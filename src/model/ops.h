@@ -22,12 +22,23 @@ enum class Act { kNone, kQuickGelu, kGeluErf };
 // y[m, n_out] = act(x[m, n_in] @ l.w^T + l.b). x and y must not overlap.
 void linear(const Linear& l, const float* x, int m, float* y, Act act = Act::kNone);
 
-// y[m, n_out] += x[m, n_in] @ l.w^T + l.b (residual connection fused into the GEMM).
-void linear_accumulate(const Linear& l, const float* x, int m, float* y);
+// y[m, r1 - r0] = x[m, n_in] @ l.w[r0:r1]^T + l.b[r0:r1]: a slice of the outputs
+// (e.g. only k and v of a stacked qkv projection).
+void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y);
+
+// y[m, n_out] += x[m, n_in] @ l.w^T (+ l.b if add_bias): the residual connection
+// fused into the GEMM. Callers that normalise y next pass add_bias = false and
+// let add_bias_layer_norm add the bias, saving a pass over y.
+void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias = true);
 
 // Row-wise LayerNorm over d: y = (x - mean) / sqrt(var + eps) * g + b, biased
 // variance as torch.nn.LayerNorm. In place (x == y) is allowed.
 void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y);
+
+// x[r] += bias (bias may be null), then y[r] = layer_norm(x[r]), in one pass
+// per row. In place (x == y) is allowed.
+void add_bias_layer_norm(float* x, const float* bias, const LayerNormW& ln, int m, int d,
+                         float eps, float* y);
 
 // In-place activations.
 void quick_gelu(float* x, size_t n);  // x * sigmoid(1.702 x)  (OpenAI CLIP)
@@ -48,6 +59,11 @@ void erf_inplace(float* x, size_t n);
 // written. scratch: at least n_tok * n_tok floats.
 void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
                float* scratch);
+
+// The general form: n_q queries q [n_q, ld_q] attend over n_kv keys k and values
+// v [n_kv, ld_kv]; out [n_q, ld_out]. scratch: at least n_q * n_kv floats.
+void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
+               int n_kv, int d, int heads, float* out, int ld_out, float* scratch);
 
 // Shape checks shared by the weight validators: `name` appears in the error.
 // bias: true = b must have n_out entries; false = b must be empty or n_out.

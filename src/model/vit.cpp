@@ -6,6 +6,7 @@
 // matrix so that the GEMMs are large; attention runs per (image, head).
 #include "model/vit.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -102,28 +103,64 @@ void vit_forward(const VitWeights& w, const float* pixels, int n, float* out) {
   std::vector<float> att(sz_rows * d);
   std::vector<float> mlp(sz_rows * c.mlp);
   std::vector<float> scores(static_cast<size_t>(n_tok) * n_tok);
-  for (const VitBlock& blk : w.blocks) {
+  // The bias of each residual projection is added by the LayerNorm pass that
+  // reads x next (add_bias_layer_norm), not by a pass of its own.
+  const float* pending_bias = nullptr;
+  const int n_full = std::max(0, c.layers - 1);
+  for (int li = 0; li < n_full; ++li) {
+    const VitBlock& blk = w.blocks[li];
     // x = x + out_proj(attn(ln_1(x)))
-    layer_norm(blk.ln_1, x.data(), rows, d, c.ln_eps, h.data());
+    add_bias_layer_norm(x.data(), pending_bias, blk.ln_1, rows, d, c.ln_eps, h.data());
     linear(blk.qkv, h.data(), rows, qkv.data());
     for (int b = 0; b < n; ++b) {
       attention(qkv.data() + static_cast<size_t>(b) * n_tok * 3 * d, 3 * d, n_tok, d, c.heads,
                 att.data() + static_cast<size_t>(b) * n_tok * d, d, scores.data());
     }
-    linear_accumulate(blk.attn_out, att.data(), rows, x.data());
+    linear_accumulate(blk.attn_out, att.data(), rows, x.data(), /*add_bias=*/false);
     // x = x + c_proj(quick_gelu(c_fc(ln_2(x))))
-    layer_norm(blk.ln_2, x.data(), rows, d, c.ln_eps, h.data());
+    add_bias_layer_norm(x.data(), blk.attn_out.b.data(), blk.ln_2, rows, d, c.ln_eps, h.data());
     linear(blk.fc, h.data(), rows, mlp.data(), Act::kQuickGelu);
-    linear_accumulate(blk.proj, mlp.data(), rows, x.data());
+    linear_accumulate(blk.proj, mlp.data(), rows, x.data(), /*add_bias=*/false);
+    pending_bias = blk.proj.b.data();
+  }
+
+  // Only the class tokens reach the output, so the last block needs keys and
+  // values of every token but queries, attention output and MLP for the class
+  // tokens alone: the same result for ~6% less work (ViT-B/16).
+  std::vector<float> cls(static_cast<size_t>(n) * d);
+  if (c.layers > 0) {
+    const VitBlock& blk = w.blocks.back();
+    add_bias_layer_norm(x.data(), pending_bias, blk.ln_1, rows, d, c.ln_eps, h.data());
+    float* kv = qkv.data();  // [rows, 2d]: k then v
+    linear_slice(blk.qkv, d, 3 * d, h.data(), rows, kv);
+    std::vector<float> h_cls(static_cast<size_t>(n) * d);
+    for (int b = 0; b < n; ++b) {
+      std::memcpy(h_cls.data() + static_cast<size_t>(b) * d,
+                  h.data() + static_cast<size_t>(b) * n_tok * d, sizeof(float) * d);
+      std::memcpy(cls.data() + static_cast<size_t>(b) * d,
+                  x.data() + static_cast<size_t>(b) * n_tok * d, sizeof(float) * d);
+    }
+    std::vector<float> q_cls(static_cast<size_t>(n) * d);
+    linear_slice(blk.qkv, 0, d, h_cls.data(), n, q_cls.data());
+    for (int b = 0; b < n; ++b) {
+      const float* kb = kv + static_cast<size_t>(b) * n_tok * 2 * d;
+      attention(q_cls.data() + static_cast<size_t>(b) * d, d, 1, kb, kb + d, 2 * d, n_tok, d,
+                c.heads, att.data() + static_cast<size_t>(b) * d, d, scores.data());
+    }
+    linear_accumulate(blk.attn_out, att.data(), n, cls.data(), /*add_bias=*/false);
+    add_bias_layer_norm(cls.data(), blk.attn_out.b.data(), blk.ln_2, n, d, c.ln_eps, h_cls.data());
+    linear(blk.fc, h_cls.data(), n, mlp.data(), Act::kQuickGelu);
+    linear_accumulate(blk.proj, mlp.data(), n, cls.data(), /*add_bias=*/false);
+    pending_bias = blk.proj.b.data();
+  } else {
+    for (int b = 0; b < n; ++b) {
+      std::memcpy(cls.data() + static_cast<size_t>(b) * d,
+                  x.data() + static_cast<size_t>(b) * n_tok * d, sizeof(float) * d);
+    }
   }
 
   // ln_post on the class tokens, then the projection.
-  std::vector<float> cls(static_cast<size_t>(n) * d);
-  for (int b = 0; b < n; ++b) {
-    std::memcpy(cls.data() + static_cast<size_t>(b) * d, x.data() + static_cast<size_t>(b) * n_tok * d,
-                sizeof(float) * d);
-  }
-  layer_norm(w.ln_post, cls.data(), n, d, c.ln_eps, cls.data());
+  add_bias_layer_norm(cls.data(), pending_bias, w.ln_post, n, d, c.ln_eps, cls.data());
   linear(w.proj, cls.data(), n, out);
 }
 

@@ -243,15 +243,19 @@ TEST(Ops, Attention) {
 // ---- ViT ---------------------------------------------------------------------
 
 TEST(Vit, MatchesNaiveReference) {
-  const VitConfig c = tiny_vit();
-  const VitWeights w = random_vit_weights(c, 24, 42);
-  ASSERT_TRUE(validate_vit(w).ok()) << validate_vit(w).to_string();
-  const size_t per = 3 * c.image_size * c.image_size;
-  auto pixels = randn(per, 1.0f, 10);
-  auto ref = ref_vit(w, pixels.data());
-  std::vector<float> out(24);
-  vit_forward(w, pixels.data(), 1, out.data());
-  EXPECT_LT(rel_err(out.data(), ref), 1e-4);
+  // The last block takes a class-token-only path; cover 0, 1 and several blocks.
+  for (int layers : {0, 1, 3}) {
+    VitConfig c = tiny_vit();
+    c.layers = layers;
+    const VitWeights w = random_vit_weights(c, 24, 42 + layers);
+    ASSERT_TRUE(validate_vit(w).ok()) << validate_vit(w).to_string();
+    const size_t per = 3 * c.image_size * c.image_size;
+    auto pixels = randn(per, 1.0f, 10);
+    auto ref = ref_vit(w, pixels.data());
+    std::vector<float> out(24);
+    vit_forward(w, pixels.data(), 1, out.data());
+    EXPECT_LT(rel_err(out.data(), ref), 1e-4) << layers << " layers";
+  }
 }
 
 TEST(Vit, BatchEqualsSingle) {
