@@ -27,6 +27,16 @@ Status read_linear(const Checkpoint& ck, const std::string& w_name, const std::s
 Status read_qkv(const Checkpoint& ck, const std::string& qw, const std::string& qb,
                 const std::string& kw, const std::string& kb, const std::string& vw,
                 const std::string& vb, int d, Linear* out) {
+  const std::string* names[6] = {&qw, &kw, &vw, &qb, &kb, &vb};
+  for (int i = 0; i < 6; ++i) {
+    // Check all six before allocating the stacked buffers.
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> s, ck.shape_of(*names[i]));
+    const std::vector<int64_t> want = i < 3 ? std::vector<int64_t>{d, d} : std::vector<int64_t>{d};
+    if (s != want) {
+      return Status::InvalidArgument("tensor '" + *names[i] + "' has shape " + shape_to_string(s) +
+                                     ", expected " + shape_to_string(want) + " (" + ck.path() + ")");
+    }
+  }
   out->n_out = 3 * d;
   out->n_in = d;
   out->w.assign(size_t(3) * d * d, 0.0f);
@@ -185,7 +195,7 @@ int json_int(const nlohmann::json& j, const char* key, int fallback) {
 
 }  // namespace
 
-Result<BertWeights> load_bert_weights(const std::string& dir) {
+Result<BertWeights> load_bert_weights(const std::string& dir) try {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return Status::NotFound(dir + " is not a directory (expected an HF model folder)");
@@ -204,7 +214,8 @@ Result<BertWeights> load_bert_weights(const std::string& dir) {
   h.intermediate = json_int(cfg, "intermediate_size", 0);
   h.max_position = json_int(cfg, "max_position_embeddings", 0);
   h.type_vocab_size = json_int(cfg, "type_vocab_size", 0);
-  const std::string model_type = cfg.value("model_type", std::string("bert"));
+  auto mt = cfg.find("model_type");
+  const std::string model_type = mt != cfg.end() && mt->is_string() ? mt->get<std::string>() : "bert";
   const bool roberta_like =
       model_type == "xlm-roberta" || model_type == "roberta" || model_type == "camembert";
   h.pad_token_id = json_int(cfg, "pad_token_id", roberta_like ? 1 : 0);
@@ -223,6 +234,10 @@ Result<BertWeights> load_bert_weights(const std::string& dir) {
   return Status::NotFound("tensor '" + std::string(tn::bert::kWordEmbeddings) +
                           "' (with prefix '', 'bert.', 'roberta.' or 'model.') is missing from " +
                           ck->path());
+} catch (const std::bad_alloc&) {
+  return Status::ResourceExhausted(dir + ": out of memory while loading the model");
+} catch (const std::exception& e) {  // nlohmann::json type errors and the like
+  return Status::Corruption(dir + ": " + e.what());
 }
 
 }  // namespace sa

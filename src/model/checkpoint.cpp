@@ -5,9 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstring>
 #include <filesystem>
+#include <new>
+#include <vector>
 
 namespace sa {
 
@@ -107,12 +108,12 @@ namespace {
 
 // 256 KiB table: one lookup per fp16 weight is both exact and fast.
 const float* f16_table() {
-  static const std::array<float, 65536>* table = [] {
-    auto* t = new std::array<float, 65536>();
-    for (uint32_t i = 0; i < 65536; ++i) (*t)[i] = f16_to_f32(uint16_t(i));
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) t[i] = f16_to_f32(uint16_t(i));
     return t;
   }();
-  return table->data();
+  return table.data();
 }
 
 // Converts element `src_index` (in elements from info.data) of any float dtype.
@@ -198,8 +199,8 @@ Result<std::vector<int64_t>> Checkpoint::shape_of(const std::string& name) const
   return t->shape;
 }
 
-Status Checkpoint::read_tensor(const std::string& name, const std::vector<int64_t>& expected_shape,
-                               float* out) const {
+Result<const TensorInfo*> Checkpoint::checked(const std::string& name,
+                                              const std::vector<int64_t>& expected_shape) const {
   const TensorInfo* t = find(name);
   if (!t) return Status::NotFound("tensor '" + name + "' is missing from " + path());
   if (!shape_matches(t->shape, expected_shape)) {
@@ -211,6 +212,12 @@ Status Checkpoint::read_tensor(const std::string& name, const std::vector<int64_
     return Status::Unimplemented("tensor '" + name + "' has dtype " + dtype_name(t->dtype) +
                                  "; only F32/F16/BF16/F64 weights can be loaded");
   }
+  return t;
+}
+
+Status Checkpoint::read_tensor(const std::string& name, const std::vector<int64_t>& expected_shape,
+                               float* out) const {
+  SA_ASSIGN_OR_RETURN(const TensorInfo* t, checked(name, expected_shape));
   const int64_t n = t->numel();
   if (n == 0) return Status::OK();
   if (t->contiguous()) {
@@ -226,12 +233,15 @@ Result<std::vector<float>> Checkpoint::get_tensor(const std::string& name,
                                                   const std::vector<int64_t>& expected_shape,
                                                   bool required) const {
   if (!required && !has(name)) return std::vector<float>();
-  int64_t n = 1;
-  for (int64_t d : expected_shape) {
-    if (d < 0) return Status::InvalidArgument("negative dimension requested for '" + name + "'");
-    n *= d;
+  // Validate before allocating: the size is then backed by bytes in the file.
+  SA_ASSIGN_OR_RETURN(const TensorInfo* t, checked(name, expected_shape));
+  std::vector<float> v;
+  try {
+    v.resize(size_t(t->numel()));
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory for tensor '" + name + "' " +
+                                     shape_to_string(t->shape));
   }
-  std::vector<float> v(size_t(n), 0.0f);
   SA_RETURN_IF_ERROR(read_tensor(name, expected_shape, v.data()));
   return v;
 }

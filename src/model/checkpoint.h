@@ -87,6 +87,9 @@ class Checkpoint {
   friend class TorchZipParser;
   friend class SafetensorsParser;
 
+  // Existence, shape and dtype checks shared by get_tensor / read_tensor.
+  Result<const TensorInfo*> checked(const std::string& name,
+                                    const std::vector<int64_t>& expected_shape) const;
   // Drops the already-converted pages of the mapping from this process's
   // resident set (they stay in the page cache), so a load peaks at about the
   // size of the fp32 weights rather than fp32 weights + file.

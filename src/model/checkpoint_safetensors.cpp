@@ -2,6 +2,7 @@
 // {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...,
 //  "__metadata__": {...}}, then the data area; offsets are relative to it.
 // See docs/checkpoint_formats.md.
+#include <new>
 #include <nlohmann/json.hpp>
 
 #include "model/checkpoint.h"
@@ -112,12 +113,14 @@ Status SafetensorsParser::parse(Checkpoint* ck) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<Checkpoint>> Checkpoint::open_safetensors(const std::string& path) {
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open_safetensors(const std::string& path) try {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
   ck->format_ = Format::kSafetensors;
   SA_ASSIGN_OR_RETURN(ck->file_, MappedFile::open(path));
   SA_RETURN_IF_ERROR(SafetensorsParser::parse(ck.get()));
   return ck;
+} catch (const std::bad_alloc&) {
+  return Status::ResourceExhausted(path + ": out of memory while reading the checkpoint index");
 }
 
 }  // namespace sa

@@ -6,6 +6,7 @@
 // rebuild functions are interpreted. Byte layouts: docs/checkpoint_formats.md.
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_map>
 
 #include "model/checkpoint.h"
@@ -716,7 +717,7 @@ Status TorchZipParser::collect(PyObj* root) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<Checkpoint>> Checkpoint::open_torch_zip(const std::string& path) {
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open_torch_zip(const std::string& path) try {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
   ck->format_ = Format::kTorchZip;
   SA_ASSIGN_OR_RETURN(ck->file_, MappedFile::open(path));
@@ -756,6 +757,8 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open_torch_zip(const std::string
   TorchZipParser parser(ck.get(), &dir, prefix);
   SA_RETURN_IF_ERROR(parser.run(d + pkl->data_offset, pkl->size));
   return ck;
+} catch (const std::bad_alloc&) {
+  return Status::ResourceExhausted(path + ": out of memory while reading the checkpoint index");
 }
 
 }  // namespace sa

@@ -242,7 +242,7 @@ Result<VitConfig> infer_vit(const Checkpoint& ck, const VitDimNames& n, const Vi
   c.patch_size = int(conv[2]);
   SA_ASSIGN_OR_RETURN(auto pos, shape_rank(ck, n.pos, 2));
   const int64_t grid = int64_t(std::llround(std::sqrt(double(pos[0] - 1))));
-  if (pos[1] != c.width || grid * grid != pos[0] - 1) {
+  if (pos[1] != c.width || grid < 1 || grid * grid != pos[0] - 1) {
     return Status::InvalidArgument("tensor '" + n.pos + "' has shape " + shape_to_string(pos) +
                                    ", expected [grid*grid + 1, " + std::to_string(c.width) + "]");
   }
@@ -445,7 +445,7 @@ Result<ClipArchSpec> clip_arch_spec(const std::string& name) {
                                  join_archs());
 }
 
-Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch) {
+Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch) try {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return load_hf_dir(path, nullptr, arch);
   if (!fs::exists(path, ec)) return Status::NotFound("no such model file or folder: " + path);
@@ -456,6 +456,10 @@ Result<ClipWeights> load_clip_weights(const std::string& path, const std::string
   }
   SA_ASSIGN_OR_RETURN(ClipHints h, resolve_official_hints(path, arch));
   return load_official(*ck, h);
+} catch (const std::bad_alloc&) {
+  return Status::ResourceExhausted(path + ": out of memory while loading the model");
+} catch (const std::exception& e) {  // nlohmann::json type errors and the like
+  return Status::Corruption(path + ": " + e.what());
 }
 
 }  // namespace sa
