@@ -1,6 +1,7 @@
 // BERT-family encoder loading, plus the small checked readers every loader uses.
 #include "model/bert_loader.h"
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -52,8 +53,19 @@ Status read_qkv(const Checkpoint& ck, const std::string& qw, const std::string& 
 
 Status read_layer_norm(const Checkpoint& ck, const std::string& w_name, const std::string& b_name,
                        int d, LayerNormW* out) {
-  SA_ASSIGN_OR_RETURN(out->g, ck.get_tensor(w_name, {d}));
-  SA_ASSIGN_OR_RETURN(out->b, ck.get_tensor(b_name, {d}));
+  std::string w = w_name, b = b_name;
+  // TF-converted BERT files (e.g. hfl/chinese-roberta-wwm-ext) still say gamma/beta.
+  auto legacy = [](const std::string& name, const char* from, const char* to) {
+    const size_t n = std::strlen(from);
+    if (name.size() < n || name.compare(name.size() - n, n, from) != 0) return name;
+    return name.substr(0, name.size() - n) + to;
+  };
+  if (!ck.has(w) && ck.has(legacy(w, tn::kWeightSuffix, tn::kLegacyGammaSuffix))) {
+    w = legacy(w, tn::kWeightSuffix, tn::kLegacyGammaSuffix);
+    b = legacy(b, tn::kBiasSuffix, tn::kLegacyBetaSuffix);
+  }
+  SA_ASSIGN_OR_RETURN(out->g, ck.get_tensor(w, {d}));
+  SA_ASSIGN_OR_RETURN(out->b, ck.get_tensor(b, {d}));
   return Status::OK();
 }
 

@@ -18,6 +18,12 @@ inline std::string at(const char* pattern, int i) {
   return s;
 }
 
+// LayerNorm parameters: ".weight"/".bias", or ".gamma"/".beta" in TF-converted BERT files.
+inline constexpr const char* kWeightSuffix = ".weight";
+inline constexpr const char* kBiasSuffix = ".bias";
+inline constexpr const char* kLegacyGammaSuffix = ".gamma";
+inline constexpr const char* kLegacyBetaSuffix = ".beta";
+
 // ---- official cn_clip checkpoint (clip_cn_*.pt), after stripping "module." ----
 namespace official {
 inline constexpr const char* kModulePrefix = "module.";

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -417,32 +418,41 @@ TEST(LoaderBert, TinyXlmrCls) {
   EXPECT_EQ(w->position_embeddings.size(), size_t(66) * 96);
 }
 
-TEST(LoaderBert, PrefixedNamesAndConfigMismatch) {
-  // Re-prefix every tensor of the BERT safetensors with "bert." by rewriting
-  // the JSON header (a longer header: offsets are relative to the data area).
-  const std::string st = slurp(kBertMean + "/model.safetensors");
+// Rewrites the JSON header of a safetensors file (offsets are relative to the
+// data area, so a longer or shorter header keeps them valid).
+std::string rewrite_header(const std::string& st, const std::function<std::string(std::string)>& fn) {
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | uint8_t(st[i]);
-  std::string header = st.substr(8, hlen);
-  std::string out;
-  for (size_t i = 0; i < header.size(); ++i) {
-    out += header[i];
-    if ((header[i] == '{' && i == 0) || (header[i] == ',' && header[i + 1] == '"' &&
-                                         header.compare(i + 2, 7, "embeddi") == 0) ||
-        (header[i] == ',' && header[i + 1] == '"' && header.compare(i + 2, 7, "encoder") == 0)) {
-      out += "\"bert.";
-      ++i;  // skip the original opening quote
-    }
-  }
+  const std::string header = fn(st.substr(8, hlen));
   std::string file(8, '\0');
-  for (int i = 0; i < 8; ++i) file[i] = char((uint64_t(out.size()) >> (8 * i)) & 0xff);
-  file += out + st.substr(8 + hlen);
+  for (int i = 0; i < 8; ++i) file[i] = char((uint64_t(header.size()) >> (8 * i)) & 0xff);
+  return file + header + st.substr(8 + hlen);
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+TEST(LoaderBert, PrefixedLegacyNamesAndConfigMismatch) {
+  // Every tensor re-prefixed with "bert.", LayerNorm weight/bias renamed to
+  // the TF-era gamma/beta.
+  const std::string file = rewrite_header(slurp(kBertMean + "/model.safetensors"), [](std::string h) {
+    h = replace_all(h, "{\"embeddings.", "{\"bert.embeddings.");
+    h = replace_all(h, ",\"embeddings.", ",\"bert.embeddings.");
+    h = replace_all(h, ",\"encoder.", ",\"bert.encoder.");
+    h = replace_all(h, "LayerNorm.weight\"", "LayerNorm.gamma\"");
+    return replace_all(h, "LayerNorm.bias\"", "LayerNorm.beta\"");
+  });
   TempDir tmp;
   const std::string dir = tmp.copy_dir(kBertMean, "prefixed", "model.safetensors", file);
   auto ck = Checkpoint::open(dir + "/model.safetensors");
   ASSERT_TRUE(ck.ok()) << ck.status().to_string();
   EXPECT_TRUE((*ck)->has("bert.embeddings.word_embeddings.weight"));
-  EXPECT_TRUE((*ck)->has("bert.encoder.layer.1.output.LayerNorm.bias"));
+  EXPECT_TRUE((*ck)->has("bert.encoder.layer.1.output.LayerNorm.beta"));
+  EXPECT_TRUE((*ck)->has("bert.embeddings.LayerNorm.gamma"));
   EXPECT_FALSE((*ck)->has("embeddings.word_embeddings.weight"));
   auto a = load_bert_weights(dir);
   auto b = load_bert_weights(kBertMean);
