@@ -31,13 +31,14 @@ bool file_exists(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-// Reads a JSON object. NotFound if absent (callers decide whether that matters).
-Result<json> read_json(const fs::path& p) {
+// Reads a JSON object (or array). NotFound if absent (callers decide whether
+// that matters), Corruption if unparsable or of the other kind.
+Result<json> read_json(const fs::path& p, bool want_array = false) {
   if (!file_exists(p)) return Status::NotFound(p.string() + " not found");
   SA_ASSIGN_OR_RETURN(std::string text, read_file(p.string()));
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Status::Corruption(p.string() + ": not a JSON object");
+  if (j.is_discarded() || (want_array ? !j.is_array() : !j.is_object())) {
+    return Status::Corruption(p.string() + (want_array ? ": not a JSON array" : ": not a JSON object"));
   }
   return j;
 }
@@ -108,15 +109,8 @@ Result<std::unique_ptr<SentenceEmbedder>> SentenceEmbedder::load(const std::stri
   fs::path pool_dir = dir / "1_Pooling";
   bool pooling_required = false;
   if (file_exists(dir / "modules.json")) {
-    SA_ASSIGN_OR_RETURN(json modules_obj, [&]() -> Result<json> {
-      SA_ASSIGN_OR_RETURN(std::string text, read_file((dir / "modules.json").string()));
-      json j = json::parse(text, nullptr, false);
-      if (j.is_discarded() || !j.is_array()) {
-        return Status::Corruption((dir / "modules.json").string() + ": not a JSON array");
-      }
-      return j;
-    }());
-    for (const auto& m : modules_obj) {
+    SA_ASSIGN_OR_RETURN(json modules, read_json(dir / "modules.json", /*want_array=*/true));
+    for (const auto& m : modules) {
       std::string type = m.is_object() ? m.value("type", "") : "";
       std::string path = m.is_object() && m.contains("path") && m["path"].is_string()
                              ? m["path"].get<std::string>()

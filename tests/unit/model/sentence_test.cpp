@@ -213,6 +213,8 @@ TEST_F(BrokenModel, UnsupportedModule) {
   Status s = load();
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
   EXPECT_NE(s.message().find("Dense"), std::string::npos) << s.to_string();
+  write("modules.json", R"({"not": "a list"})");
+  EXPECT_EQ(load().code(), StatusCode::kCorruption);
 }
 
 TEST_F(BrokenModel, SentenceConfigLimits) {
