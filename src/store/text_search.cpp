@@ -17,8 +17,9 @@ namespace sa {
 
 namespace {
 
-// Candidates considered before re-scoring; far more than any page of results.
-constexpr int kMaxCandidates = 5000;
+// Bounds on the candidates re-scored per query (4x the limit in between).
+constexpr int64_t kMinCandidates = 200;
+constexpr int64_t kMaxCandidates = 5000;
 
 size_t utf8_length(std::string_view s) {
   size_t n = 0;
@@ -83,7 +84,8 @@ struct Candidate {
   std::vector<std::string> keywords;
 };
 
-float score_candidate(const Candidate& c, const std::vector<std::string>& terms_lower) {
+// Returns the score, or -1 if `require_all` and some term occurs in no field.
+float score_candidate(const Candidate& c, const std::vector<std::string>& terms_lower, bool require_all) {
   std::string filename = ascii_lower(c.filename), folder = ascii_lower(c.folder),
               description = ascii_lower(c.description);
   std::vector<std::string> keywords;
@@ -98,9 +100,13 @@ float score_candidate(const Candidate& c, const std::vector<std::string>& terms_
     if (description.find(t) != std::string::npos) best = std::max(best, 0.6f);
     if (filename.find(t) != std::string::npos || folder.find(t) != std::string::npos)
       best = std::max(best, 0.4f);
-    // Matched by the engine in a way plain substring search does not see
-    // (e.g. non-ASCII case folding): count it like a filename match.
-    if (best == 0) best = 0.4f;
+    if (best == 0) {
+      // LIKE saw keywords as JSON text, so a term like '"' matched its quoting.
+      if (require_all) return -1;
+      // FTS5 matched in a way plain substring search does not see (e.g.
+      // non-ASCII case folding): count it like a filename match.
+      best = 0.4f;
+    }
     total += best;
   }
   return terms_lower.empty() ? 0.0f : total / static_cast<float>(terms_lower.size());
@@ -115,22 +121,29 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   bool use_fts = std::all_of(terms.begin(), terms.end(),
                              [](const std::string& t) { return utf8_length(t) >= 3; });
 
-  std::string sql =
-      "SELECT p.id, p.filename, p.folder, p.description, p.keywords FROM photos_fts f "
-      "JOIN photos p ON p.id = f.rowid WHERE ";
+  // Candidates considered before re-scoring: bm25 (FTS) or recency (LIKE)
+  // order decides which ones when there are more.
+  const int64_t n_candidates = std::clamp<int64_t>(int64_t{limit} * 4, kMinCandidates, kMaxCandidates);
+  std::string sql;
   if (use_fts) {
     // Column weights follow the re-scoring order: keywords > description > names.
-    sql += "photos_fts MATCH ? ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0) LIMIT ?";
+    sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords FROM photos_fts f "
+          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 "
+          "ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0) LIMIT ?2";
   } else {
+    // Scans photos itself (cheaper than a scan of the FTS table), newest first,
+    // stopping at the limit. keywords is JSON text here; a substring match on
+    // it is a substring match on some keyword for any term without '"' or '\'.
+    sql = "SELECT id, filename, folder, description, keywords FROM photos WHERE ";
     for (size_t i = 0; i < terms.size(); ++i) {
       std::string p = "?";
-      p += std::to_string(i + 1);
+      p += std::to_string(i + 2);
       p += " ESCAPE '\\'";
       if (i) sql += " AND ";
-      sql += "(f.filename LIKE " + p + " OR f.folder LIKE " + p + " OR f.description LIKE " + p +
-             " OR f.keywords LIKE " + p + ")";
+      sql += "(filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
+             " OR keywords LIKE " + p + ")";
     }
-    sql += " ORDER BY p.id DESC LIMIT ?" + std::to_string(terms.size() + 1);
+    sql += " ORDER BY id DESC LIMIT ?1";
   }
 
   std::vector<Candidate> cands;
@@ -143,10 +156,10 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
         if (!match.empty()) match += ' ';
         match += fts_quote(t);
       }
-      st.bind(1, match).bind(2, static_cast<int64_t>(kMaxCandidates));
+      st.bind(1, match).bind(2, n_candidates);
     } else {
-      for (size_t i = 0; i < terms.size(); ++i) st.bind(static_cast<int>(i + 1), like_pattern(terms[i]));
-      st.bind(static_cast<int>(terms.size() + 1), static_cast<int64_t>(kMaxCandidates));
+      st.bind(1, n_candidates);
+      for (size_t i = 0; i < terms.size(); ++i) st.bind(static_cast<int>(i + 2), like_pattern(terms[i]));
     }
     while (true) {
       SA_ASSIGN_OR_RETURN(bool row, st.step());
@@ -167,7 +180,10 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   std::vector<std::string> terms_lower;
   for (const auto& t : terms) terms_lower.push_back(ascii_lower(t));
   hits.reserve(cands.size());
-  for (const auto& c : cands) hits.push_back({c.id, score_candidate(c, terms_lower)});
+  for (const auto& c : cands) {
+    float score = score_candidate(c, terms_lower, /*require_all=*/!use_fts);
+    if (score >= 0) hits.push_back({c.id, score});
+  }
   std::stable_sort(hits.begin(), hits.end(),
                    [](const TextHit& a, const TextHit& b) { return a.score > b.score; });
   if (hits.size() > static_cast<size_t>(limit)) hits.resize(static_cast<size_t>(limit));

@@ -86,7 +86,9 @@ TEST_F(TextSearchTest, QuerySyntaxIsLiteral) {
 }
 
 TEST_F(TextSearchTest, UpdatesAreReflected) {
-  ASSERT_TRUE(store_->set_description(cat_, "雪山和湖泊", {"雪山"}, "m").ok());
+  ASSERT_TRUE(store_->set_description(cat_, "雪山和湖泊", {"雪山", "户外"}, "m").ok());
+  EXPECT_EQ(ids("户外"), std::vector<int64_t>{cat_});  // keyword only, LIKE path
+  EXPECT_FLOAT_EQ(score_of("户外", cat_), 1.0f);
   EXPECT_TRUE(ids("沙发").empty());
   EXPECT_EQ(ids("雪山"), std::vector<int64_t>{cat_});
   EXPECT_EQ(ids("雪山和湖泊"), std::vector<int64_t>{cat_});
