@@ -28,6 +28,9 @@ struct KnownModel {
   // The file or folder handed to the loader: a file in `files` (an official
   // clip_cn_*.pt) or "" for the model directory itself.
   std::string load_entry;
+  // Fetched when present; a 404 for one of these is not an error (tokenizer
+  // side files some mirrors lack and our loaders do not need).
+  std::vector<std::string> optional_files;
 };
 
 // The built-in list: ViT-B-16, ViT-L-14, ViT-L-14-336, ViT-H-14 (official
