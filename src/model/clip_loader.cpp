@@ -428,6 +428,24 @@ Result<ClipWeights> load_hf_dir(const std::string& dir, const std::unique_ptr<Ch
   return load_hf(*ck, h);
 }
 
+// Names a "custom" result after the known architecture it matches, if any
+// (an HF folder or an unnamed .pt of the real ViT-B-16 is reported as such).
+ClipWeights name_arch(ClipWeights w) {
+  if (w.arch != "custom") return w;
+  for (const auto& a : arch_table()) {
+    const VitConfig& v = w.visual.cfg;
+    const BertConfig& t = w.text.cfg;
+    if (a.embed_dim == w.embed_dim && a.vision.image_size == v.image_size &&
+        a.vision.patch_size == v.patch_size && a.vision.width == v.width &&
+        a.vision.layers == v.layers && a.vision.heads == v.heads && a.vision.mlp == v.mlp &&
+        a.text.hidden == t.hidden && a.text.layers == t.layers && a.text.heads == t.heads &&
+        a.text.intermediate == t.intermediate) {
+      w.arch = a.name;
+    }
+  }
+  return w;
+}
+
 }  // namespace
 
 std::vector<std::string> known_clip_archs() {
@@ -447,15 +465,21 @@ Result<ClipArchSpec> clip_arch_spec(const std::string& name) {
 
 Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch) try {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return load_hf_dir(path, nullptr, arch);
+  if (fs::is_directory(path, ec)) {
+    SA_ASSIGN_OR_RETURN(ClipWeights w, load_hf_dir(path, nullptr, arch));
+    return name_arch(std::move(w));
+  }
   if (!fs::exists(path, ec)) return Status::NotFound("no such model file or folder: " + path);
   SA_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ck, Checkpoint::open(path));
   if (ck->has(tn::hf_clip::kPatchEmbedding)) {
     // model.safetensors / pytorch_model.bin named directly: config.json is beside it.
-    return load_hf_dir(fs::path(path).parent_path().string(), &ck, arch);
+    SA_ASSIGN_OR_RETURN(ClipWeights w,
+                        load_hf_dir(fs::path(path).parent_path().string(), &ck, arch));
+    return name_arch(std::move(w));
   }
   SA_ASSIGN_OR_RETURN(ClipHints h, resolve_official_hints(path, arch));
-  return load_official(*ck, h);
+  SA_ASSIGN_OR_RETURN(ClipWeights w, load_official(*ck, h));
+  return name_arch(std::move(w));
 } catch (const std::bad_alloc&) {
   return Status::ResourceExhausted(path + ": out of memory while loading the model");
 } catch (const std::exception& e) {  // nlohmann::json type errors and the like

@@ -20,6 +20,7 @@ namespace sa {
 //   pytorch_model.bin), or one of those two files inside such a directory.
 // Every shape is read from the tensors and must agree with the architecture
 // (InvalidArgument naming the field otherwise), so any ViT/BERT size loads.
+// ClipWeights::arch is the known architecture the weights match, else "custom".
 // Errors: NotFound (file, config.json, tensor), Corruption (bad bytes),
 // InvalidArgument (unknown arch name, shape mismatch), Unimplemented (RN50,
 // sharded HF checkpoints).

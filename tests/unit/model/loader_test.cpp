@@ -156,6 +156,7 @@ void expect_clip_eq(const ClipWeights& a, const ClipWeights& b) {
 TEST(LoaderClip, OfficialTinyLoadsWithModelInfo) {
   auto w = load_clip_weights(kOfficial);
   ASSERT_TRUE(w.ok()) << w.status().to_string();
+  EXPECT_EQ(w->arch, "custom");  // matches none of the released architectures
   const VitConfig& v = w->visual.cfg;
   EXPECT_EQ(v.image_size, 224);
   EXPECT_EQ(v.patch_size, 16);
