@@ -1,0 +1,229 @@
+#include "jobs/job_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "../search/golden_util.h"
+#include "core/file_util.h"
+
+namespace sa {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(PixelCache, TakeRemovesAndChecksResolution) {
+  PixelCache c(1000 * sizeof(float));
+  EXPECT_TRUE(c.put(1, 10, std::vector<float>(300, 1.0f)));
+  EXPECT_TRUE(c.put(2, 10, std::vector<float>(300, 2.0f)));
+  EXPECT_TRUE(c.put(3, 12, std::vector<float>(300, 3.0f)));
+  EXPECT_FALSE(c.put(4, 10, std::vector<float>(300, 4.0f)));  // full: keeps the older ones
+  EXPECT_EQ(c.bytes(), 900 * sizeof(float));
+  auto a = c.take(1, 10);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ((*a)[0], 1.0f);
+  EXPECT_FALSE(c.take(1, 10).has_value());
+  EXPECT_FALSE(c.take(3, 224).has_value());  // made for another model resolution: dropped
+  EXPECT_FALSE(c.take(3, 12).has_value());
+  c.erase(2);
+  EXPECT_EQ(c.bytes(), 0u);
+  EXPECT_TRUE(c.put(4, 10, std::vector<float>(300, 4.0f)));
+}
+
+class FakeVlm : public VlmClient {
+ public:
+  Result<VlmResult> describe(std::string_view jpeg) override {
+    auto m = probe_image(jpeg, DecodeLimits{});
+    if (!m.ok()) return m.status();
+    return VlmResult{"宽 " + std::to_string(m->width) + " 的照片", {"测试"}, "fake-vl"};
+  }
+};
+
+class JobRunnerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto m = ChineseClip::load(golden::tiny_clip_dir());
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    clip_ = m->release();
+  }
+  static void TearDownTestSuite() { delete clip_; }
+
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("sa_jobs_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(dir_ / "index");
+    auto s = Store::open((dir_ / "album.db").string());
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    IngestOptions io;
+    io.data_dir = dir_.string();
+    ingest_ = std::make_unique<Ingestor>(*store_, io);
+    auto vs = VectorSet::open(*store_, "clip", "tiny", clip_->embed_dim(), (dir_ / "index/clip.faiss").string());
+    ASSERT_TRUE(vs.ok());
+    clip_vectors_ = std::move(*vs);
+    auto ds = VectorSet::open(*store_, "desc", "fake-text", 4, (dir_ / "index/desc.faiss").string());
+    ASSERT_TRUE(ds.ok());
+    desc_vectors_ = std::move(*ds);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  int64_t add(const std::string& file) {
+    auto bytes = read_file(golden::data("images/" + file));
+    auto r = ingest_->add(file, *bytes, "pending");
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_TRUE(store_->enqueue_job("embed", r->id).ok());
+    return r->id;
+  }
+  JobRunnerDeps deps() {
+    JobRunnerDeps d;
+    d.store = store_.get();
+    d.ingest = ingest_.get();
+    d.clip = clip_;
+    d.clip_vectors = clip_vectors_.get();
+    return d;
+  }
+
+  static inline ChineseClip* clip_ = nullptr;
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Ingestor> ingest_;
+  std::unique_ptr<VectorSet> clip_vectors_, desc_vectors_;
+};
+
+TEST_F(JobRunnerTest, EmbedsInBatchesIntoStoreAndIndex) {
+  auto g = golden::load();
+  std::map<int64_t, std::string> name_of;
+  for (auto& im : g.images) name_of[add(im.file)] = im.name;
+  JobRunnerDeps d = deps();
+  d.embed_batch = 2;
+  JobRunner runner(d);
+  EXPECT_EQ(runner.active_kinds(), (std::vector<std::string>{"embed"}));
+  runner.start();
+  ASSERT_TRUE(runner.wait_idle(120));
+  EmbedStats st = runner.embed_stats();
+  EXPECT_EQ(st.images, 7);
+  EXPECT_EQ(st.batches, 4);
+  EXPECT_GT(st.encode_seconds, 0);
+  EXPECT_EQ(clip_vectors_->index().size(), 7);
+  for (auto& [id, name] : name_of) {
+    EXPECT_EQ(store_->get_photo(id)->status, "ready");
+    auto v = store_->get_vector(id, "clip");
+    ASSERT_TRUE(v.ok());
+    for (auto& im : g.images) {
+      if (im.name == name) EXPECT_GT(golden::dot(v->data, im.emb), 0.999f) << name;
+    }
+  }
+  // wait_idle saved the index: a fresh load agrees with the database.
+  runner.stop();
+  IndexLoadOutcome o;
+  auto again = VectorIndex::load_or_rebuild((dir_ / "index/clip.faiss").string(), *store_, "clip", "tiny",
+                                            clip_->embed_dim(), &o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(o, IndexLoadOutcome::kLoaded);
+}
+
+TEST_F(JobRunnerTest, AMissingOriginalFailsWithAReason) {
+  int64_t good = add("pokemon.jpeg");
+  int64_t bad = add("chelsea_small.png");
+  ASSERT_TRUE(fs::remove(ingest_->original_path(*store_->get_photo(bad))));
+  JobRunner runner(deps());
+  runner.start();
+  ASSERT_TRUE(runner.wait_idle(120));
+  EXPECT_EQ(store_->get_photo(good)->status, "ready");
+  auto p = store_->get_photo(bad);
+  EXPECT_EQ(p->status, "failed");
+  EXPECT_NE(p->error.find("cannot read the original"), std::string::npos) << p->error;
+  auto js = store_->job_stats(10);
+  ASSERT_TRUE(js.ok());
+  EXPECT_EQ(js->failed, 1);
+  ASSERT_EQ(js->recent_failures.size(), 1u);
+  EXPECT_EQ(js->recent_failures[0].photo_id, bad);
+}
+
+TEST_F(JobRunnerTest, JobsOfADeletedPhotoAreDropped) {
+  int64_t id = add("pokemon.jpeg");
+  ASSERT_TRUE(store_->delete_photo(id).ok());
+  JobRunner runner(deps());
+  runner.start();
+  ASSERT_TRUE(runner.wait_idle(60));
+  EXPECT_EQ(clip_vectors_->index().size(), 0);
+}
+
+TEST_F(JobRunnerTest, KindsWithoutAWorkerStayQueued) {
+  int64_t id = add("pokemon.jpeg");
+  JobRunnerDeps d;
+  d.store = store_.get();
+  d.ingest = ingest_.get();
+  JobRunner runner(d);  // no model at all
+  EXPECT_TRUE(runner.active_kinds().empty());
+  runner.start();
+  EXPECT_TRUE(runner.wait_idle(1));
+  runner.stop();
+  EXPECT_EQ(*store_->active_job_count("embed"), 1);
+  EXPECT_EQ(store_->get_photo(id)->status, "pending");
+}
+
+TEST_F(JobRunnerTest, DescribeThenEmbedTheDescription) {
+  int64_t id = add("pokemon.jpeg");
+  ASSERT_TRUE(store_->enqueue_job("describe", id).ok());
+  FakeVlm vlm;
+  std::vector<std::string> seen_texts;
+  std::mutex mu;
+  JobRunnerDeps d = deps();
+  d.vlm = &vlm;
+  d.vlm_concurrency = 2;
+  d.desc_vectors = desc_vectors_.get();
+  d.text_encoder = [&](const std::vector<std::string>& texts, std::vector<float>* out) {
+    std::lock_guard<std::mutex> lk(mu);
+    out->clear();
+    for (auto& t : texts) {
+      seen_texts.push_back(t);
+      out->insert(out->end(), {0.5f, 0.5f, 0.5f, 0.5f});
+    }
+    return Status::OK();
+  };
+  JobRunner runner(d);
+  EXPECT_EQ(runner.active_kinds(), (std::vector<std::string>{"embed", "describe", "embed_desc"}));
+  runner.start();
+  ASSERT_TRUE(runner.wait_idle(120));
+  auto p = store_->get_photo(id);
+  EXPECT_EQ(p->vlm_status, "done");
+  EXPECT_EQ(p->description, "宽 224 的照片");
+  EXPECT_EQ(p->vlm_model, "fake-vl");
+  ASSERT_EQ(seen_texts.size(), 1u);
+  EXPECT_EQ(seen_texts[0], "宽 224 的照片 测试");
+  auto v = store_->get_vector(id, "desc");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->model, "fake-text");
+  EXPECT_EQ(desc_vectors_->index().size(), 1);
+  auto hits = store_->search_text("测试", 10);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+}
+
+TEST_F(JobRunnerTest, StopLeavesUnfinishedJobsPending) {
+  for (auto f : {"pokemon.jpeg", "chelsea.png", "coffee.png", "camera.png", "chelsea_small.png"}) add(f);
+  JobRunnerDeps d = deps();
+  d.embed_batch = 1;
+  {
+    JobRunner runner(d);
+    runner.start();
+    runner.stop();  // immediately: whatever was not stored must still be queued
+  }
+  int64_t ready = store_->photo_ids_with_status("ready")->size();
+  EXPECT_EQ(*store_->active_job_count("embed") + ready, 5);
+  auto js = store_->job_stats(10);
+  EXPECT_EQ(js->running, 0);
+  EXPECT_EQ(js->failed, 0);
+  JobRunner again(d);
+  again.start();
+  ASSERT_TRUE(again.wait_idle(120));
+  EXPECT_EQ(store_->photo_ids_with_status("ready")->size(), 5u);
+}
+
+}  // namespace
+}  // namespace sa
