@@ -1,0 +1,132 @@
+#include "server/http_server.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "server/errors.h"
+#include "server/routes.h"
+
+namespace sa {
+
+struct HttpServer::Impl {
+  Impl(Album& a, ServerOptions o) : ctx{a, std::move(o)} {}
+  RouteContext ctx;
+  httplib::Server srv;
+  std::thread thread;
+  int port = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+};
+
+HttpServer::HttpServer(Album& album, ServerOptions opt)
+    : impl_(std::make_unique<Impl>(album, std::move(opt))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() {
+  Impl& m = *impl_;
+  if (m.thread.joinable()) return Status::InvalidArgument("server already started");
+  if (m.ctx.opt.port < 0 || m.ctx.opt.port > 65535) {
+    return Status::InvalidArgument("port must be in [0, 65535]");
+  }
+  if (!m.ctx.opt.web_dir.empty() && !std::filesystem::is_directory(m.ctx.opt.web_dir)) {
+    return Status::NotFound("web directory not found: " + m.ctx.opt.web_dir);
+  }
+  const int n_threads = std::max(2, m.ctx.opt.threads);
+  m.srv.new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
+  // Bodies are streamed part by part (see routes_photos.cpp) with a per-file limit,
+  // so the request as a whole may be much larger than one file.
+  m.srv.set_payload_max_length(size_t(64) << 30);
+  m.srv.set_read_timeout(60);
+  // httplib's default also sets SO_REUSEPORT, which would let a second album bind
+  // the same port silently; keep only SO_REUSEADDR (fast restarts).
+  m.srv.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
+  m.srv.set_write_timeout(60);
+
+  m.srv.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                 std::exception_ptr ep) {
+    std::string what = "unexpected error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what += std::string(": ") + e.what();
+    } catch (...) {
+    }
+    send_error(res, Status::Internal(what));
+  });
+  // Errors httplib produces itself (unknown route, 413 body too large, bad request)
+  // get the same JSON shape as ours; replies that already carry a body are kept.
+  m.srv.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty() || res.status == 304) return httplib::Server::HandlerResponse::Unhandled;
+    Status s;
+    switch (res.status) {
+      case 404: s = Status::NotFound("no route for " + req.method + " " + req.path); break;
+      case 413: s = Status::ResourceExhausted("request body too large"); break;
+      case 405: s = Status::InvalidArgument("method not allowed"); break;
+      default: s = Status(StatusCode::kInvalidArgument, "bad request (HTTP " +
+                                                           std::to_string(res.status) + ")");
+    }
+    const int code = res.status;
+    send_error(res, s);
+    res.status = code;
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  register_settings_routes(m.srv, m.ctx);
+  register_search_routes(m.srv, m.ctx);
+  register_photo_routes(m.srv, m.ctx);
+  register_static_routes(m.srv, m.ctx);
+
+  if (m.ctx.opt.port == 0) {
+    m.port = m.srv.bind_to_any_port(m.ctx.opt.host);
+    if (m.port <= 0) return Status::Unavailable("cannot bind " + m.ctx.opt.host);
+  } else {
+    if (!m.srv.bind_to_port(m.ctx.opt.host, m.ctx.opt.port)) {
+      return Status::Unavailable("cannot bind " + m.ctx.opt.host + ":" +
+                                 std::to_string(m.ctx.opt.port) +
+                                 " (address in use or not available)");
+    }
+    m.port = m.ctx.opt.port;
+  }
+  m.thread = std::thread([&m] {
+    m.srv.listen_after_bind();
+    std::lock_guard<std::mutex> lock(m.mu);
+    m.stopped = true;
+    m.cv.notify_all();
+  });
+  // stop() is a no-op until the accept loop runs; wait for it so that a stop()
+  // right after start() cannot be lost.
+  while (!m.srv.is_running()) {
+    {
+      std::lock_guard<std::mutex> lock(m.mu);
+      if (m.stopped) return Status::Unavailable("server stopped while starting");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return Status::OK();
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::wait() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait(lock, [this] { return impl_->stopped; });
+}
+
+void HttpServer::stop() {
+  Impl& m = *impl_;
+  m.srv.stop();
+  if (m.thread.joinable()) m.thread.join();
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.stopped = true;
+  m.cv.notify_all();
+}
+
+}  // namespace sa

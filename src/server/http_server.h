@@ -1,0 +1,53 @@
+// HttpServer: the JSON API and the web page over one Album.
+//
+// The server is a thin layer: every route parses its parameters, calls the Album
+// and maps the result to JSON (or a Status to an error reply, see errors.h). It
+// never owns the Album; the Album must outlive the server.
+//
+// Threading: start() binds and runs the accept loop on a background thread with a
+// pool of request threads; stop() (or the destructor) shuts it down and joins.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+
+namespace sa {
+
+class Album;
+
+inline constexpr const char* kVersion = "0.1.0";
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 5000;           // 0 = any free port (see HttpServer::port())
+  std::string web_dir;       // static files served at "/"; empty = no page
+  int64_t max_upload_bytes = 200LL << 20;  // per uploaded file
+  int threads = 8;           // request threads
+};
+
+class HttpServer {
+ public:
+  HttpServer(Album& album, ServerOptions opt);
+  ~HttpServer();  // stops and joins
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port and starts serving on a background thread.
+  // Unavailable if the address cannot be bound; InvalidArgument for a bad port.
+  Status start();
+  // The bound port (the chosen one when options.port == 0); 0 before start().
+  int port() const;
+  // Blocks until stop() is called from another thread (or a signal handler path).
+  void wait();
+  // Idempotent; safe from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sa

@@ -1,0 +1,55 @@
+#include <charconv>
+#include <exception>
+
+#include "server/errors.h"
+#include "server/json_codec.h"
+#include "server/routes.h"
+
+namespace sa {
+
+RouteHandler guarded(RouteHandler h) {
+  return [h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+    try {
+      h(req, res);
+    } catch (const std::exception& e) {
+      send_error(res, Status::Internal(std::string("unexpected error: ") + e.what()));
+    } catch (...) {
+      send_error(res, Status::Internal("unexpected error"));
+    }
+  };
+}
+
+void send_json(httplib::Response& res, const nlohmann::json& j, int status) {
+  res.status = status;
+  res.set_content(dump_json(j), "application/json; charset=utf-8");
+}
+
+Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t def,
+                          int64_t lo, int64_t hi) {
+  if (!req.has_param(name)) return def;
+  const std::string v = req.get_param_value(name);
+  if (v.empty()) return def;
+  int64_t x = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || ptr != v.data() + v.size()) {
+    return Status::InvalidArgument(std::string("parameter '") + name + "' must be an integer");
+  }
+  if (x < lo || x > hi) {
+    return Status::InvalidArgument(std::string("parameter '") + name + "' must be in [" +
+                                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
+Result<int64_t> id_param(const httplib::Request& req) {
+  if (req.matches.size() < 2) return Status::NotFound("no photo id in path");
+  const std::string v = req.matches[1].str();
+  int64_t x = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || ptr != v.data() + v.size() || x <= 0) {
+    return Status::NotFound("no photo with id " + v);
+  }
+  return x;
+}
+
+}  // namespace sa

@@ -1,0 +1,46 @@
+// Internal to src/server: route registration and the helpers every route shares.
+// Only src/server includes httplib.h.
+#pragma once
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/album.h"
+#include "core/status.h"
+#include "server/http_server.h"
+#include "server/json_codec.h"
+
+namespace sa {
+
+struct RouteContext {
+  Album& album;
+  ServerOptions opt;
+};
+
+using RouteHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Wraps a handler so that nothing escapes it: an exception becomes a 500 JSON error.
+RouteHandler guarded(RouteHandler h);
+
+// Serialises with invalid UTF-8 replaced (never throws) and sets the JSON type.
+void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200);
+
+// Integer query parameter: `def` when absent; InvalidArgument when not an integer
+// or outside [lo, hi].
+Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t def,
+                          int64_t lo, int64_t hi);
+// The photo id captured by the route's first regex group; NotFound when it does not fit.
+Result<int64_t> id_param(const httplib::Request& req);
+
+void register_photo_routes(httplib::Server& srv, RouteContext& ctx);
+void register_search_routes(httplib::Server& srv, RouteContext& ctx);
+void register_settings_routes(httplib::Server& srv, RouteContext& ctx);
+void register_static_routes(httplib::Server& srv, RouteContext& ctx);
+
+}  // namespace sa

@@ -1,0 +1,223 @@
+// /api/photos...: upload, list, details, thumbnail/original bytes, delete, analyze.
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "core/file_util.h"
+#include "server/errors.h"
+#include "server/routes.h"
+
+namespace sa {
+namespace {
+
+// Percent-encodes a UTF-8 file name for Content-Disposition's filename* (RFC 5987).
+std::string rfc5987(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool etag_matches(const httplib::Request& req, const std::string& etag) {
+  return req.has_header("If-None-Match") && req.get_header_value("If-None-Match") == etag;
+}
+
+// Streams a file (originals can be large) without holding it in memory.
+Status send_file(httplib::Response& res, const std::string& path, const std::string& mime) {
+  auto in = std::make_shared<std::ifstream>(path, std::ios::binary);
+  if (!*in) return Status::NotFound("file for this photo is missing");
+  in->seekg(0, std::ios::end);
+  const std::streamoff size = in->tellg();
+  if (size < 0) return Status::IOError("cannot read the photo file");
+  in->seekg(0);
+  res.set_content_provider(
+      static_cast<size_t>(size), mime,
+      [in](size_t offset, size_t length, httplib::DataSink& sink) {
+        char buf[64 * 1024];
+        in->clear();
+        in->seekg(static_cast<std::streamoff>(offset));
+        const size_t n = std::min(length, sizeof(buf));
+        in->read(buf, static_cast<std::streamsize>(n));
+        const std::streamsize got = in->gcount();
+        if (got <= 0) return false;
+        return sink.write(buf, static_cast<size_t>(got));
+      });
+  return Status::OK();
+}
+
+// One multipart upload, processed part by part as it streams in, so a batch holds
+// at most one file in memory and one bad file never fails the others.
+void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) {
+  if (!req.is_multipart_form_data()) {
+    reader([](const char*, size_t) { return true; });  // drain the body
+    send_error(res, Status::InvalidArgument("expected multipart/form-data with field 'files'"));
+    return;
+  }
+  nlohmann::json uploaded = nlohmann::json::array();
+  nlohmann::json rejected = nlohmann::json::array();
+  struct Part {
+    std::string name, filename, data;
+    bool too_big = false;
+    bool active = false;
+  } cur;
+  int n_files = 0;
+  const int64_t limit = ctx.opt.max_upload_bytes;
+
+  auto finish = [&]() {
+    if (!cur.active || cur.name != "files") return;
+    ++n_files;
+    const std::string& fname = cur.filename;
+    if (cur.too_big) {
+      rejected.push_back({{"filename", fname},
+                          {"code", status_code_name(StatusCode::kResourceExhausted)},
+                          {"error", "file is larger than the upload limit of " +
+                                        std::to_string(limit >> 20) + " MiB"}});
+      return;
+    }
+    auto r = ctx.album.add_file(fname, cur.data);
+    if (r.ok()) {
+      uploaded.push_back({{"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
+    } else {
+      rejected.push_back({{"filename", fname},
+                          {"code", status_code_name(r.status().code())},
+                          {"error", r.status().message()}});
+    }
+  };
+
+  const bool ok = reader(
+      [&](const httplib::MultipartFormData& f) {
+        finish();
+        cur = Part{};
+        cur.active = true;
+        cur.name = f.name;
+        cur.filename = f.filename;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (cur.too_big || cur.name != "files") return true;
+        if (static_cast<int64_t>(cur.data.size() + len) > limit) {
+          cur.too_big = true;
+          std::string().swap(cur.data);
+          return true;
+        }
+        cur.data.append(data, len);
+        return true;
+      });
+  finish();
+  if (!ok) {
+    send_error(res, Status::InvalidArgument("malformed multipart body"));
+    return;
+  }
+  if (n_files == 0) {
+    send_error(res, Status::InvalidArgument("no 'files' field in the upload"));
+    return;
+  }
+  send_json(res, {{"uploaded", uploaded}, {"rejected", rejected}});
+}
+
+}  // namespace
+
+void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
+  srv.Post("/api/photos", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+    try {
+      handle_upload(ctx, req, res, reader);
+    } catch (const std::exception& e) {
+      send_error(res, Status::Internal(std::string("upload failed: ") + e.what()));
+    }
+  });
+
+  srv.Get("/api/photos", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto page = int_param(req, "page", 1, 1, 1'000'000'000);
+    if (!page.ok()) return send_error(res, page.status());
+    auto per_page = int_param(req, "per_page", 50, 1, 500);
+    if (!per_page.ok()) return send_error(res, per_page.status());
+    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page));
+    if (!r.ok()) return send_error(res, r.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& p : r->items) items.push_back(photo_json(p));
+    send_json(res, {{"total", r->total}, {"page", r->page}, {"per_page", r->per_page},
+                    {"items", items}});
+  }));
+
+  srv.Get(R"(/api/photos/([^/]+))", guarded([&ctx](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    auto p = ctx.album.get_photo(*id);
+    if (!p.ok()) return send_error(res, p.status());
+    send_json(res, photo_json(*p));
+  }));
+
+  srv.Get(R"(/api/photos/([^/]+)/thumbnail)", guarded([&ctx](const httplib::Request& req,
+                                                            httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    auto p = ctx.album.get_photo(*id);
+    if (!p.ok()) return send_error(res, p.status());
+    const std::string etag = "\"t-" + p->hash + "\"";
+    res.set_header("Cache-Control", "private, max-age=86400");
+    res.set_header("ETag", etag);
+    if (etag_matches(req, etag)) {
+      res.status = 304;
+      return;
+    }
+    auto path = ctx.album.thumbnail_path(*id);
+    if (!path.ok()) return send_error(res, path.status());
+    auto bytes = read_file(*path, 64u << 20);
+    if (!bytes.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
+    res.set_content(*bytes, "image/jpeg");
+  }));
+
+  srv.Get(R"(/api/photos/([^/]+)/original)", guarded([&ctx](const httplib::Request& req,
+                                                           httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    auto p = ctx.album.get_photo(*id);
+    if (!p.ok()) return send_error(res, p.status());
+    const std::string etag = "\"o-" + p->hash + "\"";
+    res.set_header("Cache-Control", "private, max-age=86400");
+    res.set_header("ETag", etag);
+    if (etag_matches(req, etag)) {
+      res.status = 304;
+      return;
+    }
+    auto path = ctx.album.original_path(*id);
+    if (!path.ok()) return send_error(res, path.status());
+    res.set_header("Content-Disposition", "inline; filename*=UTF-8''" + rfc5987(p->filename));
+    const std::string mime = p->mime.empty() ? "application/octet-stream" : p->mime;
+    Status s = send_file(res, *path, mime);
+    if (!s.ok()) return send_error(res, s);
+  }));
+
+  srv.Delete(R"(/api/photos/([^/]+))", guarded([&ctx](const httplib::Request& req,
+                                                     httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    Status s = ctx.album.delete_photo(*id);
+    if (!s.ok()) return send_error(res, s);
+    send_json(res, {{"deleted", *id}});
+  }));
+
+  srv.Post(R"(/api/photos/([^/]+)/analyze)", guarded([&ctx](const httplib::Request& req,
+                                                           httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    Status s = ctx.album.analyze(*id);
+    if (!s.ok()) return send_error(res, s);
+    std::string vlm_status = "pending";
+    if (auto p = ctx.album.get_photo(*id); p.ok()) vlm_status = p->vlm_status;
+    send_json(res, {{"id", *id}, {"queued", true}, {"vlm_status", vlm_status}}, 202);
+  }));
+}
+
+}  // namespace sa

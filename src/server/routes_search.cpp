@@ -1,0 +1,94 @@
+// /api/search (text -> photos) and /api/photos/{id}/similar (photo -> photos).
+#include <cmath>
+#include <cstdlib>
+#include <regex>
+
+#include "server/errors.h"
+#include "server/json_codec.h"
+#include "server/routes.h"
+
+namespace sa {
+namespace {
+
+constexpr size_t kMaxQueryBytes = 1000;
+
+std::string trim(const std::string& s) {
+  const char* ws = " \t\r\n";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// "YYYY", "YYYY-MM" or "YYYY-MM-DD" (a prefix of taken_at).
+Status check_date(const httplib::Request& req, const char* name, std::string* out) {
+  *out = req.has_param(name) ? trim(req.get_param_value(name)) : "";
+  static const std::regex kDate(R"(\d{4}(-\d{2}(-\d{2})?)?)");
+  if (!out->empty() && !std::regex_match(*out, kDate)) {
+    return Status::InvalidArgument(std::string("parameter '") + name +
+                                   "' must look like YYYY-MM-DD");
+  }
+  return Status::OK();
+}
+
+Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Request& req) {
+  SearchOptions o;
+  SA_ASSIGN_OR_RETURN(int64_t limit, int_param(req, "limit", 20, 1, 500));
+  SA_ASSIGN_OR_RETURN(int64_t offset, int_param(req, "offset", 0, 0, 100'000));
+  o.limit = static_cast<int>(limit);
+  o.offset = static_cast<int>(offset);
+  const std::string mode = req.has_param("mode") ? req.get_param_value("mode") : "";
+  if (mode.empty()) {
+    o.mode = ctx.album.settings().enhanced_search ? "hybrid" : "clip";
+  } else if (mode == "clip" || mode == "hybrid") {
+    o.mode = mode;
+  } else {
+    return Status::InvalidArgument("parameter 'mode' must be 'clip' or 'hybrid'");
+  }
+  if (req.has_param("min_score") && !req.get_param_value("min_score").empty()) {
+    const std::string v = req.get_param_value("min_score");
+    char* end = nullptr;
+    const float x = std::strtof(v.c_str(), &end);
+    if (end != v.c_str() + v.size() || !std::isfinite(x)) {
+      return Status::InvalidArgument("parameter 'min_score' must be a number");
+    }
+    o.min_score = x;
+  }
+  SA_RETURN_IF_ERROR(check_date(req, "date_from", &o.date_from));
+  SA_RETURN_IF_ERROR(check_date(req, "date_to", &o.date_to));
+  return o;
+}
+
+}  // namespace
+
+void register_search_routes(httplib::Server& srv, RouteContext& ctx) {
+  srv.Get("/api/search", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const std::string q = trim(req.has_param("q") ? req.get_param_value("q") : "");
+    if (q.empty()) return send_error(res, Status::InvalidArgument("parameter 'q' is required"));
+    if (q.size() > kMaxQueryBytes) {
+      return send_error(res, Status::InvalidArgument("query is too long (max 1000 bytes)"));
+    }
+    auto opt = parse_search_options(ctx, req);
+    if (!opt.ok()) return send_error(res, opt.status());
+    auto hits = ctx.album.search(q, *opt);
+    if (!hits.ok()) return send_error(res, hits.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& h : *hits) items.push_back(hit_json(h));
+    send_json(res, {{"query", q}, {"mode", opt->mode}, {"limit", opt->limit},
+                    {"offset", opt->offset}, {"items", items}});
+  }));
+
+  srv.Get(R"(/api/photos/([^/]+)/similar)", guarded([&ctx](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    auto limit = int_param(req, "limit", 20, 1, 500);
+    if (!limit.ok()) return send_error(res, limit.status());
+    auto hits = ctx.album.similar(*id, static_cast<int>(*limit));
+    if (!hits.ok()) return send_error(res, hits.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& h : *hits) items.push_back(hit_json(h));
+    send_json(res, {{"id", *id}, {"items", items}});
+  }));
+}
+
+}  // namespace sa

@@ -1,0 +1,70 @@
+// /api/health, /api/settings, /api/jobs: small state endpoints the page polls.
+#include "server/errors.h"
+#include "server/routes.h"
+
+namespace sa {
+namespace {
+
+nlohmann::json settings_json(const Settings& s) {
+  return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search}};
+}
+
+// A PUT body may carry any subset of the settings; unknown keys are rejected so a
+// typo never silently does nothing.
+Result<Settings> merge_settings(Settings cur, const std::string& body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("body must be a JSON object");
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool* field = nullptr;
+    if (it.key() == "auto_analyze") field = &cur.auto_analyze;
+    else if (it.key() == "enhanced_search") field = &cur.enhanced_search;
+    else return Status::InvalidArgument("unknown setting '" + it.key() + "'");
+    if (!it.value().is_boolean()) {
+      return Status::InvalidArgument("setting '" + it.key() + "' must be true or false");
+    }
+    *field = it.value().get<bool>();
+  }
+  return cur;
+}
+
+}  // namespace
+
+void register_settings_routes(httplib::Server& srv, RouteContext& ctx) {
+  srv.Get("/api/health", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    Album& a = ctx.album;
+    nlohmann::json j = {{"status", "ok"}, {"version", kVersion}};
+    j["model"] = a.has_clip_model() ? nlohmann::json(a.model_name()) : nlohmann::json(nullptr);
+    j["text_model"] = a.has_text_model();
+    j["vlm"] = a.has_vlm();
+    auto page = a.list_photos(1, 1);
+    j["photos"] = page.ok() ? page->total : 0;
+    send_json(res, j);
+  }));
+
+  srv.Get("/api/settings", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    send_json(res, settings_json(ctx.album.settings()));
+  }));
+
+  srv.Put("/api/settings", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto s = merge_settings(ctx.album.settings(), req.body);
+    if (!s.ok()) return send_error(res, s.status());
+    Status st = ctx.album.set_settings(*s);
+    if (!st.ok()) return send_error(res, st);
+    send_json(res, settings_json(ctx.album.settings()));
+  }));
+
+  srv.Get("/api/jobs", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    const JobStats js = ctx.album.job_stats();
+    nlohmann::json failures = nlohmann::json::array();
+    for (const auto& f : js.recent_failures) {
+      failures.push_back({{"job_id", f.job_id}, {"photo_id", f.photo_id}, {"kind", f.kind},
+                          {"error", f.error}, {"at", f.at}});
+    }
+    send_json(res, {{"pending", js.pending}, {"running", js.running}, {"done", js.done},
+                    {"failed", js.failed}, {"recent_failures", failures}});
+  }));
+}
+
+}  // namespace sa

@@ -1,0 +1,308 @@
+// The HTTP layer over a fake Album: routes, parameter validation, error shapes,
+// upload batching, static files and path traversal.
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fake_album.h"
+#include "server/errors.h"
+#include "server/http_server.h"
+
+namespace sa {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("sa_server_test_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "web" / "js");
+    ASSERT_TRUE(write_file_atomic((root_ / "web" / "index.html").string(), "<html>相册</html>").ok());
+    ASSERT_TRUE(write_file_atomic((root_ / "web" / "js" / "app.js").string(), "let x=1;").ok());
+    ASSERT_TRUE(write_file_atomic((root_ / "secret.txt").string(), "secret").ok());
+    album_ = std::make_unique<testing::FakeAlbum>((root_ / "store").string());
+    ServerOptions opt;
+    opt.port = 0;
+    opt.web_dir = (root_ / "web").string();
+    opt.max_upload_bytes = 1000;
+    server_ = std::make_unique<HttpServer>(*album_, opt);
+    ASSERT_TRUE(server_->start().ok());
+    ASSERT_GT(server_->port(), 0);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(root_);
+  }
+
+  json get_json(const std::string& path, int expect_status) {
+    auto r = client_->Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return {};
+    EXPECT_EQ(r->status, expect_status) << path << " -> " << r->body;
+    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos);
+    return json::parse(r->body);
+  }
+  static void expect_error(const json& j, const std::string& code) {
+    ASSERT_TRUE(j.contains("error")) << j.dump();
+    EXPECT_EQ(j["error"]["code"], code);
+    EXPECT_TRUE(j["error"]["message"].is_string());
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  }
+  json upload(const httplib::MultipartFormDataItems& items, int expect_status = 200) {
+    auto r = client_->Post("/api/photos", items);
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, expect_status) << r->body;
+    return json::parse(r->body);
+  }
+
+  fs::path root_;
+  std::unique_ptr<testing::FakeAlbum> album_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST(Errors, StatusCodesMapToHttp) {
+  EXPECT_EQ(http_status_for(StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(http_status_for(StatusCode::kNotFound), 404);
+  EXPECT_EQ(http_status_for(StatusCode::kAlreadyExists), 409);
+  EXPECT_EQ(http_status_for(StatusCode::kResourceExhausted), 413);
+  EXPECT_EQ(http_status_for(StatusCode::kUnavailable), 503);
+  EXPECT_EQ(http_status_for(StatusCode::kTimeout), 504);
+  EXPECT_EQ(http_status_for(StatusCode::kUnimplemented), 501);
+  EXPECT_EQ(http_status_for(StatusCode::kCorruption), 500);
+  EXPECT_EQ(http_status_for(StatusCode::kInternal), 500);
+  json j = json::parse(error_body(Status::NotFound("照片 7 不存在")));
+  EXPECT_EQ(j["error"]["code"], "not_found");
+  EXPECT_EQ(j["error"]["message"], "照片 7 不存在");
+  // Invalid UTF-8 from a user-supplied name must not break the body.
+  json k = json::parse(error_body(Status::InvalidArgument(std::string("bad \xff name"))));
+  EXPECT_EQ(k["error"]["code"], "invalid_argument");
+}
+
+TEST_F(ServerTest, Health) {
+  json j = get_json("/api/health", 200);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["model"], "fake-clip");
+  EXPECT_EQ(j["photos"], 0);
+  EXPECT_EQ(j["vlm"], false);
+  EXPECT_TRUE(j["version"].is_string());
+}
+
+TEST_F(ServerTest, UploadBatchKeepsGoodFilesAndReportsBadOnes) {
+  json j = upload({
+      {"files", "IMGaaaa", "trip/day1/a.jpg", "image/jpeg"},
+      {"files", "not an image", "notes.txt", "text/plain"},
+      {"files", "IMGaaaa", "copy/a.jpg", "image/jpeg"},
+      {"files", "IMG" + std::string(2000, 'x'), "huge.jpg", "image/jpeg"},
+      {"files", "IMGbbbb", "../../evil.jpg", "image/jpeg"},
+      {"other", "ignored", "", ""},
+  });
+  ASSERT_EQ(j["uploaded"].size(), 3u) << j.dump();
+  EXPECT_EQ(j["uploaded"][0]["filename"], "trip/day1/a.jpg");
+  EXPECT_EQ(j["uploaded"][0]["duplicate"], false);
+  EXPECT_EQ(j["uploaded"][1]["filename"], "copy/a.jpg");
+  EXPECT_EQ(j["uploaded"][1]["duplicate"], true);
+  EXPECT_EQ(j["uploaded"][1]["id"], j["uploaded"][0]["id"]);
+  EXPECT_EQ(j["uploaded"][2]["filename"], "../../evil.jpg");
+  ASSERT_EQ(j["rejected"].size(), 2u);
+  EXPECT_EQ(j["rejected"][0]["filename"], "notes.txt");
+  EXPECT_EQ(j["rejected"][0]["code"], "invalid_argument");
+  EXPECT_EQ(j["rejected"][1]["filename"], "huge.jpg");
+  EXPECT_EQ(j["rejected"][1]["code"], "resource_exhausted");
+  // The oversized file never reached the album; the relative names did, unchanged.
+  EXPECT_EQ(album_->added_names,
+            (std::vector<std::string>{"trip/day1/a.jpg", "notes.txt", "copy/a.jpg", "../../evil.jpg"}));
+}
+
+TEST_F(ServerTest, UploadWithoutFilesIsBadRequest) {
+  expect_error(upload({{"other", "x", "", ""}}, 400), "invalid_argument");
+  auto r = client_->Post("/api/photos", "{}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  expect_error(json::parse(r->body), "invalid_argument");
+}
+
+TEST_F(ServerTest, ListGetDeleteAndBytes) {
+  upload({{"files", "IMG1", "a/one.jpg", "image/jpeg"}, {"files", "IMG2", "two.jpg", "image/jpeg"},
+          {"files", "IMG3", "three.jpg", "image/jpeg"}});
+  json page = get_json("/api/photos?page=1&per_page=2", 200);
+  EXPECT_EQ(page["total"], 3);
+  EXPECT_EQ(page["page"], 1);
+  EXPECT_EQ(page["per_page"], 2);
+  ASSERT_EQ(page["items"].size(), 2u);
+  EXPECT_EQ(get_json("/api/photos?page=2&per_page=2", 200)["items"].size(), 1u);
+  expect_error(get_json("/api/photos?per_page=0", 400), "invalid_argument");
+  expect_error(get_json("/api/photos?page=abc", 400), "invalid_argument");
+
+  json one = get_json("/api/photos/1", 200);
+  EXPECT_EQ(one["filename"], "one.jpg");
+  EXPECT_EQ(one["folder"], "a");
+  EXPECT_EQ(one["thumbnail_url"], "/api/photos/1/thumbnail");
+  EXPECT_TRUE(one["gps_lat"].is_null());
+  expect_error(get_json("/api/photos/99", 404), "not_found");
+  expect_error(get_json("/api/photos/abc", 404), "not_found");
+  expect_error(get_json("/api/photos/99999999999999999999999", 404), "not_found");
+
+  auto t = client_->Get("/api/photos/1/thumbnail");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, 200);
+  EXPECT_EQ(t->get_header_value("Content-Type"), "image/jpeg");
+  EXPECT_EQ(t->body, "IMG1");
+  const std::string etag = t->get_header_value("ETag");
+  EXPECT_FALSE(etag.empty());
+  EXPECT_NE(t->get_header_value("Cache-Control").find("max-age"), std::string::npos);
+  auto t304 = client_->Get("/api/photos/1/thumbnail", {{"If-None-Match", etag}});
+  ASSERT_TRUE(t304);
+  EXPECT_EQ(t304->status, 304);
+
+  auto o = client_->Get("/api/photos/2/original");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->status, 200);
+  EXPECT_EQ(o->body, "IMG2");
+  EXPECT_EQ(o->get_header_value("Content-Type"), "image/jpeg");
+
+  auto d = client_->Delete("/api/photos/2");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 200);
+  expect_error(get_json("/api/photos/2", 404), "not_found");
+  auto d2 = client_->Delete("/api/photos/2");
+  ASSERT_TRUE(d2);
+  EXPECT_EQ(d2->status, 404);
+  expect_error(json::parse(d2->body), "not_found");
+  expect_error(get_json("/api/photos/2/original", 404), "not_found");
+}
+
+TEST_F(ServerTest, SearchParametersAndResults) {
+  upload({{"files", "IMG1", "cat.jpg", "image/jpeg"}, {"files", "IMG2", "dog.jpg", "image/jpeg"}});
+  json j = get_json("/api/search?q=cat&limit=5&min_score=0.1&date_from=2023-01-01&date_to=2023", 200);
+  EXPECT_EQ(j["query"], "cat");
+  EXPECT_EQ(j["mode"], "clip");
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["filename"], "cat.jpg");
+  EXPECT_GT(j["items"][0]["score"].get<double>(), j["items"][1]["score"].get<double>());
+  EXPECT_TRUE(j["items"][0].contains("clip_score"));
+  EXPECT_EQ(album_->last_search.limit, 5);
+  ASSERT_TRUE(album_->last_search.min_score.has_value());
+  EXPECT_FLOAT_EQ(*album_->last_search.min_score, 0.1f);
+  EXPECT_EQ(album_->last_search.date_from, "2023-01-01");
+  EXPECT_EQ(album_->last_search.date_to, "2023");
+
+  expect_error(get_json("/api/search", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=%20%20", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=x&mode=magic", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=x&limit=0", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=x&min_score=high", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=x&date_from=yesterday", 400), "invalid_argument");
+  expect_error(get_json("/api/search?q=" + std::string(1001, 'a'), 400), "invalid_argument");
+
+  // Without an explicit mode the persisted "enhanced search" setting decides.
+  album_->set_settings({false, true}).ok();
+  EXPECT_EQ(get_json("/api/search?q=cat", 200)["mode"], "hybrid");
+  EXPECT_EQ(get_json("/api/search?q=cat&mode=clip", 200)["mode"], "clip");
+
+  json sim = get_json("/api/photos/1/similar?limit=3", 200);
+  ASSERT_EQ(sim["items"].size(), 1u);
+  EXPECT_EQ(sim["items"][0]["id"], 1);
+  expect_error(get_json("/api/photos/42/similar", 404), "not_found");
+
+  album_->clip = false;
+  expect_error(get_json("/api/search?q=cat", 503), "unavailable");
+}
+
+TEST_F(ServerTest, HandlerExceptionsBecomeJson500) {
+  expect_error(get_json("/api/search?q=throw", 500), "internal");
+  // The server keeps serving afterwards.
+  EXPECT_EQ(get_json("/api/health", 200)["status"], "ok");
+}
+
+TEST_F(ServerTest, SettingsRoundTrip) {
+  json s = get_json("/api/settings", 200);
+  EXPECT_EQ(s["auto_analyze"], false);
+  EXPECT_EQ(s["enhanced_search"], false);
+  auto r = client_->Put("/api/settings", R"({"enhanced_search": true})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["enhanced_search"], true);
+  EXPECT_EQ(get_json("/api/settings", 200)["enhanced_search"], true);
+  EXPECT_EQ(get_json("/api/settings", 200)["auto_analyze"], false);
+  for (const char* bad : {"not json", "[1]", R"({"enhanced_search": "yes"})", R"({"colour": true})"}) {
+    auto b = client_->Put("/api/settings", bad, "application/json");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->status, 400) << bad;
+    expect_error(json::parse(b->body), "invalid_argument");
+  }
+  EXPECT_EQ(get_json("/api/settings", 200)["enhanced_search"], true);
+}
+
+TEST_F(ServerTest, JobsAndAnalyze) {
+  json j = get_json("/api/jobs", 200);
+  EXPECT_EQ(j["pending"], 2);
+  EXPECT_EQ(j["failed"], 1);
+  ASSERT_EQ(j["recent_failures"].size(), 1u);
+  EXPECT_EQ(j["recent_failures"][0]["error"], "decode failed");
+
+  upload({{"files", "IMG1", "cat.jpg", "image/jpeg"}});
+  auto r = client_->Post("/api/photos/1/analyze");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  expect_error(json::parse(r->body), "unavailable");
+  album_->vlm = true;
+  r = client_->Post("/api/photos/1/analyze");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202);
+  EXPECT_EQ(json::parse(r->body)["vlm_status"], "pending");
+  r = client_->Post("/api/photos/9/analyze");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(ServerTest, StaticFilesAndTraversal) {
+  auto r = client_->Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "<html>相册</html>");
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  r = client_->Get("/js/app.js");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->get_header_value("Content-Type").find("javascript"), std::string::npos);
+  for (const char* bad : {"/../secret.txt", "/js/../../secret.txt", "/%2e%2e/secret.txt",
+                          "/js/..%2f..%2fsecret.txt", "/nope.html", "/js/"}) {
+    auto b = client_->Get(bad);
+    ASSERT_TRUE(b) << bad;
+    EXPECT_EQ(b->status, 404) << bad;
+    EXPECT_EQ(b->body.find("secret"), std::string::npos) << bad;
+  }
+  json j = get_json("/api/nothing-here", 404);
+  expect_error(j, "not_found");
+}
+
+TEST(HttpServerLifecycle, BusyPortIsAClearError) {
+  auto dir = fs::temp_directory_path() / "sa_server_busy";
+  testing::FakeAlbum album(dir.string());
+  ServerOptions opt;
+  opt.port = 0;
+  HttpServer a(album, opt);
+  ASSERT_TRUE(a.start().ok());
+  opt.port = a.port();
+  HttpServer b(album, opt);
+  Status s = b.start();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  opt.port = 70000;
+  HttpServer c(album, opt);
+  EXPECT_EQ(c.start().code(), StatusCode::kInvalidArgument);
+  a.stop();
+  a.stop();  // idempotent
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sa
