@@ -201,43 +201,35 @@ void bias_act(float* y, const float* bias, int m, int n, Act act) {
   }
 }
 
+// y[m, n] = x[m, k] @ w[n, k]^T + beta * y. A single row goes to sgemv, whose
+// threading splits the weight rows (sgemm would pack the whole matrix first).
+void gemm_xwt(const float* x, int m, const float* w, int n, int k, float beta, float* y) {
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, w, k, x, 1, beta, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, beta, y, n);
+  }
+}
+
 }  // namespace
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
-  if (m == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, l.n_out, l.n_in, 1.0f, l.w.data(), l.n_in, x, 1,
-                0.0f, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l.n_out, l.n_in, 1.0f, x, l.n_in,
-                l.w.data(), l.n_in, 0.0f, y, l.n_out);
-  }
+  gemm_xwt(x, m, l.w.data(), l.n_out, l.n_in, 0.0f, y);
   bias_act(y, l.b.empty() ? nullptr : l.b.data(), m, l.n_out, act);
 }
 
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
   if (m <= 0 || r1 <= r0) return;
   const int n = r1 - r0;
-  const float* w = l.w.data() + static_cast<size_t>(r0) * l.n_in;
-  if (m == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, l.n_in, 1.0f, w, l.n_in, x, 1, 0.0f, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, l.n_in, 1.0f, x, l.n_in, w, l.n_in,
-                0.0f, y, n);
-  }
+  gemm_xwt(x, m, l.w.data() + static_cast<size_t>(r0) * l.n_in, n, l.n_in, 0.0f, y);
   if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data() + r0, m, n);
 }
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
   if (add_bias && !l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
-  if (m == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, l.n_out, l.n_in, 1.0f, l.w.data(), l.n_in, x, 1,
-                1.0f, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l.n_out, l.n_in, 1.0f, x, l.n_in,
-                l.w.data(), l.n_in, 1.0f, y, l.n_out);
-  }
+  gemm_xwt(x, m, l.w.data(), l.n_out, l.n_in, 1.0f, y);
 }
 
 namespace {
