@@ -84,7 +84,8 @@ struct TextHit {
   // fallback): per query term, the best field it occurs in scores
   //   keyword equal to the term 1.0 | keyword containing it 0.8 |
   //   description 0.6 | filename or folder 0.4,
-  // and the hit's score is the mean over the terms. Ties keep FTS5 bm25 order.
+  // and the hit's score is the mean over the terms. Ties keep bm25 order (FTS5
+  // path) or newest first (LIKE path).
   float score = 0;
 };
 
