@@ -525,7 +525,9 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
       expected = remote;  // a previous run finished the bytes but not the rename
       last = Status::OK();
     } else {
-      if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(attempt));
+      if (attempt > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::max(0, opt.retry_backoff_ms) * attempt));
+      }
       bool range_rejected = false, transient = false;
       last = get_once(url, part, opt, display, remote, &expected, &sha, &range_rejected, &transient);
       if (range_rejected && !restarted_after_416) {

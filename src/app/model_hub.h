@@ -65,6 +65,7 @@ struct PullOptions {
   std::string hf_token;              // optional, sent as Bearer to the HF endpoint only
   int connect_timeout_s = 30;
   int stall_timeout_s = 60;          // abort if under 1 KiB/s for this long
+  int retry_backoff_ms = 1000;       // wait before resuming a cut transfer (x attempt)
   // Called as bytes arrive and once per finished file: bytes of `file` done so
   // far (resumed bytes included) and its total (-1 if unknown).
   std::function<void(int64_t done, int64_t total, const std::string& file)> progress;

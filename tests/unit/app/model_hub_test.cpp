@@ -86,6 +86,8 @@ class FakeHub {
     head_size_[repo + "/" + file] = n;
   }
   void set_ignore_range(bool v) { ignore_range_ = v; }
+  // The next plain GET is cut off halfway through.
+  void cut_next_get() { cut_once_ = true; }
   void set_etag_override(const std::string& e) {
     std::lock_guard<std::mutex> lock(mu_);
     etag_override_ = e;
@@ -121,6 +123,19 @@ class FakeHub {
       auto hs = head_size_.find(repo + "/" + file);
       if (req.method == "HEAD" && hs != head_size_.end()) content.assign(hs->second, 'x');
     }
+    if (req.method == "GET" && req.ranges.empty() && cut_once_.exchange(false)) {
+      // Announce the whole file, send half, drop the connection.
+      res.status = 200;
+      auto data = std::make_shared<std::string>(std::move(content));
+      res.set_content_provider(data->size(), "application/octet-stream",
+                               [data](size_t off, size_t len, httplib::DataSink& sink) {
+                                 size_t half = data->size() / 2;
+                                 if (off >= half) return false;
+                                 sink.write(data->data() + off, std::min(len, half - off));
+                                 return true;
+                               });
+      return;
+    }
     if (ignore_range_) {
       // A server without range support: the whole file with 200. httplib
       // slices any response by the parsed ranges, so drop them here.
@@ -139,6 +154,7 @@ class FakeHub {
   std::map<std::string, size_t> head_size_;
   std::vector<Seen> seen_;
   std::atomic<bool> ignore_range_{false};
+  std::atomic<bool> cut_once_{false};
   std::string etag_override_;
 };
 
@@ -180,6 +196,7 @@ class ModelHubPull : public ::testing::Test {
     hub_.add("org/tiny-b16", "model.safetensors", weights_);
     opt_.hf_endpoint = hub_.endpoint();
     opt_.modelscope_endpoint = hub_.endpoint();
+    opt_.retry_backoff_ms = 10;
     opt_.progress = [this](int64_t done, int64_t total, const std::string& file) {
       std::lock_guard<std::mutex> lock(mu_);
       progress_[file].push_back({done, total});
@@ -360,6 +377,25 @@ TEST_F(ModelHubPull, ResumesFromPartialFile) {
   EXPECT_TRUE(ranged);
   std::lock_guard<std::mutex> lock(mu_);
   EXPECT_GE(progress_["model.safetensors"].front().first, static_cast<int64_t>(have));
+}
+
+TEST_F(ModelHubPull, InterruptedTransferResumesOnRetry) {
+  KnownModel m = tiny_model();
+  m.files = {"model.safetensors"};
+  m.optional_files.clear();
+  hub_.cut_next_get();
+  Status st = pull_model(m, tmp_.path(), opt_);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  EXPECT_EQ(slurp(dir() + "/model.safetensors"), weights_);
+  EXPECT_FALSE(fs::exists(dir() + "/model.safetensors.part"));
+  std::vector<std::string> ranges;
+  for (const auto& s : hub_.seen()) {
+    if (s.method == "GET") ranges.push_back(s.range);
+  }
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0], "");
+  EXPECT_EQ(ranges[1].rfind("bytes=", 0), 0u);
+  EXPECT_NE(ranges[1], "bytes=0-");
 }
 
 TEST_F(ModelHubPull, ServerWithoutRangeSupportRestarts) {
