@@ -1,0 +1,317 @@
+// Album benchmarks (library level, no HTTP), with full-size random-weight models
+// (ViT-B/16 image tower, RoBERTa-wwm-ext-base text tower, embed dim 512).
+//
+// Workloads:
+//   import_12mp/N        import_folder() of N generated 12 MP JPEGs (chelsea upscaled
+//                        to 4000x3000 plus per-image Gaussian noise, Q90) until every
+//                        photo is embedded: photos/s, and `encoder_busy_pct` = time in
+//                        encode_images / time from the first claimed batch to the last.
+//   search_clip_{10k,100k}    Album::search (mode clip, limit 20) over N photos whose
+//                        vectors are random unit vectors put in the store; latency
+//                        p50/p99 per query INCLUDING the text tower, and the text
+//                        tower alone (`encode_ms`).
+//   search_hybrid_{10k,100k}  the same in hybrid mode (CLIP top-100 + FTS/LIKE
+//                        keyword candidates + fusion), no descriptions.
+// `index_open_s` is the time Album open spent (index rebuilt from SQLite, first run).
+//
+// Run: build/bench/bench_album [--import-photos=N] [--search-sizes=10000,100000]
+//                              [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+#include <vips/vips.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "app/album_impl.h"
+#include "core/file_util.h"
+#include "image/image.h"
+#include "model/chinese_clip.h"
+#include "model/random_weights.h"
+#include "store/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int g_import_photos = 16;
+std::vector<int> g_search_sizes = {10'000, 100'000};
+constexpr int kEmbedDim = 512;
+const char* kModelName = "bench-vitb16";
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+sa::VitConfig vit_b16() {
+  sa::VitConfig c;
+  c.image_size = 224;
+  c.patch_size = 16;
+  c.width = 768;
+  c.layers = 12;
+  c.heads = 12;
+  c.mlp = 3072;
+  return c;
+}
+
+sa::BertConfig roberta_base() {
+  sa::BertConfig c;
+  c.vocab_size = 21128;
+  c.hidden = 768;
+  c.layers = 12;
+  c.heads = 12;
+  c.intermediate = 3072;
+  c.max_position = 512;
+  return c;
+}
+
+std::shared_ptr<const sa::ChineseClip> model() {
+  static std::shared_ptr<const sa::ChineseClip> m = [] {
+    auto r = sa::ChineseClip::from_weights(sa::random_clip_weights(vit_b16(), roberta_base(), kEmbedDim, 7));
+    if (!r.ok()) {
+      std::fprintf(stderr, "model: %s\n", r.status().to_string().c_str());
+      std::exit(1);
+    }
+    return std::shared_ptr<const sa::ChineseClip>(std::move(*r));
+  }();
+  return m;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("sa_bench_album_" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct VipsUnref {
+  void operator()(VipsImage* im) const { if (im) g_object_unref(im); }
+};
+using VipsPtr = std::unique_ptr<VipsImage, VipsUnref>;
+
+// Writes n distinct 12 MP JPEGs into dir (returns false and prints why on failure).
+bool make_12mp_jpegs(const fs::path& dir, int n) {
+  if (!sa::image_init().ok()) return false;
+  std::string src = std::string(SA_TEST_DATA) + "/images/chelsea.png";
+  VipsImage* raw = vips_image_new_from_file(src.c_str(), nullptr);
+  if (!raw) return false;
+  VipsPtr base(raw);
+  VipsImage* out = nullptr;
+  if (vips_resize(base.get(), &out, 4000.0 / base->Xsize, "vscale", 3000.0 / base->Ysize, nullptr)) return false;
+  VipsPtr big(out);
+  for (int i = 0; i < n; ++i) {
+    VipsImage *noise = nullptr, *sum = nullptr, *u8 = nullptr;
+    if (vips_gaussnoise(&noise, big->Xsize, big->Ysize, "sigma", 6.0, "mean", 0.0, "seed", i + 1, nullptr)) return false;
+    VipsPtr pn(noise);
+    if (vips_add(big.get(), noise, &sum, nullptr)) return false;
+    VipsPtr ps(sum);
+    if (vips_cast_uchar(sum, &u8, nullptr)) return false;
+    VipsPtr pu(u8);
+    void* buf = nullptr;
+    size_t len = 0;
+    if (vips_jpegsave_buffer(u8, &buf, &len, "Q", 90, nullptr)) return false;
+    std::string bytes(static_cast<const char*>(buf), len);
+    g_free(buf);
+    char name[32];
+    std::snprintf(name, sizeof name, "IMG_%04d.jpg", i);
+    if (!sa::write_file_atomic((dir / name).string(), bytes).ok()) return false;
+  }
+  return true;
+}
+
+void BM_import_12mp(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  TempDir tmp;
+  fs::path photos = tmp.path / "photos";
+  fs::create_directories(photos);
+  auto g0 = Clock::now();
+  if (!make_12mp_jpegs(photos, n)) {
+    state.SkipWithError("generating JPEGs with libvips failed");
+    return;
+  }
+  state.counters["generate_s"] = since(g0);
+  int64_t bytes = 0;
+  for (auto& e : fs::directory_iterator(photos)) bytes += static_cast<int64_t>(e.file_size());
+  auto m = model();
+  for (auto _ : state) {
+    sa::Config cfg;
+    cfg.data_dir = (tmp.path / ("data" + std::to_string(state.iterations()))).string();
+    cfg.embed_batch = 8;
+    sa::AlbumDeps deps;
+    deps.clip = m;
+    deps.clip_name = kModelName;
+    auto album = sa::open_album(cfg, deps);
+    if (!album.ok()) {
+      state.SkipWithError(album.status().to_string().c_str());
+      return;
+    }
+    auto t0 = Clock::now();
+    auto rep = (*album)->import_folder(photos.string());
+    double ingest_s = since(t0);
+    if (!rep.ok() || rep->added != n) {
+      state.SkipWithError("import failed");
+      return;
+    }
+    if (!(*album)->wait_idle(3600)) {
+      state.SkipWithError("embedding did not finish");
+      return;
+    }
+    double total_s = since(t0);
+    sa::EmbedStats es = (*album)->embed_stats();
+    state.SetIterationTime(total_s);
+    state.counters["photos_per_s"] = n / total_s;
+    state.counters["ingest_s"] = ingest_s;  // hash + decode + thumbnail + preprocess + store
+    state.counters["total_s"] = total_s;
+    state.counters["encode_s"] = es.encode_seconds;
+    state.counters["encoder_busy_pct"] = es.busy_window_seconds > 0 ? 100.0 * es.encode_seconds / es.busy_window_seconds : 0;
+    state.counters["worker_decode_s"] = es.decode_seconds;  // decodes the pixel cache did not save
+    state.counters["MB_per_photo"] = bytes / 1e6 / n;
+  }
+}
+
+// A data dir with n photos and random unit vectors, opened as an album.
+struct SearchFixture {
+  TempDir tmp;
+  std::unique_ptr<sa::AlbumImpl> album;
+  double populate_s = 0, open_s = 0;
+};
+
+SearchFixture* search_fixture(int n) {
+  static std::map<int, std::unique_ptr<SearchFixture>> cache;
+  auto& f = cache[n];
+  if (f) return f.get();
+  f = std::make_unique<SearchFixture>();
+  fs::path data = f->tmp.path / "data";
+  fs::create_directories(data);
+  auto t0 = Clock::now();
+  {
+    auto store = sa::Store::open((data / "album.db").string());
+    if (!store.ok()) return nullptr;
+    std::mt19937 rng(42);
+    std::normal_distribution<float> nd;
+    std::vector<float> v(kEmbedDim);
+    for (int i = 0; i < n; ++i) {
+      sa::PhotoInfo p;
+      char hash[65];
+      std::snprintf(hash, sizeof hash, "%064x", i);
+      p.hash = hash;
+      p.filename = "IMG_" + std::to_string(i) + ".jpg";
+      p.folder = "bench/" + std::to_string(i % 100);
+      p.mime = "image/jpeg";
+      p.status = "ready";
+      p.taken_at = "2023-01-" + std::to_string(10 + i % 20) + "T10:00:00";
+      auto id = (*store)->insert_photo(p);
+      if (!id.ok()) return nullptr;
+      float s = 0;
+      for (float& x : v) { x = nd(rng); s += x * x; }
+      for (float& x : v) x /= std::sqrt(s);
+      if (!(*store)->put_vector(id->id, "clip", kModelName, v).ok()) return nullptr;
+    }
+  }
+  f->populate_s = since(t0);
+  sa::Config cfg;
+  cfg.data_dir = data.string();
+  sa::AlbumDeps deps;
+  deps.clip = model();
+  deps.clip_name = kModelName;
+  auto t1 = Clock::now();
+  auto album = sa::open_album(cfg, deps);
+  if (!album.ok()) return nullptr;
+  f->open_s = since(t1);
+  f->album = std::move(*album);
+  return f.get();
+}
+
+const std::vector<std::string> kQueries = {"海边的日落", "拿着相机的人", "2023年春节全家福", "一只猫",
+                                           "北京天安门前的合影", "一杯咖啡", "雪山下的湖", "生日蛋糕"};
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+void BM_search(benchmark::State& state, const std::string& mode) {
+  const int n = static_cast<int>(state.range(0));
+  SearchFixture* f = search_fixture(n);
+  if (!f) {
+    state.SkipWithError("building the search fixture failed");
+    return;
+  }
+  auto m = model();
+  sa::SearchOptions opt;
+  opt.limit = 20;
+  opt.mode = mode;
+  std::vector<double> lat, enc;
+  size_t qi = 0;
+  for (auto _ : state) {
+    const std::string& q = kQueries[qi++ % kQueries.size()];
+    auto t0 = Clock::now();
+    auto hits = f->album->search(q, opt);
+    double dt = since(t0);
+    if (!hits.ok() || hits->size() != 20) {
+      state.SkipWithError("search failed");
+      return;
+    }
+    state.SetIterationTime(dt);
+    lat.push_back(dt * 1e3);
+    // The text tower alone, for the split.
+    auto t1 = Clock::now();
+    std::vector<float> out(kEmbedDim);
+    (void)m->encode_texts({m->tokenize(q)}, out.data());
+    enc.push_back(since(t1) * 1e3);
+  }
+  state.counters["p50_ms"] = percentile(lat, 0.5);
+  state.counters["p99_ms"] = percentile(lat, 0.99);
+  state.counters["encode_ms"] = percentile(enc, 0.5);
+  state.counters["photos"] = n;
+  state.counters["populate_s"] = f->populate_s;
+  state.counters["index_open_s"] = f->open_s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--import-photos=", 16) == 0) {
+      g_import_photos = std::max(1, std::atoi(argv[i] + 16));
+    } else if (std::strncmp(argv[i], "--search-sizes=", 15) == 0) {
+      g_search_sizes.clear();
+      for (const char* p = argv[i] + 15; *p;) {
+        g_search_sizes.push_back(std::atoi(p));
+        const char* c = std::strchr(p, ',');
+        if (!c) break;
+        p = c + 1;
+      }
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int rargc = static_cast<int>(rest.size());
+  benchmark::RegisterBenchmark("import_12mp", BM_import_12mp)
+      ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+  for (int n : g_search_sizes) {
+    std::string tag = n % 1000 == 0 ? std::to_string(n / 1000) + "k" : std::to_string(n);
+    benchmark::RegisterBenchmark(("search_clip_" + tag).c_str(), BM_search, std::string("clip"))
+        ->Arg(n)->Iterations(100)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("search_hybrid_" + tag).c_str(), BM_search, std::string("hybrid"))
+        ->Arg(n)->Iterations(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+  }
+  benchmark::Initialize(&rargc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
