@@ -1,0 +1,43 @@
+// The subcommands. Each returns the process exit code: 0 on success, non-zero
+// after printing a one-line reason to stderr (see fail()).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/cli_config.h"
+#include "core/config.h"
+#include "core/status.h"
+
+namespace sa::cli {
+
+// Prints "smart-album: <reason>" as one line on stderr; returns 1.
+int fail(const Status& s);
+int fail(const std::string& message);
+
+struct EmbedArgs {
+  std::vector<std::string> inputs;  // image paths or texts
+  bool raw = false;                 // skip L2 normalisation
+};
+int cmd_embed_image(const Config& cfg, const EmbedArgs& a);
+int cmd_embed_text(const Config& cfg, const EmbedArgs& a);
+int cmd_embed_sentence(const Config& cfg, const EmbedArgs& a);
+
+int cmd_serve(const Config& cfg);
+int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait);
+
+struct SearchArgs {
+  std::string query;
+  int limit = 20;
+  int offset = 0;
+  std::string mode = "clip";
+  bool json = false;
+};
+int cmd_search(const Config& cfg, const SearchArgs& a);
+int cmd_analyze(const Config& cfg, bool wait);
+
+int cmd_models_list(const Config& cfg);
+int cmd_models_pull(const Config& cfg, const CliEnv& env, const std::string& name,
+                    const std::string& source);
+
+}  // namespace sa::cli

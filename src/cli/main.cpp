@@ -1,0 +1,176 @@
+// smart-album: the command-line entry point. Parses flags (CLI11), builds one
+// Config (cli_config.h) and hands it to a subcommand (commands.h).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/cli_config.h"
+#include "cli/commands.h"
+#include "image/image.h"
+#include "server/http_server.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace sa::cli {
+
+int fail(const std::string& message) {
+  std::string line = message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::fprintf(stderr, "smart-album: %s\n", line.c_str());
+  return 1;
+}
+
+int fail(const Status& s) { return fail(s.to_string()); }
+
+namespace {
+
+void str_flag(CLI::App* app, const std::string& name, std::optional<std::string>& target,
+              const std::string& desc) {
+  app->add_option_function<std::string>(name, [&target](const std::string& v) { target = v; }, desc);
+}
+void int_flag(CLI::App* app, const std::string& name, std::optional<int>& target,
+              const std::string& desc) {
+  app->add_option_function<int>(name, [&target](const int& v) { target = v; }, desc);
+}
+
+void album_flags(CLI::App* app, ConfigFlags& f) {
+  str_flag(app, "--data-dir", f.data_dir, "album data directory (env SMART_ALBUM_DATA_DIR; default ./data)");
+  str_flag(app, "--models-dir", f.models_dir, "where known model names resolve (env SMART_ALBUM_MODELS_DIR)");
+  int_flag(app, "--threads", f.threads, "inference threads (0 = all cores)");
+}
+void clip_flags(CLI::App* app, ConfigFlags& f) {
+  str_flag(app, "--model", f.model, "Chinese-CLIP checkpoint: path or known name (env SMART_ALBUM_MODEL)");
+  str_flag(app, "--arch", f.arch, "architecture of an official checkpoint (ViT-B-16, ViT-L-14, ...)");
+}
+void vlm_flags(CLI::App* app, ConfigFlags& f) {
+  str_flag(app, "--vlm-base-url", f.vlm_base_url, "OpenAI-compatible API base URL (env QWEN_BASE_URL)");
+  str_flag(app, "--vlm-model", f.vlm_model, "vision model name (env QWEN_MODEL)");
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"smart-album: a photo album with Chinese natural-language search", "smart-album"};
+  app.set_version_flag("--version", std::string(kVersion));
+  app.require_subcommand(1);
+  ConfigFlags f;
+  bool config_file = true;  // the embed-* and models commands ignore <data-dir>/config.json
+  EmbedArgs embed;
+  SearchArgs search;
+  std::vector<std::string> folders;
+  bool no_wait = false;
+  std::string model_name, source = "hf";
+
+  auto* ei = app.add_subcommand("embed-image", "print the CLIP embedding of each image as a JSON line");
+  clip_flags(ei, f);
+  ei->add_flag("--raw", embed.raw, "do not L2-normalise");
+  ei->add_option("images", embed.inputs, "image files")->required();
+  int_flag(ei, "--threads", f.threads, "inference threads (0 = all cores)");
+
+  auto* et = app.add_subcommand("embed-text", "print the CLIP text embedding and token ids of each text");
+  clip_flags(et, f);
+  et->add_flag("--raw", embed.raw, "do not L2-normalise");
+  et->add_option("texts", embed.inputs, "texts")->required();
+  int_flag(et, "--threads", f.threads, "inference threads (0 = all cores)");
+
+  auto* es = app.add_subcommand("embed-sentence", "print the sentence embedding (BCE / text2vec) of each text");
+  str_flag(es, "--model", f.text_model, "sentence model directory or known name");
+  es->add_option("texts", embed.inputs, "texts")->required();
+  int_flag(es, "--threads", f.threads, "inference threads (0 = all cores)");
+
+  auto* sv = app.add_subcommand("serve", "run the web album");
+  album_flags(sv, f);
+  clip_flags(sv, f);
+  vlm_flags(sv, f);
+  str_flag(sv, "--text-model", f.text_model, "sentence model for description search (dir or known name)");
+  str_flag(sv, "--host", f.host, "address to listen on (default 127.0.0.1)");
+  int_flag(sv, "--port", f.port, "port (default 5000; 0 = any free port)");
+  str_flag(sv, "--web-dir", f.web_dir, "static web files (default: the source tree's web/)");
+
+  auto* im = app.add_subcommand("import", "import folders of photos (recursive, incremental)");
+  album_flags(im, f);
+  clip_flags(im, f);
+  vlm_flags(im, f);
+  str_flag(im, "--text-model", f.text_model, "sentence model (dir or known name)");
+  im->add_flag("--no-wait", no_wait, "do not wait for the embedding jobs");
+  im->add_option("folders", folders, "folders to import")->required()->check(CLI::ExistingDirectory);
+
+  auto* se = app.add_subcommand("search", "search photos by a Chinese (or any) description");
+  album_flags(se, f);
+  clip_flags(se, f);
+  str_flag(se, "--text-model", f.text_model, "sentence model (needed for --mode hybrid)");
+  se->add_option("--limit", search.limit, "results")->check(CLI::Range(1, 500));
+  se->add_option("--offset", search.offset, "skip this many results")->check(CLI::Range(0, 100000));
+  se->add_option("--mode", search.mode, "clip or hybrid")->check(CLI::IsMember({"clip", "hybrid"}));
+  se->add_flag("--json", search.json, "print one JSON object");
+  se->add_option("query", search.query, "what to look for")->required();
+
+  auto* an = app.add_subcommand("analyze", "describe every photo without a description (VLM)");
+  album_flags(an, f);
+  clip_flags(an, f);
+  vlm_flags(an, f);
+  str_flag(an, "--text-model", f.text_model, "sentence model (dir or known name)");
+  an->add_flag("--no-wait", no_wait, "queue only; do not wait");
+
+  auto* mo = app.add_subcommand("models", "list or download known models");
+  mo->require_subcommand(1);
+  auto* ml = mo->add_subcommand("list", "known models and whether they are downloaded");
+  str_flag(ml, "--models-dir", f.models_dir, "models directory");
+  auto* mp = mo->add_subcommand("pull", "download a known model (HF_ENDPOINT honoured)");
+  str_flag(mp, "--models-dir", f.models_dir, "models directory");
+  mp->add_option("--source", source, "hf or modelscope")->check(CLI::IsMember({"hf", "modelscope"}));
+  mp->add_option("name", model_name, "model name (see models list)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fail(std::string(e.what()) + " (see --help)");
+    return 2;
+  }
+
+  // Logs go to stderr so that stdout stays clean for JSON output.
+  auto logger = spdlog::stderr_color_mt("smart-album");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(sv->parsed() ? spdlog::level::info : spdlog::level::warn);
+
+  if (ei->parsed() || et->parsed() || es->parsed() || mo->parsed()) config_file = false;
+  const CliEnv env = CliEnv::from_process();
+  auto cfg = load_config(f, env, config_file);
+  if (!cfg.ok()) return fail(cfg.status());
+  if (cfg->threads > 0) openblas_set_num_threads(cfg->threads);
+  if (ei->parsed() || sv->parsed() || im->parsed()) {
+    Status s = image_init();
+    if (!s.ok()) return fail(s);
+  }
+
+  if (ei->parsed()) return cmd_embed_image(*cfg, embed);
+  if (et->parsed()) return cmd_embed_text(*cfg, embed);
+  if (es->parsed()) return cmd_embed_sentence(*cfg, embed);
+  if (sv->parsed()) return cmd_serve(*cfg);
+  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait);
+  if (se->parsed()) return cmd_search(*cfg, search);
+  if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
+  if (ml->parsed()) return cmd_models_list(*cfg);
+  if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);
+  return fail("no subcommand");
+}
+
+}  // namespace sa::cli
+
+int main(int argc, char** argv) {
+  try {
+    return sa::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    return sa::cli::fail(std::string("unexpected error: ") + e.what());
+  }
+}

@@ -1,0 +1,37 @@
+// Terminal progress: a redrawn bar on a TTY, occasional plain lines otherwise
+// (logs, CI). Writes to stderr so stdout stays machine-readable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace sa::cli {
+
+class Progress {
+ public:
+  // bytes: show done/total as sizes (downloads) instead of counts.
+  explicit Progress(std::string label, bool bytes = false);
+  ~Progress();  // finish()
+  // done out of total (total <= 0: unknown); `item` is shown after the bar.
+  void update(int64_t done, int64_t total, const std::string& item = "");
+  // Ends the bar's line (TTY); idempotent.
+  void finish();
+  static bool stderr_is_tty();
+
+ private:
+  std::string amount(int64_t n) const;
+  std::string label_;
+  bool tty_;
+  bool bytes_;
+  bool open_ = false;
+  int last_pct_ = -1;
+  int64_t last_done_ = -1;
+  std::chrono::steady_clock::time_point last_draw_{};
+  std::chrono::steady_clock::time_point start_;
+};
+
+// "1.2 MiB"
+std::string human_bytes(int64_t n);
+
+}  // namespace sa::cli

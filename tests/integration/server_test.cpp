@@ -1,0 +1,383 @@
+// The real album behind the real HTTP server on 127.0.0.1 (free port) with the
+// tiny Chinese-CLIP model: upload the test photos, wait for the embedding jobs,
+// and check search against the ranking the golden embeddings imply, then similar,
+// delete, restart, index rebuild and the error shapes.
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "app/album.h"
+#include "core/file_util.h"
+#include "server/http_server.h"
+
+namespace sa {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::string kData = SA_TEST_DATA;
+const std::string kModel = kData + "/clip/tiny-b16/hf-safetensors";
+
+// Golden embeddings, L2-normalised, keyed by image file name / text.
+struct Goldens {
+  std::map<std::string, std::vector<double>> images;  // file -> unit vector
+  std::vector<std::pair<std::string, std::vector<double>>> texts;
+};
+
+std::vector<double> unit(const json& arr) {
+  std::vector<double> v = arr.get<std::vector<double>>();
+  double n = 0;
+  for (double x : v) n += x * x;
+  n = std::sqrt(n);
+  for (double& x : v) x /= n;
+  return v;
+}
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+const Goldens& goldens() {
+  static const Goldens g = [] {
+    Goldens g;
+    auto text = read_file(kData + "/clip/tiny-b16/golden.json");
+    EXPECT_TRUE(text.ok());
+    json j = json::parse(*text);
+    for (const auto& im : j["images"]) g.images[im["file"]] = unit(im["embedding"]);
+    for (const auto& t : j["texts"]) g.texts.emplace_back(t["text"], unit(t["embedding"]));
+    return g;
+  }();
+  return g;
+}
+
+// (file, cosine) sorted best first over `files`.
+std::vector<std::pair<std::string, double>> golden_ranking(const std::vector<double>& q,
+                                                           const std::vector<std::string>& files) {
+  std::vector<std::pair<std::string, double>> r;
+  for (const auto& f : files) r.emplace_back(f, dot(q, goldens().images.at(f)));
+  std::sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  return r;
+}
+
+class AlbumServer {
+ public:
+  explicit AlbumServer(const std::string& data_dir, const std::string& model = kModel) {
+    Config cfg;
+    cfg.data_dir = data_dir;
+    cfg.model = model;
+    cfg.threads = 2;
+    auto a = Album::open(cfg);
+    EXPECT_TRUE(a.ok()) << a.status().to_string();
+    album = std::move(*a);
+    ServerOptions opt;
+    opt.port = 0;
+    opt.web_dir = std::string(SA_SOURCE_DIR) + "/web";
+    opt.max_upload_bytes = 4 << 20;
+    server = std::make_unique<HttpServer>(*album, opt);
+    Status s = server->start();
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
+    client->set_read_timeout(60);
+  }
+  ~AlbumServer() {
+    server.reset();  // the server goes first: it references the album
+    album.reset();
+  }
+
+  json get(const std::string& path, int status = 200) {
+    auto r = client->Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return {};
+    EXPECT_EQ(r->status, status) << path << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+  // Polls /api/jobs until nothing is pending or running.
+  void wait_jobs() {
+    for (int i = 0; i < 600; ++i) {
+      json j = get("/api/jobs");
+      if (j["pending"] == 0 && j["running"] == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "jobs did not finish";
+  }
+  std::vector<std::string> search_files(const std::string& q, int limit = 20) {
+    json j = get("/api/search?limit=" + std::to_string(limit) + "&q=" +
+                 httplib::detail::encode_query_param(q));
+    std::vector<std::string> out;
+    for (const auto& it : j["items"]) out.push_back(it["filename"]);
+    return out;
+  }
+
+  std::unique_ptr<Album> album;
+  std::unique_ptr<HttpServer> server;
+  std::unique_ptr<httplib::Client> client;
+};
+
+const std::vector<std::string> kImages = {"pokemon.jpeg", "chelsea.png", "coffee.png", "camera.png",
+                                          "coffee_q90.jpg", "chelsea_exif6.jpg", "chelsea_small.png"};
+
+std::string image_bytes(const std::string& file) {
+  auto b = read_file(kData + "/images/" + file);
+  EXPECT_TRUE(b.ok()) << file;
+  return b.ok() ? *b : "";
+}
+
+class ServerIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("sa_integ_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    data_ = (root_ / "album").string();
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // Uploads every test image under relative folders, plus the hostile cases.
+  json upload_all(AlbumServer& s) {
+    httplib::MultipartFormDataItems items;
+    for (const auto& f : kImages) {
+      const std::string folder = f.rfind("chelsea", 0) == 0 ? "相册/猫/" : "trip/day1/";
+      items.push_back({"files", image_bytes(f), folder + f, "application/octet-stream"});
+    }
+    // A hostile name carrying a valid image that is not uploaded otherwise.
+    items.push_back({"files", tiny_png(), "../../evil.png", "image/png"});
+    items.push_back({"files", "this is not an image", "notes/readme.jpg", "image/jpeg"});
+    items.push_back({"files", image_bytes("coffee.png"), "copy/coffee-again.png", "image/png"});
+    auto r = s.client->Post("/api/photos", items);
+    EXPECT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    return json::parse(r->body);
+  }
+
+  // A valid 1x1 RGB PNG (one red pixel).
+  static std::string tiny_png() {
+    static const unsigned char kPng[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90,
+        0x77, 0x53, 0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8,
+        0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0, 0x00, 0x00, 0x00,
+        0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+    return std::string(reinterpret_cast<const char*>(kPng), sizeof(kPng));
+  }
+
+  // Queries whose golden top-1 beats the runner-up clearly enough that a correct
+  // engine (cosine >= 0.9999 to the goldens from files) cannot swap them.
+  static std::vector<std::pair<std::string, std::string>> clear_queries(
+      const std::vector<std::string>& files, double margin) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [text, emb] : goldens().texts) {
+      if (text.empty() || text.find_first_not_of(" \t\n") == std::string::npos) continue;
+      auto r = golden_ranking(emb, files);
+      if (r[0].second - r[1].second >= margin) out.emplace_back(text, r[0].first);
+    }
+    return out;
+  }
+
+  fs::path root_;
+  std::string data_;
+};
+
+TEST_F(ServerIntegration, UploadSearchSimilarDeleteRestartRebuild) {
+  std::vector<std::string> files = kImages;
+  files.push_back("evil.png");
+  {
+    AlbumServer s(data_);
+    json up = upload_all(s);
+    // 7 photos + evil uploaded, the copy is a duplicate, the text file is rejected.
+    ASSERT_EQ(up["uploaded"].size(), 9u) << up.dump();
+    ASSERT_EQ(up["rejected"].size(), 1u) << up.dump();
+    EXPECT_EQ(up["rejected"][0]["filename"], "notes/readme.jpg");
+    EXPECT_FALSE(up["rejected"][0]["error"].get<std::string>().empty());
+    int dups = 0;
+    for (const auto& u : up["uploaded"]) dups += u["duplicate"].get<bool>();
+    EXPECT_EQ(dups, 1);
+    // "../" never leaves the data dir, and never shows up in the stored folder.
+    EXPECT_FALSE(fs::exists(root_ / "evil.png"));
+    EXPECT_FALSE(fs::exists(fs::path(data_).parent_path().parent_path() / "evil.png"));
+    json page = s.get("/api/photos?per_page=50");
+    EXPECT_EQ(page["total"], 8);
+    std::map<std::string, json> by_name;
+    for (const auto& p : page["items"]) by_name[p["filename"]] = p;
+    ASSERT_TRUE(by_name.count("evil.png")) << page.dump();
+    EXPECT_EQ(by_name["evil.png"]["folder"].get<std::string>().find(".."), std::string::npos);
+    EXPECT_EQ(by_name["chelsea.png"]["folder"], "相册/猫");
+    EXPECT_EQ(by_name["camera.png"]["folder"], "trip/day1");
+
+    // Thumbnails and originals come back with the right types.
+    const int64_t chelsea = by_name["chelsea.png"]["id"];
+    auto th = s.client->Get(("/api/photos/" + std::to_string(chelsea) + "/thumbnail").c_str());
+    ASSERT_TRUE(th);
+    EXPECT_EQ(th->status, 200);
+    EXPECT_EQ(th->get_header_value("Content-Type"), "image/jpeg");
+    EXPECT_EQ(th->body.substr(0, 2), "\xff\xd8");
+    auto orig = s.client->Get(("/api/photos/" + std::to_string(chelsea) + "/original").c_str());
+    ASSERT_TRUE(orig);
+    EXPECT_EQ(orig->status, 200);
+    EXPECT_EQ(orig->get_header_value("Content-Type"), "image/png");
+    EXPECT_EQ(orig->body, image_bytes("chelsea.png"));
+
+    s.wait_jobs();
+    json health = s.get("/api/health");
+    EXPECT_EQ(health["status"], "ok");
+    EXPECT_TRUE(health["model"].is_string());
+    EXPECT_EQ(health["photos"], 8);
+  }
+
+  // Ranking: evil.png has no golden, so rank among the golden images only and ask the
+  // API for all photos; evil.png is dropped from the API list before comparing.
+  const auto queries = clear_queries(kImages, 0.02);
+  ASSERT_GE(queries.size(), 5u) << "too few clear-margin queries in the goldens";
+  auto check_search = [&](AlbumServer& s, const std::vector<std::string>& present) {
+    for (const auto& [text, top] : clear_queries(present, 0.02)) {
+      auto got = s.search_files(text);
+      got.erase(std::remove(got.begin(), got.end(), "evil.png"), got.end());
+      ASSERT_FALSE(got.empty()) << text;
+      EXPECT_EQ(got[0], top) << "query: " << text;
+    }
+    // Scores are the cosines the goldens give (files decode within 0.9999 cosine).
+    const auto& [text, emb] = goldens().texts[4];  // 一只猫
+    json j = s.get("/api/search?limit=20&q=" + httplib::detail::encode_query_param(text));
+    EXPECT_EQ(j["mode"], "clip");
+    for (const auto& it : j["items"]) {
+      const std::string f = it["filename"];
+      if (f == "evil.png") continue;
+      EXPECT_NEAR(it["clip_score"].get<double>(), dot(emb, goldens().images.at(f)), 0.02) << f;
+      EXPECT_GE(it["score"].get<double>(), -1.0);
+    }
+  };
+  {
+    AlbumServer s(data_);  // restart: same data dir
+    EXPECT_EQ(s.get("/api/photos")["total"], 8);
+    s.wait_jobs();
+    check_search(s, kImages);
+
+    // Paging and min_score.
+    json p1 = s.get("/api/search?q=%E4%B8%80%E5%8F%AA%E7%8C%AB&limit=3&offset=0");
+    json p2 = s.get("/api/search?q=%E4%B8%80%E5%8F%AA%E7%8C%AB&limit=3&offset=3");
+    ASSERT_EQ(p1["items"].size(), 3u);
+    ASSERT_EQ(p2["items"].size(), 3u);
+    EXPECT_GE(p1["items"][2]["score"].get<double>(), p2["items"][0]["score"].get<double>());
+    const double cut = p1["items"][1]["score"].get<double>();
+    json hi = s.get("/api/search?q=%E4%B8%80%E5%8F%AA%E7%8C%AB&min_score=" + std::to_string(cut - 1e-6));
+    EXPECT_EQ(hi["items"].size(), 2u);
+
+    // Similar: chelsea's nearest other photo is the one the goldens say.
+    json page = s.get("/api/photos?per_page=50");
+    std::map<std::string, int64_t> ids;
+    for (const auto& p : page["items"]) ids[p["filename"]] = p["id"];
+    std::vector<std::string> others;
+    for (const auto& f : kImages) if (f != "chelsea.png") others.push_back(f);
+    auto expect_sim = golden_ranking(goldens().images.at("chelsea.png"), others);
+    json sim = s.get("/api/photos/" + std::to_string(ids["chelsea.png"]) + "/similar?limit=5");
+    ASSERT_FALSE(sim["items"].empty());
+    for (const auto& it : sim["items"]) EXPECT_NE(it["id"], ids["chelsea.png"]);
+    EXPECT_EQ(sim["items"][0]["filename"], expect_sim[0].first);
+
+    // Delete: gone from the list, the details, the bytes and the search results.
+    auto del = s.client->Delete(("/api/photos/" + std::to_string(ids["coffee_q90.jpg"])).c_str());
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 200);
+    json gone = s.get("/api/photos/" + std::to_string(ids["coffee_q90.jpg"]), 404);
+    EXPECT_EQ(gone["error"]["code"], "not_found");
+    s.get("/api/photos/" + std::to_string(ids["coffee_q90.jpg"]) + "/thumbnail", 404);
+    EXPECT_EQ(s.get("/api/photos")["total"], 7);
+    for (const auto& [text, emb] : goldens().texts) {
+      auto got = s.search_files(text);
+      EXPECT_EQ(std::count(got.begin(), got.end(), "coffee_q90.jpg"), 0) << text;
+    }
+
+    // Settings persist.
+    auto put = s.client->Put("/api/settings", R"({"enhanced_search": true})", "application/json");
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->status, 200) << put->body;
+  }
+  std::vector<std::string> remaining = kImages;
+  remaining.erase(std::find(remaining.begin(), remaining.end(), "coffee_q90.jpg"));
+
+  // Index files deleted: rebuilt from the database; results unchanged.
+  ASSERT_TRUE(fs::is_directory(fs::path(data_) / "index"));
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(data_) / "index")) {
+    if (e.is_regular_file()) removed += fs::remove(e.path());
+  }
+  EXPECT_GE(removed, 1);
+  {
+    AlbumServer s(data_);
+    EXPECT_EQ(s.get("/api/settings")["enhanced_search"], true);
+    auto put = s.client->Put("/api/settings", R"({"enhanced_search": false})", "application/json");
+    ASSERT_TRUE(put);
+    s.wait_jobs();
+    check_search(s, remaining);
+  }
+  // Index files truncated: detected and rebuilt.
+  int truncated = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(data_) / "index")) {
+    if (!e.is_regular_file()) continue;
+    fs::resize_file(e.path(), fs::file_size(e.path()) / 2);
+    ++truncated;
+  }
+  EXPECT_GE(truncated, 1);
+  {
+    AlbumServer s(data_);
+    s.wait_jobs();
+    EXPECT_EQ(s.get("/api/photos")["total"], 7);
+    check_search(s, remaining);
+  }
+}
+
+TEST_F(ServerIntegration, ErrorShapes) {
+  AlbumServer s(data_);
+  auto expect_err = [&](const std::string& path, int status, const std::string& code) {
+    json j = s.get(path, status);
+    ASSERT_TRUE(j.contains("error")) << path << ": " << j.dump();
+    EXPECT_EQ(j["error"]["code"], code) << path;
+    EXPECT_TRUE(j["error"]["message"].is_string()) << path;
+  };
+  expect_err("/api/photos/12345", 404, "not_found");
+  expect_err("/api/photos/12345/similar", 404, "not_found");
+  expect_err("/api/photos/x/original", 404, "not_found");
+  expect_err("/api/search", 400, "invalid_argument");
+  expect_err("/api/search?q=cat&mode=nope", 400, "invalid_argument");
+  expect_err("/api/photos?per_page=100000", 400, "invalid_argument");
+  expect_err("/api/no-such-route", 404, "not_found");
+  auto bad = s.client->Put("/api/settings", "{", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["code"], "invalid_argument");
+  // The page itself is served, and nothing outside web/ is.
+  auto page = s.client->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("智能相册"), std::string::npos);
+  auto trav = s.client->Get("/../CMakeLists.txt");
+  ASSERT_TRUE(trav);
+  EXPECT_EQ(trav->status, 404);
+}
+
+TEST_F(ServerIntegration, WithoutModelUploadsWorkAndSearchSaysWhy) {
+  AlbumServer s(data_, /*model=*/"");
+  json h = s.get("/api/health");
+  EXPECT_TRUE(h["model"].is_null());
+  httplib::MultipartFormDataItems items = {
+      {"files", image_bytes("coffee.png"), "coffee.png", "image/png"}};
+  auto r = s.client->Post("/api/photos", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["uploaded"].size(), 1u);
+  EXPECT_EQ(s.get("/api/photos")["total"], 1);
+  json j = s.get("/api/search?q=coffee", 503);
+  EXPECT_EQ(j["error"]["code"], "unavailable");
+}
+
+}  // namespace
+}  // namespace sa

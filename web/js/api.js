@@ -1,0 +1,66 @@
+// Thin wrappers over the JSON API. Every call resolves with the parsed body or
+// rejects with an Error whose message is the server's error message (zh/en).
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, url, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, 'network', '无法连接到相册服务');
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : { code: 'http_' + res.status, message: res.statusText };
+    throw new ApiError(res.status, err.code, err.message);
+  }
+  return data;
+}
+
+const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== '')).toString();
+
+export const api = {
+  health: () => request('GET', '/api/health'),
+  photos: (page, perPage) => request('GET', '/api/photos?' + q({ page, per_page: perPage })),
+  photo: (id) => request('GET', `/api/photos/${id}`),
+  remove: (id) => request('DELETE', `/api/photos/${id}`),
+  analyze: (id) => request('POST', `/api/photos/${id}/analyze`),
+  search: (query, opts) => request('GET', '/api/search?' + q({ q: query, ...opts })),
+  similar: (id, limit) => request('GET', `/api/photos/${id}/similar?` + q({ limit })),
+  settings: () => request('GET', '/api/settings'),
+  saveSettings: (s) => request('PUT', '/api/settings', s),
+  jobs: () => request('GET', '/api/jobs'),
+};
+
+// POST /api/photos with one chunk of files; onProgress(loadedBytes, totalBytes).
+// Resolves with {uploaded, rejected}.
+export function uploadChunk(files, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const f of files) form.append('files', f.file, f.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/photos');
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
+    xhr.onload = () => {
+      const body = xhr.response;
+      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
+      else reject(new ApiError(xhr.status, body?.error?.code || 'http', body?.error?.message || `上传失败 (HTTP ${xhr.status})`));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network', '网络错误，上传中断'));
+    xhr.send(form);
+  });
+}

@@ -1,0 +1,455 @@
+// 智能相册 page: gallery (infinite scroll), search, detail view, settings, job progress.
+import { api } from './api.js';
+import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
+
+const $ = (id) => document.getElementById(id);
+const PER_PAGE = 60;
+
+const state = {
+  view: 'all',        // 'all' | 'search' | 'similar'
+  items: [],          // photos shown, in order (search hits carry score)
+  page: 0, total: 0, done: false, loading: false,
+  query: '', similarTo: null,
+  settings: { auto_analyze: false, enhanced_search: false },
+  health: null,
+  current: -1,        // index in items of the open detail
+  pollTimer: null,
+};
+
+// ---------- helpers ----------
+function toast(msg, isError = false) {
+  const t = document.createElement('div');
+  t.className = 'toast' + (isError ? ' error' : '');
+  t.textContent = msg;
+  $('toasts').appendChild(t);
+  setTimeout(() => t.remove(), isError ? 5000 : 2500);
+}
+const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+function fmtDate(iso) {
+  if (!iso) return '';
+  const m = iso.match(/^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/);
+  return m ? `${m[1]}年${+m[2]}月${+m[3]}日${m[4] ? ` ${m[4]}:${m[5]}` : ''}` : iso;
+}
+const fmtScore = (s) => (typeof s === 'number' ? s.toFixed(3) : '');
+const VLM_STATE = { none: '尚未分析', pending: '排队中…', running: '分析中…', done: '已完成', failed: '分析失败' };
+const EMBED_STATE = { pending: '处理中', failed: '失败', no_model: '' };
+
+// ---------- gallery ----------
+function card(p, index) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'card';
+  b.dataset.index = index;
+  b.dataset.id = p.id;
+  const img = document.createElement('img');
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  img.alt = p.filename;
+  img.src = p.thumbnail_url;
+  b.appendChild(img);
+  if (typeof p.score === 'number') {
+    const s = document.createElement('span');
+    s.className = 'badge score';
+    s.textContent = fmtScore(p.score);
+    s.title = '相似度';
+    b.appendChild(s);
+  }
+  const st = EMBED_STATE[p.status];
+  if (st) {
+    const s = document.createElement('span');
+    s.className = 'badge state';
+    s.textContent = st;
+    b.appendChild(s);
+  }
+  const c = document.createElement('span');
+  c.className = 'caption';
+  c.textContent = (p.folder ? p.folder + '/' : '') + p.filename;
+  b.appendChild(c);
+  return b;
+}
+
+function renderAppend(newItems) {
+  const grid = $('grid');
+  const frag = document.createDocumentFragment();
+  const start = state.items.length;
+  state.items.push(...newItems);
+  newItems.forEach((p, i) => frag.appendChild(card(p, start + i)));
+  grid.appendChild(frag);
+  updateHead();
+}
+
+function updateHead() {
+  const n = state.view === 'all' ? state.total : state.items.length;
+  $('section-count').textContent = n ? `${n} 张` : '';
+  const empty = state.items.length === 0 && state.done;
+  $('empty').hidden = !empty;
+  if (empty) {
+    $('empty-text').textContent = state.view === 'all'
+      ? '还没有照片。点击右上角「上传」选择一个文件夹，或把照片拖到这里。'
+      : '没有找到匹配的照片，换个描述试试。';
+  }
+}
+
+function reset(view) {
+  state.view = view;
+  state.items = [];
+  state.page = 0;
+  state.total = 0;
+  state.done = false;
+  $('grid').textContent = '';
+  $('empty').hidden = true;
+  $('back-btn').hidden = view === 'all';
+}
+
+async function loadMore() {
+  if (state.loading || state.done || state.view !== 'all') return;
+  state.loading = true;
+  $('spinner').hidden = false;
+  try {
+    const res = await api.photos(state.page + 1, PER_PAGE);
+    state.page = res.page;
+    state.total = res.total;
+    renderAppend(res.items);
+    state.done = state.items.length >= res.total || res.items.length === 0;
+  } catch (e) {
+    toast(e.message, true);
+    state.done = true;
+  } finally {
+    state.loading = false;
+    $('spinner').hidden = true;
+    updateHead();
+    // Keep filling while the sentinel is still on screen (tall screens).
+    if (!state.done && isVisible($('sentinel'))) loadMore();
+  }
+}
+const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
+
+function showAll() {
+  $('search-input').value = '';
+  $('section-title').textContent = '全部照片';
+  reset('all');
+  loadMore();
+}
+
+async function runSearch(query) {
+  query = query.trim();
+  if (!query) return showAll();
+  reset('search');
+  state.query = query;
+  const mode = state.settings.enhanced_search ? 'hybrid' : 'clip';
+  $('section-title').textContent = `“${query}” 的搜索结果`;
+  $('spinner').hidden = false;
+  try {
+    const res = await api.search(query, { limit: 100, mode });
+    state.done = true;
+    renderAppend(res.items);
+  } catch (e) {
+    state.done = true;
+    updateHead();
+    toast(e.status === 503 ? '搜索需要模型：' + e.message : e.message, true);
+  } finally {
+    $('spinner').hidden = true;
+  }
+}
+
+async function runSimilar(photo) {
+  closeModal('detail');
+  reset('similar');
+  state.similarTo = photo.id;
+  $('section-title').textContent = `与 “${photo.filename}” 相似的照片`;
+  $('search-input').value = '';
+  $('spinner').hidden = false;
+  try {
+    const res = await api.similar(photo.id, 60);
+    state.done = true;
+    renderAppend(res.items);
+  } catch (e) {
+    state.done = true;
+    updateHead();
+    toast(e.message, true);
+  } finally {
+    $('spinner').hidden = true;
+  }
+}
+
+// ---------- detail ----------
+function openModal(id) { $(id).hidden = false; document.body.style.overflow = 'hidden'; }
+function closeModal(id) {
+  $(id).hidden = true;
+  if ($('detail').hidden && $('settings').hidden) document.body.style.overflow = '';
+  if (id === 'detail') stopAnalyzePoll();
+}
+
+function metaRows(dl, rows) {
+  dl.textContent = '';
+  for (const [k, v] of rows) {
+    if (v === undefined || v === null || v === '') continue;
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+function renderDetail(p, hit) {
+  $('detail-name').textContent = p.filename;
+  const img = $('detail-img');
+  img.src = p.original_url;
+  img.alt = p.filename;
+  $('original-link').href = p.original_url;
+  const rows = [
+    ['文件夹', p.folder || '（根目录）'],
+    ['拍摄时间', fmtDate(p.taken_at) || '未知'],
+    ['相机', p.camera],
+    ['尺寸', p.width && p.height ? `${p.width} × ${p.height}` : ''],
+    ['大小', p.size ? fmtBytes(p.size) : ''],
+    ['添加时间', fmtDate(p.added_at)],
+  ];
+  if (hit && typeof hit.score === 'number') {
+    rows.push(['相似度', fmtScore(hit.score)]);
+    if (typeof hit.desc_score === 'number') rows.push(['描述相似度', fmtScore(hit.desc_score)]);
+    if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
+  }
+  if (p.status === 'failed') rows.push(['处理失败', p.error]);
+  metaRows($('detail-meta'), rows);
+  const desc = $('detail-desc');
+  desc.textContent = p.description || '暂无描述。';
+  desc.classList.toggle('none', !p.description);
+  const kw = $('detail-keywords');
+  kw.textContent = '';
+  for (const k of p.keywords || []) {
+    const c = document.createElement('button');
+    c.type = 'button';
+    c.className = 'chip';
+    c.textContent = k;
+    c.title = `搜索 “${k}”`;
+    c.onclick = () => { closeModal('detail'); $('search-input').value = k; runSearch(k); };
+    kw.appendChild(c);
+  }
+  renderAnalyzeState(p);
+  $('detail-prev').hidden = state.current <= 0;
+  $('detail-next').hidden = state.current >= state.items.length - 1;
+}
+
+function renderAnalyzeState(p) {
+  const btn = $('analyze-btn'), st = $('analyze-state');
+  const vlm = state.health && state.health.vlm;
+  const busy = p.vlm_status === 'pending' || p.vlm_status === 'running';
+  btn.textContent = p.description ? '重新分析' : '分析图片';
+  btn.disabled = !vlm || busy;
+  btn.title = vlm ? '' : '未配置视觉大模型（设置 QWEN_API_KEY 或 --vlm-base-url）';
+  st.textContent = vlm ? (VLM_STATE[p.vlm_status] || '') : '未配置视觉大模型';
+  st.classList.toggle('failed', p.vlm_status === 'failed');
+  if (p.vlm_status === 'failed' && p.error) st.title = p.error;
+}
+
+async function openDetail(index) {
+  const hit = state.items[index];
+  if (!hit) return;
+  state.current = index;
+  renderDetail(hit, hit);
+  openModal('detail');
+  try {
+    const p = await api.photo(hit.id);
+    if (state.current === index) renderDetail(p, hit);
+    if (p.vlm_status === 'pending' || p.vlm_status === 'running') startAnalyzePoll(hit.id, hit);
+  } catch (e) { toast(e.message, true); }
+}
+
+let analyzePoll = null;
+function stopAnalyzePoll() { clearInterval(analyzePoll); analyzePoll = null; }
+function startAnalyzePoll(id, hit) {
+  stopAnalyzePoll();
+  analyzePoll = setInterval(async () => {
+    try {
+      const p = await api.photo(id);
+      if ($('detail').hidden || state.items[state.current]?.id !== id) return stopAnalyzePoll();
+      renderDetail(p, hit);
+      if (p.vlm_status !== 'pending' && p.vlm_status !== 'running') stopAnalyzePoll();
+    } catch (e) { stopAnalyzePoll(); }
+  }, 1500);
+}
+
+async function analyzeCurrent() {
+  const hit = state.items[state.current];
+  if (!hit) return;
+  $('analyze-btn').disabled = true;
+  $('analyze-state').textContent = '排队中…';
+  try {
+    await api.analyze(hit.id);
+    startAnalyzePoll(hit.id, hit);
+    pollJobs();
+  } catch (e) {
+    $('analyze-state').textContent = e.message;
+    $('analyze-state').classList.add('failed');
+    $('analyze-btn').disabled = false;
+  }
+}
+
+async function deleteCurrent() {
+  const hit = state.items[state.current];
+  if (!hit || !confirm(`确定删除 “${hit.filename}”？此操作无法撤销。`)) return;
+  try {
+    await api.remove(hit.id);
+    closeModal('detail');
+    toast('已删除');
+    const el = $('grid').querySelector(`.card[data-id="${hit.id}"]`);
+    if (el) el.remove();
+    state.items.splice(state.current, 1);
+    if (state.view === 'all') state.total = Math.max(0, state.total - 1);
+    [...$('grid').children].forEach((c, i) => { c.dataset.index = i; });
+    updateHead();
+  } catch (e) { toast(e.message, true); }
+}
+
+// ---------- settings + health ----------
+async function loadSettings() {
+  try {
+    state.settings = await api.settings();
+    $('set-auto-analyze').checked = state.settings.auto_analyze;
+    $('set-enhanced').checked = state.settings.enhanced_search;
+    $('mode-chip').hidden = !state.settings.enhanced_search;
+  } catch (e) { toast(e.message, true); }
+}
+
+async function saveSetting(key, value) {
+  const status = $('settings-status');
+  try {
+    state.settings = await api.saveSettings({ [key]: value });
+    status.textContent = '已保存';
+    status.style.color = '';
+    $('mode-chip').hidden = !state.settings.enhanced_search;
+    if (key === 'enhanced_search' && state.view === 'search') runSearch(state.query);
+  } catch (e) {
+    status.textContent = '保存失败：' + e.message;
+    status.style.color = 'var(--danger)';
+    loadSettings();
+  }
+  setTimeout(() => { status.textContent = ''; }, 2000);
+}
+
+async function loadHealth() {
+  try {
+    const h = await api.health();
+    state.health = h;
+    $('model-banner').hidden = !!h.model;
+    metaRows($('system-info'), [
+      ['版本', h.version],
+      ['图像模型', h.model || '未加载（无法搜索）'],
+      ['文本模型', h.text_model ? '已加载' : '未加载'],
+      ['视觉大模型', h.vlm ? '已配置' : '未配置'],
+      ['照片数量', String(h.photos)],
+    ]);
+  } catch (e) { toast(e.message, true); }
+}
+
+// ---------- jobs ----------
+let jobsTimer = null, lastBusy = false, jobsBase = null;
+async function pollJobs() {
+  clearTimeout(jobsTimer);
+  let busy = false;
+  try {
+    const j = await api.jobs();
+    const open = j.pending + j.running;
+    busy = open > 0;
+    if (busy && jobsBase === null) jobsBase = j.done + j.failed;
+    const done = jobsBase === null ? 0 : Math.max(0, j.done + j.failed - jobsBase);
+    const total = done + open;
+    $('jobs').hidden = !busy;
+    if (busy) {
+      $('jobs-label').textContent = `正在处理照片（生成向量 / 描述）：${done} / ${total}`;
+      $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
+    }
+    const f = $('jobs-failures');
+    f.hidden = !(busy && j.failed > 0);
+    f.textContent = `${j.failed} 个失败`;
+    f.title = (j.recent_failures || []).map((x) => `#${x.photo_id} ${x.kind}: ${x.error}`).join('\n');
+    if (!busy) jobsBase = null;
+    if (lastBusy && !busy && state.view === 'all') refreshStates();
+  } catch (e) { /* server restarting: try again later */ }
+  lastBusy = busy;
+  jobsTimer = setTimeout(pollJobs, busy ? 1500 : 8000);
+}
+
+// After jobs finish, refresh badges of the cards already shown.
+async function refreshStates() {
+  try {
+    const res = await api.photos(1, Math.max(PER_PAGE, Math.min(500, state.items.length)));
+    const byId = new Map(res.items.map((p) => [p.id, p]));
+    $('grid').querySelectorAll('.card').forEach((el) => {
+      const p = byId.get(+el.dataset.id);
+      if (!p) return;
+      state.items[+el.dataset.index] = p;
+      el.replaceWith(card(p, +el.dataset.index));
+    });
+  } catch (e) { /* ignore */ }
+}
+
+// ---------- wiring ----------
+function init() {
+  const uploader = new Uploader({
+    onChunkDone: () => pollJobs(),
+    onFinished: (s) => {
+      toast(`上传完成：已上传 ${s.ok}，重复 ${s.dup}，被拒绝 ${s.bad}`, s.bad > 0 && s.ok === 0);
+      loadHealth();
+      if (state.view === 'all') showAll();
+    },
+  });
+
+  $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch($('search-input').value); });
+  $('search-input').addEventListener('search', () => { if (!$('search-input').value) showAll(); });
+  $('back-btn').addEventListener('click', showAll);
+  $('brand').addEventListener('click', (e) => { e.preventDefault(); showAll(); });
+
+  const menu = $('upload-menu');
+  $('upload-btn').addEventListener('click', (e) => { e.stopPropagation(); menu.hidden = !menu.hidden; });
+  document.addEventListener('click', () => { menu.hidden = true; });
+  $('pick-folder').addEventListener('click', () => $('folder-input').click());
+  $('pick-files').addEventListener('click', () => $('files-input').click());
+  for (const id of ['folder-input', 'files-input']) {
+    $(id).addEventListener('change', (e) => { uploader.upload(filesFromInput(e.target)); e.target.value = ''; });
+  }
+
+  let dragDepth = 0;
+  window.addEventListener('dragenter', (e) => { if ([...e.dataTransfer.types].includes('Files')) { dragDepth++; $('drop-overlay').hidden = false; } });
+  window.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; $('drop-overlay').hidden = true; } });
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    dragDepth = 0;
+    $('drop-overlay').hidden = true;
+    try { uploader.upload(await filesFromDrop(e.dataTransfer)); } catch (err) { toast('无法读取拖入的文件：' + err.message, true); }
+  });
+
+  $('grid').addEventListener('click', (e) => {
+    const c = e.target.closest('.card');
+    if (c) openDetail(+c.dataset.index);
+  });
+  document.querySelectorAll('[data-close]').forEach((el) =>
+    el.addEventListener('click', () => closeModal(el.closest('.modal').id)));
+  $('detail-prev').addEventListener('click', () => openDetail(state.current - 1));
+  $('detail-next').addEventListener('click', () => openDetail(state.current + 1));
+  $('analyze-btn').addEventListener('click', analyzeCurrent);
+  $('delete-btn').addEventListener('click', deleteCurrent);
+  $('similar-btn').addEventListener('click', () => { const p = state.items[state.current]; if (p) runSimilar(p); });
+  document.addEventListener('keydown', (e) => {
+    if (!$('detail').hidden) {
+      if (e.key === 'Escape') closeModal('detail');
+      else if (e.key === 'ArrowLeft' && state.current > 0) openDetail(state.current - 1);
+      else if (e.key === 'ArrowRight' && state.current < state.items.length - 1) openDetail(state.current + 1);
+    } else if (!$('settings').hidden && e.key === 'Escape') closeModal('settings');
+  });
+
+  $('settings-btn').addEventListener('click', () => { loadHealth(); loadSettings(); openModal('settings'); });
+  $('set-auto-analyze').addEventListener('change', (e) => saveSetting('auto_analyze', e.target.checked));
+  $('set-enhanced').addEventListener('change', (e) => saveSetting('enhanced_search', e.target.checked));
+
+  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
+                           { rootMargin: '400px' }).observe($('sentinel'));
+
+  loadHealth();
+  loadSettings();
+  showAll();
+  pollJobs();
+}
+
+init();
