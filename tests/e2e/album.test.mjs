@@ -112,7 +112,12 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  for (const s of servers) s.kill('SIGTERM');
+  // Let the servers shut down (they flush the database) before removing their data.
+  await Promise.all(servers.map((s) => new Promise((resolve) => {
+    if (s.exitCode !== null || s.signalCode !== null) return resolve();
+    s.once('exit', resolve);
+    s.kill('SIGTERM');
+  })));
   if (vlm) vlm.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -146,6 +151,10 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   assert.ok(list.items.some((p) => p.folder === '我的照片/2023春节' && p.filename === 'chelsea.png'),
     JSON.stringify(list.items.map((p) => [p.folder, p.filename])));
   await waitJobsIdle(base);
+  // The page's job poller notices too: the progress bar goes and the badges clear.
+  await page.waitForSelector('#jobs', { state: 'hidden', timeout: 15000 });
+  await page.waitForFunction(() => !document.querySelector('#grid .badge.state'), null, { timeout: 15000 });
+  await page.click('#upload-close');
   await page.screenshot({ path: path.join(SHOTS, 'gallery.png') });
 
   // Search: results carry scores, in the API's order.
@@ -171,7 +180,7 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
     { timeout: 20000 });
   const chips = await page.$$eval('#detail-keywords .chip', (cs) => cs.map((c) => c.textContent));
   assert.deepEqual(chips, ['橘猫', '沙发', '睡觉']);
-  assert.match(await page.textContent('#analyze-state'), /已完成/);
+  await page.waitForFunction(() => document.getElementById('analyze-state').textContent === '已完成');
   assert.ok(vlmCalls >= 1);
   await page.screenshot({ path: path.join(SHOTS, 'detail.png') });
 
@@ -191,6 +200,7 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.click('label:has(#set-enhanced)');
   await page.waitForFunction(() => document.getElementById('settings-status').textContent === '已保存');
   assert.equal((await getJson(base + '/api/settings')).enhanced_search, true);
+  assert.equal(await page.isChecked('#set-enhanced'), true);
   await page.screenshot({ path: path.join(SHOTS, 'settings.png') });
   await page.click('#settings .settings-card [data-close]');
   assert.equal(await page.isVisible('#mode-chip'), true);

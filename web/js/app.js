@@ -302,22 +302,31 @@ async function deleteCurrent() {
 }
 
 // ---------- settings + health ----------
+function showSettings() {
+  $('set-auto-analyze').checked = state.settings.auto_analyze;
+  $('set-enhanced').checked = state.settings.enhanced_search;
+  $('mode-chip').hidden = !state.settings.enhanced_search;
+}
+
+let settingsSeq = 0;  // a reply older than the latest save must not undo it
 async function loadSettings() {
+  const seq = ++settingsSeq;
   try {
-    state.settings = await api.settings();
-    $('set-auto-analyze').checked = state.settings.auto_analyze;
-    $('set-enhanced').checked = state.settings.enhanced_search;
-    $('mode-chip').hidden = !state.settings.enhanced_search;
+    const s = await api.settings();
+    if (seq !== settingsSeq) return;
+    state.settings = s;
+    showSettings();
   } catch (e) { toast(e.message, true); }
 }
 
 async function saveSetting(key, value) {
   const status = $('settings-status');
+  const seq = ++settingsSeq;
   try {
-    state.settings = await api.saveSettings({ [key]: value });
+    const s = await api.saveSettings({ [key]: value });
+    if (seq === settingsSeq) { state.settings = s; showSettings(); }
     status.textContent = '已保存';
     status.style.color = '';
-    $('mode-chip').hidden = !state.settings.enhanced_search;
     if (key === 'enhanced_search' && state.view === 'search') runSearch(state.query);
   } catch (e) {
     status.textContent = '保存失败：' + e.message;
@@ -439,7 +448,10 @@ function init() {
     } else if (!$('settings').hidden && e.key === 'Escape') closeModal('settings');
   });
 
-  $('settings-btn').addEventListener('click', () => { loadHealth(); loadSettings(); openModal('settings'); });
+  $('settings-btn').addEventListener('click', async () => {
+    await Promise.all([loadHealth(), loadSettings()]);
+    openModal('settings');
+  });
   $('set-auto-analyze').addEventListener('change', (e) => saveSetting('auto_analyze', e.target.checked));
   $('set-enhanced').addEventListener('change', (e) => saveSetting('enhanced_search', e.target.checked));
 
