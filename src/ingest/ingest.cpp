@@ -99,8 +99,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   lim.max_bytes = opt_.max_bytes;
   lim.max_pixels = opt_.max_pixels;
   // probe first: a decompression bomb is refused from its header, before decoding.
-  SA_ASSIGN_OR_RETURN(ImageMeta probed, probe_image(bytes, lim));
-  (void)probed;
+  SA_RETURN_IF_ERROR(probe_image(bytes, lim).status());
   ImageMeta meta;
   SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
   SA_ASSIGN_OR_RETURN(std::string thumb,
@@ -124,9 +123,9 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
 
   const std::string orig = original_path(p);
   const std::string thumb_path = thumbnail_path(p);
-  // A file left by an earlier crashed add (no row) is simply overwritten; one
-  // that exists now is not ours to delete on rollback only if a row owns it,
-  // and no row does (checked above, under the hash lock).
+  // No row owns these paths (checked above, under the hash lock): a file left
+  // there by an earlier crash is simply overwritten, and removing them on
+  // rollback cannot take anything away from another photo.
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
   Status st = write_file_atomic(orig, bytes);
