@@ -1,5 +1,8 @@
 #include "server/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -46,7 +49,11 @@ Status HttpServer::start() {
   m.srv.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus
+    // the client's delayed ACK adds ~40 ms to every small reply (measured in bench_http).
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const void*>(&yes), sizeof(yes));
   });
+  m.srv.set_tcp_nodelay(true);
   m.srv.set_write_timeout(60);
 
   m.srv.set_exception_handler([](const httplib::Request&, httplib::Response& res,

@@ -1,0 +1,246 @@
+// Search latency through the HTTP API: the real HttpServer over a real album with
+// a full-size random-weight Chinese-CLIP (ViT-B/16 + RoBERTa-base text tower, 512-d)
+// and N photos whose vectors are random unit vectors put straight into the store.
+//
+// Workloads (per N in --search-sizes, default 10000,100000):
+//   http_search_clip_{N}    GET /api/search?q=..&limit=20&mode=clip over a kept-alive
+//                           connection: p50/p99 ms per request, end to end (HTTP parse,
+//                           text tower, FAISS, SQLite lookups, JSON), and `album_ms`,
+//                           the same query through Album::search without HTTP.
+//   http_search_hybrid_{N}  the same with mode=hybrid (no descriptions stored).
+//   http_list_page          GET /api/photos?page=..&per_page=50 (at the largest N).
+//
+// Run: build/bench/bench_http [--search-sizes=10000,100000] [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "app/album_impl.h"
+#include "model/chinese_clip.h"
+#include "model/random_weights.h"
+#include "server/http_server.h"
+#include "store/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::vector<int> g_sizes = {10'000, 100'000};
+constexpr int kEmbedDim = 512;
+const char* kModelName = "bench-vitb16";
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::shared_ptr<const sa::ChineseClip> model() {
+  static std::shared_ptr<const sa::ChineseClip> m = [] {
+    sa::VitConfig v;
+    v.image_size = 224;
+    v.patch_size = 16;
+    v.width = 768;
+    v.layers = 12;
+    v.heads = 12;
+    v.mlp = 3072;
+    sa::BertConfig b;
+    b.vocab_size = 21128;
+    b.hidden = 768;
+    b.layers = 12;
+    b.heads = 12;
+    b.intermediate = 3072;
+    b.max_position = 512;
+    auto r = sa::ChineseClip::from_weights(sa::random_clip_weights(v, b, kEmbedDim, 7));
+    if (!r.ok()) {
+      std::fprintf(stderr, "model: %s\n", r.status().to_string().c_str());
+      std::exit(1);
+    }
+    return std::shared_ptr<const sa::ChineseClip>(std::move(*r));
+  }();
+  return m;
+}
+
+// A data dir with n photos + vectors, the album over it, and a server on a free port.
+struct Fixture {
+  fs::path dir;
+  std::unique_ptr<sa::AlbumImpl> album;
+  std::unique_ptr<sa::HttpServer> server;
+  std::unique_ptr<httplib::Client> client;
+  double populate_s = 0;
+  ~Fixture() {
+    server.reset();
+    album.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+Fixture* fixture(int n) {
+  static std::map<int, std::unique_ptr<Fixture>> cache;
+  auto& f = cache[n];
+  if (f) return f.get();
+  f = std::make_unique<Fixture>();
+  std::random_device rd;
+  f->dir = fs::temp_directory_path() / ("sa_bench_http_" + std::to_string(rd()));
+  const fs::path data = f->dir / "data";
+  fs::create_directories(data);
+  auto t0 = Clock::now();
+  {
+    auto store = sa::Store::open((data / "album.db").string());
+    if (!store.ok()) return nullptr;
+    std::mt19937 rng(42);
+    std::normal_distribution<float> nd;
+    std::vector<float> v(kEmbedDim);
+    for (int i = 0; i < n; ++i) {
+      sa::PhotoInfo p;
+      char hash[65];
+      std::snprintf(hash, sizeof hash, "%064x", i);
+      p.hash = hash;
+      p.filename = "IMG_" + std::to_string(i) + ".jpg";
+      p.folder = "bench/" + std::to_string(i % 100);
+      p.mime = "image/jpeg";
+      p.status = "ready";
+      p.taken_at = "2023-01-" + std::to_string(10 + i % 20) + "T10:00:00";
+      auto id = (*store)->insert_photo(p);
+      if (!id.ok()) return nullptr;
+      float s = 0;
+      for (float& x : v) { x = nd(rng); s += x * x; }
+      for (float& x : v) x /= std::sqrt(s);
+      if (!(*store)->put_vector(id->id, "clip", kModelName, v).ok()) return nullptr;
+    }
+  }
+  f->populate_s = since(t0);
+  sa::Config cfg;
+  cfg.data_dir = data.string();
+  sa::AlbumDeps deps;
+  deps.clip = model();
+  deps.clip_name = kModelName;
+  auto album = sa::open_album(cfg, deps);
+  if (!album.ok()) return nullptr;
+  f->album = std::move(*album);
+  sa::ServerOptions opt;
+  opt.port = 0;
+  f->server = std::make_unique<sa::HttpServer>(*f->album, opt);
+  if (!f->server->start().ok()) return nullptr;
+  f->client = std::make_unique<httplib::Client>("127.0.0.1", f->server->port());
+  f->client->set_keep_alive(true);
+  f->client->set_read_timeout(60);
+  return f.get();
+}
+
+const std::vector<std::string> kQueries = {"海边的日落", "拿着相机的人", "2023年春节全家福", "一只猫",
+                                           "北京天安门前的合影", "一杯咖啡", "雪山下的湖", "生日蛋糕"};
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+void BM_http_search(benchmark::State& state, const std::string& mode) {
+  const int n = static_cast<int>(state.range(0));
+  Fixture* f = fixture(n);
+  if (!f) {
+    state.SkipWithError("building the fixture failed");
+    return;
+  }
+  std::vector<double> lat, direct;
+  size_t qi = 0;
+  sa::SearchOptions opt;
+  opt.limit = 20;
+  opt.mode = mode;
+  for (auto _ : state) {
+    const std::string& q = kQueries[qi++ % kQueries.size()];
+    const std::string path = "/api/search?limit=20&mode=" + mode + "&q=" + httplib::detail::encode_query_param(q);
+    auto t0 = Clock::now();
+    auto r = f->client->Get(path.c_str());
+    const double dt = since(t0);
+    if (!r || r->status != 200) {
+      state.SkipWithError("search request failed");
+      return;
+    }
+    state.SetIterationTime(dt);
+    lat.push_back(dt * 1e3);
+    auto t1 = Clock::now();
+    auto hits = f->album->search(q, opt);
+    direct.push_back(since(t1) * 1e3);
+    if (!hits.ok()) {
+      state.SkipWithError("album search failed");
+      return;
+    }
+  }
+  state.counters["p50_ms"] = percentile(lat, 0.5);
+  state.counters["p99_ms"] = percentile(lat, 0.99);
+  state.counters["album_p50_ms"] = percentile(direct, 0.5);
+  state.counters["photos"] = n;
+  state.counters["populate_s"] = f->populate_s;
+}
+
+void BM_http_list_page(benchmark::State& state) {
+  Fixture* f = fixture(static_cast<int>(state.range(0)));
+  if (!f) {
+    state.SkipWithError("building the fixture failed");
+    return;
+  }
+  std::vector<double> lat;
+  int page = 1;
+  for (auto _ : state) {
+    const std::string path = "/api/photos?per_page=50&page=" + std::to_string(page++ % 100 + 1);
+    auto t0 = Clock::now();
+    auto r = f->client->Get(path.c_str());
+    const double dt = since(t0);
+    if (!r || r->status != 200) {
+      state.SkipWithError("list request failed");
+      return;
+    }
+    state.SetIterationTime(dt);
+    lat.push_back(dt * 1e3);
+  }
+  state.counters["p50_ms"] = percentile(lat, 0.5);
+  state.counters["p99_ms"] = percentile(lat, 0.99);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--search-sizes=", 15) == 0) {
+      g_sizes.clear();
+      for (const char* p = argv[i] + 15; *p;) {
+        g_sizes.push_back(std::atoi(p));
+        const char* c = std::strchr(p, ',');
+        if (!c) break;
+        p = c + 1;
+      }
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int rargc = static_cast<int>(rest.size());
+  for (int n : g_sizes) {
+    std::string tag = n % 1000 == 0 ? std::to_string(n / 1000) + "k" : std::to_string(n);
+    benchmark::RegisterBenchmark(("http_search_clip_" + tag).c_str(), BM_http_search, std::string("clip"))
+        ->Arg(n)->Iterations(100)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("http_search_hybrid_" + tag).c_str(), BM_http_search, std::string("hybrid"))
+        ->Arg(n)->Iterations(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+  }
+  if (!g_sizes.empty()) {
+    benchmark::RegisterBenchmark("http_list_page", BM_http_list_page)
+        ->Arg(*std::max_element(g_sizes.begin(), g_sizes.end()))
+        ->Iterations(200)->UseManualTime()->Unit(benchmark::kMillisecond);
+  }
+  benchmark::Initialize(&rargc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
