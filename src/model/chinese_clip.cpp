@@ -16,7 +16,7 @@
 namespace sa {
 namespace {
 
-// Images per vit_forward call: activations grow ~20 MB per ViT-B/16 image and
+// Images per vit_forward call: activations grow ~7 MB per ViT-B/16 image and
 // GEMM efficiency stops improving well before this.
 constexpr int kImageChunk = 16;
 // Tokens per bert_forward_batch call.

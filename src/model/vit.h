@@ -13,7 +13,7 @@ Status validate_vit(const VitWeights& w);
 // pixels: [n, 3, R, R] channel-major (R = cfg.image_size), preprocessed.
 // out: [n, embed_dim] = ln_post(class token) @ proj^T, raw (not normalised).
 // Weights must have passed validate_vit. Memory use grows linearly with n
-// (~n * 20 MB for ViT-B/16); callers batch large inputs.
+// (~7 MB of activations per ViT-B/16 image); callers batch large inputs.
 void vit_forward(const VitWeights& w, const float* pixels, int n, float* out);
 
 }  // namespace sa
