@@ -1,10 +1,12 @@
 // Building blocks of the transformer forward passes (fp32, row-major).
 //
-// All functions are pure compute on caller-owned buffers; none allocates except
-// `attention`, which takes an explicit scratch buffer. Matrix products go to
-// OpenBLAS (its own thread pool is the only one used by inference); everything
-// else runs on the calling thread, vectorised with AVX2/FMA when the compiler
-// targets it and with a scalar fallback of the same formulas otherwise.
+// All functions are pure compute on caller-owned buffers and allocate nothing
+// (`attention` takes an explicit scratch buffer). Matrix products go to OpenBLAS
+// (its own thread pool is the only one used by inference), except products with
+// 2..16 rows (text queries), which a single-threaded kernel streams faster;
+// everything else runs on the calling thread, vectorised with AVX2/FMA when the
+// compiler targets it and with a scalar fallback of the same formulas otherwise.
+// Thread safety: no shared state; any number of threads may call these at once.
 #pragma once
 
 #include <cstddef>
