@@ -131,6 +131,8 @@ class Album {
   virtual bool has_text_model() const = 0;
   virtual bool has_vlm() const = 0;
   virtual std::string model_name() const = 0;
+  // Name of the loaded sentence model ("" when none).
+  virtual std::string text_model_name() const { return {}; }
 };
 
 }  // namespace sa

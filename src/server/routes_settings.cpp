@@ -36,7 +36,7 @@ void register_settings_routes(httplib::Server& srv, RouteContext& ctx) {
     Album& a = ctx.album;
     nlohmann::json j = {{"status", "ok"}, {"version", kVersion}};
     j["model"] = a.has_clip_model() ? nlohmann::json(a.model_name()) : nlohmann::json(nullptr);
-    j["text_model"] = a.has_text_model();
+    j["text_model"] = a.has_text_model() ? nlohmann::json(a.text_model_name()) : nlohmann::json(nullptr);
     j["vlm"] = a.has_vlm();
     auto page = a.list_photos(1, 1);
     j["photos"] = page.ok() ? page->total : 0;

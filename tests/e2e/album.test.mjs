@@ -197,6 +197,7 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.click('#settings-btn');
   await page.waitForSelector('#settings:not([hidden])');
   assert.match(await page.textContent('#system-info'), /已配置/);
+  assert.match(await page.textContent('#system-info'), /tiny-xlmr-cls/);
   await page.click('label:has(#set-enhanced)');
   await page.waitForFunction(() => document.getElementById('settings-status').textContent === '已保存');
   assert.equal((await getJson(base + '/api/settings')).enhanced_search, true);

@@ -344,7 +344,7 @@ async function loadHealth() {
     metaRows($('system-info'), [
       ['版本', h.version],
       ['图像模型', h.model || '未加载（无法搜索）'],
-      ['文本模型', h.text_model ? '已加载' : '未加载'],
+      ['文本模型', h.text_model || '未加载（增强搜索仅用关键词）'],
       ['视觉大模型', h.vlm ? '已配置' : '未配置'],
       ['照片数量', String(h.photos)],
     ]);

@@ -93,6 +93,7 @@ TEST_F(ServerTest, Health) {
   EXPECT_EQ(j["model"], "fake-clip");
   EXPECT_EQ(j["photos"], 0);
   EXPECT_EQ(j["vlm"], false);
+  EXPECT_TRUE(j["text_model"].is_null());
   EXPECT_TRUE(j["version"].is_string());
 }
 
