@@ -40,7 +40,8 @@ int cmd_models_pull(const Config& cfg, const CliEnv& env, const std::string& nam
     }
     bar->update(done, total);
   };
-  std::fprintf(stderr, "pulling %s from %s into %s\n", m->name.c_str(),
+  // On a terminal, say where from; in scripts stderr carries only the failure line.
+  if (Progress::stderr_is_tty()) std::fprintf(stderr, "pulling %s from %s into %s\n", m->name.c_str(),
                source == "hf" ? opt.hf_endpoint.c_str() : opt.modelscope_endpoint.c_str(),
                model_dir_for(*m, cfg.models_dir).c_str());
   Status s = pull_model(*m, cfg.models_dir, opt);

@@ -5,6 +5,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <httplib.h>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "core/file_util.h"
 
@@ -225,6 +228,40 @@ TEST(Cli, ConfigPrecedenceFlagsOverEnvOverFile) {
   EXPECT_NE(r.out.find("/tmp/sa-xdg/smart-album/models"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ViT-B-16"), std::string::npos);
   EXPECT_NE(r.out.find("bce-embedding-base_v1"), std::string::npos);
+}
+
+// `models pull` against a local stand-in for Hugging Face (HF_ENDPOINT): the tiny
+// official checkpoint is served under ViT-B-16's file name.
+TEST(Cli, ModelsPullHonoursHfEndpoint) {
+  auto bytes = read_file(kTiny + "/clip_cn_tiny-b16.pt");
+  ASSERT_TRUE(bytes.ok());
+  httplib::Server hub;
+  int requests = 0;
+  hub.Get(R"(/OFA-Sys/chinese-clip-vit-base-patch16/resolve/main/clip_cn_vit-b-16\.pt)",
+          [&](const httplib::Request&, httplib::Response& res) {
+            ++requests;
+            res.set_content(*bytes, "application/octet-stream");
+          });
+  const int port = hub.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread t([&] { hub.listen_after_bind(); });
+  const fs::path cache = fs::temp_directory_path() / ("sa_cli_pull_" + std::to_string(::getpid()));
+  fs::remove_all(cache);
+  std::map<std::string, std::string> env = {{"XDG_CACHE_HOME", cache.string()},
+                                            {"HF_ENDPOINT", "http://127.0.0.1:" + std::to_string(port)}};
+  RunResult r = run({"models", "pull", "ViT-B-16"}, env);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_GE(requests, 1);
+  auto got = read_file((cache / "smart-album/models/ViT-B-16/clip_cn_vit-b-16.pt").string());
+  ASSERT_TRUE(got.ok()) << r.out << r.err;
+  EXPECT_TRUE(*got == *bytes);
+  RunResult list = run({"models", "list"}, env);
+  EXPECT_NE(list.out.find("ViT-B-16                 clip      718.1 MiB  yes"), std::string::npos) << list.out;
+  // A model that the hub does not have: a one-line failure.
+  expect_one_line_failure(run({"models", "pull", "ViT-L-14"}, env), "404 from the hub");
+  hub.stop();
+  t.join();
+  fs::remove_all(cache);
 }
 
 TEST(Cli, ImportThenSearch) {
