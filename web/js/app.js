@@ -146,7 +146,10 @@ async function runSearch(query) {
   } catch (e) {
     state.done = true;
     updateHead();
-    toast(e.status === 503 ? '搜索需要模型：' + e.message : e.message, true);
+    const msg = e.status === 503 ? '搜索需要模型：' + e.message : e.message;
+    $('empty-text').textContent = e.status === 503
+      ? '搜索需要模型：请用 --model 启动相册后再搜索。照片仍可上传和浏览。' : '搜索失败：' + e.message;
+    toast(msg, true);
   } finally {
     $('spinner').hidden = true;
   }
