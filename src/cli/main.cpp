@@ -141,7 +141,10 @@ int run(int argc, char** argv) {
   // Logs go to stderr so that stdout stays clean for JSON output.
   auto logger = spdlog::stderr_color_mt("smart-album");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(sv->parsed() ? spdlog::level::info : spdlog::level::warn);
+  // serve logs what it does; search reports its own failure in one line, so the
+  // album's warnings (e.g. a model that did not load) would only repeat it.
+  spdlog::set_level(sv->parsed() ? spdlog::level::info
+                                 : se->parsed() ? spdlog::level::err : spdlog::level::warn);
 
   if (ei->parsed() || et->parsed() || es->parsed() || mo->parsed()) config_file = false;
   const CliEnv env = CliEnv::from_process();

@@ -304,6 +304,12 @@ TEST(Cli, ImportThenSearch) {
     EXPECT_GE(a, b - 0.02) << i;
     EXPECT_NEAR(res["items"][i]["score"].get<double>(), a, 0.02);
   }
+  // Environment beats the config file; the flag beats both.
+  expect_one_line_failure(run({"search", "--data-dir", data, query}, {{"SMART_ALBUM_MODEL", "/broken"}}),
+                          "env over config.json");
+  RunResult flag = run({"search", "--data-dir", data, "--model", m, "--limit", "1", query},
+                       {{"SMART_ALBUM_MODEL", "/broken"}});
+  EXPECT_EQ(flag.rc, 0) << flag.err;
   // Plain output: one line per hit.
   RunResult plain = run({"search", "--data-dir", data, "--limit", "3", query});
   ASSERT_EQ(plain.rc, 0) << plain.err;
