@@ -1,4 +1,4 @@
-// models list / models pull.
+// models list / models path / models pull.
 #include <cstdio>
 #include <memory>
 
@@ -16,6 +16,13 @@ int cmd_models_list(const Config& cfg) {
                 human_bytes(m.approx_bytes).c_str(),
                 model_is_downloaded(m, cfg.models_dir) ? "yes" : "no");
   }
+  return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
+}
+
+int cmd_models_path(const Config& cfg, const std::string& name) {
+  Result<std::string> path = resolve_model(name, cfg.models_dir);
+  if (!path.ok()) return fail(path.status());
+  std::printf("%s\n", path->c_str());
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
 }
 

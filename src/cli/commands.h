@@ -37,6 +37,8 @@ int cmd_search(const Config& cfg, const SearchArgs& a);
 int cmd_analyze(const Config& cfg, bool wait);
 
 int cmd_models_list(const Config& cfg);
+// Prints the loadable path a model name (or path) resolves to; non-zero if absent.
+int cmd_models_path(const Config& cfg, const std::string& name);
 int cmd_models_pull(const Config& cfg, const CliEnv& env, const std::string& name,
                     const std::string& source);
 

@@ -124,6 +124,9 @@ int run(int argc, char** argv) {
   str_flag(mp, "--models-dir", f.models_dir, "models directory");
   mp->add_option("--source", source, "hf or modelscope")->check(CLI::IsMember({"hf", "modelscope"}));
   mp->add_option("name", model_name, "model name (see models list)")->required();
+  auto* mpath = mo->add_subcommand("path", "print where a model name or path resolves; fails if not downloaded");
+  str_flag(mpath, "--models-dir", f.models_dir, "models directory");
+  mpath->add_option("name", model_name, "model name or path")->required();
 
   try {
     app.parse(argc, argv);
@@ -165,6 +168,7 @@ int run(int argc, char** argv) {
   if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
   if (ml->parsed()) return cmd_models_list(*cfg);
   if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);
+  if (mpath->parsed()) return cmd_models_path(*cfg, model_name);
   return fail("no subcommand");
 }
 

@@ -249,8 +249,12 @@ TEST(Cli, ModelsPullHonoursHfEndpoint) {
   fs::remove_all(cache);
   std::map<std::string, std::string> env = {{"XDG_CACHE_HOME", cache.string()},
                                             {"HF_ENDPOINT", "http://127.0.0.1:" + std::to_string(port)}};
+  expect_one_line_failure(run({"models", "path", "ViT-B-16"}, env), "path before the pull");
   RunResult r = run({"models", "pull", "ViT-B-16"}, env);
   EXPECT_EQ(r.rc, 0) << r.err;
+  RunResult where = run({"models", "path", "ViT-B-16"}, env);
+  EXPECT_EQ(where.rc, 0) << where.err;
+  EXPECT_EQ(where.out, (cache / "smart-album/models/ViT-B-16/clip_cn_vit-b-16.pt").string() + "\n");
   EXPECT_GE(requests, 1);
   auto got = read_file((cache / "smart-album/models/ViT-B-16/clip_cn_vit-b-16.pt").string());
   ASSERT_TRUE(got.ok()) << r.out << r.err;
