@@ -17,6 +17,8 @@
 // Run: build/bench/bench_album [--import-photos=N] [--search-sizes=10000,100000]
 //                              [--benchmark_format=json]
 #include <benchmark/benchmark.h>
+
+#include "bench_fixtures.h"
 #include <vips/vips.h>
 
 #include <algorithm>
@@ -44,44 +46,12 @@ using Clock = std::chrono::steady_clock;
 
 int g_import_photos = 16;
 std::vector<int> g_search_sizes = {10'000, 100'000};
-constexpr int kEmbedDim = 512;
-const char* kModelName = "bench-vitb16";
+using sa::bench::kEmbedDim;
+using sa::bench::kModelName;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-sa::VitConfig vit_b16() {
-  sa::VitConfig c;
-  c.image_size = 224;
-  c.patch_size = 16;
-  c.width = 768;
-  c.layers = 12;
-  c.heads = 12;
-  c.mlp = 3072;
-  return c;
-}
-
-sa::BertConfig roberta_base() {
-  sa::BertConfig c;
-  c.vocab_size = 21128;
-  c.hidden = 768;
-  c.layers = 12;
-  c.heads = 12;
-  c.intermediate = 3072;
-  c.max_position = 512;
-  return c;
-}
-
-std::shared_ptr<const sa::ChineseClip> model() {
-  static std::shared_ptr<const sa::ChineseClip> m = [] {
-    auto r = sa::ChineseClip::from_weights(sa::random_clip_weights(vit_b16(), roberta_base(), kEmbedDim, 7));
-    if (!r.ok()) {
-      std::fprintf(stderr, "model: %s\n", r.status().to_string().c_str());
-      std::exit(1);
-    }
-    return std::shared_ptr<const sa::ChineseClip>(std::move(*r));
-  }();
-  return m;
-}
+std::shared_ptr<const sa::ChineseClip> model() { return sa::bench::random_vitb16(); }
 
 struct TempDir {
   fs::path path;
@@ -196,30 +166,7 @@ SearchFixture* search_fixture(int n) {
   fs::path data = f->tmp.path / "data";
   fs::create_directories(data);
   auto t0 = Clock::now();
-  {
-    auto store = sa::Store::open((data / "album.db").string());
-    if (!store.ok()) return nullptr;
-    std::mt19937 rng(42);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(kEmbedDim);
-    for (int i = 0; i < n; ++i) {
-      sa::PhotoInfo p;
-      char hash[65];
-      std::snprintf(hash, sizeof hash, "%064x", i);
-      p.hash = hash;
-      p.filename = "IMG_" + std::to_string(i) + ".jpg";
-      p.folder = "bench/" + std::to_string(i % 100);
-      p.mime = "image/jpeg";
-      p.status = "ready";
-      p.taken_at = "2023-01-" + std::to_string(10 + i % 20) + "T10:00:00";
-      auto id = (*store)->insert_photo(p);
-      if (!id.ok()) return nullptr;
-      float s = 0;
-      for (float& x : v) { x = nd(rng); s += x * x; }
-      for (float& x : v) x /= std::sqrt(s);
-      if (!(*store)->put_vector(id->id, "clip", kModelName, v).ok()) return nullptr;
-    }
-  }
+  if (!sa::bench::populate_random_album((data / "album.db").string(), n).ok()) return nullptr;
   f->populate_s = since(t0);
   sa::Config cfg;
   cfg.data_dir = data.string();

@@ -12,6 +12,8 @@
 //
 // Run: build/bench/bench_http [--search-sizes=10000,100000] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
+
+#include "bench_fixtures.h"
 #include <httplib.h>
 
 #include <algorithm>
@@ -38,36 +40,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::vector<int> g_sizes = {10'000, 100'000};
-constexpr int kEmbedDim = 512;
-const char* kModelName = "bench-vitb16";
+using sa::bench::kModelName;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::shared_ptr<const sa::ChineseClip> model() {
-  static std::shared_ptr<const sa::ChineseClip> m = [] {
-    sa::VitConfig v;
-    v.image_size = 224;
-    v.patch_size = 16;
-    v.width = 768;
-    v.layers = 12;
-    v.heads = 12;
-    v.mlp = 3072;
-    sa::BertConfig b;
-    b.vocab_size = 21128;
-    b.hidden = 768;
-    b.layers = 12;
-    b.heads = 12;
-    b.intermediate = 3072;
-    b.max_position = 512;
-    auto r = sa::ChineseClip::from_weights(sa::random_clip_weights(v, b, kEmbedDim, 7));
-    if (!r.ok()) {
-      std::fprintf(stderr, "model: %s\n", r.status().to_string().c_str());
-      std::exit(1);
-    }
-    return std::shared_ptr<const sa::ChineseClip>(std::move(*r));
-  }();
-  return m;
-}
+std::shared_ptr<const sa::ChineseClip> model() { return sa::bench::random_vitb16(); }
 
 // A data dir with n photos + vectors, the album over it, and a server on a free port.
 struct Fixture {
@@ -94,30 +71,7 @@ Fixture* fixture(int n) {
   const fs::path data = f->dir / "data";
   fs::create_directories(data);
   auto t0 = Clock::now();
-  {
-    auto store = sa::Store::open((data / "album.db").string());
-    if (!store.ok()) return nullptr;
-    std::mt19937 rng(42);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(kEmbedDim);
-    for (int i = 0; i < n; ++i) {
-      sa::PhotoInfo p;
-      char hash[65];
-      std::snprintf(hash, sizeof hash, "%064x", i);
-      p.hash = hash;
-      p.filename = "IMG_" + std::to_string(i) + ".jpg";
-      p.folder = "bench/" + std::to_string(i % 100);
-      p.mime = "image/jpeg";
-      p.status = "ready";
-      p.taken_at = "2023-01-" + std::to_string(10 + i % 20) + "T10:00:00";
-      auto id = (*store)->insert_photo(p);
-      if (!id.ok()) return nullptr;
-      float s = 0;
-      for (float& x : v) { x = nd(rng); s += x * x; }
-      for (float& x : v) x /= std::sqrt(s);
-      if (!(*store)->put_vector(id->id, "clip", kModelName, v).ok()) return nullptr;
-    }
-  }
+  if (!sa::bench::populate_random_album((data / "album.db").string(), n).ok()) return nullptr;
   f->populate_s = since(t0);
   sa::Config cfg;
   cfg.data_dir = data.string();
