@@ -117,6 +117,14 @@ Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok) {
   return Status::OK();
 }
 
+int bert_attach_fp16(BertWeights& w) {
+  int n = 0;
+  for (BertLayer& l : w.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) n += attach_fp16(*lin) ? 1 : 0;
+  }
+  return n;
+}
+
 void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out) {
   if (n_tok <= 0) return;
   bert_forward_impl(w, ids, {0, n_tok}, out);

@@ -16,6 +16,11 @@ Status validate_bert(const BertWeights& w);
 // for the position table.
 Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok);
 
+// attach_fp16 (ops.h) on the four projections of every layer: the text tower's
+// query path then streams half the bytes where the checkpoint was fp16. Returns
+// how many of the 4 * layers projections got an fp16 copy (the rest stay fp32).
+int bert_attach_fp16(BertWeights& w);
+
 // One unpadded sequence (no attention mask needed) -> last hidden states
 // out [n_tok, hidden]. ids must have passed validate_bert_ids.
 void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out);

@@ -8,10 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define SA_OPS_AVX2 1
+#if defined(__F16C__)
+#define SA_OPS_F16C 1
+#endif
 #endif
 
 namespace sa {
@@ -220,14 +224,32 @@ inline void store4(float* y, __m128 v, float beta) {
 // the 2-core development VM). Here each block of four
 // weight rows is read from memory once and reused from L1 for every row of x,
 // and the next block is prefetched while the first pair of rows runs (~15%).
-void gemm_small_m(const float* x, int m, const float* w, int n, int k, float beta, float* y) {
+//
+// W is float or, with F16C, uint16_t (fp16 bit patterns): the fp16 form widens
+// each weight exactly to the same fp32 value, so both forms run the same FMAs
+// in the same order and give bit-identical results; fp16 only halves the bytes.
+inline __m256 load8(const float* w) { return _mm256_loadu_ps(w); }
+inline float load1(const float* w) { return *w; }
+#ifdef SA_OPS_F16C
+inline __m256 load8(const uint16_t* w) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+}
+inline float load1(const uint16_t* w) { return _cvtsh_ss(*w); }
+#endif
+
+// ldy: row stride of y (>= n).
+template <typename W>
+void gemm_small_m(const float* x, int m, const W* w, int n, int k, float beta, float* y,
+                  int ldy) {
+  // One prefetch per 64-byte line of each of the next four weight rows.
+  constexpr int kPrefetchMask = static_cast<int>(64 / sizeof(W)) - 1;
   const int k8 = k & ~7;
   int j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* w0 = w + static_cast<size_t>(j) * k;
-    const float* w1 = w0 + k;
-    const float* w2 = w1 + k;
-    const float* w3 = w2 + k;
+    const W* w0 = w + static_cast<size_t>(j) * k;
+    const W* w1 = w0 + k;
+    const W* w2 = w1 + k;
+    const W* w3 = w2 + k;
     int i = 0;
     for (; i + 2 <= m; i += 2) {
       const float* x0 = x + static_cast<size_t>(i) * k;
@@ -235,16 +257,16 @@ void gemm_small_m(const float* x, int m, const float* w, int n, int k, float bet
       __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
       __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
       // While the first pair of rows runs, fetch the next weight block.
-      const float* next = (i == 0 && j + 8 <= n) ? w3 + k : nullptr;
+      const W* next = (i == 0 && j + 8 <= n) ? w3 + k : nullptr;
       for (int p = 0; p < k8; p += 8) {
-        if (next && (p & 15) == 0) {
+        if (next && (p & kPrefetchMask) == 0) {
           _mm_prefetch(reinterpret_cast<const char*>(next + p), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(next + k + p), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(next + 2 * k + p), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(next + 3 * k + p), _MM_HINT_T0);
         }
-        const __m256 v0 = _mm256_loadu_ps(w0 + p), v1 = _mm256_loadu_ps(w1 + p);
-        const __m256 v2 = _mm256_loadu_ps(w2 + p), v3 = _mm256_loadu_ps(w3 + p);
+        const __m256 v0 = load8(w0 + p), v1 = load8(w1 + p);
+        const __m256 v2 = load8(w2 + p), v3 = load8(w3 + p);
         const __m256 u0 = _mm256_loadu_ps(x0 + p);
         a00 = _mm256_fmadd_ps(u0, v0, a00);
         a01 = _mm256_fmadd_ps(u0, v1, a01);
@@ -259,44 +281,77 @@ void gemm_small_m(const float* x, int m, const float* w, int n, int k, float bet
       __m128 s0 = hsum4(a00, a01, a02, a03);
       __m128 s1 = hsum4(a10, a11, a12, a13);
       for (int p = k8; p < k; ++p) {
-        const __m128 v = _mm_setr_ps(w0[p], w1[p], w2[p], w3[p]);
+        const __m128 v = _mm_setr_ps(load1(w0 + p), load1(w1 + p), load1(w2 + p), load1(w3 + p));
         s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_set1_ps(x0[p]), v));
         s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_set1_ps(x1[p]), v));
       }
-      store4(y + static_cast<size_t>(i) * n + j, s0, beta);
-      store4(y + static_cast<size_t>(i + 1) * n + j, s1, beta);
+      store4(y + static_cast<size_t>(i) * ldy + j, s0, beta);
+      store4(y + static_cast<size_t>(i + 1) * ldy + j, s1, beta);
     }
     if (i < m) {
       const float* x0 = x + static_cast<size_t>(i) * k;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
       for (int p = 0; p < k8; p += 8) {
         const __m256 u0 = _mm256_loadu_ps(x0 + p);
-        a0 = _mm256_fmadd_ps(u0, _mm256_loadu_ps(w0 + p), a0);
-        a1 = _mm256_fmadd_ps(u0, _mm256_loadu_ps(w1 + p), a1);
-        a2 = _mm256_fmadd_ps(u0, _mm256_loadu_ps(w2 + p), a2);
-        a3 = _mm256_fmadd_ps(u0, _mm256_loadu_ps(w3 + p), a3);
+        a0 = _mm256_fmadd_ps(u0, load8(w0 + p), a0);
+        a1 = _mm256_fmadd_ps(u0, load8(w1 + p), a1);
+        a2 = _mm256_fmadd_ps(u0, load8(w2 + p), a2);
+        a3 = _mm256_fmadd_ps(u0, load8(w3 + p), a3);
       }
       __m128 s0 = hsum4(a0, a1, a2, a3);
       for (int p = k8; p < k; ++p) {
-        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_set1_ps(x0[p]), _mm_setr_ps(w0[p], w1[p], w2[p], w3[p])));
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_set1_ps(x0[p]),
+                                       _mm_setr_ps(load1(w0 + p), load1(w1 + p), load1(w2 + p),
+                                                   load1(w3 + p))));
       }
-      store4(y + static_cast<size_t>(i) * n + j, s0, beta);
+      store4(y + static_cast<size_t>(i) * ldy + j, s0, beta);
     }
   }
   for (; j < n; ++j) {  // last n % 4 weight rows
-    const float* wj = w + static_cast<size_t>(j) * k;
+    const W* wj = w + static_cast<size_t>(j) * k;
     for (int i = 0; i < m; ++i) {
       const float* xi = x + static_cast<size_t>(i) * k;
       __m256 a = _mm256_setzero_ps();
       int p = 0;
-      for (; p < k8; p += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(xi + p), _mm256_loadu_ps(wj + p), a);
+      for (; p < k8; p += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(xi + p), load8(wj + p), a);
       float sum = hsum(a);
-      for (; p < k; ++p) sum += xi[p] * wj[p];
-      float& out = y[static_cast<size_t>(i) * n + j];
+      for (; p < k; ++p) sum += xi[p] * load1(wj + p);
+      float& out = y[static_cast<size_t>(i) * ldy + j];
       out = sum + (beta != 0.0f ? beta * out : 0.0f);
     }
   }
 }
+
+#ifdef SA_OPS_F16C
+// The fp16 form. Widening inside gemm_small_m's inner loop would redo the
+// conversion for every pair of x rows (6 times per weight at 12 tokens) and
+// leave the loop short of load/convert throughput; instead each block of four
+// weight rows is widened once into an L1/L2-resident scratch (prefetching the
+// next block from memory meanwhile) and the fp32 kernel runs on it. Same FMAs
+// in the same order as on w itself, so the results are bit-identical.
+void gemm_small_m_f16(const float* x, int m, const uint16_t* w, int n, int k, float beta,
+                      float* y) {
+  constexpr int kBlock = 4;
+  thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(kBlock) * k);
+  const int k8 = k & ~7;
+  for (int j = 0; j < n; j += kBlock) {
+    const int rows = std::min(kBlock, n - j);
+    for (int r = 0; r < rows; ++r) {
+      const uint16_t* src = w + static_cast<size_t>(j + r) * k;
+      const uint16_t* next = j + kBlock < n ? src + static_cast<size_t>(kBlock) * k : nullptr;
+      float* dst = scratch.data() + static_cast<size_t>(r) * k;
+      int p = 0;
+      for (; p < k8; p += 8) {
+        if (next && (p & 31) == 0) _mm_prefetch(reinterpret_cast<const char*>(next + p), _MM_HINT_T0);
+        _mm256_storeu_ps(dst + p, load8(src + p));
+      }
+      for (; p < k; ++p) dst[p] = load1(src + p);
+    }
+    gemm_small_m(x, m, scratch.data(), rows, k, beta, y + j, n);
+  }
+}
+#endif
 #endif
 
 // Below this many rows the single-threaded gemm_small_m beats OpenBLAS's sgemm
@@ -305,10 +360,20 @@ constexpr int kSmallM = 16;
 
 // y[m, n] = x[m, k] @ w[n, k]^T + beta * y. A single row goes to sgemv, whose
 // threading splits the weight rows (sgemm would pack the whole matrix first).
-void gemm_xwt(const float* x, int m, const float* w, int n, int k, float beta, float* y) {
+// w16: the same weights as fp16 or null; used for 1..kSmallM rows when present.
+void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
+              float* y) {
+#ifdef SA_OPS_F16C
+  if (w16 && m <= kSmallM) {
+    gemm_small_m_f16(x, m, w16, n, k, beta, y);
+    return;
+  }
+#else
+  (void)w16;
+#endif
 #ifdef SA_OPS_AVX2
   if (m > 1 && m <= kSmallM) {
-    gemm_small_m(x, m, w, n, k, beta, y);
+    gemm_small_m(x, m, w, n, k, beta, y, n);
     return;
   }
 #endif
@@ -319,25 +384,85 @@ void gemm_xwt(const float* x, int m, const float* w, int n, int k, float beta, f
   }
 }
 
+// The fp16 copy when attached (and matching w's size), else null.
+const uint16_t* half_weights(const Linear& l) {
+  return !l.w16.empty() && l.w16.size() == l.w.size() ? l.w16.data() : nullptr;
+}
+
+// Exact fp32 -> fp16 conversion: the half bit pattern of f, or false when f is
+// not an fp16 value (needs rounding, out of range, or NaN).
+bool float_to_half_exact(float f, uint16_t* h) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t exp_bits = (u >> 23) & 0xffu;
+  const uint32_t mant = u & 0x7fffffu;
+  if (exp_bits == 0xffu) {  // inf converts, NaN does not (payloads may change)
+    if (mant != 0) return false;
+    *h = sign | 0x7c00u;
+    return true;
+  }
+  if (exp_bits == 0) {  // zero converts; fp32 subnormals are far below fp16's range
+    if (mant != 0) return false;
+    *h = sign;
+    return true;
+  }
+  const int e = static_cast<int>(exp_bits) - 127;
+  if (e > 15) return false;
+  if (e >= -14) {  // fp16 normal: 10 mantissa bits
+    if (mant & 0x1fffu) return false;
+    *h = static_cast<uint16_t>(sign | ((e + 15) << 10) | (mant >> 13));
+    return true;
+  }
+  // fp16 subnormal: value = q * 2^-24 with integer q < 1024.
+  const int shift = -(e + 1);  // (2^23 + mant) * 2^(e - 23) = q * 2^-24
+  if (shift > 24) return false;
+  const uint32_t full = 0x800000u | mant;
+  if (full & ((1u << shift) - 1)) return false;
+  *h = static_cast<uint16_t>(sign | (full >> shift));
+  return true;
+}
+
 }  // namespace
+
+bool fp16_kernel_available() {
+#ifdef SA_OPS_F16C
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool attach_fp16(Linear& l) {
+  l.w16.clear();
+  if (!fp16_kernel_available() || l.w.empty()) return false;
+  std::vector<uint16_t> h(l.w.size());
+  for (size_t i = 0; i < l.w.size(); ++i) {
+    if (!float_to_half_exact(l.w[i], &h[i])) return false;
+  }
+  l.w16 = std::move(h);
+  return true;
+}
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
-  gemm_xwt(x, m, l.w.data(), l.n_out, l.n_in, 0.0f, y);
+  gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y);
   bias_act(y, l.b.empty() ? nullptr : l.b.data(), m, l.n_out, act);
 }
 
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
   if (m <= 0 || r1 <= r0) return;
   const int n = r1 - r0;
-  gemm_xwt(x, m, l.w.data() + static_cast<size_t>(r0) * l.n_in, n, l.n_in, 0.0f, y);
+  const size_t off = static_cast<size_t>(r0) * l.n_in;
+  const uint16_t* w16 = half_weights(l);
+  gemm_xwt(x, m, l.w.data() + off, w16 ? w16 + off : nullptr, n, l.n_in, 0.0f, y);
   if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data() + r0, m, n);
 }
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
   if (add_bias && !l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
-  gemm_xwt(x, m, l.w.data(), l.n_out, l.n_in, 1.0f, y);
+  gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 1.0f, y);
 }
 
 namespace {

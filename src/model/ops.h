@@ -3,7 +3,8 @@
 // All functions are pure compute on caller-owned buffers and allocate nothing
 // (`attention` takes an explicit scratch buffer). Matrix products go to OpenBLAS
 // (its own thread pool is the only one used by inference), except products with
-// 2..16 rows (text queries), which a single-threaded kernel streams faster;
+// 2..16 rows (text queries), which a single-threaded kernel streams faster
+// (from the fp16 copy Linear::w16 when one is attached, 1..16 rows);
 // everything else runs on the calling thread, vectorised with AVX2/FMA when the
 // compiler targets it and with a scalar fallback of the same formulas otherwise.
 // Thread safety: no shared state; any number of threads may call these at once.
@@ -32,6 +33,16 @@ void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float*
 // fused into the GEMM. Callers that normalise y next pass add_bias = false and
 // let add_bias_layer_norm add the bias, saving a pass over y.
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias = true);
+
+// Fills l.w16 with the fp16 form of l.w when every value converts to fp16 and
+// back bit-exactly (checkpoints stored in fp16), so that few-row products (text
+// queries) read half the bytes with identical results; otherwise, or when this
+// build has no F16C kernel, leaves w16 empty and products keep reading w.
+// Returns whether w16 was filled. Costs 2 bytes per weight on top of w.
+bool attach_fp16(Linear& l);
+
+// True when this build has the F16C few-row kernel that reads Linear::w16.
+bool fp16_kernel_available();
 
 // Row-wise LayerNorm over d: y = (x - mean) / sqrt(var + eps) * g + b, biased
 // variance as torch.nn.LayerNorm. In place (x == y) is allowed.

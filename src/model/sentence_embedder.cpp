@@ -209,6 +209,7 @@ Result<std::unique_ptr<SentenceEmbedder>> SentenceEmbedder::load(const std::stri
   auto w = load_bert_weights(dir_str);
   if (!w.ok()) return w.status().with_context("sentence model " + dir_str);
   e->w_ = std::move(w).value();
+  bert_attach_fp16(e->w_);  // exact fp16 copies where the checkpoint was fp16
 
   const int positions = e->w_.cfg.max_position - e->w_.cfg.position_offset;
   e->max_len_ = max_seq == -1 ? positions : static_cast<int>(std::min<int64_t>(max_seq, positions));

@@ -1,0 +1,232 @@
+// The fp16 copy of Linear weights (attach_fp16) and the few-row kernel that
+// reads it: exact conversion only, identical products to the fp32 path, and
+// fp32 kept for any tensor that does not round-trip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "model/bert.h"
+#include "model/chinese_clip.h"
+#include "model/ops.h"
+#include "model/random_weights.h"
+
+namespace sa {
+namespace {
+
+// Multiples of 2^-14 below 2^-3 in magnitude have at most 11 significant bits
+// and an exponent >= -14: all are fp16 values.
+float to_fp16_grid(float v) { return std::round(v * 16384.0f) / 16384.0f; }
+
+// Deterministic pseudo-random values in (-a, a).
+std::vector<float> values(size_t n, float a, uint32_t seed) {
+  std::vector<float> v(n);
+  uint32_t s = seed;
+  for (float& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = a * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
+  }
+  return v;
+}
+
+Linear grid_linear(int n_out, int n_in, uint32_t seed) {
+  Linear l;
+  l.n_out = n_out;
+  l.n_in = n_in;
+  l.w = values(static_cast<size_t>(n_out) * n_in, 0.1f, seed);
+  for (float& x : l.w) x = to_fp16_grid(x);
+  l.w[1] = std::ldexp(3.0f, -24);  // an fp16 subnormal
+  l.w[2] = -0.0f;
+  l.b = values(n_out, 0.1f, seed + 1);  // the bias stays fp32 either way
+  return l;
+}
+
+uint16_t half_of(float f) {
+  Linear l;
+  l.n_out = 1;
+  l.n_in = 1;
+  l.w = {f};
+  return attach_fp16(l) ? l.w16[0] : 0xffff;  // 0xffff is a NaN: never produced
+}
+
+TEST(Fp16Linear, ConvertsOnlyExactValues) {
+  if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
+  EXPECT_EQ(half_of(1.0f), 0x3c00);
+  EXPECT_EQ(half_of(-2.0f), 0xc000);
+  EXPECT_EQ(half_of(65504.0f), 0x7bff);                 // largest fp16
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -14)), 0x0400);   // smallest normal
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -24)), 0x0001);   // smallest subnormal
+  EXPECT_EQ(half_of(std::ldexp(1023.0f, -24)), 0x03ff);
+  EXPECT_EQ(half_of(0.0f), 0x0000);
+  EXPECT_EQ(half_of(-0.0f), 0x8000);
+  EXPECT_EQ(half_of(std::numeric_limits<float>::infinity()), 0x7c00);
+  // Not fp16 values: need rounding, overflow, underflow, NaN.
+  EXPECT_EQ(half_of(0.1f), 0xffff);
+  EXPECT_EQ(half_of(1.0f + std::ldexp(1.0f, -11)), 0xffff);
+  EXPECT_EQ(half_of(65520.0f), 0xffff);
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -25)), 0xffff);
+  EXPECT_EQ(half_of(std::ldexp(3.0f, -25)), 0xffff);
+  EXPECT_EQ(half_of(std::numeric_limits<float>::denorm_min()), 0xffff);
+  EXPECT_EQ(half_of(std::numeric_limits<float>::quiet_NaN()), 0xffff);
+}
+
+// fp16 kernel vs fp32 kernel on the same (fp16-representable) weights, for
+// shapes with ragged tails (n_out % 4, n_in % 8) and every row count it serves.
+TEST(Fp16Linear, MatchesFp32Path) {
+  if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
+  for (const auto& [n_out, n_in] : {std::pair{37, 93}, std::pair{64, 768}}) {
+    const Linear l16 = [&] {
+      Linear l = grid_linear(n_out, n_in, 7);
+      EXPECT_TRUE(attach_fp16(l));
+      return l;
+    }();
+    ASSERT_EQ(l16.w16.size(), l16.w.size());
+    Linear l32 = l16;
+    l32.w16.clear();
+    for (int m : {1, 2, 3, 7, 12, 16}) {
+      SCOPED_TRACE("m=" + std::to_string(m) + " n_out=" + std::to_string(n_out));
+      const std::vector<float> x = values(static_cast<size_t>(m) * n_in, 1.0f, 100 + m);
+      std::vector<float> y16(static_cast<size_t>(m) * n_out), y32(y16.size());
+      linear(l16, x.data(), m, y16.data(), Act::kGeluErf);
+      linear(l32, x.data(), m, y32.data(), Act::kGeluErf);
+      for (size_t i = 0; i < y16.size(); ++i) {
+        // Same FMAs in the same order for 2..16 rows; one row compares with sgemv.
+        ASSERT_NEAR(y16[i], y32[i], 2e-6f * (1.0f + std::fabs(y32[i]))) << i;
+      }
+      std::vector<float> a16 = values(y16.size(), 1.0f, 3), a32 = a16;
+      linear_accumulate(l16, x.data(), m, a16.data());
+      linear_accumulate(l32, x.data(), m, a32.data());
+      for (size_t i = 0; i < a16.size(); ++i) {
+        ASSERT_NEAR(a16[i], a32[i], 2e-6f * (1.0f + std::fabs(a32[i]))) << i;
+      }
+      const int r0 = 5, r1 = n_out - 3;
+      std::vector<float> s16(static_cast<size_t>(m) * (r1 - r0)), s32(s16.size());
+      linear_slice(l16, r0, r1, x.data(), m, s16.data());
+      linear_slice(l32, r0, r1, x.data(), m, s32.data());
+      for (size_t i = 0; i < s16.size(); ++i) {
+        ASSERT_NEAR(s16[i], s32[i], 2e-6f * (1.0f + std::fabs(s32[i]))) << i;
+      }
+    }
+  }
+}
+
+TEST(Fp16Linear, TensorThatDoesNotRoundTripKeepsFp32) {
+  Linear l = grid_linear(12, 40, 9);
+  l.w[17] = 0.1f;  // one value off the fp16 grid
+  l.w16 = {1, 2, 3};  // a stale copy is dropped, not used
+  EXPECT_FALSE(attach_fp16(l));
+  EXPECT_TRUE(l.w16.empty());
+  // The product is the fp32 one: compare against a naive double reference.
+  const int m = 5;
+  const std::vector<float> x = values(static_cast<size_t>(m) * l.n_in, 1.0f, 11);
+  std::vector<float> y(static_cast<size_t>(m) * l.n_out);
+  linear(l, x.data(), m, y.data());
+  for (int r = 0; r < m; ++r) {
+    for (int o = 0; o < l.n_out; ++o) {
+      double s = l.b[o];
+      for (int i = 0; i < l.n_in; ++i) {
+        s += static_cast<double>(x[r * l.n_in + i]) * l.w[o * l.n_in + i];
+      }
+      EXPECT_NEAR(y[r * l.n_out + o], s, 1e-5);
+    }
+  }
+}
+
+BertConfig tiny_bert() {
+  BertConfig c;
+  c.vocab_size = 50;
+  c.hidden = 32;
+  c.layers = 2;
+  c.heads = 4;
+  c.intermediate = 64;
+  c.max_position = 20;
+  return c;
+}
+
+TEST(Fp16Linear, BertAttachesOnlyRepresentableLayers) {
+  BertWeights w = random_bert_weights(tiny_bert(), 5);
+  EXPECT_EQ(bert_attach_fp16(w), 0);  // random fp32 weights are not fp16 values
+  for (const BertLayer& l : w.layers) EXPECT_TRUE(l.qkv.w16.empty());
+  if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
+
+  const std::vector<int32_t> ids = {1, 7, 12, 3, 44, 9, 2};
+  const int n = static_cast<int>(ids.size());
+  for (BertLayer& l : w.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
+      for (float& x : lin->w) x = to_fp16_grid(x);
+    }
+  }
+  w.layers[1].out.w[0] = 0.1f;  // this one tensor stays fp32
+  std::vector<float> ref(static_cast<size_t>(n) * 32), got(ref.size());
+  bert_forward(w, ids.data(), n, ref.data());
+  EXPECT_EQ(bert_attach_fp16(w), 7);
+  EXPECT_TRUE(w.layers[1].out.w16.empty());
+  EXPECT_EQ(w.layers[1].inter.w16.size(), w.layers[1].inter.w.size());
+  bert_forward(w, ids.data(), n, got.data());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-5f) << i;
+}
+
+TEST(Fp16Linear, ChineseClipAttachesOnLoad) {
+  VitConfig v;
+  v.image_size = 32;
+  v.patch_size = 16;
+  v.width = 32;
+  v.layers = 1;
+  v.heads = 4;
+  v.mlp = 64;
+  ClipWeights cw = random_clip_weights(v, tiny_bert(), 16, 3);
+  for (BertLayer& l : cw.text.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
+      for (float& x : lin->w) x = to_fp16_grid(x);
+    }
+  }
+  auto clip = ChineseClip::from_weights(cw);
+  ASSERT_TRUE(clip.ok()) << clip.status().to_string();
+  const BertLayer& l0 = (*clip)->weights().text.layers[0];
+  EXPECT_EQ(l0.qkv.w16.empty(), !fp16_kernel_available());
+  // The facade's text embedding equals the fp32-only encoder's.
+  const std::vector<std::vector<int32_t>> q = {{1, 5, 9, 2}, {1, 30, 2}};
+  std::vector<float> a(2 * 16);
+  ASSERT_TRUE((*clip)->encode_texts(q, a.data()).ok());
+  BertWeights fp32 = cw.text;  // cw itself never had w16 attached
+  std::vector<float> h(4 * 32);
+  bert_forward(fp32, q[0].data(), 4, h.data());
+  std::vector<float> e(16);
+  linear(cw.text_proj, h.data(), 1, e.data());
+  for (int j = 0; j < 16; ++j) EXPECT_NEAR(a[j], e[j], 1e-5f) << j;
+}
+
+// The golden checkpoints: the official .pt and hf-bin store fp16, so every
+// encoder projection gets its copy (and clip_golden_test then checks the fp16
+// path against the goldens); the fp32 hf-safetensors file keeps whichever
+// tensors do not round-trip in fp32.
+TEST(Fp16Linear, GoldenCheckpointsAttach) {
+  if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
+  const std::string dir = std::string(SA_TEST_DATA) + "/clip/tiny-b16/";
+  for (const char* name : {"clip_cn_tiny-b16.pt", "hf-bin", "hf-safetensors"}) {
+    SCOPED_TRACE(name);
+    auto r = ChineseClip::load(dir + name);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    int attached = 0, total = 0;
+    for (const BertLayer& l : (*r)->weights().text.layers) {
+      for (const Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
+        ++total;
+        if (!lin->w16.empty()) {
+          ++attached;
+          ASSERT_EQ(lin->w16.size(), lin->w.size());
+        }
+      }
+    }
+    ASSERT_GT(total, 0);
+    if (std::string(name) != "hf-safetensors") EXPECT_EQ(attached, total);
+    std::printf("  %s: %d of %d text projections have an fp16 copy\n", name, attached, total);
+  }
+}
+
+}  // namespace
+}  // namespace sa
