@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -228,6 +227,9 @@ inline void store4(float* y, __m128 v, float beta) {
 // W is float or, with F16C, uint16_t (fp16 bit patterns): the fp16 form widens
 // each weight exactly to the same fp32 value, so both forms run the same FMAs
 // in the same order and give bit-identical results; fp16 only halves the bytes.
+// (Widening each 4-row block once into an fp32 scratch instead of once per pair
+// of x rows measured no faster at 6..16 rows and slower at 2: the converts
+// overlap with the FMAs.)
 inline __m256 load8(const float* w) { return _mm256_loadu_ps(w); }
 inline float load1(const float* w) { return *w; }
 #ifdef SA_OPS_F16C
@@ -322,40 +324,15 @@ void gemm_small_m(const float* x, int m, const W* w, int n, int k, float beta, f
   }
 }
 
-#ifdef SA_OPS_F16C
-// The fp16 form. Widening inside gemm_small_m's inner loop would redo the
-// conversion for every pair of x rows (6 times per weight at 12 tokens) and
-// leave the loop short of load/convert throughput; instead each block of four
-// weight rows is widened once into an L1/L2-resident scratch (prefetching the
-// next block from memory meanwhile) and the fp32 kernel runs on it. Same FMAs
-// in the same order as on w itself, so the results are bit-identical.
-void gemm_small_m_f16(const float* x, int m, const uint16_t* w, int n, int k, float beta,
-                      float* y) {
-  constexpr int kBlock = 4;
-  thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(kBlock) * k);
-  const int k8 = k & ~7;
-  for (int j = 0; j < n; j += kBlock) {
-    const int rows = std::min(kBlock, n - j);
-    for (int r = 0; r < rows; ++r) {
-      const uint16_t* src = w + static_cast<size_t>(j + r) * k;
-      const uint16_t* next = j + kBlock < n ? src + static_cast<size_t>(kBlock) * k : nullptr;
-      float* dst = scratch.data() + static_cast<size_t>(r) * k;
-      int p = 0;
-      for (; p < k8; p += 8) {
-        if (next && (p & 31) == 0) _mm_prefetch(reinterpret_cast<const char*>(next + p), _MM_HINT_T0);
-        _mm256_storeu_ps(dst + p, load8(src + p));
-      }
-      for (; p < k; ++p) dst[p] = load1(src + p);
-    }
-    gemm_small_m(x, m, scratch.data(), rows, k, beta, y + j, n);
-  }
-}
-#endif
 #endif
 
 // Below this many rows the single-threaded gemm_small_m beats OpenBLAS's sgemm
-// on this class of machine (memory-bound regime; see bench/bench_engine.cpp).
+// on this class of machine (see bench/bench_engine.cpp). On the 2-core
+// development VM the kernel is mostly compute-bound from ~6 rows on (~45
+// GFLOP/s even with w in cache), so fp16 weights save the streaming part only:
+// ~20% at 6..16 rows. Splitting the columns over a second thread (a plain
+// std::thread per product, so no pool competes with OpenBLAS's) measured ~5%
+// there, within the noise of the shared machine, and is not done.
 constexpr int kSmallM = 16;
 
 // y[m, n] = x[m, k] @ w[n, k]^T + beta * y. A single row goes to sgemv, whose
@@ -365,7 +342,7 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
               float* y) {
 #ifdef SA_OPS_F16C
   if (w16 && m <= kSmallM) {
-    gemm_small_m_f16(x, m, w16, n, k, beta, y);
+    gemm_small_m(x, m, w16, n, k, beta, y, n);
     return;
   }
 #else
