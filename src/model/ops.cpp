@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -326,14 +329,58 @@ void gemm_small_m(const float* x, int m, const W* w, int n, int k, float beta, f
 
 #endif
 
-// Below this many rows the single-threaded gemm_small_m beats OpenBLAS's sgemm
-// on this class of machine (see bench/bench_engine.cpp). On the 2-core
-// development VM the kernel is mostly compute-bound from ~6 rows on (~45
-// GFLOP/s even with w in cache), so fp16 weights save the streaming part only:
-// ~20% at 6..16 rows. Splitting the columns over a second thread (a plain
-// std::thread per product, so no pool competes with OpenBLAS's) measured ~5%
-// there, within the noise of the shared machine, and is not done.
+// Below this many rows gemm_small_m beats OpenBLAS's sgemm on this class of
+// machine (see bench/bench_engine.cpp). On the 2-core development VM the kernel
+// is mostly compute-bound from ~6 rows on (~45 GFLOP/s on one core even with w
+// in cache), so fp16 weights save only the streaming part (~30% at 6..16 rows)
+// and the rest comes from a second core, below.
 constexpr int kSmallM = 16;
+
+#ifdef SA_OPS_AVX2
+// Weights per product from which the columns are split over two threads: the
+// helper's start (tens of microseconds) is then a few percent of its half.
+constexpr size_t kSplitMinWeights = 512 * 768;
+
+// gemm_small_m with the output columns shared between the calling thread and
+// one short-lived helper thread (12 tokens through RoBERTa-base: ~41 -> ~26 ms
+// best case on the 2-core VM). The columns go in chunks of kSplitChunk taken
+// from a shared counter, so when the other core is busy the caller simply
+// takes more chunks instead of waiting on a fixed half. A fresh std::thread per
+// product rather than a pool: nothing stays alive to spin or compete with
+// OpenBLAS's own pool, and since this runs only for few-row products, where
+// sgemm is not called, the two never run nested or at once from one caller.
+// Chunks are whole 4-column blocks, and every column is computed by the same
+// code either way, so the split does not change results.
+constexpr int kSplitChunk = 64;
+
+template <typename W>
+void gemm_small_m_split(const float* x, int m, const W* w, int n, int k, float beta, float* y) {
+  static const bool multi_core = std::thread::hardware_concurrency() >= 2;
+  if (multi_core && n >= 2 * kSplitChunk && static_cast<size_t>(n) * k >= kSplitMinWeights) {
+    // Chunk c is columns [c * kSplitChunk, +kSplitChunk); the last one also
+    // takes the n % kSplitChunk remainder. Each index is handed out once.
+    const int n_chunks = n / kSplitChunk;
+    std::atomic<int> next{0};
+    auto work = [&next, n_chunks, x, m, w, n, k, beta, y] {
+      for (int c = next.fetch_add(1); c < n_chunks; c = next.fetch_add(1)) {
+        const int j = c * kSplitChunk;
+        const int cols = c == n_chunks - 1 ? n - j : kSplitChunk;
+        gemm_small_m(x, m, w + static_cast<size_t>(j) * k, cols, k, beta, y + j, n);
+      }
+    };
+    std::thread helper;
+    try {
+      helper = std::thread(work);
+    } catch (const std::system_error&) {
+      // No thread to be had (resource limits): this thread takes every chunk.
+    }
+    work();
+    if (helper.joinable()) helper.join();
+    return;
+  }
+  gemm_small_m(x, m, w, n, k, beta, y, n);
+}
+#endif
 
 // y[m, n] = x[m, k] @ w[n, k]^T + beta * y. A single row goes to sgemv, whose
 // threading splits the weight rows (sgemm would pack the whole matrix first).
@@ -342,7 +389,7 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
               float* y) {
 #ifdef SA_OPS_F16C
   if (w16 && m <= kSmallM) {
-    gemm_small_m(x, m, w16, n, k, beta, y, n);
+    gemm_small_m_split(x, m, w16, n, k, beta, y);
     return;
   }
 #else
@@ -350,7 +397,7 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
 #endif
 #ifdef SA_OPS_AVX2
   if (m > 1 && m <= kSmallM) {
-    gemm_small_m(x, m, w, n, k, beta, y, n);
+    gemm_small_m_split(x, m, w, n, k, beta, y);
     return;
   }
 #endif

@@ -79,7 +79,10 @@ TEST(Fp16Linear, ConvertsOnlyExactValues) {
 // shapes with ragged tails (n_out % 4, n_in % 8) and every row count it serves.
 TEST(Fp16Linear, MatchesFp32Path) {
   if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
-  for (const auto& [n_out, n_in] : {std::pair{37, 93}, std::pair{64, 768}}) {
+  // The last two shapes are big enough for the product to be split over two
+  // threads (ops.cpp kSplitMinWeights), the last with n_out % 4 != 0.
+  for (const auto& [n_out, n_in] :
+       {std::pair{37, 93}, std::pair{64, 768}, std::pair{516, 770}, std::pair{519, 771}}) {
     const Linear l16 = [&] {
       Linear l = grid_linear(n_out, n_in, 7);
       EXPECT_TRUE(attach_fp16(l));
@@ -97,6 +100,20 @@ TEST(Fp16Linear, MatchesFp32Path) {
       for (size_t i = 0; i < y16.size(); ++i) {
         // Same FMAs in the same order for 2..16 rows; one row compares with sgemv.
         ASSERT_NEAR(y16[i], y32[i], 2e-6f * (1.0f + std::fabs(y32[i]))) << i;
+      }
+      // Both against a double-precision reference (catches a column that
+      // neither path writes).
+      std::vector<float> p16(y16.size());
+      linear(l16, x.data(), m, p16.data());
+      for (int r = 0; r < m; ++r) {
+        for (int o = 0; o < n_out; ++o) {
+          double ref = l16.b[o];
+          for (int i = 0; i < n_in; ++i) {
+            ref += static_cast<double>(x[static_cast<size_t>(r) * n_in + i]) *
+                   l16.w[static_cast<size_t>(o) * n_in + i];
+          }
+          ASSERT_NEAR(p16[static_cast<size_t>(r) * n_out + o], ref, 1e-4) << r << "," << o;
+        }
       }
       std::vector<float> a16 = values(y16.size(), 1.0f, 3), a32 = a16;
       linear_accumulate(l16, x.data(), m, a16.data());
