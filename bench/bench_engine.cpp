@@ -97,18 +97,6 @@ double peak_rss_mb() {
   return ru.ru_maxrss / 1024.0;  // KiB on Linux
 }
 
-// Rounds every weight of l to the nearest fp16 value (round to nearest even in
-// the fp16 normal range, which these weights stay in).
-void round_to_fp16(sa::Linear& l) {
-  for (float& x : l.w) {
-    if (x == 0.0f || !std::isfinite(x)) continue;
-    int e;
-    std::frexp(x, &e);  // x = f * 2^e, 0.5 <= |f| < 1: 11 significant bits = 2^(e - 11) steps
-    const float step = std::ldexp(1.0f, std::max(e, -13) - 11);
-    x = std::nearbyint(x / step) * step;
-  }
-}
-
 // The shipped checkpoints store weights in fp16, so the encoder weights are
 // rounded to fp16 values too: the engine then keeps its exact fp16 copy for
 // few-row (text query) products, as it does for a real model. (Set
@@ -116,9 +104,7 @@ void round_to_fp16(sa::Linear& l) {
 sa::ClipWeights bench_weights() {
   sa::ClipWeights w = sa::random_clip_weights(vit_b16(), roberta_base(), kEmbedDim, 2024);
   if (!std::getenv("SA_BENCH_FP32_TEXT")) {
-    for (sa::BertLayer& l : w.text.layers) {
-      for (sa::Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) round_to_fp16(*lin);
-    }
+    sa::round_bert_to_fp16(w.text);
   }
   return w;
 }

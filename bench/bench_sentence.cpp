@@ -15,10 +15,18 @@
 
 namespace {
 
+// Released sentence checkpoints are fp16/fp32 of fp16-trained values; like
+// SentenceEmbedder::load, keep the exact fp16 copy for few-row products.
+sa::BertWeights fp16_like_checkpoint(sa::BertWeights w) {
+  sa::round_bert_to_fp16(w);
+  sa::bert_attach_fp16(w);
+  return w;
+}
+
 const sa::BertWeights& base_encoder(bool xlmr) {
   static const sa::BertWeights bert = [] {
     sa::BertConfig c;  // BERT-base (text2vec-base-chinese)
-    return sa::random_bert_weights(c, 11);
+    return fp16_like_checkpoint(sa::random_bert_weights(c, 11));
   }();
   static const sa::BertWeights xlm = [] {
     sa::BertConfig c;  // XLM-R base shapes as in bce (vocabulary kept small: it costs no FLOPs)
@@ -27,7 +35,7 @@ const sa::BertWeights& base_encoder(bool xlmr) {
     c.pad_token_id = 1;
     c.position_offset = 2;
     c.max_position = 514;
-    return sa::random_bert_weights(c, 12);
+    return fp16_like_checkpoint(sa::random_bert_weights(c, 12));
   }();
   return xlmr ? xlm : bert;
 }

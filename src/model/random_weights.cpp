@@ -1,5 +1,6 @@
 #include "model/random_weights.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sa {
@@ -104,6 +105,27 @@ ClipWeights random_clip_weights(const VitConfig& v, const BertConfig& b, int emb
   w.text_proj = rand_linear(rng, embed_dim, b.hidden, false);
   w.logit_scale = std::log(100.0f);
   return w;
+}
+
+namespace {
+
+// Round to nearest (even) fp16 value; these weights stay in fp16's normal range.
+void round_to_fp16(Linear& l) {
+  for (float& x : l.w) {
+    if (x == 0.0f || !std::isfinite(x)) continue;
+    int e;
+    std::frexp(x, &e);  // x = f * 2^e, 0.5 <= |f| < 1: 11 significant bits = 2^(e - 11) steps
+    const float step = std::ldexp(1.0f, std::max(e, -13) - 11);
+    x = std::nearbyint(x / step) * step;
+  }
+}
+
+}  // namespace
+
+void round_bert_to_fp16(BertWeights& w) {
+  for (BertLayer& l : w.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) round_to_fp16(*lin);
+  }
 }
 
 }  // namespace sa
