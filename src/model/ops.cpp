@@ -333,8 +333,10 @@ void gemm_small_m(const float* x, int m, const W* w, int n, int k, float beta, f
 // machine (see bench/bench_engine.cpp). On the 2-core development VM the kernel
 // is mostly compute-bound from ~6 rows on (~45 GFLOP/s on one core even with w
 // in cache), so fp16 weights save only the streaming part (~30% at 6..16 rows)
-// and the rest comes from a second core, below.
-constexpr int kSmallM = 16;
+// and the rest comes from a second core, below. 32, not 16: a 20-token base-size
+// sentence embedding measured 45-54 ms with the kernel vs 70-88 ms with sgemm
+// (bench_sentence, back-to-back runs), while 12- and 52-token queries did not move.
+constexpr int kSmallM = 32;
 
 #ifdef SA_OPS_AVX2
 // Weights per product from which the columns are split over two threads: the

@@ -91,14 +91,14 @@ TEST(Fp16Linear, MatchesFp32Path) {
     ASSERT_EQ(l16.w16.size(), l16.w.size());
     Linear l32 = l16;
     l32.w16.clear();
-    for (int m : {1, 2, 3, 7, 12, 16}) {
+    for (int m : {1, 2, 3, 7, 12, 16, 17, 20, 32}) {
       SCOPED_TRACE("m=" + std::to_string(m) + " n_out=" + std::to_string(n_out));
       const std::vector<float> x = values(static_cast<size_t>(m) * n_in, 1.0f, 100 + m);
       std::vector<float> y16(static_cast<size_t>(m) * n_out), y32(y16.size());
       linear(l16, x.data(), m, y16.data(), Act::kGeluErf);
       linear(l32, x.data(), m, y32.data(), Act::kGeluErf);
       for (size_t i = 0; i < y16.size(); ++i) {
-        // Same FMAs in the same order for 2..16 rows; one row compares with sgemv.
+        // Same FMAs in the same order for 2..32 rows; one row compares with sgemv.
         ASSERT_NEAR(y16[i], y32[i], 2e-6f * (1.0f + std::fabs(y32[i]))) << i;
       }
       // Both against a double-precision reference (catches a column that
