@@ -4,6 +4,7 @@
 // random normalised vectors, written straight into the store.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,18 @@
 namespace sa::bench {
 
 inline constexpr int kEmbedDim = 512;
+
+// Queries timed by the search benchmarks (short Chinese descriptions, 5-11 tokens).
+inline const std::vector<std::string> kQueries = {"海边的日落", "拿着相机的人", "2023年春节全家福",
+                                                  "一只猫", "北京天安门前的合影", "一杯咖啡",
+                                                  "雪山下的湖", "生日蛋糕"};
+
+// The q-quantile (0..1) of v by nearest rank.
+inline double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  return v[i];
+}
 inline constexpr const char* kModelName = "bench-vitb16";
 
 // Built once per process; exits with a message if the weights cannot be made.

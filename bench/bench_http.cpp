@@ -91,14 +91,8 @@ Fixture* fixture(int n) {
   return f.get();
 }
 
-const std::vector<std::string> kQueries = {"海边的日落", "拿着相机的人", "2023年春节全家福", "一只猫",
-                                           "北京天安门前的合影", "一杯咖啡", "雪山下的湖", "生日蛋糕"};
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
-  return v[i];
-}
+using sa::bench::kQueries;
+using sa::bench::percentile;
 
 void BM_http_search(benchmark::State& state, const std::string& mode) {
   const int n = static_cast<int>(state.range(0));
