@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/checkpoint.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
@@ -23,36 +24,8 @@ const std::string kOfficial = kData + "/clip/tiny-b16/clip_cn_tiny-b16.pt";
 const std::string kHfBin = kData + "/clip/tiny-b16/hf-bin/pytorch_model.bin";
 const std::string kHfSt = kData + "/clip/tiny-b16/hf-safetensors/model.safetensors";
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("sa_ckpt_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = (path_ / name).string();
-    // Unlink first: truncating a written file makes ext4 flush it (auto_da_alloc).
-    std::error_code ec;
-    fs::remove(p, ec);
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using testutil::slurp;
+using testutil::TempDir;
 
 void put16(std::string& s, size_t at, uint16_t v) {
   s[at] = char(v & 0xff);

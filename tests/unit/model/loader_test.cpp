@@ -12,6 +12,7 @@
 #include "model/bert_loader.h"
 #include "model/checkpoint.h"
 #include "model/clip_loader.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
@@ -26,51 +27,8 @@ const std::string kHfBin = kClipDir + "/hf-bin";
 const std::string kBertMean = kData + "/text/tiny-bert-mean";
 const std::string kXlmr = kData + "/text/tiny-xlmr-cls";
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("sa_loader_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string path(const std::string& name = "") const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = path(name);
-    fs::create_directories(fs::path(p).parent_path());
-    std::error_code ec;
-    fs::remove(p, ec);  // unlink first: ext4 flushes truncated-and-rewritten files
-    std::ofstream f(p, std::ios::binary);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    return p;
-  }
-  // Copies `src_dir` to `name`, replacing file `file` by `bytes` (if given).
-  std::string copy_dir(const std::string& src_dir, const std::string& name,
-                       const std::string& file = "", const std::string& bytes = "") const {
-    const std::string dst = path(name);
-    fs::create_directories(dst);
-    for (const auto& e : fs::directory_iterator(src_dir)) {
-      if (!e.is_regular_file()) continue;
-      const std::string fname = e.path().filename().string();
-      if (fname == file) continue;
-      fs::copy_file(e.path(), fs::path(dst) / fname, fs::copy_options::overwrite_existing);
-    }
-    if (!file.empty()) write(name + "/" + file, bytes);
-    return dst;
-  }
-
- private:
-  fs::path path_;
-};
+using testutil::slurp;
+using testutil::TempDir;
 
 // Replaces the first occurrence of `from` by `to` (same length keeps offsets valid).
 std::string patched(std::string bytes, const std::string& from, const std::string& to) {

@@ -1,0 +1,69 @@
+// Helpers shared by the model tests: whole-file reads and a scratch directory
+// for corrupt copies of the test checkpoints.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <system_error>
+
+namespace sa::testutil {
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A fresh directory under the system temp dir, removed on scope exit.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "sa_model_test") {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            (tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string path(const std::string& name = "") const { return (path_ / name).string(); }
+
+  // Writes bytes to name (parents created) and returns its path.
+  std::string write(const std::string& name, const std::string& bytes) const {
+    const std::string p = path(name);
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    std::error_code ec;
+    std::filesystem::remove(p, ec);  // unlink first: ext4 flushes truncated-and-rewritten files
+    std::ofstream f(p, std::ios::binary);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+    return p;
+  }
+
+  // Copies the regular files of src_dir to name, replacing `file` by `bytes` (if given).
+  std::string copy_dir(const std::string& src_dir, const std::string& name,
+                       const std::string& file = "", const std::string& bytes = "") const {
+    const std::string dst = path(name);
+    std::filesystem::create_directories(dst);
+    for (const auto& e : std::filesystem::directory_iterator(src_dir)) {
+      if (!e.is_regular_file()) continue;
+      const std::string fname = e.path().filename().string();
+      if (fname == file) continue;
+      std::filesystem::copy_file(e.path(), std::filesystem::path(dst) / fname,
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+    if (!file.empty()) write(name + "/" + file, bytes);
+    return dst;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace sa::testutil
