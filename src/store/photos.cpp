@@ -185,13 +185,7 @@ Result<std::vector<int64_t>> Store::photo_ids_with_status(std::string_view statu
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE status = ? ORDER BY id"));
   st.bind(1, status);
-  std::vector<int64_t> ids;
-  while (true) {
-    SA_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    ids.push_back(st.column_int64(0));
-  }
-  return ids;
+  return store_internal::column_ids(st);
 }
 
 Status Store::set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error) {
@@ -230,13 +224,7 @@ Result<std::vector<int64_t>> Store::photo_ids_without_description() {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
       "SELECT id FROM photos WHERE vlm_status IN ('none', 'failed') ORDER BY id"));
-  std::vector<int64_t> ids;
-  while (true) {
-    SA_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    ids.push_back(st.column_int64(0));
-  }
-  return ids;
+  return store_internal::column_ids(st);
 }
 
 }  // namespace sa

@@ -1,8 +1,13 @@
 // Helpers shared by the Store's implementation files. Not part of the API.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "store/db.h"
 
 namespace sa::store_internal {
 
@@ -23,5 +28,16 @@ inline bool valid_vlm_status(std::string_view s) {
 }
 inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "desc"}); }
 inline bool valid_job_kind(std::string_view s) { return one_of(s, {"embed", "describe", "embed_desc"}); }
+
+// Steps st to the end, collecting column 0 of every row as an id.
+inline Result<std::vector<int64_t>> column_ids(Stmt& st) {
+  std::vector<int64_t> ids;
+  while (true) {
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    ids.push_back(st.column_int64(0));
+  }
+  return ids;
+}
 
 }  // namespace sa::store_internal

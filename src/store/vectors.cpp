@@ -87,13 +87,7 @@ Result<std::vector<int64_t>> Store::photo_ids_missing_vector(std::string_view ki
       "SELECT p.id FROM photos p WHERE NOT EXISTS (SELECT 1 FROM vectors v "
       "WHERE v.photo_id = p.id AND v.kind = ? AND v.model = ?) ORDER BY p.id"));
   st.bind(1, kind).bind(2, model);
-  std::vector<int64_t> ids;
-  while (true) {
-    SA_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    ids.push_back(st.column_int64(0));
-  }
-  return ids;
+  return store_internal::column_ids(st);
 }
 
 Result<VectorFingerprint> Store::vector_fingerprint(std::string_view kind, std::string_view model) {
