@@ -2,12 +2,14 @@
 //
 // All functions are pure compute on caller-owned buffers and allocate nothing
 // (`attention` takes an explicit scratch buffer). Matrix products go to OpenBLAS
-// (its own thread pool is the only one used by inference), except products with
-// 2..16 rows (text queries), which a single-threaded kernel streams faster
-// (from the fp16 copy Linear::w16 when one is attached, 1..16 rows);
+// (its own thread pool serves the large products), except products with 1..32
+// rows (text queries, class tokens), which the few-row kernels stream faster
+// (from the fp16 copy Linear::w16 when one is attached), split over the calling
+// thread and one helper thread of their own (never at the same time as an
+// OpenBLAS call from the same caller);
 // everything else runs on the calling thread, vectorised with AVX2/FMA when the
 // compiler targets it and with a scalar fallback of the same formulas otherwise.
-// Thread safety: no shared state; any number of threads may call these at once.
+// Thread safety: any number of threads may call these at once.
 #pragma once
 
 #include <cstddef>
@@ -36,10 +38,15 @@ void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool ad
 
 // Fills l.w16 with the fp16 form of l.w when every value converts to fp16 and
 // back bit-exactly (checkpoints stored in fp16), so that few-row products (text
-// queries) read half the bytes with identical results; otherwise, or when this
+// queries) read half the bytes of the same weights; otherwise, or when this
 // build has no F16C kernel, leaves w16 empty and products keep reading w.
-// Returns whether w16 was filled. Costs 2 bytes per weight on top of w.
+// w16 is packed for the few-row kernel (panels of 16 output columns, k-major;
+// fp16_copy_halves values). Returns whether w16 was filled.
 bool attach_fp16(Linear& l);
+
+// Size of the fp16 copy attach_fp16 makes of an [n_out, n_in] weight, in
+// halves: n_out rounded up to 16, times n_in (0 without the F16C kernel).
+size_t fp16_copy_halves(int n_out, int n_in);
 
 // True when this build has the F16C few-row kernel that reads Linear::w16.
 bool fp16_kernel_available();
