@@ -15,10 +15,48 @@
 namespace sa {
 namespace {
 
+// The last layer for the first token of each sequence only: keys and values
+// still come from every token, but the query, the output projection and the
+// MLP run on n_seq rows. x: [rows, d] hidden states entering the layer;
+// out: [n_seq, d].
+void last_layer_cls(const BertWeights& w, const BertLayer& l, const std::vector<int>& starts,
+                    const float* x, float* out) {
+  const BertConfig& c = w.cfg;
+  const int d = c.hidden;
+  const int n_seq = static_cast<int>(starts.size()) - 1;
+  const int rows = starts.back();
+  int max_len = 0;
+  for (int s = 0; s < n_seq; ++s) max_len = std::max(max_len, starts[s + 1] - starts[s]);
+  std::vector<float> xc(static_cast<size_t>(n_seq) * d);
+  for (int s = 0; s < n_seq; ++s) {
+    std::copy_n(x + static_cast<size_t>(starts[s]) * d, d, xc.data() + static_cast<size_t>(s) * d);
+  }
+  std::vector<float> kv(static_cast<size_t>(rows) * 2 * d);
+  std::vector<float> q(static_cast<size_t>(n_seq) * d);
+  linear_slice(l.qkv, d, 3 * d, x, rows, kv.data());
+  linear_slice(l.qkv, 0, d, xc.data(), n_seq, q.data());
+  std::vector<float> att(static_cast<size_t>(n_seq) * d);
+  std::vector<float> scores(max_len);
+  for (int s = 0; s < n_seq; ++s) {
+    const float* k = kv.data() + static_cast<size_t>(starts[s]) * 2 * d;
+    attention(q.data() + static_cast<size_t>(s) * d, d, 1, k, k + d, 2 * d,
+              starts[s + 1] - starts[s], d, c.heads, att.data() + static_cast<size_t>(s) * d, d,
+              scores.data());
+  }
+  linear_accumulate(l.attn_out, att.data(), n_seq, xc.data(), /*add_bias=*/false);
+  add_bias_layer_norm(xc.data(), l.attn_out.b.data(), l.attn_ln, n_seq, d, c.ln_eps, xc.data());
+  std::vector<float> inter(static_cast<size_t>(n_seq) * c.intermediate);
+  linear(l.inter, xc.data(), n_seq, inter.data(), Act::kGeluErf);
+  linear_accumulate(l.out, inter.data(), n_seq, xc.data(), /*add_bias=*/false);
+  add_bias_layer_norm(xc.data(), l.out.b.data(), l.out_ln, n_seq, d, c.ln_eps, out);
+}
+
 // Runs the encoder over `n_seq` sequences whose tokens are concatenated in
-// `ids`; sequence s spans [starts[s], starts[s + 1]).
+// `ids`; sequence s spans [starts[s], starts[s + 1]), none empty. x: [rows, d]
+// hidden states, which end as the last layer's unless cls_out is set; then the
+// last layer writes only each sequence's first token to cls_out [n_seq, d].
 void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vector<int>& starts,
-                       float* out) {
+                       float* x, float* cls_out) {
   const BertConfig& c = w.cfg;
   const int d = c.hidden;
   const int n_seq = static_cast<int>(starts.size()) - 1;
@@ -28,7 +66,6 @@ void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vect
   int max_len = 0;
   for (int s = 0; s < n_seq; ++s) max_len = std::max(max_len, starts[s + 1] - starts[s]);
 
-  float* x = out;  // the hidden states live in the caller's buffer throughout
   const float* type0 = w.token_type_embeddings.data();
   for (int s = 0; s < n_seq; ++s) {
     for (int t = starts[s]; t < starts[s + 1]; ++t) {
@@ -41,11 +78,13 @@ void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vect
   }
   layer_norm(w.emb_ln, x, rows, d, c.ln_eps, x);
 
+  const size_t n_full = cls_out && !w.layers.empty() ? w.layers.size() - 1 : w.layers.size();
   std::vector<float> qkv(sz_rows * 3 * d);
   std::vector<float> att(sz_rows * d);
   std::vector<float> inter(sz_rows * c.intermediate);
   std::vector<float> scores(static_cast<size_t>(max_len) * max_len);
-  for (const BertLayer& l : w.layers) {
+  for (size_t li = 0; li < n_full; ++li) {
+    const BertLayer& l = w.layers[li];
     linear(l.qkv, x, rows, qkv.data());
     for (int s = 0; s < n_seq; ++s) {
       const size_t r0 = starts[s];
@@ -58,6 +97,25 @@ void bert_forward_impl(const BertWeights& w, const int32_t* ids, const std::vect
     linear(l.inter, x, rows, inter.data(), Act::kGeluErf);
     linear_accumulate(l.out, inter.data(), rows, x, /*add_bias=*/false);
     add_bias_layer_norm(x, l.out.b.data(), l.out_ln, rows, d, c.ln_eps, x);
+  }
+  if (!cls_out) return;
+  if (n_full < w.layers.size()) {
+    last_layer_cls(w, w.layers.back(), starts, x, cls_out);
+  } else {  // no layers: the embeddings' first rows
+    for (int s = 0; s < n_seq; ++s) {
+      std::copy_n(x + static_cast<size_t>(starts[s]) * d, d, cls_out + static_cast<size_t>(s) * d);
+    }
+  }
+}
+
+// Concatenated ids and sequence starts of the non-empty sequences.
+void concat(const std::vector<std::vector<int32_t>>& seqs, std::vector<int32_t>* ids,
+            std::vector<int>* starts) {
+  starts->assign(1, 0);
+  for (const auto& s : seqs) {
+    if (s.empty()) continue;  // contributes no rows
+    ids->insert(ids->end(), s.begin(), s.end());
+    starts->push_back(static_cast<int>(ids->size()));
   }
 }
 
@@ -127,19 +185,36 @@ int bert_attach_fp16(BertWeights& w) {
 
 void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out) {
   if (n_tok <= 0) return;
-  bert_forward_impl(w, ids, {0, n_tok}, out);
+  bert_forward_impl(w, ids, {0, n_tok}, out, nullptr);
 }
 
 void bert_forward_batch(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
                         float* out) {
-  std::vector<int> starts{0};
   std::vector<int32_t> ids;
-  for (const auto& s : seqs) {
-    if (s.empty()) continue;  // contributes no rows
-    ids.insert(ids.end(), s.begin(), s.end());
-    starts.push_back(static_cast<int>(ids.size()));
+  std::vector<int> starts;
+  concat(seqs, &ids, &starts);
+  bert_forward_impl(w, ids.data(), starts, out, nullptr);
+}
+
+void bert_forward_cls(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
+                      float* out) {
+  std::vector<int32_t> ids;
+  std::vector<int> starts;
+  concat(seqs, &ids, &starts);
+  std::vector<float> cls(static_cast<size_t>(starts.size() - 1) * w.cfg.hidden);
+  std::vector<float> x(ids.size() * w.cfg.hidden);
+  bert_forward_impl(w, ids.data(), starts, x.data(), cls.data());
+  // Back in the callers' order, zeros for empty sequences.
+  const size_t d = w.cfg.hidden;
+  size_t k = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    float* o = out + i * d;
+    if (seqs[i].empty()) {
+      std::fill(o, o + d, 0.0f);
+    } else {
+      std::copy_n(cls.data() + k++ * d, d, o);
+    }
   }
-  bert_forward_impl(w, ids.data(), starts, out);
 }
 
 }  // namespace sa

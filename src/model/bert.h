@@ -31,4 +31,13 @@ void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* ou
 void bert_forward_batch(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
                         float* out);
 
+// Only the first token's last hidden state of each sequence ([CLS] pooling:
+// the Chinese-CLIP text tower, XLM-R sentence models): out [seqs.size(),
+// hidden], zeros for an empty sequence. The last layer runs its query, output
+// projection and MLP on those rows alone (keys and values still on every
+// token), ~8% less work for a 12-token query. Same values as the first rows of
+// bert_forward_batch.
+void bert_forward_cls(const BertWeights& w, const std::vector<std::vector<int32_t>>& seqs,
+                      float* out);
+
 }  // namespace sa

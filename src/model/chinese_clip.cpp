@@ -73,7 +73,6 @@ Status ChineseClip::encode_texts(const std::vector<std::vector<int32_t>>& ids, f
   }
   const int d = w_.text.cfg.hidden;
   size_t i = 0;
-  std::vector<float> hidden;
   std::vector<float> cls;
   while (i < ids.size()) {
     // A chunk is at least one sequence, then as many more as fit the token budget.
@@ -84,15 +83,8 @@ Status ChineseClip::encode_texts(const std::vector<std::vector<int32_t>>& ids, f
       ++j;
     } while (j < ids.size() && tokens + ids[j].size() <= kTextChunkTokens);
     const std::vector<std::vector<int32_t>> chunk(ids.begin() + i, ids.begin() + j);
-    hidden.resize(tokens * d);
-    bert_forward_batch(w_.text, chunk, hidden.data());
-    // [CLS] = first token of each sequence.
     cls.resize((j - i) * d);
-    size_t row = 0;
-    for (size_t s = 0; s < chunk.size(); ++s) {
-      std::memcpy(cls.data() + s * d, hidden.data() + row * d, sizeof(float) * d);
-      row += chunk[s].size();
-    }
+    bert_forward_cls(w_.text, chunk, cls.data());  // [CLS] = first token of each sequence
     linear(w_.text_proj, cls.data(), static_cast<int>(j - i), out + i * embed_dim());
     i = j;
   }

@@ -325,23 +325,39 @@ void gemm_small_m(const float* x, int m, const float* w, int n, int k, float bet
 constexpr int kPanel = 16;
 constexpr int kMaxBlockRows = 6;
 
-// y[r][0..cols) = sum_p xt[p * ldx + r] * panel[p][0..cols) (+ beta * y), r < R.
+// Bytes ahead of the panel stream that the first row block prefetches, one
+// 64-byte line per two steps of p (the rate it consumes them). The hardware
+// prefetcher alone left the 12-token query ~10-15% slower (bench/notes in
+// docs/performance.md); 2-6 KB measured alike, 1 KB and less as none.
+constexpr int kPanelPrefetchBytes = 4096;
+
+// y[r][0..cols) = sum_p x[r * rs + p] * panel[p][0..cols) (+ beta * y), r < R.
+// prefetch: whether to prefetch ahead of the panel (the block that streams it
+// from memory; the later blocks find it in cache).
 template <int R>
-void panel_block(const float* xt, int ldx, const uint16_t* panel, int k, float beta, float* y,
-                 int ldy, int cols) {
+void panel_block(const float* x, int rs, const uint16_t* panel, int k, float beta, float* y,
+                 int ldy, int cols, bool prefetch) {
   static_assert(R >= 1 && R <= kMaxBlockRows, "row block");
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
   __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
   const uint16_t* wp = panel;
-  const float* xp = xt;
-  for (int p = 0; p < k; ++p, wp += kPanel, xp += ldx) {
+  const float* x0 = x;  // row r at x0 + r * rs, one stream per row
+  const float* x1 = x0 + (R > 1 ? rs : 0);
+  const float* x2 = x0 + (R > 2 ? 2 * rs : 0);
+  const float* x3 = x0 + (R > 3 ? 3 * rs : 0);
+  const float* x4 = x0 + (R > 4 ? 4 * rs : 0);
+  const float* x5 = x0 + (R > 5 ? 5 * rs : 0);
+  // Prefetches never fault, so running past the matrix's end is harmless.
+  const char* ahead = reinterpret_cast<const char*>(panel) + kPanelPrefetchBytes;
+  for (int p = 0; p < k; ++p, wp += kPanel) {
+    if (prefetch && (p & 1) == 0) _mm_prefetch(ahead + p * kPanel * 2, _MM_HINT_T0);
     const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp)));
     const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + 8)));
     // Named accumulators, not an array: GCC keeps an array in memory and
     // stores it back every iteration, which halves the rate.
 #define SA_PANEL_ROW(r)                                 \
   if constexpr (R > r) {                                \
-    const __m256 v = _mm256_broadcast_ss(xp + r);       \
+    const __m256 v = _mm256_broadcast_ss(x##r + p);      \
     a##r = _mm256_fmadd_ps(v, lo, a##r);                \
     b##r = _mm256_fmadd_ps(v, hi, b##r);                \
   }
@@ -368,7 +384,8 @@ void panel_block(const float* xt, int ldx, const uint16_t* panel, int k, float b
   }
 }
 
-using PanelBlockFn = void (*)(const float*, int, const uint16_t*, int, float, float*, int, int);
+using PanelBlockFn = void (*)(const float*, int, const uint16_t*, int, float, float*, int, int,
+                             bool);
 constexpr PanelBlockFn kPanelBlock[kMaxBlockRows + 1] = {
     nullptr,         panel_block<1>, panel_block<2>, panel_block<3>,
     panel_block<4>, panel_block<5>, panel_block<6>};
@@ -376,7 +393,7 @@ constexpr PanelBlockFn kPanelBlock[kMaxBlockRows + 1] = {
 // Columns [c0 * 16, min(c1 * 16, n)) of y[m, n] (row stride ldy) from panels
 // [c0, c1). Rows go in ceil(m / 6) blocks of near-equal size (8 rows: 4 + 4,
 // not 6 + 2, which would run the second block at a third of the rate).
-void gemm_panels(const float* xt, int m, const uint16_t* panels, int n, int k, float beta,
+void gemm_panels(const float* x, int m, const uint16_t* panels, int n, int k, float beta,
                  float* y, int ldy, int c0, int c1) {
   const int n_blocks = (m + kMaxBlockRows - 1) / kMaxBlockRows;
   for (int c = c0; c < c1; ++c) {
@@ -385,8 +402,9 @@ void gemm_panels(const float* xt, int m, const uint16_t* panels, int n, int k, f
     int r = 0;
     for (int b = 0; b < n_blocks; ++b) {
       const int rows = m / n_blocks + (b < m % n_blocks ? 1 : 0);
-      kPanelBlock[rows](xt + r, m, panel, k, beta, y + static_cast<size_t>(r) * ldy + c * kPanel,
-                        ldy, cols);
+      kPanelBlock[rows](x + static_cast<size_t>(r) * k, k, panel, k, beta,
+                        y + static_cast<size_t>(r) * ldy + c * kPanel, ldy, cols,
+                        /*prefetch=*/b == 0);
       r += rows;
     }
   }
@@ -537,15 +555,8 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
               float* y) {
 #ifdef SA_OPS_F16C
   if (w16 && m <= kSmallM) {
-    thread_local std::vector<float> xt;  // x transposed: xt[p * m + i]
-    xt.resize(static_cast<size_t>(m) * k);
-    for (int i = 0; i < m; ++i) {
-      const float* xi = x + static_cast<size_t>(i) * k;
-      for (int p = 0; p < k; ++p) xt[static_cast<size_t>(p) * m + i] = xi[p];
-    }
-    const float* xtp = xt.data();
     split_columns(n, k, [=](int j0, int j1) {
-      gemm_panels(xtp, m, w16, n, k, beta, y, n, j0 / kPanel, (j1 + kPanel - 1) / kPanel);
+      gemm_panels(x, m, w16, n, k, beta, y, n, j0 / kPanel, (j1 + kPanel - 1) / kPanel);
     });
     return;
   }
@@ -780,12 +791,62 @@ void softmax_rows(float* x, int m, int n, int ld) {
   }
 }
 
+namespace {
+
+float dot(const float* a, const float* b, int n) {
+  int i = 0;
+  float s = 0.0f;
+#ifdef SA_OPS_AVX2
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  s = hsum(acc);
+#endif
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Short sequences (text queries): the two products per head are a few
+// thousand multiply-adds, less than what a cblas call costs to set up, and an
+// OpenBLAS call here would also wake its pool, whose threads then spin on the
+// second core while the few-row kernels want it.
+constexpr int kDirectAttentionMaxKv = 64;
+constexpr int kDirectAttentionMaxQ = 32;
+
+void attention_direct(const float* q, int ld_q, int n_q, const float* k, const float* v,
+                      int ld_kv, int n_kv, int hd, float scale, float* out, int ld_out,
+                      float* scratch) {
+  for (int i = 0; i < n_q; ++i) {
+    const float* qi = q + static_cast<size_t>(i) * ld_q;
+    float* s = scratch + static_cast<size_t>(i) * n_kv;
+    for (int j = 0; j < n_kv; ++j) s[j] = scale * dot(qi, k + static_cast<size_t>(j) * ld_kv, hd);
+  }
+  softmax_rows(scratch, n_q, n_kv, n_kv);
+  for (int i = 0; i < n_q; ++i) {
+    const float* s = scratch + static_cast<size_t>(i) * n_kv;
+    float* o = out + static_cast<size_t>(i) * ld_out;
+    std::fill(o, o + hd, 0.0f);
+    for (int j = 0; j < n_kv; ++j) {
+      const float* vj = v + static_cast<size_t>(j) * ld_kv;
+      const float p = s[j];
+      for (int c = 0; c < hd; ++c) o[c] += p * vj[c];
+    }
+  }
+}
+
+}  // namespace
+
 void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
                int n_kv, int d, int heads, float* out, int ld_out, float* scratch) {
   if (n_q <= 0 || n_kv <= 0) return;
   const int hd = d / heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool direct = n_q <= kDirectAttentionMaxQ && n_kv <= kDirectAttentionMaxKv;
   for (int h = 0; h < heads; ++h) {
+    if (direct) {
+      attention_direct(q + h * hd, ld_q, n_q, k + h * hd, v + h * hd, ld_kv, n_kv, hd, scale,
+                       out + h * hd, ld_out, scratch);
+      continue;
+    }
     // scores [n_q, n_kv] = scale * q_h k_h^T
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_kv, hd, scale, q + h * hd, ld_q,
                 k + h * hd, ld_kv, 0.0f, scratch, n_kv);

@@ -255,6 +255,11 @@ Status SentenceEmbedder::embed(const std::vector<std::string>& texts, float* out
     }
     std::vector<std::vector<int32_t>> batch(std::make_move_iterator(seqs.begin() + begin),
                                             std::make_move_iterator(seqs.begin() + end));
+    if (pooling_ == SentencePooling::kCls) {
+      bert_forward_cls(w_, batch, out + begin * d);  // [batch, d]
+      begin = end;
+      continue;
+    }
     hidden.assign(n_tok * d, 0.0f);
     bert_forward_batch(w_, batch, hidden.data());  // [n_tok, d]
 
@@ -263,16 +268,12 @@ Status SentenceEmbedder::embed(const std::vector<std::string>& texts, float* out
       float* o = out + (begin + i) * d;
       const float* h = hidden.data() + row * d;
       const size_t len = batch[i].size();
-      if (pooling_ == SentencePooling::kCls) {
-        std::copy(h, h + d, o);
-      } else {
-        // Mean over every token, specials included (no padding: mask is all ones).
-        std::vector<double> acc(d, 0.0);
-        for (size_t t = 0; t < len; ++t) {
-          for (int j = 0; j < d; ++j) acc[j] += h[t * d + j];
-        }
-        for (int j = 0; j < d; ++j) o[j] = static_cast<float>(acc[j] / static_cast<double>(len));
+      // Mean over every token, specials included (no padding: mask is all ones).
+      std::vector<double> acc(d, 0.0);
+      for (size_t t = 0; t < len; ++t) {
+        for (int j = 0; j < d; ++j) acc[j] += h[t * d + j];
       }
+      for (int j = 0; j < d; ++j) o[j] = static_cast<float>(acc[j] / static_cast<double>(len));
       row += len;
     }
     begin = end;

@@ -144,6 +144,39 @@ TEST(Bert, BatchEqualsSingle) {
   }
 }
 
+// [CLS]-only last layer == the first rows of the full pass, against the naive
+// reference too, for 0, 1 and 2 layers and with an empty sequence in the batch.
+TEST(Bert, ClsOnlyEqualsFirstRows) {
+  for (int layers : {0, 1, 2}) {
+    SCOPED_TRACE("layers=" + std::to_string(layers));
+    BertConfig c = tiny_bert();
+    c.layers = layers;
+    const BertWeights w = random_bert_weights(c, 11 + layers);
+    const std::vector<std::vector<int32_t>> seqs = {{1, 2}, {}, {5}, {1, 9, 8, 7, 6, 5, 4, 2}};
+    const size_t d = c.hidden;
+    size_t total = 0;
+    for (const auto& s : seqs) total += s.size();
+    std::vector<float> full(total * d), cls(seqs.size() * d, -1.0f);
+    bert_forward_batch(w, seqs, full.data());
+    bert_forward_cls(w, seqs, cls.data());
+    size_t row = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (seqs[i].empty()) {
+        for (size_t j = 0; j < d; ++j) EXPECT_EQ(cls[i * d + j], 0.0f);
+        continue;
+      }
+      for (size_t j = 0; j < d; ++j) {
+        ASSERT_NEAR(cls[i * d + j], full[row * d + j], 1e-5f) << i << "," << j;
+      }
+      const auto ref = ref_bert(w, seqs[i]);
+      const std::vector<float> got(cls.begin() + i * d, cls.begin() + (i + 1) * d);
+      const std::vector<double> ref0(ref.begin(), ref.begin() + d);
+      EXPECT_LT(max_rel_err(got, ref0), 1e-5);
+      row += seqs[i].size();
+    }
+  }
+}
+
 TEST(Bert, ValidateIds) {
   const BertConfig c = tiny_bert();
   const std::vector<int32_t> ok = {1, 96};

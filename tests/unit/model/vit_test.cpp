@@ -225,19 +225,23 @@ TEST(Ops, LinearAndActivation) {
 }
 
 TEST(Ops, Attention) {
-  const int n = 23, d = 36, heads = 3;
-  auto qkv = randn(static_cast<size_t>(n) * 3 * d, 1.0f, 9);
-  std::vector<double> qd(qkv.begin(), qkv.end());
-  auto ref = ref_attention(qd, n, d, heads);
-  const int ld_out = d + 5;
-  std::vector<float> out(static_cast<size_t>(n) * ld_out, -7.0f), scratch(n * n);
-  attention(qkv.data(), 3 * d, n, d, heads, out.data(), ld_out, scratch.data());
-  double m = 0;
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < d; ++j) m = std::max(m, std::fabs(out[i * ld_out + j] - ref[i * d + j]));
-    for (int j = d; j < ld_out; ++j) EXPECT_EQ(out[i * ld_out + j], -7.0f);
+  // 1 and 23 tokens take the direct path for short sequences, 70 the sgemm one.
+  for (int n : {1, 23, 70}) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    const int d = 36, heads = 3;
+    auto qkv = randn(static_cast<size_t>(n) * 3 * d, 1.0f, 9);
+    std::vector<double> qd(qkv.begin(), qkv.end());
+    auto ref = ref_attention(qd, n, d, heads);
+    const int ld_out = d + 5;
+    std::vector<float> out(static_cast<size_t>(n) * ld_out, -7.0f), scratch(n * n);
+    attention(qkv.data(), 3 * d, n, d, heads, out.data(), ld_out, scratch.data());
+    double m = 0;
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < d; ++j) m = std::max(m, std::fabs(out[i * ld_out + j] - ref[i * d + j]));
+      for (int j = d; j < ld_out; ++j) EXPECT_EQ(out[i * ld_out + j], -7.0f);
+    }
+    EXPECT_LT(m, 1e-5);
   }
-  EXPECT_LT(m, 1e-5);
 }
 
 // ---- ViT ---------------------------------------------------------------------
