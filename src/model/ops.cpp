@@ -542,19 +542,24 @@ void split_columns(int n, int k, ChunkFn&& chunk) {
 
 #endif  // SA_OPS_AVX2
 
-// Below this many rows the few-row kernels beat OpenBLAS's sgemm on this class
-// of machine (see bench/bench_engine.cpp). 32, not 16: a 20-token base-size
-// sentence embedding measured 45-54 ms with the kernel vs 70-88 ms with sgemm
-// (bench_sentence, back-to-back runs), while 12- and 52-token queries did not move.
+// Up to this many rows the fp32 few-row kernel beats OpenBLAS's sgemm on this
+// class of machine (see bench/bench_engine.cpp): a 20-token base-size sentence
+// embedding measured 45-54 ms with it vs 70-88 ms with sgemm.
 constexpr int kSmallM = 32;
+
+// Up to this many rows the fp16 panel kernel beats sgemm on the fp32 weights:
+// RoBERTa-base, median of 30 runs on the 2-core VM, panels vs sgemm: 52 tokens
+// 85 vs 124 ms, 100 tokens 142 vs 183 ms; at 200 tokens they tie (the rows of
+// x no longer stay in L2 across a panel's row blocks).
+constexpr int kPanelMaxM = 128;
 
 // y[m, n] = x[m, k] @ w[n, k]^T + beta * y (row stride n).
 // w16: the fp16 panels of the same weights (attach_fp16) or null; used for
-// 1..kSmallM rows when present.
+// 1..kPanelMaxM rows when present.
 void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
               float* y) {
 #ifdef SA_OPS_F16C
-  if (w16 && m <= kSmallM) {
+  if (w16 && m <= kPanelMaxM) {
     split_columns(n, k, [=](int j0, int j1) {
       gemm_panels(x, m, w16, n, k, beta, y, n, j0 / kPanel, (j1 + kPanel - 1) / kPanel);
     });
