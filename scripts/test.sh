@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command to install, build and run every test: the file readers and decoders
-# under AddressSanitizer + UBSan first, then unit, integration and browser (e2e)
-# tests through CTest.
+# under AddressSanitizer + UBSan first, the engine's threaded kernels under
+# ThreadSanitizer, then unit, integration and browser (e2e) tests through CTest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -19,6 +19,12 @@ for t in "${asan_targets[@]}"; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "build-asan/tests/$t" --gtest_brief=1
 done
+
+echo "[test] ThreadSanitizer build of the engine (few-row kernels' helper thread)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSA_TSAN=ON -DSA_BUILD_BENCH=OFF >/dev/null
+ninja -C build-tsan -j"$(nproc)" test_model
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_model --gtest_brief=1 \
+  --gtest_filter='Fp16Linear.*:Bert.*:Ops.*:Layouts/ClipGolden.*'
 
 echo "[test] unit, integration and e2e tests"
 cd build
