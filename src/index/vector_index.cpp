@@ -1,9 +1,5 @@
 #include "index/vector_index.h"
 
-#include <cblas.h>
-
-#include <algorithm>
-#include <numeric>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
@@ -12,15 +8,18 @@
 #include <faiss/index_io.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <unordered_set>
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "model/ops.h"
 
 namespace sa {
 
@@ -176,14 +175,15 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
   int64_t kk = std::min<int64_t>(k, n);
   if (kk == 0) return out;
   // One query against the flat storage: the inner products are a matrix-vector
-  // product, done by OpenBLAS's sgemv (Debian's FAISS 1.7.3 is built without
-  // AVX2; sgemv over the same rows measured 2-2.5x faster at 100k x 512 here),
-  // then a partial sort. FAISS still owns the vectors, ids and persistence.
+  // product, done by the engine's few-row kernel on both cores (Debian's FAISS
+  // 1.7.3 is built without AVX2 and measured 2-2.5x slower at 100k x 512 here;
+  // OpenBLAS's sgemv is as fast but leaves its pool spinning against the next
+  // query, see matmul_xwt), then a partial sort. FAISS still owns the vectors,
+  // ids and persistence.
   const auto* flat = dynamic_cast<const faiss::IndexFlatIP*>(impl_->map->index);
   if (flat != nullptr && static_cast<int64_t>(impl_->map->id_map.size()) == n) {
     std::vector<float> scores(static_cast<size_t>(n));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), dim_, 1.0f, flat->get_xb(), dim_,
-                q.data(), 1, 0.0f, scores.data(), 1);
+    matmul_xwt(q.data(), 1, flat->get_xb(), static_cast<int>(n), dim_, scores.data());
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     auto better = [&](int64_t a, int64_t b) {

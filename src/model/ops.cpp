@@ -662,6 +662,11 @@ bool attach_fp16(Linear& l) {
   return true;
 }
 
+void matmul_xwt(const float* x, int m, const float* w, int n, int k, float* y) {
+  if (m <= 0 || n <= 0) return;
+  gemm_xwt(x, m, w, nullptr, n, k, 0.0f, y);
+}
+
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
   gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y);

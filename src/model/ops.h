@@ -44,6 +44,14 @@ void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool ad
 // fp16_copy_halves values). Returns whether w16 was filled.
 bool attach_fp16(Linear& l);
 
+// y[m, n] = x[m, k] @ w[n, k]^T with fp32 w (row-major, PyTorch layout): the
+// few-row kernel and helper thread for up to 32 rows, OpenBLAS beyond. For
+// callers outside the model with the same shape of work, e.g. the vector
+// index scoring one query against every stored vector: routing that through
+// cblas would wake OpenBLAS's pool, whose threads then spin for ~0.1 s and
+// slow the next query's text encoding (search p99 82 -> 31 ms without them).
+void matmul_xwt(const float* x, int m, const float* w, int n, int k, float* y);
+
 // Size of the fp16 copy attach_fp16 makes of an [n_out, n_in] weight, in
 // halves: n_out rounded up to 16, times n_in (0 without the F16C kernel).
 size_t fp16_copy_halves(int n_out, int n_in);
