@@ -46,15 +46,16 @@ void embed_sentence_base(benchmark::State& state, bool xlmr, bool mean_pool) {
   std::vector<int32_t> ids(n_tok);
   std::iota(ids.begin(), ids.end(), 100);
   const int d = w.cfg.hidden;
+  const std::vector<std::vector<int32_t>> seqs = {ids};
   std::vector<float> hidden(static_cast<size_t>(n_tok) * d), pooled(d);
   for (auto _ : state) {
-    sa::bert_forward(w, ids.data(), n_tok, hidden.data());
     if (mean_pool) {
+      sa::bert_forward(w, ids.data(), n_tok, hidden.data());
       std::fill(pooled.begin(), pooled.end(), 0.f);
       for (int t = 0; t < n_tok; ++t)
         for (int j = 0; j < d; ++j) pooled[j] += hidden[static_cast<size_t>(t) * d + j] / n_tok;
     } else {
-      std::copy(hidden.begin(), hidden.begin() + d, pooled.begin());
+      sa::bert_forward_cls(w, seqs, pooled.data());  // as SentenceEmbedder does for CLS
     }
     sa::l2_normalize_rows(pooled.data(), 1, d);
     benchmark::DoNotOptimize(pooled.data());
