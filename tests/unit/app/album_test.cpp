@@ -149,7 +149,9 @@ TEST_F(AlbumTest, AddsFilesAndEmbedsThemInTheBackground) {
     EXPECT_NEAR(golden::dot(v->data, v->data), 1.0f, 1e-4);
     // The stored vector is the golden embedding of the file (decode + resize within tolerance).
     for (auto& im : golden_->images) {
-      if (im.name == name) EXPECT_GT(golden::dot(v->data, im.emb), 0.999f) << name;
+      if (im.name == name) {
+        EXPECT_GT(golden::dot(v->data, im.emb), 0.999f) << name;
+      }
     }
     auto orig = album_->original_path(id);
     ASSERT_TRUE(orig.ok());
@@ -236,7 +238,9 @@ TEST_F(AlbumTest, TextSearchFollowsTheGoldenEmbeddings) {
       const std::string& n = name_of[(*hits)[i].photo.id];
       rank[n] = i;
       for (auto& im : golden_->images) {
-        if (im.name == n) EXPECT_NEAR((*hits)[i].score, golden::dot(t.emb, im.emb), 0.01) << t.name << " " << n;
+        if (im.name == n) {
+          EXPECT_NEAR((*hits)[i].score, golden::dot(t.emb, im.emb), 0.01) << t.name << " " << n;
+        }
       }
     }
     // Images embedded from files agree with the goldens to cosine >= 0.9999, so

@@ -85,7 +85,9 @@ TEST(VectorIndex, AddSearchRemove) {
     size_t j = std::find(ids.begin(), ids.end(), (*r)[i].id) - ids.begin();
     ASSERT_LT(j, ids.size());
     EXPECT_NEAR((*r)[i].score, dot(normalised(vecs[j]), normalised(vecs[1])), 1e-5);
-    if (i > 0) EXPECT_GE((*r)[i - 1].score, (*r)[i].score);
+    if (i > 0) {
+      EXPECT_GE((*r)[i - 1].score, (*r)[i].score);
+    }
   }
 
   std::vector<int64_t> del = {7, 999};

@@ -114,7 +114,9 @@ TEST_F(JobRunnerTest, EmbedsInBatchesIntoStoreAndIndex) {
     auto v = store_->get_vector(id, "clip");
     ASSERT_TRUE(v.ok());
     for (auto& im : g.images) {
-      if (im.name == name) EXPECT_GT(golden::dot(v->data, im.emb), 0.999f) << name;
+      if (im.name == name) {
+        EXPECT_GT(golden::dot(v->data, im.emb), 0.999f) << name;
+      }
     }
   }
   // wait_idle saved the index: a fresh load agrees with the database.

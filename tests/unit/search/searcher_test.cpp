@@ -86,10 +86,14 @@ TEST_F(SearcherTest, TextQueriesRankAsTheGoldenEmbeddingsImply) {
       rank[name_of_[h.photo.id]] = i;
       // The score is the cosine with the golden text embedding (text tower within tolerance).
       for (auto& im : golden_->images) {
-        if (im.name == name_of_[h.photo.id]) EXPECT_NEAR(h.score, golden::dot(t.emb, im.emb), 2e-3) << t.name;
+        if (im.name == name_of_[h.photo.id]) {
+          EXPECT_NEAR(h.score, golden::dot(t.emb, im.emb), 2e-3) << t.name;
+        }
       }
       EXPECT_FLOAT_EQ(h.score, h.clip_score);
-      if (i > 0) EXPECT_GE((*hits)[i - 1].score, h.score);
+      if (i > 0) {
+        EXPECT_GE((*hits)[i - 1].score, h.score);
+      }
     }
     for (auto& [better, worse] : golden::separated_pairs(*golden_, t.emb, 0.005f)) {
       EXPECT_LT(rank[better], rank[worse]) << t.name << ": " << better << " vs " << worse;
