@@ -424,9 +424,12 @@ void gemm_panels(const float* x, int m, const uint16_t* panels, int n, int k, fl
 // counter, so whichever thread is faster (or less disturbed) takes more.
 class FewRowHelper {
  public:
+  // Never destroyed: a product run from another static's destructor or a
+  // thread still busy at exit must not find the mutexes gone. The helper
+  // thread sleeps in cv_.wait() when the process ends.
   static FewRowHelper& get() {
-    static FewRowHelper h;
-    return h;
+    static FewRowHelper* h = new FewRowHelper;
+    return *h;
   }
 
   // Runs work() on this thread and, when the helper is free, also on the
@@ -435,7 +438,7 @@ class FewRowHelper {
   template <typename Fn>
   void run(Fn& work) {
     std::unique_lock<std::mutex> use(use_, std::try_to_lock);
-    if (!use.owns_lock() || !thread_.joinable()) {
+    if (!use.owns_lock() || !started_) {
       work();
       return;
     }
@@ -451,16 +454,6 @@ class FewRowHelper {
     while (done_.load(std::memory_order_acquire) != seq) spin_pause();
   }
 
-  ~FewRowHelper() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
  private:
   // How long the helper spins for the next job before sleeping: longer than
   // the gaps between the products of one query (attention, LayerNorm: tens of
@@ -470,7 +463,8 @@ class FewRowHelper {
   FewRowHelper() {
     if (std::thread::hardware_concurrency() < 2) return;
     try {
-      thread_ = std::thread([this] { loop(); });
+      std::thread([this] { loop(); }).detach();
+      started_ = true;
     } catch (const std::system_error&) {
       // No thread to be had (resource limits): callers do all the work alone.
     }
@@ -490,9 +484,8 @@ class FewRowHelper {
       if (posted_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lk(mu_);
         sleeping_.store(true);  // seq_cst: ordered before the re-read of posted_
-        cv_.wait(lk, [&] { return stop_ || posted_.load() != seen; });
+        cv_.wait(lk, [&] { return posted_.load() != seen; });
         sleeping_.store(false);
-        if (stop_) return;
       }
       seen = posted_.load(std::memory_order_acquire);
       job_(job_arg_);
@@ -503,13 +496,12 @@ class FewRowHelper {
   std::mutex use_;  // held by the caller whose job the helper runs
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
   std::atomic<uint64_t> posted_{0};
   std::atomic<uint64_t> done_{0};
   std::atomic<bool> sleeping_{false};
   void (*job_)(void*) = nullptr;  // written before posted_, read after it
   void* job_arg_ = nullptr;
-  std::thread thread_;
+  bool started_ = false;  // set once in the constructor
 };
 
 // Weights per product from which the work is split over two threads: below
