@@ -460,8 +460,11 @@ class FewRowHelper {
   // microseconds), short enough to be idle between queries.
   static constexpr std::chrono::microseconds kSpin{300};
 
+  // Started only when the BLAS thread budget allows a second thread
+  // (OPENBLAS_NUM_THREADS, by default every core): one setting bounds all
+  // inference threads, and OPENBLAS_NUM_THREADS=1 means one thread here too.
   FewRowHelper() {
-    if (std::thread::hardware_concurrency() < 2) return;
+    if (std::thread::hardware_concurrency() < 2 || openblas_get_num_threads() < 2) return;
     try {
       std::thread([this] { loop(); }).detach();
       started_ = true;
