@@ -40,35 +40,13 @@
 #include <vector>
 
 #include "model/chinese_clip.h"
+#include "model/clip_loader.h"
 #include "model/random_weights.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sa::VitConfig vit_b16() {
-  sa::VitConfig c;  // defaults are ViT-B/16 at 224 px
-  c.image_size = 224;
-  c.patch_size = 16;
-  c.width = 768;
-  c.layers = 12;
-  c.heads = 12;
-  c.mlp = 3072;
-  return c;
-}
-
-sa::BertConfig roberta_base() {
-  sa::BertConfig c;  // chinese-roberta-wwm-ext
-  c.vocab_size = 21128;
-  c.hidden = 768;
-  c.layers = 12;
-  c.heads = 12;
-  c.intermediate = 3072;
-  c.max_position = 512;
-  return c;
-}
-
-constexpr int kEmbedDim = 512;
 
 // Multiply-adds count 2 FLOPs. ViT-B/16 at 224 px: 35.1 GFLOP per image.
 double vit_flops_per_image(const sa::VitConfig& c, int embed_dim) {
@@ -115,7 +93,13 @@ double peak_rss_mb() {
 // few-row (text query) products, as it does for a real model. (Set
 // SA_BENCH_FP32_TEXT=1 to keep them fp32 and time the fp32-only path.)
 sa::ClipWeights bench_weights() {
-  sa::ClipWeights w = sa::random_clip_weights(vit_b16(), roberta_base(), kEmbedDim, 2024);
+  // The official ViT-B-16 shapes: ViT-B/16 at 224 px, chinese-roberta-wwm-ext-base, 512-d.
+  const sa::Result<sa::ClipArchSpec> spec = sa::clip_arch_spec("ViT-B-16");
+  if (!spec.ok()) {
+    std::fprintf(stderr, "arch: %s\n", spec.status().to_string().c_str());
+    std::abort();
+  }
+  sa::ClipWeights w = sa::random_clip_weights(spec->vision, spec->text, spec->embed_dim, 2024);
   if (!std::getenv("SA_BENCH_FP32_TEXT")) {
     sa::round_bert_to_fp16(w.text);
   }
