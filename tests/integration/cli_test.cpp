@@ -114,7 +114,7 @@ TEST(Cli, EmbedImageMatchesGoldens) {
   json g = load_json(kTiny + "/golden.json");
   std::vector<std::string> files;
   for (const auto& im : g["images"]) files.push_back(kData + "/images/" + im["file"].get<std::string>());
-  for (const std::string model : {kTiny + "/hf-safetensors", kTiny + "/clip_cn_tiny-b16.pt"}) {
+  for (const std::string& model : {kTiny + "/hf-safetensors", kTiny + "/clip_cn_tiny-b16.pt"}) {
     std::vector<std::string> args = {"embed-image", "--model", model};
     args.insert(args.end(), files.begin(), files.end());
     RunResult r = run(args);
