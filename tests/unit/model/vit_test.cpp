@@ -228,6 +228,34 @@ TEST(Ops, LinearAndActivation) {
   }
 }
 
+// matmul_xwt: the vector index's scan (one query, many rows of w) and a few
+// rows through the same kernels, against a double reference; big enough for
+// the two-thread split, with n not a multiple of the chunk or block sizes.
+TEST(Ops, MatmulXwt) {
+  const int n = 1003, k = 512;
+  const auto w = randn(static_cast<size_t>(n) * k, 0.05f, 31);
+  for (int m : {1, 3, 40}) {
+    SCOPED_TRACE("m=" + std::to_string(m));
+    const auto x = randn(static_cast<size_t>(m) * k, 1.0f, 32 + m);
+    std::vector<float> y(static_cast<size_t>(m) * n, -7.0f);
+    matmul_xwt(x.data(), m, w.data(), n, k, y.data());
+    double worst = 0;
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < n; ++j) {
+        double ref = 0;
+        for (int p = 0; p < k; ++p) {
+          ref += static_cast<double>(x[static_cast<size_t>(i) * k + p]) * w[static_cast<size_t>(j) * k + p];
+        }
+        worst = std::max(worst, std::fabs(y[static_cast<size_t>(i) * n + j] - ref));
+      }
+    }
+    EXPECT_LT(worst, 1e-4);
+  }
+  std::vector<float> untouched(4, 3.0f);
+  matmul_xwt(w.data(), 0, w.data(), n, k, untouched.data());  // no rows: nothing written
+  EXPECT_EQ(untouched, std::vector<float>(4, 3.0f));
+}
+
 TEST(Ops, Attention) {
   // 1 and 23 tokens take the direct path for short sequences, 70 the sgemm one.
   for (int n : {1, 23, 70}) {
