@@ -53,8 +53,15 @@ Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
     if (m.ok()) {
       clip_ = std::shared_ptr<const ChineseClip>(std::move(*m));
       clip_name_ = model_tag(cfg.model);
-      spdlog::info("CLIP model '{}' loaded (dim {}, {} px)", clip_name_, clip_->embed_dim(),
-                   clip_->image_resolution());
+      spdlog::info("CLIP model '{}' loaded (dim {}, {} px; {} of {} text projections on the fp16 "
+                   "query path)",
+                   clip_name_, clip_->embed_dim(), clip_->image_resolution(),
+                   clip_->text_fp16_projections(), clip_->text_projections());
+      if (clip_->text_fp16_projections() < clip_->text_projections()) {
+        spdlog::info("CLIP model '{}': weights that are not fp16 values (e.g. a fine-tuned fp32 "
+                     "checkpoint) keep the fp32 query path, about half as fast",
+                     clip_name_);
+      }
     } else {
       // Not fatal: the album still stores photos; search says why it cannot run.
       report_.clip_error = m.status().to_string();

@@ -52,6 +52,14 @@ Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
   return clip;
 }
 
+int ChineseClip::text_fp16_projections() const {
+  int n = 0;
+  for (const BertLayer& l : w_.text.layers) {
+    for (const Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) n += lin->w16.empty() ? 0 : 1;
+  }
+  return n;
+}
+
 Status ChineseClip::encode_images(const float* pixels, int n, float* out) const {
   if (n < 0) return Status::InvalidArgument("negative image count");
   if (n == 0) return Status::OK();

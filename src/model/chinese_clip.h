@@ -33,6 +33,11 @@ class ChineseClip {
   const ClipWeights& weights() const { return w_; }
   int image_resolution() const { return w_.visual.cfg.image_size; }
   int embed_dim() const { return w_.embed_dim; }
+  // How many of the text encoder's projections (4 per layer) have the exact
+  // fp16 copy that text queries stream (all of them for the released fp16
+  // checkpoints; the rest run the fp32 few-row kernel, about half as fast).
+  int text_fp16_projections() const;
+  int text_projections() const { return 4 * static_cast<int>(w_.text.layers.size()); }
   float logit_scale() const { return w_.logit_scale; }
 
   // pixels: [n, 3, R, R] channel-major, preprocessed (see image/clip_preprocess.h).

@@ -287,6 +287,8 @@ TEST(Fp16Linear, GoldenCheckpointsAttach) {
     if (std::string(name) != "hf-safetensors") {
       EXPECT_EQ(attached, total);
     }
+    EXPECT_EQ((*r)->text_fp16_projections(), attached);
+    EXPECT_EQ((*r)->text_projections(), total);
     std::printf("  %s: %d of %d text projections have an fp16 copy\n", name, attached, total);
   }
 }
