@@ -644,7 +644,7 @@ bool attach_fp16(Linear& l) {
     return false;
   }
   // Panel layout (gemm_panels): column j of panel c at [c * 16 * n_in + p * 16 + j % 16].
-  std::vector<uint16_t> h(fp16_copy_halves(l.n_out, l.n_in), 0);
+  std::vector<uint16_t, HugePageAllocator<uint16_t>> h(fp16_copy_halves(l.n_out, l.n_in), 0);
   constexpr int kCols = 16;
   for (int o = 0; o < l.n_out; ++o) {
     uint16_t* dst = h.data() + static_cast<size_t>(o / kCols) * kCols * l.n_in + o % kCols;

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "model/huge_pages.h"
+
 namespace sa {
 
 struct Linear {
@@ -22,10 +24,11 @@ struct Linear {
   int n_in = 0;
   std::vector<float> w;  // [n_out, n_in]
   std::vector<float> b;  // [n_out] or empty
-  // Optional exact fp16 copy of w (IEEE half bit patterns, same layout), set by
-  // attach_fp16 (ops.h) only when every value of w is an fp16 value; few-row
-  // products then stream it instead of w. Empty = fp32 only.
-  std::vector<uint16_t> w16;
+  // Optional exact fp16 copy of w (IEEE half bit patterns, packed in panels for
+  // the few-row kernel), set by attach_fp16 (ops.h) only when every value of w
+  // is an fp16 value; few-row products then stream it instead of w. Empty =
+  // fp32 only. On huge pages when large: every text query reads all of it.
+  std::vector<uint16_t, HugePageAllocator<uint16_t>> w16;
 };
 
 struct LayerNormW {
