@@ -1,6 +1,8 @@
-// Transformer building blocks. GEMMs go to OpenBLAS; the element-wise work is
-// written so that one thread keeps up with the two-core GEMMs (a b8 ViT-B/16
-// forward evaluates ~100M exponentials, which std::exp would make ~15% of the run).
+// Transformer building blocks. Large GEMMs go to OpenBLAS, few-row products
+// (text queries, class tokens, the index scan) to the kernels below on the
+// calling thread plus one helper; the element-wise work is written so that one
+// thread keeps up with the two-core GEMMs (a b8 ViT-B/16 forward evaluates
+// ~100M exponentials, which std::exp would make ~15% of the run).
 #include "model/ops.h"
 
 #include <cblas.h>
@@ -314,7 +316,7 @@ void gemm_small_m(const float* x, int m, const float* w, int n, int k, float bet
 // The fp16 few-row kernel (text queries). Weights are packed by attach_fp16
 // into panels of kPanel output columns: panel c holds columns [16c, 16c + 16)
 // k-major, i.e. panel[p * 16 + j] = w[16c + j][p] as IEEE half (columns past n
-// are zero). The rows of x are transposed once to xt[p * m + i]. For each
+// are zero). x is read in place, one stream per row. For each
 // panel and each block of up to six rows the kernel keeps the 6 x 16 outputs in
 // twelve AVX registers and, per p, widens the panel's 16 weights once and
 // broadcasts x[i][p] into two FMAs per row: 12 FMAs per 2 conversions and 6
