@@ -85,7 +85,7 @@ TEST(Fp16Linear, MatchesFp32Path) {
   // weight or a skipped term is off by 1e-3 or more.
   constexpr float kOrderTol = 2e-5f;
   // The last two shapes are big enough for the product to be split over two
-  // threads (ops.cpp kSplitMinWeights), the last with n_out % 4 != 0.
+  // threads (few_row_gemm.cpp kSplitMinWeights), the last with n_out % 4 != 0.
   for (const auto& [n_out, n_in] :
        {std::pair{37, 93}, std::pair{64, 768}, std::pair{516, 770}, std::pair{519, 771}}) {
     const Linear l16 = [&] {

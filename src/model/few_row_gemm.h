@@ -1,0 +1,27 @@
+// Internal to src/model: the matrix product behind linear() and matmul_xwt
+// (ops.h), with its few-row kernels. Products with few rows (text queries, the
+// ViT's class tokens, the vector index's scan) run on the engine's own kernels,
+// split between the calling thread and one long-lived helper thread; larger
+// ones go to OpenBLAS.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/weights.h"
+
+namespace sa {
+
+// Output columns per panel of the fp16 copy (attach_fp16): a slice of a
+// Linear's outputs can use the copy when it starts on a multiple of this.
+constexpr int kFp16PanelCols = 16;
+
+// y[m, n] = x[m, k] @ w[n, k]^T + beta * y (row stride n). w16: the fp16
+// panels of the same weights (attach_fp16), or null.
+void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
+              float* y);
+
+// l's fp16 panels when attached (and matching its shape), else null.
+const uint16_t* half_weights(const Linear& l);
+
+}  // namespace sa
