@@ -216,7 +216,7 @@ void embed_image(benchmark::State& state, int n) {
 double text_weight_bytes(const sa::BertWeights& w) {
   double b = 0;
   for (const sa::BertLayer& l : w.layers) {
-    for (const sa::Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
+    for (const sa::Linear* lin : l.projections()) {
       b += lin->w16.empty() ? 4.0 * lin->w.size() : 2.0 * lin->w16.size();
     }
   }

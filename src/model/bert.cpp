@@ -178,7 +178,7 @@ Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok) {
 int bert_attach_fp16(BertWeights& w) {
   int n = 0;
   for (BertLayer& l : w.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) n += attach_fp16(*lin) ? 1 : 0;
+    for (Linear* lin : l.projections()) n += attach_fp16(*lin) ? 1 : 0;
   }
   return n;
 }

@@ -55,7 +55,7 @@ Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
 int ChineseClip::text_fp16_projections() const {
   int n = 0;
   for (const BertLayer& l : w_.text.layers) {
-    for (const Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) n += lin->w16.empty() ? 0 : 1;
+    for (const Linear* lin : l.projections()) n += lin->w16.empty() ? 0 : 1;
   }
   return n;
 }

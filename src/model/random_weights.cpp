@@ -124,7 +124,7 @@ void round_to_fp16(Linear& l) {
 
 void round_bert_to_fp16(BertWeights& w) {
   for (BertLayer& l : w.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) round_to_fp16(*lin);
+    for (Linear* lin : l.projections()) round_to_fp16(*lin);
   }
 }
 

@@ -11,6 +11,7 @@
 //   `visual_projection.weight`), text proj w is [embed_dim, hidden].
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -94,6 +95,10 @@ struct BertLayer {
   Linear inter;       // [intermediate, hidden]  then GELU(erf)
   Linear out;         // [hidden, intermediate]
   LayerNormW out_ln;
+
+  // The four projections, for code that treats them alike (fp16 copies).
+  std::array<Linear*, 4> projections() { return {&qkv, &attn_out, &inter, &out}; }
+  std::array<const Linear*, 4> projections() const { return {&qkv, &attn_out, &inter, &out}; }
 };
 
 struct BertWeights {

@@ -8,6 +8,7 @@
 #include "model/bert.h"
 #include "model/chinese_clip.h"
 #include "model/random_weights.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
@@ -83,17 +84,6 @@ std::vector<double> ref_bert(const BertWeights& w, const std::vector<int32_t>& i
   return x;
 }
 
-BertConfig tiny_bert() {
-  BertConfig c;
-  c.vocab_size = 97;
-  c.hidden = 44;  // not a multiple of 8
-  c.layers = 2;
-  c.heads = 4;
-  c.intermediate = 88;
-  c.max_position = 40;
-  return c;
-}
-
 double max_rel_err(const std::vector<float>& a, const std::vector<double>& b) {
   double m = 0, s = 0;
   for (size_t i = 0; i < b.size(); ++i) {
@@ -104,7 +94,7 @@ double max_rel_err(const std::vector<float>& a, const std::vector<double>& b) {
 }
 
 TEST(Bert, MatchesNaiveReference) {
-  const BertWeights w = random_bert_weights(tiny_bert(), 7);
+  const BertWeights w = random_bert_weights(testutil::tiny_bert(), 7);
   ASSERT_TRUE(validate_bert(w).ok()) << validate_bert(w).to_string();
   const std::vector<int32_t> ids = {1, 50, 3, 96, 12, 12, 2};
   auto ref = ref_bert(w, ids);
@@ -114,7 +104,7 @@ TEST(Bert, MatchesNaiveReference) {
 }
 
 TEST(Bert, PositionOffsetAndEpsFromConfig) {
-  BertConfig c = tiny_bert();
+  BertConfig c = testutil::tiny_bert();
   c.position_offset = 2;  // XLM-R
   c.ln_eps = 1e-5f;
   c.type_vocab_size = 1;
@@ -127,7 +117,7 @@ TEST(Bert, PositionOffsetAndEpsFromConfig) {
 }
 
 TEST(Bert, BatchEqualsSingle) {
-  const BertWeights w = random_bert_weights(tiny_bert(), 9);
+  const BertWeights w = random_bert_weights(testutil::tiny_bert(), 9);
   const std::vector<std::vector<int32_t>> seqs = {{1, 2}, {5}, {1, 9, 9, 9, 9, 9, 9, 9, 9, 2}, {3, 4, 5}};
   size_t total = 0;
   for (const auto& s : seqs) total += s.size();
@@ -149,7 +139,7 @@ TEST(Bert, BatchEqualsSingle) {
 TEST(Bert, ClsOnlyEqualsFirstRows) {
   for (int layers : {0, 1, 2}) {
     SCOPED_TRACE("layers=" + std::to_string(layers));
-    BertConfig c = tiny_bert();
+    BertConfig c = testutil::tiny_bert();
     c.layers = layers;
     const BertWeights w = random_bert_weights(c, 11 + layers);
     const std::vector<std::vector<int32_t>> seqs = {{1, 2}, {}, {5}, {1, 9, 8, 7, 6, 5, 4, 2}};
@@ -178,7 +168,7 @@ TEST(Bert, ClsOnlyEqualsFirstRows) {
 }
 
 TEST(Bert, ValidateIds) {
-  const BertConfig c = tiny_bert();
+  const BertConfig c = testutil::tiny_bert();
   const std::vector<int32_t> ok = {1, 96};
   EXPECT_TRUE(validate_bert_ids(c, ok.data(), 2).ok());
   EXPECT_EQ(validate_bert_ids(c, ok.data(), 0).code(), StatusCode::kInvalidArgument);
@@ -194,7 +184,7 @@ TEST(Bert, ValidateIds) {
 }
 
 TEST(Bert, ValidateNamesBadTensor) {
-  BertWeights w = random_bert_weights(tiny_bert(), 10);
+  BertWeights w = random_bert_weights(testutil::tiny_bert(), 10);
   w.layers[1].inter.w.resize(5);
   Status s = validate_bert(w);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
@@ -204,19 +194,8 @@ TEST(Bert, ValidateNamesBadTensor) {
 
 // ---- facade on random weights --------------------------------------------------
 
-VitConfig tiny_vit() {
-  VitConfig c;
-  c.image_size = 32;
-  c.patch_size = 16;
-  c.width = 32;
-  c.layers = 1;
-  c.heads = 2;
-  c.mlp = 64;
-  return c;
-}
-
 TEST(ChineseClipFacade, TextIsClsTimesProjectionAndBatchesAgree) {
-  auto r = ChineseClip::from_weights(random_clip_weights(tiny_vit(), tiny_bert(), 16, 11));
+  auto r = ChineseClip::from_weights(random_clip_weights(testutil::tiny_clip_vit(), testutil::tiny_bert(), 16, 11));
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   const ChineseClip& clip = **r;
   const BertWeights& tw = clip.weights().text;
@@ -236,7 +215,7 @@ TEST(ChineseClipFacade, TextIsClsTimesProjectionAndBatchesAgree) {
 }
 
 TEST(ChineseClipFacade, BadInputIsAnError) {
-  auto r = ChineseClip::from_weights(random_clip_weights(tiny_vit(), tiny_bert(), 16, 12));
+  auto r = ChineseClip::from_weights(random_clip_weights(testutil::tiny_clip_vit(), testutil::tiny_bert(), 16, 12));
   ASSERT_TRUE(r.ok());
   std::vector<float> out(16);
   EXPECT_EQ((*r)->encode_texts(std::vector<std::vector<int32_t>>(1), out.data()).code(), StatusCode::kInvalidArgument);
@@ -245,11 +224,11 @@ TEST(ChineseClipFacade, BadInputIsAnError) {
   EXPECT_EQ((*r)->encode_images(nullptr, -1, out.data()).code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE((*r)->encode_images(nullptr, 0, out.data()).ok());
 
-  ClipWeights bad = random_clip_weights(tiny_vit(), tiny_bert(), 16, 13);
+  ClipWeights bad = random_clip_weights(testutil::tiny_clip_vit(), testutil::tiny_bert(), 16, 13);
   bad.text_proj.w.pop_back();
   EXPECT_EQ(ChineseClip::from_weights(std::move(bad)).status().code(),
             StatusCode::kInvalidArgument);
-  ClipWeights bad2 = random_clip_weights(tiny_vit(), tiny_bert(), 16, 13);
+  ClipWeights bad2 = random_clip_weights(testutil::tiny_clip_vit(), testutil::tiny_bert(), 16, 13);
   bad2.embed_dim = 17;
   EXPECT_EQ(ChineseClip::from_weights(std::move(bad2)).status().code(),
             StatusCode::kInvalidArgument);

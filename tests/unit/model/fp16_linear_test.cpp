@@ -16,6 +16,7 @@
 #include "model/chinese_clip.h"
 #include "model/ops.h"
 #include "model/random_weights.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
@@ -198,54 +199,30 @@ TEST(Fp16Linear, TensorThatDoesNotRoundTripKeepsFp32) {
   }
 }
 
-BertConfig tiny_bert() {
-  BertConfig c;
-  c.vocab_size = 50;
-  c.hidden = 32;
-  c.layers = 2;
-  c.heads = 4;
-  c.intermediate = 64;
-  c.max_position = 20;
-  return c;
-}
-
 TEST(Fp16Linear, BertAttachesOnlyRepresentableLayers) {
-  BertWeights w = random_bert_weights(tiny_bert(), 5);
+  const BertConfig c = testutil::tiny_bert();
+  BertWeights w = random_bert_weights(c, 5);
   EXPECT_EQ(bert_attach_fp16(w), 0);  // random fp32 weights are not fp16 values
   for (const BertLayer& l : w.layers) EXPECT_TRUE(l.qkv.w16.empty());
   if (!fp16_kernel_available()) GTEST_SKIP() << "built without F16C";
 
   const std::vector<int32_t> ids = {1, 7, 12, 3, 44, 9, 2};
   const int n = static_cast<int>(ids.size());
-  for (BertLayer& l : w.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
-      for (float& x : lin->w) x = to_fp16_grid(x);
-    }
-  }
+  round_bert_to_fp16(w);
   w.layers[1].out.w[0] = 0.1f;  // this one tensor stays fp32
-  std::vector<float> ref(static_cast<size_t>(n) * 32), got(ref.size());
+  std::vector<float> ref(static_cast<size_t>(n) * c.hidden), got(ref.size());
   bert_forward(w, ids.data(), n, ref.data());
   EXPECT_EQ(bert_attach_fp16(w), 7);
   EXPECT_TRUE(w.layers[1].out.w16.empty());
-  EXPECT_EQ(w.layers[1].inter.w16.size(), fp16_copy_halves(64, 32));
+  EXPECT_EQ(w.layers[1].inter.w16.size(), fp16_copy_halves(c.intermediate, c.hidden));
   bert_forward(w, ids.data(), n, got.data());
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-5f) << i;
 }
 
 TEST(Fp16Linear, ChineseClipAttachesOnLoad) {
-  VitConfig v;
-  v.image_size = 32;
-  v.patch_size = 16;
-  v.width = 32;
-  v.layers = 1;
-  v.heads = 4;
-  v.mlp = 64;
-  ClipWeights cw = random_clip_weights(v, tiny_bert(), 16, 3);
-  for (BertLayer& l : cw.text.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
-      for (float& x : lin->w) x = to_fp16_grid(x);
-    }
-  }
+  const BertConfig c = testutil::tiny_bert();
+  ClipWeights cw = random_clip_weights(testutil::tiny_clip_vit(), c, 16, 3);
+  round_bert_to_fp16(cw.text);
   auto clip = ChineseClip::from_weights(cw);
   ASSERT_TRUE(clip.ok()) << clip.status().to_string();
   const BertLayer& l0 = (*clip)->weights().text.layers[0];
@@ -255,7 +232,7 @@ TEST(Fp16Linear, ChineseClipAttachesOnLoad) {
   std::vector<float> a(2 * 16);
   ASSERT_TRUE((*clip)->encode_texts(q, a.data()).ok());
   BertWeights fp32 = cw.text;  // cw itself never had w16 attached
-  std::vector<float> h(4 * 32);
+  std::vector<float> h(4 * static_cast<size_t>(c.hidden));
   bert_forward(fp32, q[0].data(), 4, h.data());
   std::vector<float> e(16);
   linear(cw.text_proj, h.data(), 1, e.data());
@@ -275,7 +252,7 @@ TEST(Fp16Linear, GoldenCheckpointsAttach) {
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     int attached = 0, total = 0;
     for (const BertLayer& l : (*r)->weights().text.layers) {
-      for (const Linear* lin : {&l.qkv, &l.attn_out, &l.inter, &l.out}) {
+      for (const Linear* lin : l.projections()) {
         ++total;
         if (!lin->w16.empty()) {
           ++attached;

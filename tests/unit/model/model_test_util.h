@@ -10,7 +10,33 @@
 #include <string>
 #include <system_error>
 
+#include "model/weights.h"
+
 namespace sa::testutil {
+
+// A small BERT whose hidden size is not a multiple of 8 (scalar tails too).
+inline BertConfig tiny_bert() {
+  BertConfig c;
+  c.vocab_size = 97;
+  c.hidden = 44;
+  c.layers = 2;
+  c.heads = 4;
+  c.intermediate = 88;
+  c.max_position = 40;
+  return c;
+}
+
+// The smallest ViT a ChineseClip facade test needs (one block, 4 patches).
+inline VitConfig tiny_clip_vit() {
+  VitConfig c;
+  c.image_size = 32;
+  c.patch_size = 16;
+  c.width = 32;
+  c.layers = 1;
+  c.heads = 2;
+  c.mlp = 64;
+  return c;
+}
 
 inline std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
