@@ -1,7 +1,8 @@
 // Building blocks of the transformer forward passes (fp32, row-major).
 //
-// All functions are pure compute on caller-owned buffers and allocate nothing
-// (`attention` takes an explicit scratch buffer). Matrix products go to OpenBLAS
+// The compute functions work on caller-owned buffers and allocate nothing
+// (`attention` takes an explicit scratch buffer; attach_fp16 is the one that
+// allocates, once per weight at load). Matrix products (few_row_gemm.cpp) go to OpenBLAS
 // (its own thread pool serves the large products), except products with few
 // rows (text queries, class tokens: up to 32 rows, or 128 from the fp16 copy
 // Linear::w16 when one is attached), which the few-row kernels stream faster,
