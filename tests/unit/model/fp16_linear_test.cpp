@@ -85,10 +85,12 @@ TEST(Fp16Linear, MatchesFp32Path) {
   // fp32 rounding of ~800-term sums of |x w| < 0.1 in two orders; a wrong
   // weight or a skipped term is off by 1e-3 or more.
   constexpr float kOrderTol = 2e-5f;
-  // The last two shapes are big enough for the product to be split over two
-  // threads (few_row_gemm.cpp kSplitMinWeights), the last with n_out % 4 != 0.
-  for (const auto& [n_out, n_in] :
-       {std::pair{37, 93}, std::pair{64, 768}, std::pair{516, 770}, std::pair{519, 771}}) {
+  // The last three shapes are big enough for the product to be split over two
+  // threads (few_row_gemm.cpp kSplitMinWeights): 300 columns all in tail
+  // chunks, 516 and 519 in big chunks then tail chunks, the last tail chunk
+  // ragged (n_out % 16 = 4 and 7, 519 % 4 != 0).
+  for (const auto& [n_out, n_in] : {std::pair{37, 93}, std::pair{64, 768}, std::pair{300, 900},
+                                    std::pair{516, 770}, std::pair{519, 771}}) {
     const Linear l16 = [&] {
       Linear l = grid_linear(n_out, n_in, 7);
       EXPECT_TRUE(attach_fp16(l));
