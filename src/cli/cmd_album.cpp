@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -19,7 +20,18 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
 
-Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_clip) {
+// existing: the album must be there already (search, analyze), so a mistyped
+// --data-dir is an error rather than a new, empty album.
+Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_clip,
+                                                bool existing = false) {
+  if (existing) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "album.db", ec)) {
+      return Status::NotFound("no album in " + cfg.data_dir +
+                              ": import photos first (smart-album import --data-dir " +
+                              cfg.data_dir + " FOLDER) or check --data-dir");
+    }
+  }
   SA_ASSIGN_OR_RETURN(auto album, open_album(cfg));
   const AlbumOpenReport& r = album->open_report();
   if (need_clip && !album->has_clip_model()) {
@@ -126,7 +138,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
 }
 
 int cmd_search(const Config& cfg, const SearchArgs& a) {
-  auto album = open_for_cli(cfg, /*need_clip=*/true);
+  auto album = open_for_cli(cfg, /*need_clip=*/true, /*existing=*/true);
   if (!album.ok()) return fail(album.status());
   SearchOptions opt;
   opt.limit = a.limit;
@@ -152,7 +164,7 @@ int cmd_search(const Config& cfg, const SearchArgs& a) {
 }
 
 int cmd_analyze(const Config& cfg, bool wait) {
-  auto album = open_for_cli(cfg, /*need_clip=*/false);
+  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/true);
   if (!album.ok()) return fail(album.status());
   if (!(*album)->has_vlm()) {
     return fail(Status::Unavailable(

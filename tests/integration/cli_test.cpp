@@ -200,7 +200,20 @@ TEST(Cli, FailuresAreOneLine) {
   expect_one_line_failure(run({"embed-sentence", "--model", kData + "/images", "猫"}), "bad sentence model dir");
   expect_one_line_failure(run({"no-such-command"}), "unknown subcommand");
   expect_one_line_failure(run({"embed-image", "--model", m}), "no images");
-  expect_one_line_failure(run({"search", "--data-dir", (tmp / "d").string(), "猫"}), "search without a model");
+  // search needs an album: a mistyped --data-dir is named, and nothing is created there.
+  RunResult no_album = run({"search", "--data-dir", (tmp / "d").string(), "--model", m, "猫"});
+  expect_one_line_failure(no_album, "search without an album");
+  EXPECT_NE(no_album.err.find("no album in"), std::string::npos) << no_album.err;
+  EXPECT_FALSE(fs::exists(tmp / "d"));
+  expect_one_line_failure(run({"analyze", "--data-dir", (tmp / "d").string()}), "analyze without an album");
+  // An album without a model: search says it needs one.
+  fs::create_directories(tmp / "photos");
+  fs::copy_file(kData + "/images/coffee.png", tmp / "photos" / "coffee.png");
+  RunResult imported = run({"import", "--data-dir", (tmp / "d").string(), (tmp / "photos").string()});
+  ASSERT_EQ(imported.rc, 0) << imported.err;
+  RunResult no_model = run({"search", "--data-dir", (tmp / "d").string(), "猫"});
+  expect_one_line_failure(no_model, "search without a model");
+  EXPECT_NE(no_model.err.find("model"), std::string::npos) << no_model.err;
   expect_one_line_failure(run({"models", "pull", "no-such-model"}), "unknown model");
   expect_one_line_failure(run({"import", "--data-dir", (tmp / "d").string(), "/no/such/folder"}), "missing folder");
   // A malformed config.json in the data dir is named in the error.
