@@ -23,7 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 
 Status no_vlm() {
-  return Status::Unavailable("no VLM configured: set the VLM API key or a local --vlm-url");
+  return Status::Unavailable(
+      "no VLM configured: set QWEN_API_KEY (or DASHSCOPE_API_KEY), or QWEN_BASE_URL / "
+      "--vlm-base-url for a local server");
 }
 
 }  // namespace

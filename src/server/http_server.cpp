@@ -67,6 +67,20 @@ Status HttpServer::start() {
     }
     send_error(res, Status::Internal(what));
   });
+  // httplib reads the body of a POST/PUT that announces no length until the
+  // client closes or the read timeout (60 s) passes, then answers a bare 400:
+  // what curl -X POST without -d gets. Refuse it at once and name the fix.
+  m.srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (!has_body_method || req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    send_error(res, Status::InvalidArgument(req.method + " " + req.path +
+                                            " needs a Content-Length header (send an empty body, "
+                                            "e.g. curl -d '')"));
+    res.status = 411;  // Length Required
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // Errors httplib produces itself (unknown route, 413 body too large, bad request)
   // get the same JSON shape as ours; replies that already carry a body are kept.
   m.srv.set_error_handler(httplib::Server::HandlerWithResponse(

@@ -1,6 +1,10 @@
 // The HTTP layer over a fake Album: routes, parameter validation, error shapes,
 // upload batching, static files and path traversal.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -263,6 +267,42 @@ TEST_F(ServerTest, JobsAndAnalyze) {
   r = client_->Post("/api/photos/9/analyze");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+}
+
+// What curl -X POST without -d sends: no Content-Length, no body. httplib
+// would wait for the body until its read timeout; the reply comes at once
+// (411) and says why, in the usual JSON shape.
+TEST_F(ServerTest, PostWithoutContentLengthNamesTheFix) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string req =
+      "POST /api/photos/1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  // Read the head, then the body its Content-Length announces (the server
+  // may keep the connection open, so do not wait for EOF).
+  std::string reply;
+  char buf[4096];
+  size_t head_end = std::string::npos;
+  size_t want = std::string::npos;
+  for (ssize_t n; reply.size() < want && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    reply.append(buf, static_cast<size_t>(n));
+    if (head_end == std::string::npos && (head_end = reply.find("\r\n\r\n")) != std::string::npos) {
+      const size_t cl = reply.find("Content-Length: ");
+      ASSERT_LT(cl, head_end) << reply;
+      want = head_end + 4 + std::stoul(reply.substr(cl + 16));
+    }
+  }
+  ::close(fd);
+  ASSERT_EQ(reply.rfind("HTTP/1.1 411", 0), 0u) << reply;
+  ASSERT_NE(head_end, std::string::npos) << reply;
+  const json j = json::parse(reply.substr(head_end + 4));
+  expect_error(j, "invalid_argument");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("Content-Length"), std::string::npos) << j;
 }
 
 TEST_F(ServerTest, StaticFilesAndTraversal) {
