@@ -86,11 +86,26 @@ bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt) {
 
 Result<std::vector<float>> Searcher::encode_query(const std::string& query) const {
   if (!d_.clip) return no_model();
+  if (auto hit = clip_cache_.get(query)) return std::move(*hit);
   std::vector<std::vector<int32_t>> ids = {d_.clip->tokenize(query)};
   std::vector<float> q(static_cast<size_t>(d_.clip->embed_dim()));
   SA_RETURN_IF_ERROR(d_.clip->encode_texts(ids, q.data()));
   l2_normalize_rows(q.data(), 1, d_.clip->embed_dim());
+  clip_cache_.put(query, q);
   return q;
+}
+
+std::vector<float> Searcher::encode_description_query(const std::string& query) const {
+  if (auto hit = desc_cache_.get(query)) return std::move(*hit);
+  std::vector<float> dq;
+  Status st = d_.text_encoder({query}, &dq);
+  if (!st.ok() || dq.size() != static_cast<size_t>(d_.desc_index->dim())) {
+    spdlog::warn("description query embedding failed: {}",
+                 st.ok() ? "wrong dimension" : st.to_string());
+    return {};
+  }
+  desc_cache_.put(query, dq);
+  return dq;
 }
 
 Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const SearchOptions& opt) const {
@@ -160,11 +175,8 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   }
   std::vector<float> dq;
   if (d_.text_encoder && d_.desc_index && d_.desc_index->size() > 0) {
-    Status st = d_.text_encoder({query}, &dq);
-    if (!st.ok() || dq.size() != static_cast<size_t>(d_.desc_index->dim())) {
-      spdlog::warn("description query embedding failed: {}", st.to_string());
-      dq.clear();
-    } else {
+    dq = encode_description_query(query);
+    if (!dq.empty()) {
       SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool));
       for (const auto& r : desc_res) {
         note(r.id);

@@ -22,6 +22,7 @@
 #include "jobs/text_encoder.h"
 #include "model/chinese_clip.h"
 #include "search/fusion.h"
+#include "search/query_cache.h"
 #include "store/store.h"
 
 namespace sa {
@@ -36,11 +37,15 @@ struct SearcherDeps {
   std::string text_model;
   FusionWeights weights;
   int hybrid_pool = 100;                   // N of each candidate source (at least offset+limit)
+  size_t query_cache_entries = 256;        // recent query embeddings kept (each model); 0: none
 };
 
 class Searcher {
  public:
-  explicit Searcher(SearcherDeps deps) : d_(std::move(deps)) {}
+  explicit Searcher(SearcherDeps deps)
+      : d_(std::move(deps)),
+        clip_cache_(d_.query_cache_entries),
+        desc_cache_(d_.query_cache_entries) {}
 
   // InvalidArgument for an empty query, limit outside [1, 1000], negative offset,
   // an unknown mode or a malformed date; Unavailable without a CLIP model.
@@ -49,15 +54,24 @@ class Searcher {
   // NotFound for an unknown photo; Unavailable if it has no embedding yet.
   Result<std::vector<SearchHit>> similar(int64_t id, int limit) const;
 
-  // The CLIP text embedding of a query, L2-normalised.
+  // The CLIP text embedding of a query, L2-normalised; repeated queries come
+  // from a cache (the vectors are the same either way).
   Result<std::vector<float>> encode_query(const std::string& query) const;
+
+  // The cache of CLIP query embeddings (hits/misses for tests and logs).
+  const QueryCache& clip_query_cache() const { return clip_cache_; }
 
  private:
   Result<std::vector<SearchHit>> search_clip(const std::vector<float>& q, const SearchOptions& opt) const;
   Result<std::vector<SearchHit>> search_hybrid(const std::string& query, const std::vector<float>& q,
                                                const SearchOptions& opt) const;
 
+  // The sentence-model embedding of a query (hybrid mode); empty if it fails.
+  std::vector<float> encode_description_query(const std::string& query) const;
+
   SearcherDeps d_;
+  mutable QueryCache clip_cache_;
+  mutable QueryCache desc_cache_;
 };
 
 // True if the photo passes the date filters of `opt`.

@@ -128,6 +128,37 @@ TEST_F(SearcherTest, LimitOffsetAndMinScore) {
   for (auto& h : *top) EXPECT_GE(h.score, *ms.min_score);
 }
 
+// A repeated query is served from the cache: same vector, same ranking, and
+// the text tower runs once per distinct text.
+TEST_F(SearcherTest, RepeatedQueriesReuseTheEmbedding) {
+  const QueryCache& cache = searcher_->clip_query_cache();
+  const int64_t misses0 = cache.misses();
+  const int64_t hits0 = cache.hits();
+  auto first = searcher_->encode_query("一杯咖啡");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(cache.misses(), misses0 + 1);
+  // Computed afresh by the model (not through the cache) it is the same vector.
+  std::vector<float> fresh(static_cast<size_t>(clip_->embed_dim()));
+  ASSERT_TRUE(clip_->encode_texts({clip_->tokenize("一杯咖啡")}, fresh.data()).ok());
+  l2_normalize_rows(fresh.data(), 1, clip_->embed_dim());
+  EXPECT_EQ(*first, fresh);
+
+  SearchOptions opt;
+  opt.limit = 7;
+  auto a = searcher_->search("一杯咖啡", opt);
+  auto b = searcher_->search("一杯咖啡", opt);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(cache.misses(), misses0 + 1);
+  EXPECT_EQ(cache.hits(), hits0 + 2);
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].photo.id, (*b)[i].photo.id);
+    EXPECT_EQ((*a)[i].score, (*b)[i].score);
+  }
+  ASSERT_TRUE(searcher_->search("小火龙", opt).ok());
+  EXPECT_EQ(cache.misses(), misses0 + 2);
+}
+
 TEST_F(SearcherTest, DateFiltersApplyToTakenAt) {
   SearchOptions opt;
   opt.limit = 5;
