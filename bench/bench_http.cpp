@@ -78,6 +78,7 @@ Fixture* fixture(int n) {
   sa::AlbumDeps deps;
   deps.clip = model();
   deps.clip_name = kModelName;
+  deps.query_cache_entries = 0;  // kQueries repeat: time the text tower on every query
   auto album = sa::open_album(cfg, deps);
   if (!album.ok()) return nullptr;
   f->album = std::move(*album);

@@ -32,6 +32,9 @@ struct AlbumDeps {
   size_t pixel_cache_bytes = size_t(256) << 20;
   // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1).
   int import_threads = 0;
+  // Recent query embeddings kept by the searcher (0: none; benchmarks of the
+  // full query path turn it off).
+  size_t query_cache_entries = 256;
 };
 
 // What open() found; for logs, /api/health and tests.

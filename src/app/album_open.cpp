@@ -154,6 +154,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   sd.text_encoder = text_encoder;
   sd.desc_index = desc_vectors_ ? &desc_vectors_->index() : nullptr;
   sd.text_model = text_name_;
+  sd.query_cache_entries = deps.query_cache_entries;
   searcher_ = std::make_unique<Searcher>(sd);
 
   deps_ = std::move(deps);
