@@ -406,16 +406,15 @@ bool float_to_half_exact(float f, uint16_t* h) {
 
 }  // namespace
 
-// y[m, n] = x[m, k] @ w[n, k]^T + beta * y (row stride n), then ep.
+// y[m, n] = x[m, k] @ w[n, k]^T + beta * y (row stride n).
 // w16: the fp16 panels of the same weights (attach_fp16) or null; used for
 // 1..kPanelMaxM rows when present.
 void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
-              float* y, ColumnEpilogue ep) {
+              float* y) {
 #ifdef SA_OPS_F16C
   if (w16 && m <= kPanelMaxM) {
     split_columns(n, k, [=](int j0, int j1) {
       gemm_panels(x, m, w16, n, k, beta, y, n, j0 / kPanel, (j1 + kPanel - 1) / kPanel);
-      if (ep.fn) ep.fn(ep.ctx, y, m, n, j0, j1);
     });
     return;
   }
@@ -426,7 +425,6 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
   if (m <= kSmallM) {
     split_columns(n, k, [=](int j0, int j1) {
       gemm_small_m(x, m, w + static_cast<size_t>(j0) * k, j1 - j0, k, beta, y + j0, n);
-      if (ep.fn) ep.fn(ep.ctx, y, m, n, j0, j1);
     });
     return;
   }
@@ -436,7 +434,6 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, beta, y, n);
   }
-  if (ep.fn) ep.fn(ep.ctx, y, m, n, 0, n);
 }
 
 const uint16_t* half_weights(const Linear& l) {

@@ -176,32 +176,16 @@ void apply_rows(float* y, const float* bias, int m, int n) {
   for (int r = 0; r < m; ++r) apply<Op>(y + static_cast<size_t>(r) * n, bias, n);
 }
 
-// y[r][j] = act(y[r][j] + bias[j]) for r < m, j in [j0, j1) (row stride ld).
-template <typename Op>
-void apply_columns(float* y, const float* bias, int m, int ld, int j0, int j1) {
-  for (int r = 0; r < m; ++r) {
-    apply<Op>(y + static_cast<size_t>(r) * ld + j0, bias ? bias + j0 : nullptr,
-              static_cast<size_t>(j1 - j0));
-  }
-}
-
-struct BiasAct {
-  const float* bias;  // may be null
-  Act act;
-};
-
-// linear()'s epilogue (ColumnEpilogue::fn): bias and activation on a block of columns.
-void bias_act_columns(const void* ctx, float* y, int m, int ld, int j0, int j1) {
-  const auto& c = *static_cast<const BiasAct*>(ctx);
-  switch (c.act) {
+void bias_act(float* y, const float* bias, int m, int n, Act act) {
+  switch (act) {
     case Act::kNone:
-      if (c.bias) apply_columns<IdentityOp>(y, c.bias, m, ld, j0, j1);
+      if (bias) apply_rows<IdentityOp>(y, bias, m, n);
       break;
     case Act::kQuickGelu:
-      apply_columns<QuickGeluOp>(y, c.bias, m, ld, j0, j1);
+      apply_rows<QuickGeluOp>(y, bias, m, n);
       break;
     case Act::kGeluErf:
-      apply_columns<GeluErfOp>(y, c.bias, m, ld, j0, j1);
+      apply_rows<GeluErfOp>(y, bias, m, n);
       break;
   }
 }
@@ -210,10 +194,8 @@ void bias_act_columns(const void* ctx, float* y, int m, int ld, int j0, int j1) 
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
-  const BiasAct ba{l.b.empty() ? nullptr : l.b.data(), act};
-  ColumnEpilogue ep;
-  if (ba.bias || act != Act::kNone) ep = {bias_act_columns, &ba};
-  gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y, ep);
+  gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y);
+  bias_act(y, l.b.empty() ? nullptr : l.b.data(), m, l.n_out, act);
 }
 
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {

@@ -111,8 +111,7 @@ TEST(Fp16Linear, MatchesFp32Path) {
         ASSERT_NEAR(y16[i], y32[i], kOrderTol * (1.0f + std::fabs(y32[i]))) << i;
       }
       // Both against a double-precision reference (catches a column that
-      // neither path writes, or a bias/GELU applied to the wrong columns of a
-      // split product: they run per column block, on either thread).
+      // neither path writes).
       std::vector<float> p16(y16.size());
       linear(l16, x.data(), m, p16.data());
       for (int r = 0; r < m; ++r) {
@@ -123,8 +122,6 @@ TEST(Fp16Linear, MatchesFp32Path) {
                    l16.w[static_cast<size_t>(o) * n_in + i];
           }
           ASSERT_NEAR(p16[static_cast<size_t>(r) * n_out + o], ref, 1e-4) << r << "," << o;
-          const double gelu = 0.5 * ref * (1.0 + std::erf(ref / std::sqrt(2.0)));
-          ASSERT_NEAR(y16[static_cast<size_t>(r) * n_out + o], gelu, 1e-4) << r << "," << o;
         }
       }
       std::vector<float> a16 = values(y16.size(), 1.0f, 3), a32 = a16;
