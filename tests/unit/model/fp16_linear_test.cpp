@@ -122,6 +122,8 @@ TEST(Fp16Linear, MatchesFp32Path) {
                    l16.w[static_cast<size_t>(o) * n_in + i];
           }
           ASSERT_NEAR(p16[static_cast<size_t>(r) * n_out + o], ref, 1e-4) << r << "," << o;
+          const double gelu = 0.5 * ref * (1.0 + std::erf(ref / std::sqrt(2.0)));
+          ASSERT_NEAR(y16[static_cast<size_t>(r) * n_out + o], gelu, 1e-4) << r << "," << o;
         }
       }
       std::vector<float> a16 = values(y16.size(), 1.0f, 3), a32 = a16;
