@@ -146,11 +146,14 @@ constexpr int kMaxBlockRows = 6;
 constexpr int kPanelPrefetchBytes = 4096;
 
 // y[r][0..cols) = sum_p x[r * rs + p] * panel[p][0..cols) (+ beta * y), r < R.
-// prefetch: whether to prefetch ahead of the panel (the block that streams it
-// from memory; the later blocks find it in cache).
-template <int R>
+// kPrefetch: whether to prefetch ahead of the panel (the block that streams it
+// from memory; the later blocks find it in cache). A template parameter, and
+// p unrolled by two with one prefetch per pair: the per-step test and loop
+// overhead this removes made 12-token queries 2-8 % faster (6 of 6 runs,
+// queries of both kernels interleaved in one process).
+template <int R, bool kPrefetch>
 void panel_block(const float* x, int rs, const uint16_t* panel, int k, float beta, float* y,
-                 int ldy, int cols, bool prefetch) {
+                 int ldy, int cols) {
   static_assert(R >= 1 && R <= kMaxBlockRows, "row block");
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
   __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
@@ -163,26 +166,38 @@ void panel_block(const float* x, int rs, const uint16_t* panel, int k, float bet
   const float* x5 = x0 + (R > 5 ? 5 * rs : 0);
   // Prefetches never fault, so running past the matrix's end is harmless.
   const char* ahead = reinterpret_cast<const char*>(panel) + kPanelPrefetchBytes;
-  for (int p = 0; p < k; ++p, wp += kPanel) {
-    if (prefetch && (p & 1) == 0) _mm_prefetch(ahead + p * kPanel * 2, _MM_HINT_T0);
-    const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp)));
-    const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + 8)));
-    // Named accumulators, not an array: GCC keeps an array in memory and
-    // stores it back every iteration, which halves the rate.
-#define SA_PANEL_ROW(r)                                 \
-  if constexpr (R > r) {                                \
-    const __m256 v = _mm256_broadcast_ss(x##r + p);      \
-    a##r = _mm256_fmadd_ps(v, lo, a##r);                \
-    b##r = _mm256_fmadd_ps(v, hi, b##r);                \
+  // Step p + o: widen the 16 weights once, broadcast x[r][p + o] into two FMAs
+  // per row. Named accumulators, not an array: GCC keeps an array in memory
+  // and stores it back every iteration, which halves the rate.
+#define SA_PANEL_ROW(r, o)                                 \
+  if constexpr (R > r) {                                   \
+    const __m256 v = _mm256_broadcast_ss(x##r + p + (o));   \
+    a##r = _mm256_fmadd_ps(v, lo, a##r);                   \
+    b##r = _mm256_fmadd_ps(v, hi, b##r);                   \
   }
-    SA_PANEL_ROW(0)
-    SA_PANEL_ROW(1)
-    SA_PANEL_ROW(2)
-    SA_PANEL_ROW(3)
-    SA_PANEL_ROW(4)
-    SA_PANEL_ROW(5)
+#define SA_PANEL_STEP(o)                                                                      \
+  {                                                                                           \
+    const uint16_t* w = wp + (o) * kPanel;                                                    \
+    const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));  \
+    const __m256 hi =                                                                         \
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8)));            \
+    SA_PANEL_ROW(0, o)                                                                        \
+    SA_PANEL_ROW(1, o)                                                                        \
+    SA_PANEL_ROW(2, o)                                                                        \
+    SA_PANEL_ROW(3, o)                                                                        \
+    SA_PANEL_ROW(4, o)                                                                        \
+    SA_PANEL_ROW(5, o)                                                                        \
+  }
+  int p = 0;
+  for (; p + 2 <= k; p += 2, wp += 2 * kPanel) {
+    // One 64-byte line per two steps: the rate the panel is consumed.
+    if constexpr (kPrefetch) _mm_prefetch(ahead + p * kPanel * 2, _MM_HINT_T0);
+    SA_PANEL_STEP(0)
+    SA_PANEL_STEP(1)
+  }
+  if (p < k) SA_PANEL_STEP(0)  // odd k
+#undef SA_PANEL_STEP
 #undef SA_PANEL_ROW
-  }
   const __m256 acc[2 * kMaxBlockRows] = {a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5};
   for (int r = 0; r < R; ++r) {
     float* yr = y + static_cast<size_t>(r) * ldy;
@@ -198,11 +213,13 @@ void panel_block(const float* x, int rs, const uint16_t* panel, int k, float bet
   }
 }
 
-using PanelBlockFn = void (*)(const float*, int, const uint16_t*, int, float, float*, int, int,
-                             bool);
-constexpr PanelBlockFn kPanelBlock[kMaxBlockRows + 1] = {
-    nullptr,         panel_block<1>, panel_block<2>, panel_block<3>,
-    panel_block<4>, panel_block<5>, panel_block<6>};
+using PanelBlockFn = void (*)(const float*, int, const uint16_t*, int, float, float*, int, int);
+// [prefetch][rows]
+constexpr PanelBlockFn kPanelBlock[2][kMaxBlockRows + 1] = {
+    {nullptr, panel_block<1, false>, panel_block<2, false>, panel_block<3, false>,
+     panel_block<4, false>, panel_block<5, false>, panel_block<6, false>},
+    {nullptr, panel_block<1, true>, panel_block<2, true>, panel_block<3, true>,
+     panel_block<4, true>, panel_block<5, true>, panel_block<6, true>}};
 
 // Columns [c0 * 16, min(c1 * 16, n)) of y[m, n] (row stride ldy) from panels
 // [c0, c1). Rows go in ceil(m / 6) blocks of near-equal size (8 rows: 4 + 4,
@@ -216,9 +233,9 @@ void gemm_panels(const float* x, int m, const uint16_t* panels, int n, int k, fl
     int r = 0;
     for (int b = 0; b < n_blocks; ++b) {
       const int rows = m / n_blocks + (b < m % n_blocks ? 1 : 0);
-      kPanelBlock[rows](x + static_cast<size_t>(r) * k, k, panel, k, beta,
-                        y + static_cast<size_t>(r) * ldy + c * kPanel, ldy, cols,
-                        /*prefetch=*/b == 0);
+      // The first block streams the panel from memory and prefetches ahead.
+      kPanelBlock[b == 0][rows](x + static_cast<size_t>(r) * k, k, panel, k, beta,
+                                y + static_cast<size_t>(r) * ldy + c * kPanel, ldy, cols);
       r += rows;
     }
   }
