@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "model/ops.h"
 #include "model/weights.h"
 
 namespace sa {
@@ -16,10 +17,13 @@ namespace sa {
 // Linear's outputs can use the copy when it starts on a multiple of this.
 constexpr int kFp16PanelCols = 16;
 
-// y[m, n] = x[m, k] @ w[n, k]^T + beta * y (row stride n). w16: the fp16
-// panels of the same weights (attach_fp16), or null.
+// y[m, n] = act(x[m, k] @ w[n, k]^T + beta * y + bias) (row stride n; bias
+// may be null). w16: the fp16 panels of the same weights (attach_fp16), or
+// null. The fp16 kernel applies bias and activation to its accumulators before
+// storing them, on whichever thread computed the columns; the other paths do it
+// in a pass over y afterwards.
 void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
-              float* y);
+              float* y, const float* bias = nullptr, Act act = Act::kNone);
 
 // l's fp16 panels when attached (and matching its shape), else null.
 const uint16_t* half_weights(const Linear& l);
