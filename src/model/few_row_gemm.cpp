@@ -483,6 +483,20 @@ void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n,
   elementwise::bias_act(y, bias, m, n, act);
 }
 
+void parallel_for(int n, void (*fn)(const void* ctx, int i), const void* ctx) {
+#ifdef SA_OPS_AVX2
+  if (n > 1) {
+    std::atomic<int> next{0};
+    auto work = [&] {
+      for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(ctx, i);
+    };
+    FewRowHelper::get().run(work);
+    return;
+  }
+#endif
+  for (int i = 0; i < n; ++i) fn(ctx, i);
+}
+
 const uint16_t* half_weights(const Linear& l) {
   return !l.w16.empty() && l.w16.size() == fp16_copy_halves(l.n_out, l.n_in) ? l.w16.data() : nullptr;
 }

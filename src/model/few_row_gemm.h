@@ -25,6 +25,11 @@ constexpr int kFp16PanelCols = 16;
 void gemm_xwt(const float* x, int m, const float* w, const uint16_t* w16, int n, int k, float beta,
               float* y, const float* bias = nullptr, Act act = Act::kNone);
 
+// Runs fn(ctx, i) once for every i in [0, n), on the calling thread and, when
+// it is free, the helper thread of the few-row products; returns when all are
+// done. fn must be safe to run for different i at once.
+void parallel_for(int n, void (*fn)(const void* ctx, int i), const void* ctx);
+
 // l's fp16 panels when attached (and matching its shape), else null.
 const uint16_t* half_weights(const Linear& l);
 

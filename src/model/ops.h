@@ -7,9 +7,10 @@
 // rows (text queries, class tokens: up to 32 rows, or 128 from the fp16 copy
 // Linear::w16 when one is attached), which the few-row kernels stream faster,
 // split over the calling thread and one helper thread of their own (never at
-// the same time as an OpenBLAS call from the same caller); everything else
-// runs on the calling thread, vectorised with AVX2/FMA when the compiler
-// targets it and with a scalar fallback of the same formulas otherwise.
+// the same time as an OpenBLAS call from the same caller), as are the heads of
+// short-sequence attention; everything else runs on the calling thread,
+// vectorised with AVX2/FMA when the compiler targets it and with a scalar
+// fallback of the same formulas otherwise.
 // Thread safety: any number of threads may call these at once.
 #pragma once
 

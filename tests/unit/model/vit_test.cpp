@@ -1,10 +1,13 @@
 // Ops and the ViT forward pass against naive double-precision references.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
+#include "model/few_row_gemm.h"
 #include "model/ops.h"
 #include "model/random_weights.h"
 #include "model/vit.h"
@@ -254,6 +257,30 @@ TEST(Ops, MatmulXwt) {
   std::vector<float> untouched(4, 3.0f);
   matmul_xwt(w.data(), 0, w.data(), n, k, untouched.data());  // no rows: nothing written
   EXPECT_EQ(untouched, std::vector<float>(4, 3.0f));
+}
+
+// Every index once, from both threads, for counts around the helper's split;
+// also while another thread runs its own (one of the two then runs alone).
+TEST(Ops, ParallelForRunsEveryIndexOnce) {
+  struct Counts {
+    std::atomic<int>* hits;
+  };
+  auto count = [](const void* ctx, int i) { static_cast<const Counts*>(ctx)->hits[i].fetch_add(1); };
+  for (int n : {0, 1, 2, 12, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    const Counts c{hits.data()};
+    parallel_for(n, count, &c);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << n << " " << i;
+  }
+  std::vector<std::atomic<int>> a(500), b(500);
+  const Counts ca{a.data()}, cb{b.data()};
+  std::thread other([&] { parallel_for(500, count, &cb); });
+  parallel_for(500, count, &ca);
+  other.join();
+  for (size_t i = 0; i < 500; ++i) {
+    ASSERT_EQ(a[i].load(), 1) << i;
+    ASSERT_EQ(b[i].load(), 1) << i;
+  }
 }
 
 TEST(Ops, Attention) {
