@@ -142,17 +142,19 @@ constexpr int kMaxBlockRows = 6;
 
 // Bytes ahead of the panel stream that the first row block prefetches, one
 // 64-byte line per two steps of p (the rate it consumes them). The hardware
-// prefetcher alone left the 12-token query ~10-15% slower (bench/notes in
-// docs/performance.md); 2-6 KB measured alike, 1 KB and less as none.
+// prefetcher alone left the 12-token query ~15 % slower (docs/performance.md);
+// 2-16 KB measured alike, 1 KB and less as none, T1/NTA hints and a second,
+// far (8-32 KB) prefetch into L2 no better.
 constexpr int kPanelPrefetchBytes = 4096;
 
-// y[r][0..cols) = sum_p x[r * rs + p] * panel[p][0..cols) (+ beta * y), r < R.
+// y[r][0..cols) = act(sum_p x[r * rs + p] * panel[p][0..cols) + beta * y + bias),
+// r < R.
 // kPrefetch: whether to prefetch ahead of the panel (the block that streams it
 // from memory; the later blocks find it in cache). A template parameter, and
 // p unrolled by two with one prefetch per pair: the per-step test and loop
 // overhead this removes made 12-token queries 2-8 % faster (6 of 6 runs,
 // queries of both kernels interleaved in one process).
-// bias: the panel's (up to) 16 bias values, or null; then act, before the store.
+// bias: the panel's (up to) 16 bias values, or null.
 template <int R, bool kPrefetch>
 void panel_block(const float* x, int rs, const uint16_t* panel, int k, float beta, float* y,
                  int ldy, int cols, const float* bias, Act act) {
