@@ -36,8 +36,8 @@ void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float*
   // The panels serve a slice that starts on a panel boundary.
   const uint16_t* w16 = half_weights(l);
   const bool aligned = w16 && r0 % kFp16PanelCols == 0;
-  gemm_xwt(x, m, l.w.data() + off, aligned ? w16 + off : nullptr, n, l.n_in, 0.0f, y);
-  if (!l.b.empty()) apply_rows<IdentityOp>(y, l.b.data() + r0, m, n);
+  gemm_xwt(x, m, l.w.data() + off, aligned ? w16 + off : nullptr, n, l.n_in, 0.0f, y,
+           l.b.empty() ? nullptr : l.b.data() + r0);
 }
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {

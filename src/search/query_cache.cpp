@@ -15,7 +15,7 @@ std::optional<std::vector<float>> QueryCache::get(const std::string& text) {
 }
 
 void QueryCache::put(const std::string& text, std::vector<float> v) {
-  if (capacity_ == 0) return;
+  if (capacity_ == 0 || text.size() > kMaxTextBytes) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = pos_.find(text); it != pos_.end()) {
     it->second->second = std::move(v);

@@ -25,8 +25,12 @@ class QueryCache {
 
   // The cached vector for `text`, and marks it most recently used.
   std::optional<std::vector<float>> get(const std::string& text);
+  // Texts longer than this are not kept (the HTTP API caps queries at 1000
+  // bytes; this bounds the cache for any other caller).
+  static constexpr size_t kMaxTextBytes = 4096;
+
   // Stores (or replaces) `text`'s vector; drops the least recently used entry
-  // beyond capacity. A capacity of 0 stores nothing.
+  // beyond capacity. A capacity of 0, or a text over kMaxTextBytes, stores nothing.
   void put(const std::string& text, std::vector<float> v);
 
   size_t size() const;

@@ -47,6 +47,17 @@ TEST(QueryCache, ZeroCapacityStoresNothing) {
   EXPECT_FALSE(c.get("a"));
 }
 
+TEST(QueryCache, OverlongTextsAreNotKept) {
+  QueryCache c(4);
+  const std::string at_limit(QueryCache::kMaxTextBytes, 'x');
+  const std::string over(QueryCache::kMaxTextBytes + 1, 'x');
+  c.put(at_limit, {1});
+  c.put(over, {2});
+  EXPECT_EQ(c.size(), 1u);
+  EXPECT_TRUE(c.get(at_limit));
+  EXPECT_FALSE(c.get(over));
+}
+
 TEST(QueryCache, ConcurrentUseKeepsItConsistent) {
   QueryCache c(8);
   std::vector<std::thread> threads;
