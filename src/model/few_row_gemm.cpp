@@ -140,24 +140,36 @@ void gemm_small_m(const float* x, int m, const float* w, int n, int k, float bet
 constexpr int kPanel = kFp16PanelCols;
 constexpr int kMaxBlockRows = 6;
 
-// Bytes ahead of the panel stream that the first row block prefetches, one
-// 64-byte line per two steps of p (the rate it consumes them). The hardware
-// prefetcher alone left the 12-token query ~15 % slower (docs/performance.md);
-// 2-16 KB measured alike, 1 KB and less as none, T1/NTA hints and a second,
-// far (8-32 KB) prefetch into L2 no better.
-constexpr int kPanelPrefetchBytes = 4096;
+// How a row block prefetches the weights it will need:
+// - kAhead: kPanelAheadBytes ahead of its own panel into L1, one 64-byte line
+//   per two steps of p (the rate it consumes them). For the block that streams
+//   the panel from memory when nothing fetched it earlier. The hardware
+//   prefetcher alone left the 12-token query ~15 % slower (docs/performance.md);
+//   2-16 KB measured alike, 1 KB and less as none.
+// - kNextHalf: half of the next panel (from `next`) into L2, one line per four
+//   steps. With two row blocks per panel (7-12 rows, a text query) both blocks
+//   do this, so the next panel arrives while both run: memory works through
+//   the second, cached block too, instead of only while the first block
+//   streams its panel (and waits for it). 12-token queries 1.5-3.7 % faster at
+//   the median and 2.7-4.3 % at the lower quartile (queries of both kernels
+//   interleaved in one process; lower quartile 9 of 9 runs). The same spread
+//   into L1 (T0) measured no better than kAhead: it evicts the panel the
+//   second block is reading.
+// - kNone: the later blocks, which find the panel in cache.
+enum class Prefetch { kNone, kAhead, kNextHalf };
+constexpr int kPanelAheadBytes = 4096;
 
 // y[r][0..cols) = act(sum_p x[r * rs + p] * panel[p][0..cols) + beta * y + bias),
 // r < R.
-// kPrefetch: whether to prefetch ahead of the panel (the block that streams it
-// from memory; the later blocks find it in cache). A template parameter, and
-// p unrolled by two with one prefetch per pair: the per-step test and loop
-// overhead this removes made 12-token queries 2-8 % faster (6 of 6 runs,
-// queries of both kernels interleaved in one process).
-// bias: the panel's (up to) 16 bias values, or null.
-template <int R, bool kPrefetch>
+// kPf: how to prefetch (above). A template parameter, and p unrolled by two
+// with at most one prefetch per pair: the per-step test and loop overhead this
+// removes made 12-token queries 2-8 % faster (6 of 6 runs, queries of both
+// kernels interleaved in one process).
+// bias: the panel's (up to) 16 bias values, or null. next: for kNextHalf, the
+// half panel to fetch.
+template <int R, Prefetch kPf>
 void panel_block(const float* x, int rs, const uint16_t* panel, int k, float beta, float* y,
-                 int ldy, int cols, const float* bias, Act act) {
+                 int ldy, int cols, const float* bias, Act act, const char* next) {
   static_assert(R >= 1 && R <= kMaxBlockRows, "row block");
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
   __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
@@ -169,7 +181,7 @@ void panel_block(const float* x, int rs, const uint16_t* panel, int k, float bet
   const float* x4 = x0 + (R > 4 ? 4 * rs : 0);
   const float* x5 = x0 + (R > 5 ? 5 * rs : 0);
   // Prefetches never fault, so running past the matrix's end is harmless.
-  const char* ahead = reinterpret_cast<const char*>(panel) + kPanelPrefetchBytes;
+  const char* ahead = reinterpret_cast<const char*>(panel) + kPanelAheadBytes;
   // Step p + o: widen the 16 weights once, broadcast x[r][p + o] into two FMAs
   // per row. Named accumulators, not an array: GCC keeps an array in memory
   // and stores it back every iteration, which halves the rate.
@@ -194,8 +206,13 @@ void panel_block(const float* x, int rs, const uint16_t* panel, int k, float bet
   }
   int p = 0;
   for (; p + 2 <= k; p += 2, wp += 2 * kPanel) {
-    // One 64-byte line per two steps: the rate the panel is consumed.
-    if constexpr (kPrefetch) _mm_prefetch(ahead + p * kPanel * 2, _MM_HINT_T0);
+    if constexpr (kPf == Prefetch::kAhead) {
+      // One 64-byte line per two steps: the rate the panel is consumed.
+      _mm_prefetch(ahead + p * kPanel * 2, _MM_HINT_T0);
+    } else if constexpr (kPf == Prefetch::kNextHalf) {
+      // One line per four steps: half a panel over the k steps of this block.
+      if ((p & 2) == 0) _mm_prefetch(next + p * 16, _MM_HINT_T1);
+    }
     SA_PANEL_STEP(0)
     SA_PANEL_STEP(1)
   }
@@ -235,13 +252,11 @@ void panel_block(const float* x, int rs, const uint16_t* panel, int k, float bet
 }
 
 using PanelBlockFn = void (*)(const float*, int, const uint16_t*, int, float, float*, int, int,
-                             const float*, Act);
-// [prefetch][rows]
-constexpr PanelBlockFn kPanelBlock[2][kMaxBlockRows + 1] = {
-    {nullptr, panel_block<1, false>, panel_block<2, false>, panel_block<3, false>,
-     panel_block<4, false>, panel_block<5, false>, panel_block<6, false>},
-    {nullptr, panel_block<1, true>, panel_block<2, true>, panel_block<3, true>,
-     panel_block<4, true>, panel_block<5, true>, panel_block<6, true>}};
+                             const float*, Act, const char*);
+template <Prefetch kPf>
+constexpr PanelBlockFn kPanelBlockRows[kMaxBlockRows + 1] = {
+    nullptr,           panel_block<1, kPf>, panel_block<2, kPf>, panel_block<3, kPf>,
+    panel_block<4, kPf>, panel_block<5, kPf>, panel_block<6, kPf>};
 
 // Columns [c0 * 16, min(c1 * 16, n)) of y[m, n] (row stride ldy) from panels
 // [c0, c1). Rows go in ceil(m / 6) blocks of near-equal size (8 rows: 4 + 4,
@@ -252,13 +267,20 @@ void gemm_panels(const float* x, int m, const uint16_t* panels, int n, int k, fl
   for (int c = c0; c < c1; ++c) {
     const uint16_t* panel = panels + static_cast<size_t>(c) * kPanel * k;
     const int cols = std::min(kPanel, n - c * kPanel);
+    // Two blocks fetch the next panel between them when it is this chunk's;
+    // otherwise the first block prefetches ahead of its own panel.
+    const bool spread = n_blocks == 2 && c + 1 < c1;
+    const char* next = reinterpret_cast<const char*>(panel + static_cast<size_t>(kPanel) * k);
+    const size_t half = static_cast<size_t>(kPanel) * k;  // bytes: half a panel of halves
     int r = 0;
     for (int b = 0; b < n_blocks; ++b) {
       const int rows = m / n_blocks + (b < m % n_blocks ? 1 : 0);
-      // The first block streams the panel from memory and prefetches ahead.
-      kPanelBlock[b == 0][rows](x + static_cast<size_t>(r) * k, k, panel, k, beta,
-                                y + static_cast<size_t>(r) * ldy + c * kPanel, ldy, cols,
-                                bias ? bias + c * kPanel : nullptr, act);
+      const PanelBlockFn fn = spread   ? kPanelBlockRows<Prefetch::kNextHalf>[rows]
+                              : b == 0 ? kPanelBlockRows<Prefetch::kAhead>[rows]
+                                       : kPanelBlockRows<Prefetch::kNone>[rows];
+      fn(x + static_cast<size_t>(r) * k, k, panel, k, beta,
+         y + static_cast<size_t>(r) * ldy + c * kPanel, ldy, cols,
+         bias ? bias + c * kPanel : nullptr, act, spread ? next + b * half : nullptr);
       r += rows;
     }
   }

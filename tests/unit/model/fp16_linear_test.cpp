@@ -88,7 +88,9 @@ TEST(Fp16Linear, MatchesFp32Path) {
   // The last three shapes are big enough for the product to be split over two
   // threads (few_row_gemm.cpp kSplitMinWeights): 300 columns all in tail
   // chunks, 516 and 519 in big chunks then tail chunks, the last tail chunk
-  // ragged (n_out % 16 = 4 and 7, 519 % 4 != 0).
+  // ragged (n_out % 16 = 4 and 7, 519 % 4 != 0). 7-12 rows run two row blocks
+  // per panel that prefetch the chunk's next panel between them (a different
+  // path from the one block of 1-6 rows and the three or more of 13+).
   for (const auto& [n_out, n_in] : {std::pair{37, 93}, std::pair{64, 768}, std::pair{300, 900},
                                     std::pair{516, 770}, std::pair{519, 771}}) {
     const Linear l16 = [&] {
@@ -99,7 +101,7 @@ TEST(Fp16Linear, MatchesFp32Path) {
     ASSERT_EQ(l16.w16.size(), fp16_copy_halves(n_out, n_in));
     Linear l32 = l16;
     l32.w16.clear();
-    for (int m : {1, 2, 3, 7, 12, 16, 17, 20, 32, 33, 52, 128, 129}) {
+    for (int m : {1, 2, 3, 7, 8, 11, 12, 16, 17, 20, 32, 33, 52, 128, 129}) {
       SCOPED_TRACE("m=" + std::to_string(m) + " n_out=" + std::to_string(n_out));
       const std::vector<float> x = values(static_cast<size_t>(m) * n_in, 1.0f, 100 + m);
       std::vector<float> y16(static_cast<size_t>(m) * n_out), y32(y16.size());
