@@ -36,6 +36,7 @@ struct PhotoInfo {
   std::string description;   // VLM description ("" if none)
   std::vector<std::string> keywords;
   std::string vlm_status;    // "none" | "pending" | "running" | "done" | "failed"
+  std::string vlm_error;     // why the last description failed ("" unless vlm_status is "failed")
   std::string vlm_model, described_at;
 };
 
@@ -105,7 +106,8 @@ class Album {
       const std::string& dir,
       const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) = 0;
 
-  virtual Result<PhotoPage> list_photos(int page, int per_page) = 0;
+  // before_id > 0: the photos older than that id instead of a page (Store::list_photos).
+  virtual Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) = 0;
   virtual Result<PhotoInfo> get_photo(int64_t id) = 0;
   virtual Result<std::string> thumbnail_path(int64_t id) = 0;
   virtual Result<std::string> original_path(int64_t id) = 0;

@@ -125,10 +125,11 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
   return report;
 }
 
-Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page) {
+Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page, int64_t before_id) {
   if (page < 1) return Status::InvalidArgument("page must be >= 1");
   if (per_page < 1 || per_page > 1000) return Status::InvalidArgument("per_page must be between 1 and 1000");
-  return store_->list_photos(page, per_page);
+  if (before_id < 0) return Status::InvalidArgument("before must be a photo id >= 1");
+  return store_->list_photos(page, per_page, before_id);
 }
 
 Result<PhotoInfo> AlbumImpl::get_photo(int64_t id) { return store_->get_photo(id); }

@@ -60,7 +60,7 @@ class AlbumImpl final : public Album {
   Result<ImportReport> import_folder(
       const std::string& dir,
       const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
-  Result<PhotoPage> list_photos(int page, int per_page) override;
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override;
   Result<PhotoInfo> get_photo(int64_t id) override;
   Result<std::string> thumbnail_path(int64_t id) override;
   Result<std::string> original_path(int64_t id) override;

@@ -20,6 +20,7 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"description", p.description},
       {"keywords", p.keywords},
       {"vlm_status", p.vlm_status},
+      {"vlm_error", p.vlm_error},
       {"vlm_model", p.vlm_model},
       {"described_at", p.described_at},
       {"thumbnail_url", "/api/photos/" + std::to_string(p.id) + "/thumbnail"},

@@ -1,5 +1,7 @@
 // /api/photos...: upload, list, details, thumbnail/original bytes, delete, analyze.
+#include <cctype>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -53,6 +55,30 @@ Status send_file(httplib::Response& res, const std::string& path, const std::str
   return Status::OK();
 }
 
+// A multipart part's file name as the user's file system had it. Browsers
+// (the WHATWG form-data encoding) and curl write '"' as %22 and CR / LF as
+// %0D / %0A inside filename="..."; nothing else is escaped there, so only
+// these three are decoded (a name that really contains "%41" keeps it).
+std::string multipart_filename(const std::string& raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size()) {
+      const char hi = raw[i + 1];
+      const char lo = static_cast<char>(std::toupper(static_cast<unsigned char>(raw[i + 2])));
+      const char c = hi == '2' && lo == '2' ? '"' : hi == '0' && lo == 'D' ? '\r'
+                     : hi == '0' && lo == 'A' ? '\n' : '\0';
+      if (c != '\0') {
+        out += c;
+        i += 2;
+        continue;
+      }
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
 // One multipart upload, processed part by part as it streams in, so a batch holds
 // at most one file in memory and one bad file never fails the others.
 void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
@@ -72,12 +98,16 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   int n_files = 0;
   const int64_t limit = ctx.opt.max_upload_bytes;
 
+  // Each result carries "index", the file's position among the request's
+  // 'files' parts, so a client can match results to its files even when two
+  // have the same name.
   auto finish = [&]() {
     if (!cur.active || cur.name != "files") return;
-    ++n_files;
+    const int index = n_files++;
     const std::string& fname = cur.filename;
     if (cur.too_big) {
-      rejected.push_back({{"filename", fname},
+      rejected.push_back({{"index", index},
+                          {"filename", fname},
                           {"code", status_code_name(StatusCode::kResourceExhausted)},
                           {"error", "file is larger than the upload limit of " +
                                         std::to_string(limit >> 20) + " MiB"}});
@@ -85,9 +115,11 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     }
     auto r = ctx.album.add_file(fname, cur.data);
     if (r.ok()) {
-      uploaded.push_back({{"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
+      uploaded.push_back(
+          {{"index", index}, {"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
     } else {
-      rejected.push_back({{"filename", fname},
+      rejected.push_back({{"index", index},
+                          {"filename", fname},
                           {"code", status_code_name(r.status().code())},
                           {"error", r.status().message()}});
     }
@@ -99,7 +131,7 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
         cur = Part{};
         cur.active = true;
         cur.name = f.name;
-        cur.filename = f.filename;
+        cur.filename = multipart_filename(f.filename);
         return true;
       },
       [&](const char* data, size_t len) {
@@ -141,7 +173,10 @@ void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
     if (!page.ok()) return send_error(res, page.status());
     auto per_page = int_param(req, "per_page", 50, 1, 500);
     if (!per_page.ok()) return send_error(res, per_page.status());
-    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page));
+    // before=ID: the photos older than ID (a cursor for infinite scroll).
+    auto before = int_param(req, "before", 0, 1, std::numeric_limits<int64_t>::max());
+    if (!before.ok()) return send_error(res, before.status());
+    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before);
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& p : r->items) items.push_back(photo_json(p));

@@ -1,5 +1,6 @@
 // Store: the photos table.
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "store/store.h"
@@ -13,7 +14,7 @@ namespace {
 
 constexpr const char* kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
-    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at";
+    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error";
 
 std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
@@ -48,6 +49,7 @@ PhotoInfo read_photo(const Stmt& st) {
   p.vlm_status = st.column_text(17);
   p.vlm_model = st.column_text(18);
   p.described_at = st.column_text(19);
+  p.vlm_error = st.column_text(20);
   return p;
 }
 
@@ -128,18 +130,19 @@ Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
   return out;
 }
 
-Result<PhotoPage> Store::list_photos(int page, int per_page) {
+Result<PhotoPage> Store::list_photos(int page, int per_page, int64_t before_id) {
   PhotoPage out;
-  out.page = std::max(page, 1);
+  out.page = before_id > 0 ? 1 : std::max(page, 1);
   out.per_page = std::clamp(per_page, 1, 1000);
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos"));
   SA_ASSIGN_OR_RETURN(bool crow, c.step());
   out.total = crow ? c.column_int64(0) : 0;
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
-                                           " FROM photos ORDER BY id DESC LIMIT ? OFFSET ?"));
-  st.bind(1, static_cast<int64_t>(out.per_page));
-  st.bind(2, static_cast<int64_t>(out.page - 1) * out.per_page);
+                                           " FROM photos WHERE id < ? ORDER BY id DESC LIMIT ? OFFSET ?"));
+  st.bind(1, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
+  st.bind(2, static_cast<int64_t>(out.per_page));
+  st.bind(3, static_cast<int64_t>(out.page - 1) * out.per_page);
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;

@@ -13,6 +13,9 @@ namespace {
 struct Migration {
   int version;
   const char* sql;
+  // Rebuilds a table that others reference: runs with foreign_keys off (or
+  // DROP TABLE would cascade), then must pass PRAGMA foreign_key_check.
+  bool rebuilds_tables = false;
 };
 
 // Numbered migrations, applied in order, each in its own transaction together
@@ -115,9 +118,89 @@ CREATE TRIGGER photos_fts_ad AFTER DELETE ON photos BEGIN
   DELETE FROM photos_fts WHERE rowid = old.id;
 END;
 )sql"},
+    // Ids are never reused. Without AUTOINCREMENT SQLite gives a new row the
+    // id of a just-deleted highest row: a describe job still running for a
+    // deleted photo then wrote its result onto the next upload (same id), and
+    // a finished job of a deleted photo completed the new job that got its
+    // id. Both tables are rebuilt with AUTOINCREMENT, rows and ids kept.
+    {2, R"sql(
+CREATE TABLE photos_v2(
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  hash         TEXT NOT NULL UNIQUE,
+  filename     TEXT NOT NULL DEFAULT '',
+  folder       TEXT NOT NULL DEFAULT '',
+  mime         TEXT NOT NULL DEFAULT '',
+  size         INTEGER NOT NULL DEFAULT 0,
+  width        INTEGER NOT NULL DEFAULT 0,
+  height       INTEGER NOT NULL DEFAULT 0,
+  taken_at     TEXT NOT NULL DEFAULT '',
+  camera       TEXT NOT NULL DEFAULT '',
+  gps_lat      REAL,
+  gps_lon      REAL,
+  added_at     TEXT NOT NULL,
+  status       TEXT NOT NULL DEFAULT 'pending'
+               CHECK(status IN ('pending','ready','failed','no_model')),
+  error        TEXT NOT NULL DEFAULT '',
+  description  TEXT NOT NULL DEFAULT '',
+  keywords     TEXT NOT NULL DEFAULT '[]',
+  vlm_status   TEXT NOT NULL DEFAULT 'none'
+               CHECK(vlm_status IN ('none','pending','running','done','failed')),
+  vlm_error    TEXT NOT NULL DEFAULT '',
+  vlm_model    TEXT NOT NULL DEFAULT '',
+  described_at TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO photos_v2(id, hash, filename, folder, mime, size, width, height, taken_at, camera,
+                      gps_lat, gps_lon, added_at, status, error, description, keywords,
+                      vlm_status, vlm_error, vlm_model, described_at)
+  SELECT id, hash, filename, folder, mime, size, width, height, taken_at, camera,
+         gps_lat, gps_lon, added_at, status, error, description, keywords,
+         vlm_status, vlm_error, vlm_model, described_at FROM photos;
+DROP TABLE photos;
+ALTER TABLE photos_v2 RENAME TO photos;
+CREATE INDEX photos_taken_at ON photos(taken_at);
+CREATE INDEX photos_status ON photos(status);
+CREATE INDEX photos_vlm_status ON photos(vlm_status);
+CREATE TRIGGER photos_fts_ai AFTER INSERT ON photos BEGIN
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END);
+END;
+CREATE TRIGGER photos_fts_au AFTER UPDATE OF filename, folder, description, keywords ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END);
+END;
+CREATE TRIGGER photos_fts_ad AFTER DELETE ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+END;
+
+CREATE TABLE jobs_v2(
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind       TEXT NOT NULL CHECK(kind IN ('embed','describe','embed_desc')),
+  photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+  state      TEXT NOT NULL DEFAULT 'pending'
+             CHECK(state IN ('pending','running','done','failed')),
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  error      TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+INSERT INTO jobs_v2(id, kind, photo_id, state, attempts, error, created_at, updated_at)
+  SELECT id, kind, photo_id, state, attempts, error, created_at, updated_at FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v2 RENAME TO jobs;
+CREATE UNIQUE INDEX jobs_one_pending ON jobs(kind, photo_id) WHERE state = 'pending';
+CREATE INDEX jobs_state ON jobs(state, kind, id);
+CREATE INDEX jobs_photo ON jobs(photo_id);
+)sql", true},
 };
 
-constexpr int kLatestVersion = 1;
+constexpr int kLatestVersion = 2;
 
 }  // namespace
 
@@ -127,7 +210,7 @@ Store::~Store() = default;
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreOptions& opt) {
   SA_ASSIGN_OR_RETURN(Db db, Db::open(path, opt.busy_timeout_ms));
   std::unique_ptr<Store> store(new Store(std::move(db)));
-  SA_RETURN_IF_ERROR(store->migrate().with_context("database '" + path + "'"));
+  SA_RETURN_IF_ERROR(store->migrate(opt.migrate_up_to).with_context("database '" + path + "'"));
   if (opt.recover_jobs) {
     SA_ASSIGN_OR_RETURN(int64_t n, store->reset_running_jobs());
     if (n > 0) spdlog::info("store: {} interrupted job(s) put back to pending", n);
@@ -135,12 +218,22 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   return store;
 }
 
-Status Store::migrate() {
+Status Store::migrate(int up_to) {
   std::lock_guard lock(mu_);
   SA_RETURN_IF_ERROR(db_.exec(
       "CREATE TABLE IF NOT EXISTS schema_version("
       "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"));
   for (const Migration& m : kMigrations) {
+    if (up_to > 0 && m.version > up_to) break;
+    // PRAGMA foreign_keys is a no-op inside a transaction: set it before.
+    if (m.rebuilds_tables) SA_RETURN_IF_ERROR(db_.exec("PRAGMA foreign_keys=OFF"));
+    struct ForeignKeysBackOn {
+      Db& db;
+      bool on;
+      ~ForeignKeysBackOn() {
+        if (on) (void)db.exec("PRAGMA foreign_keys=ON");
+      }
+    } back_on{db_, m.rebuilds_tables};
     // Re-read inside the transaction: another process may have migrated
     // between our check and our BEGIN IMMEDIATE.
     SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
@@ -155,6 +248,14 @@ Status Store::migrate() {
     }
     if (current >= m.version) continue;  // tx rolls back: nothing was written
     SA_RETURN_IF_ERROR(db_.exec(m.sql).with_context("migration " + std::to_string(m.version)));
+    if (m.rebuilds_tables) {
+      SA_ASSIGN_OR_RETURN(Stmt fk, db_.prepare("PRAGMA foreign_key_check"));
+      SA_ASSIGN_OR_RETURN(bool broken, fk.step());
+      if (broken) {
+        return Status::Corruption("migration " + std::to_string(m.version) +
+                                  " left a foreign key broken in table " + fk.column_text(0));
+      }
+    }
     SA_ASSIGN_OR_RETURN(Stmt ins, db_.prepare(
         "INSERT INTO schema_version(version, applied_at) "
         "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"));

@@ -44,6 +44,9 @@ struct StoreOptions {
   // whose vlm_status is 'running' go back to 'pending'). Turn off for a second
   // process (CLI search) opening a database a server is working on.
   bool recover_jobs = true;
+  // Apply schema migrations up to this version only (0: all). For tests that
+  // build an older database to check what a later migration does to it.
+  int migrate_up_to = 0;
 };
 
 struct InsertPhotoResult {
@@ -115,7 +118,9 @@ class Store {
   Result<std::vector<PhotoInfo>> get_photos(std::span<const int64_t> ids);
   // Newest first (by id, i.e. insertion order); page is 1-based. per_page is
   // clamped to [1, 1000]; a page past the end gives an empty items list.
-  Result<PhotoPage> list_photos(int page, int per_page);
+  // before_id > 0: the per_page newest photos with id < before_id instead of a
+  // page (a cursor: deletes and uploads in between shift nothing; page is 1).
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0);
   Result<int64_t> count_photos();
   // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
   // what it was, so the caller can remove the original and the thumbnail.
@@ -130,7 +135,7 @@ class Store {
   // described_at = now, vlm_status = "done", vlm_error cleared. FTS follows.
   Status set_description(int64_t id, std::string_view description,
                          const std::vector<std::string>& keywords, std::string_view vlm_model);
-  // Last VLM error for a photo ("" if none); PhotoInfo has no field for it.
+  // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
   // Ids of photos with vlm_status "none" or "failed" (candidates for analyze_missing).
   Result<std::vector<int64_t>> photo_ids_without_description();
@@ -203,7 +208,7 @@ class Store {
 
  private:
   explicit Store(Db db);
-  Status migrate();
+  Status migrate(int up_to);  // 0: every migration
 
   std::mutex mu_;
   Db db_;

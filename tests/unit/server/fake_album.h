@@ -46,15 +46,17 @@ class FakeAlbum : public Album {
       const std::string&, const std::function<void(int64_t, int64_t, const std::string&)>&) override {
     return Status::Unimplemented("fake");
   }
-  Result<PhotoPage> list_photos(int page, int per_page) override {
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override {
     std::lock_guard<std::mutex> lock(mu_);
     PhotoPage pg;
     pg.total = static_cast<int64_t>(photos_.size());
-    pg.page = page;
+    pg.page = before_id > 0 ? 1 : page;
     pg.per_page = per_page;
     int i = 0;
-    for (auto it = photos_.rbegin(); it != photos_.rend(); ++it, ++i) {
-      if (i >= (page - 1) * per_page && i < page * per_page) pg.items.push_back(it->second);
+    for (auto it = photos_.rbegin(); it != photos_.rend(); ++it) {
+      if (before_id > 0 && it->first >= before_id) continue;
+      if (i >= (pg.page - 1) * per_page && i < pg.page * per_page) pg.items.push_back(it->second);
+      ++i;
     }
     return pg;
   }

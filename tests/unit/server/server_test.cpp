@@ -125,6 +125,25 @@ TEST_F(ServerTest, UploadBatchKeepsGoodFilesAndReportsBadOnes) {
   // The oversized file never reached the album; the relative names did, unchanged.
   EXPECT_EQ(album_->added_names,
             (std::vector<std::string>{"trip/day1/a.jpg", "notes.txt", "copy/a.jpg", "../../evil.jpg"}));
+  // Each result says which 'files' part it answers (the 'other' part is not one).
+  EXPECT_EQ(j["uploaded"][0]["index"], 0);
+  EXPECT_EQ(j["uploaded"][1]["index"], 2);
+  EXPECT_EQ(j["uploaded"][2]["index"], 4);
+  EXPECT_EQ(j["rejected"][0]["index"], 1);
+  EXPECT_EQ(j["rejected"][1]["index"], 3);
+}
+
+// Browsers and curl send '"' in a file name as %22 (CR, LF as %0D, %0A); the
+// name stored and answered is the user's. Other escapes are the name's own.
+TEST_F(ServerTest, UploadDecodesQuoteEscapesInFileNames) {
+  json j = upload({{"files", "IMG1", "Tom %22Jr%22 coffee.png", "image/png"},
+                   {"files", "IMG2", "100%25 %41.png", "image/png"},
+                   {"files", "IMG3", "%22%0d%0A.png", "image/png"}});
+  ASSERT_EQ(j["uploaded"].size(), 3u) << j.dump();
+  EXPECT_EQ(j["uploaded"][0]["filename"], "Tom \"Jr\" coffee.png");
+  EXPECT_EQ(j["uploaded"][1]["filename"], "100%25 %41.png");
+  EXPECT_EQ(album_->added_names,
+            (std::vector<std::string>{"Tom \"Jr\" coffee.png", "100%25 %41.png", "\"\r\n.png"}));
 }
 
 TEST_F(ServerTest, UploadWithoutFilesIsBadRequest) {
@@ -146,12 +165,21 @@ TEST_F(ServerTest, ListGetDeleteAndBytes) {
   EXPECT_EQ(get_json("/api/photos?page=2&per_page=2", 200)["items"].size(), 1u);
   expect_error(get_json("/api/photos?per_page=0", 400), "invalid_argument");
   expect_error(get_json("/api/photos?page=abc", 400), "invalid_argument");
+  // before=ID: the photos older than ID, whatever page says.
+  json older = get_json("/api/photos?before=3&per_page=5&page=7", 200);
+  ASSERT_EQ(older["items"].size(), 2u);
+  EXPECT_EQ(older["items"][0]["id"], 2);
+  EXPECT_EQ(older["items"][1]["id"], 1);
+  EXPECT_EQ(older["page"], 1);
+  expect_error(get_json("/api/photos?before=0", 400), "invalid_argument");
+  expect_error(get_json("/api/photos?before=x", 400), "invalid_argument");
 
   json one = get_json("/api/photos/1", 200);
   EXPECT_EQ(one["filename"], "one.jpg");
   EXPECT_EQ(one["folder"], "a");
   EXPECT_EQ(one["thumbnail_url"], "/api/photos/1/thumbnail");
   EXPECT_TRUE(one["gps_lat"].is_null());
+  EXPECT_EQ(one["vlm_error"], "");
   expect_error(get_json("/api/photos/99", 404), "not_found");
   expect_error(get_json("/api/photos/abc", 404), "not_found");
   expect_error(get_json("/api/photos/99999999999999999999999", 404), "not_found");

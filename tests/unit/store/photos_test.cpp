@@ -10,15 +10,15 @@ namespace sa::testing {
 namespace {
 
 TEST_F(StoreTest, OpenTwiceKeepsSchemaAndData) {
-  EXPECT_EQ(store_->schema_version(), 1);
+  EXPECT_EQ(store_->schema_version(), 2);
   int64_t id = add("h1");
   reopen();
-  EXPECT_EQ(store_->schema_version(), 1);
+  EXPECT_EQ(store_->schema_version(), 2);
   auto p = store_->get_photo(id);
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   EXPECT_EQ(p->hash, "h1");
   reopen();  // a third open must not re-run migration 1 (it would fail on CREATE TABLE)
-  EXPECT_EQ(store_->schema_version(), 1);
+  EXPECT_EQ(store_->schema_version(), 2);
   EXPECT_EQ(*store_->count_photos(), 1);
 }
 
@@ -42,7 +42,86 @@ TEST(StoreOpen, MissingDirectoryIsAnError) {
 TEST(StoreOpen, InMemory) {
   auto s = Store::open(":memory:");
   ASSERT_TRUE(s.ok()) << s.status().to_string();
-  EXPECT_EQ((*s)->schema_version(), 1);
+  EXPECT_EQ((*s)->schema_version(), 2);
+}
+
+// Ids are never handed out twice, not even the highest one just deleted: a
+// job still running for a deleted photo must not find a new photo (or a new
+// job) under its id.
+TEST_F(StoreTest, IdsOfDeletedPhotosAndJobsAreNotReused) {
+  const int64_t a = add("a");
+  const int64_t b = add("b");
+  ASSERT_TRUE(*store_->enqueue_job("describe", b));
+  auto claimed = store_->claim_jobs({}, 1);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  const int64_t job = (*claimed)[0].id;
+  ASSERT_TRUE(store_->delete_photo(b).ok());  // the highest id; its job goes with it
+  reopen();                                   // and not only within one connection
+  const int64_t c = add("c");
+  EXPECT_GT(c, b);
+  ASSERT_TRUE(*store_->enqueue_job("describe", c));
+  auto next = store_->claim_jobs({}, 1);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_GT((*next)[0].id, job);
+  // What the stale worker would do now finds nothing to change.
+  EXPECT_EQ(store_->set_description(b, "旧的描述", {}, "m").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_photo(c)->description, "");
+  EXPECT_EQ(store_->get_job(job).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->get_photo(a).ok());
+}
+
+// A database made by the first schema (ids could be reused) moves to the
+// second with every row, id, vector, job and text-search entry, and deleting
+// a photo still takes its vectors and jobs along.
+TEST(StoreMigration, Version1DatabaseKeepsEverything) {
+  TempDir dir;
+  const std::string path = dir.file("album.db");
+  int64_t a = 0, b = 0, c = 0;
+  {
+    StoreOptions v1;
+    v1.migrate_up_to = 1;
+    auto s = Store::open(path, v1);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    Store& st = **s;
+    ASSERT_EQ(st.schema_version(), 1);
+    a = st.insert_photo(make_photo("a", "beach.jpg"))->id;
+    b = st.insert_photo(make_photo("b", "cat.jpg"))->id;
+    c = st.insert_photo(make_photo("c", "mountain.jpg"))->id;
+    const std::vector<float> v = {1, 2, 3};
+    ASSERT_TRUE(st.put_vector(a, "clip", "m", v).ok());
+    ASSERT_TRUE(st.put_vector(b, "clip", "m", v).ok());
+    ASSERT_TRUE(st.set_description(b, "沙发上的橘猫", {"橘猫"}, "qwen").ok());
+    ASSERT_TRUE(*st.enqueue_job("embed", c));
+    ASSERT_TRUE(st.set_vlm_status(c, "failed", "HTTP 500").ok());
+  }
+  auto s = Store::open(path);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  Store& st = **s;
+  EXPECT_EQ(st.schema_version(), 2);
+  ASSERT_EQ(*st.count_photos(), 3);
+  auto pb = st.get_photo(b);
+  ASSERT_TRUE(pb.ok());
+  EXPECT_EQ(pb->filename, "cat.jpg");
+  EXPECT_EQ(pb->description, "沙发上的橘猫");
+  EXPECT_EQ(pb->keywords, std::vector<std::string>{"橘猫"});
+  EXPECT_EQ(st.get_photo(c)->vlm_error, "HTTP 500");
+  EXPECT_TRUE(st.get_vector(a, "clip").ok());
+  EXPECT_EQ(st.job_stats()->pending, 1);
+  auto hits = st.search_text("橘猫");
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].photo_id, b);
+  // The foreign keys still cascade, and the text index follows the new table.
+  ASSERT_TRUE(st.delete_photo(c).ok());
+  EXPECT_EQ(st.job_stats()->pending, 0);
+  ASSERT_TRUE(st.delete_photo(b).ok());
+  EXPECT_EQ(st.get_vector(b, "clip").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(st.search_text("橘猫")->empty());
+  const int64_t d = st.insert_photo(make_photo("d", "新照片.jpg"))->id;
+  EXPECT_GT(d, c);
+  EXPECT_EQ(st.search_text("新照片")->size(), 1u);
 }
 
 TEST_F(StoreTest, InsertGetRoundTrip) {
@@ -140,6 +219,28 @@ TEST_F(StoreTest, ListPagedNewestFirst) {
   ASSERT_TRUE(clamped.ok());
   EXPECT_EQ(clamped->page, 1);
   EXPECT_EQ(clamped->per_page, 1);
+}
+
+// The cursor form: photos older than an id, unaffected by deletes and new
+// uploads between two calls (a page number would shift by one).
+TEST_F(StoreTest, ListBeforeIdIsACursor) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(add("h" + std::to_string(i)));
+  auto first = store_->list_photos(1, 3);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 3u);
+  const int64_t last_shown = first->items.back().id;  // ids[4]
+  ASSERT_TRUE(store_->delete_photo(ids[6]).ok());
+  add("new upload");
+  auto next = store_->list_photos(1, 3, last_shown);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->items.size(), 3u);
+  EXPECT_EQ(next->items[0].id, ids[3]);
+  EXPECT_EQ(next->items[2].id, ids[1]);
+  EXPECT_EQ(next->total, 7);
+  auto end = store_->list_photos(1, 3, ids[0]);
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->items.empty());
 }
 
 TEST_F(StoreTest, GetPhotosKeepsOrderAndSkipsMissing) {
