@@ -176,6 +176,9 @@ class CurlVlmClient final : public VlmClient {
         SemaphoreGuard slot(sem_);
         reply = post(body);
       }
+      // Before anything cuts the body for a message: a key echoed across the
+      // cut would otherwise survive as a prefix that redact() cannot match.
+      reply.body = redact(std::move(reply.body));
       std::optional<int64_t> retry_after_ms;
       last = classify(reply, &retry_after_ms);
       if (last.ok()) {

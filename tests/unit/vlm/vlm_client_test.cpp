@@ -297,6 +297,24 @@ TEST_F(VlmClientTest, UnauthorizedNamesKeyProblemWithoutLeakingIt) {
   EXPECT_EQ(server_.requests().size(), 1u);
 }
 
+// Error bodies are cut for messages (300 bytes of an HTTP error, 200 of an
+// error object's message); a key echoed across the cut must not survive as a
+// prefix, in the status or in the log.
+TEST_F(VlmClientTest, KeyAcrossTheSnippetCutIsRedacted) {
+  const std::string key = kKey;
+  const std::string head = key.substr(0, 10);  // what a cut after the body would keep
+  server_.push({401, std::string(290, 'x') + key + " is not valid"});
+  server_.push({200, R"({"error": {"message": ")" + std::string(190, 'y') + key + R"( is not valid"}})"});
+  for (int i = 0; i < 2; ++i) {
+    auto r = make()->describe(jpeg_);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message().find(head), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("[REDACTED]"), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(log_.str().find(head), std::string::npos) << log_.str();
+  EXPECT_EQ(server_.requests().size(), 2u);
+}
+
 TEST_F(VlmClientTest, EchoedKeyInDescriptionIsRedacted) {
   server_.push({200, chat_body(std::string("{\"description\": \"key ") + kKey + "\", \"keywords\": [\"" + kKey + "\"]}")});
   auto r = make()->describe(jpeg_);
