@@ -158,7 +158,33 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
                                                        const std::vector<float>& q,
                                                        const SearchOptions& opt) const {
   const int need = opt.offset + opt.limit;
-  const int pool = std::max(d_.hybrid_pool, need * 2);
+  // Like search_clip: with a date filter, widen the candidate pool until enough
+  // candidates pass it or the pool holds every indexed photo (a date range
+  // that matches only photos ranked past the first pool found nothing). Not
+  // for min_score: fused scores fall along the ranking, so photos further down
+  // would not pass it.
+  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty();
+  int pool = std::max(d_.hybrid_pool, need * 2);
+  if (filtering) pool = std::max(pool, need * 4 + 50);
+  const int64_t indexed = std::max<int64_t>(d_.clip_index->size(),
+                                            d_.desc_index ? d_.desc_index->size() : 0);
+  while (true) {
+    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, pool));
+    if (!filtering || static_cast<int>(page.hits.size()) >= need || pool >= indexed ||
+        !page.pool_full) {
+      if (static_cast<int>(page.hits.size()) <= opt.offset) return std::vector<SearchHit>{};
+      page.hits.erase(page.hits.begin(), page.hits.begin() + opt.offset);
+      return std::move(page.hits);
+    }
+    pool = static_cast<int>(std::min<int64_t>(int64_t{pool} * 4, indexed));
+  }
+}
+
+Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
+                                                   const std::vector<float>& q,
+                                                   const SearchOptions& opt, int pool) const {
+  const int need = opt.offset + opt.limit;
+  HybridPage out;
 
   // Candidate sources. Each known component score is remembered; the others are
   // computed from the stored vectors below, so every candidate is scored on all.
@@ -169,6 +195,7 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
     if (seen.insert(id).second) order.push_back(id);
   };
   SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool));
+  out.pool_full = static_cast<int>(clip_res.size()) >= pool;
   for (const auto& r : clip_res) {
     note(r.id);
     clip_s[r.id] = r.score;
@@ -178,6 +205,7 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
     dq = encode_description_query(query);
     if (!dq.empty()) {
       SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool));
+      out.pool_full = out.pool_full || static_cast<int>(desc_res.size()) >= pool;
       for (const auto& r : desc_res) {
         note(r.id);
         desc_s[r.id] = r.score;
@@ -186,6 +214,7 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   }
   auto text_hits = d_.store->search_text(query, pool);
   if (text_hits.ok()) {
+    out.pool_full = out.pool_full || static_cast<int>(text_hits->size()) >= pool;
     for (const auto& t : *text_hits) note(t.photo_id);
   } else {
     spdlog::warn("keyword search failed: {}", text_hits.status().to_string());
@@ -231,23 +260,20 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   for (size_t i = 0; i < photos.size(); ++i) pos[photos[i].id] = i;
   std::unordered_map<int64_t, bool> known_clip;
   for (size_t i = 0; i < cands.size(); ++i) known_clip[cands[i].id] = has_clip[i];
-  std::vector<SearchHit> hits;
   for (const auto& f : fused) {
     const PhotoInfo& p = photos[pos[f.id]];
     if (opt.min_score && f.score < *opt.min_score) continue;
     if (!passes_date_filter(p, opt)) continue;
-    if (static_cast<int>(hits.size()) >= need) break;
+    if (static_cast<int>(out.hits.size()) >= need) break;
     SearchHit h;
     h.photo = p;
     h.score = f.score;
     h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
     h.desc_score = f.desc;
     h.keyword_score = f.keyword;
-    hits.push_back(std::move(h));
+    out.hits.push_back(std::move(h));
   }
-  if (static_cast<int>(hits.size()) <= opt.offset) return std::vector<SearchHit>{};
-  hits.erase(hits.begin(), hits.begin() + opt.offset);
-  return hits;
+  return out;
 }
 
 Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {

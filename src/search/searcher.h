@@ -65,6 +65,15 @@ class Searcher {
   Result<std::vector<SearchHit>> search_clip(const std::vector<float>& q, const SearchOptions& opt) const;
   Result<std::vector<SearchHit>> search_hybrid(const std::string& query, const std::vector<float>& q,
                                                const SearchOptions& opt) const;
+  // One hybrid pass over `pool` candidates from each source: the first
+  // offset + limit fused hits that pass the filters, and whether any source
+  // filled its pool (so a wider pool could find more).
+  struct HybridPage {
+    std::vector<SearchHit> hits;
+    bool pool_full = false;
+  };
+  Result<HybridPage> hybrid_pass(const std::string& query, const std::vector<float>& q,
+                                 const SearchOptions& opt, int pool) const;
 
   // The sentence-model embedding of a query (hybrid mode); empty if it fails.
   std::vector<float> encode_description_query(const std::string& query) const;

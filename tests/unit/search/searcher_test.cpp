@@ -176,6 +176,35 @@ TEST_F(SearcherTest, DateFiltersApplyToTakenAt) {
   EXPECT_EQ(names(*r), (std::vector<std::string>{"coffee"}));
 }
 
+// The only photo in the date range ranks below 300 others: both modes widen
+// their candidates until they reach it (hybrid used to stop at its first pool
+// and answer nothing).
+TEST_F(SearcherTest, DateFilterFindsAPhotoRankedFarDown) {
+  const std::string query = "一只猫";
+  std::vector<float> q(static_cast<size_t>(clip_->embed_dim()));
+  ASSERT_TRUE(clip_->encode_texts({clip_->tokenize(query)}, q.data()).ok());
+  l2_normalize_rows(q.data(), 1, clip_->embed_dim());
+  for (int i = 0; i < 300; ++i) {  // undated, and each a perfect match for the query
+    PhotoInfo p;
+    p.hash = "near" + std::to_string(i);
+    p.filename = "near" + std::to_string(i) + ".png";
+    auto r = store_->insert_photo(p);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(store_->put_vector(r->id, "clip", "tiny", q).ok());
+    const int64_t id = r->id;
+    ASSERT_TRUE(index_->add(std::span<const int64_t>(&id, 1), q).ok());
+  }
+  for (const char* mode : {"clip", "hybrid"}) {
+    SearchOptions opt;
+    opt.mode = mode;
+    opt.limit = 1;
+    opt.date_to = "2021-12";
+    auto r = searcher_->search(query, opt);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(names(*r), (std::vector<std::string>{"coffee"})) << mode;
+  }
+}
+
 TEST_F(SearcherTest, BadArgumentsAreInvalid) {
   SearchOptions opt;
   EXPECT_EQ(searcher_->search("   ", opt).status().code(), StatusCode::kInvalidArgument);
