@@ -33,7 +33,45 @@ Status no_vlm() {
 AlbumImpl::~AlbumImpl() { stop_workers(); }
 
 void AlbumImpl::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lk(sync_stop_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
   if (runner_) runner_->stop();
+}
+
+Result<int64_t> AlbumImpl::sync_external_changes() {
+  std::lock_guard<std::mutex> lk(sync_mu_);
+  SA_ASSIGN_OR_RETURN(int64_t version, store_->data_version());
+  if (version == data_version_) return int64_t{0};
+  data_version_ = version;
+  int64_t indexed = 0;
+  for (VectorSet* vs : {clip_vectors_.get(), desc_vectors_.get()}) {
+    if (!vs) continue;
+    SA_ASSIGN_OR_RETURN(int64_t n, vs->sync_from_store());
+    indexed += n;
+  }
+  int64_t queued = 0;
+  if (clip_) {
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> waiting, store_->photo_ids_with_status("no_model"));
+    for (int64_t id : waiting) {
+      Status st = store_->set_photo_status(id, "pending");
+      if (st.code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+      SA_RETURN_IF_ERROR(st);
+      auto q = store_->enqueue_job("embed", id);
+      if (q.status().code() == StatusCode::kNotFound) continue;
+      SA_RETURN_IF_ERROR(q.status());
+      if (*q) ++queued;
+    }
+  }
+  if (indexed > 0 || queued > 0) {
+    spdlog::info("another process changed the album: {} index entries synced, {} photos queued "
+                 "for embedding", indexed, queued);
+    if (queued > 0 && runner_) runner_->notify();
+  }
+  return indexed + queued;
 }
 
 EmbedStats AlbumImpl::embed_stats() const { return runner_ ? runner_->embed_stats() : EmbedStats{}; }

@@ -4,9 +4,12 @@
 // VLM client.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "app/album.h"
 #include "index/vector_index.h"
@@ -35,6 +38,10 @@ struct AlbumDeps {
   // Recent query embeddings kept by the searcher (0: none; benchmarks of the
   // full query path turn it off).
   size_t query_cache_entries = 256;
+  // With workers: how often to look for what another process (a CLI import
+  // beside the server) wrote to the album, ms (0: never; tests call
+  // sync_external_changes() themselves).
+  int external_sync_ms = 2000;
 };
 
 // What open() found; for logs, /api/health and tests.
@@ -85,6 +92,12 @@ class AlbumImpl final : public Album {
   Store& store() { return *store_; }
   // Stops the workers (as the destructor does); queued jobs stay queued.
   void stop_workers();
+  // Picks up what another process committed since the last call: vectors it
+  // stored go into (and vectors it deleted out of) the search indexes, and
+  // photos it added without a model are queued for embedding when this album
+  // has one. Cheap when nothing changed (one PRAGMA). Returns how many index
+  // entries and photos it changed or queued. Runs every external_sync_ms.
+  Result<int64_t> sync_external_changes();
 
  private:
   friend Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps);
@@ -108,6 +121,13 @@ class AlbumImpl final : public Album {
   std::unique_ptr<PixelCache> pixel_cache_;
   std::unique_ptr<JobRunner> runner_;  // declared after what it uses: destroyed first
   std::unique_ptr<Searcher> searcher_;
+
+  std::mutex sync_mu_;  // one sync_external_changes() at a time; guards data_version_
+  int64_t data_version_ = 0;
+  std::mutex sync_stop_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_stop_ = false;
+  std::thread sync_thread_;
 };
 
 Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps = {});

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "app/album_impl.h"
@@ -159,6 +160,21 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 
   deps_ = std::move(deps);
   if (deps_.start_workers) runner_->start();
+  // What another process commits from now on is picked up by the sync thread.
+  SA_ASSIGN_OR_RETURN(int64_t version, store_->data_version());
+  data_version_ = version;
+  if (deps_.start_workers && deps_.external_sync_ms > 0) {
+    const auto every = std::chrono::milliseconds(deps_.external_sync_ms);
+    sync_thread_ = std::thread([this, every] {
+      std::unique_lock<std::mutex> lk(sync_stop_mu_);
+      while (!sync_cv_.wait_for(lk, every, [this] { return sync_stop_; })) {
+        lk.unlock();
+        auto r = sync_external_changes();
+        if (!r.ok()) spdlog::warn("looking for changes by another process: {}", r.status().to_string());
+        lk.lock();
+      }
+    });
+  }
   return Status::OK();
 }
 

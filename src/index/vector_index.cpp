@@ -106,6 +106,13 @@ bool VectorIndex::contains(int64_t id) const {
   return impl_->map->rev_map.count(id) > 0;
 }
 
+std::vector<int64_t> VectorIndex::ids() const {
+  std::shared_lock lock(mu_);
+  std::vector<int64_t> out(impl_->map->id_map.begin(), impl_->map->id_map.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Status VectorIndex::add(std::span<const int64_t> ids, std::span<const float> vectors) {
   std::unique_lock lock(mu_);
   return add_locked(ids, vectors);

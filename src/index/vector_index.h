@@ -64,6 +64,8 @@ class VectorIndex {
   int dim() const { return dim_; }
   int64_t size() const;
   bool contains(int64_t id) const;
+  // Every id in the index, ascending.
+  std::vector<int64_t> ids() const;
 
   // Adds ids.size() vectors, row-major [n x dim] (component j of vector i is
   // vectors[i*dim + j]). An id already present is replaced, never duplicated.

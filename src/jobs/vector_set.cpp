@@ -1,5 +1,8 @@
 #include "jobs/vector_set.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace sa {
 
 Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kind,
@@ -42,6 +45,30 @@ void VectorSet::forget(int64_t photo_id) {
   int64_t id = photo_id;
   (void)index_->remove(std::span<const int64_t>(&id, 1));
   dirty_ = true;
+}
+
+Result<int64_t> VectorSet::sync_from_store() {
+  std::lock_guard<std::mutex> lk(write_mu_);
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> want, store_.photo_ids_with_vector(kind_, model_));
+  const std::vector<int64_t> have = index_->ids();
+  std::vector<int64_t> add, drop;
+  std::set_difference(want.begin(), want.end(), have.begin(), have.end(), std::back_inserter(add));
+  std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(drop));
+  int64_t changed = 0;
+  for (int64_t id : add) {
+    auto v = store_.get_vector(id, kind_);
+    if (v.status().code() == StatusCode::kNotFound) continue;  // deleted since
+    SA_RETURN_IF_ERROR(v.status());
+    if (v->model != model_ || static_cast<int>(v->data.size()) != index_->dim()) continue;
+    SA_RETURN_IF_ERROR(index_->add(std::span<const int64_t>(&id, 1), v->data));
+    ++changed;
+  }
+  if (!drop.empty()) {
+    SA_ASSIGN_OR_RETURN(int64_t n, index_->remove(drop));
+    changed += n;
+  }
+  if (changed > 0) dirty_ = true;
+  return changed;
 }
 
 Status VectorSet::save_if_dirty() {

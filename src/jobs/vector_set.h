@@ -44,6 +44,11 @@ class VectorSet {
   // Store::delete_photo cascaded).
   void forget(int64_t photo_id);
 
+  // Brings the index in line with the store after another process changed it
+  // (a CLI import next to the server): adds the vectors it lacks, drops the
+  // ids the store no longer has. Returns how many ids were added + dropped.
+  Result<int64_t> sync_from_store();
+
   // Saves the index atomically if anything changed since the last save.
   Status save_if_dirty();
 

@@ -268,6 +268,13 @@ Status Store::migrate(int up_to) {
   return Status::OK();
 }
 
+Result<int64_t> Store::data_version() {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("PRAGMA data_version"));
+  SA_ASSIGN_OR_RETURN(bool row, st.step());
+  return row ? st.column_int64(0) : int64_t{0};
+}
+
 int Store::schema_version() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT coalesce(max(version), 0) FROM schema_version");

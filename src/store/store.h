@@ -105,6 +105,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   int schema_version();
+  // SQLite's PRAGMA data_version: changes when another connection (another
+  // process: a CLI import beside the server) commits, not for this one's own.
+  Result<int64_t> data_version();
 
   // ---- photos (photos.cpp) ----
   // Inserts `p` (its id is ignored). added_at defaults to now (UTC ISO 8601),
@@ -154,6 +157,8 @@ class Store {
   // Photos with no vector of `kind` from `model` (missing or another model), ascending.
   Result<std::vector<int64_t>> photo_ids_missing_vector(std::string_view kind, std::string_view model);
   Result<VectorFingerprint> vector_fingerprint(std::string_view kind, std::string_view model);
+  // Photos that have a vector of (kind, model), ascending.
+  Result<std::vector<int64_t>> photo_ids_with_vector(std::string_view kind, std::string_view model);
   // Streams every vector of (kind, model) with dimension `dim` in ascending
   // photo id order, in batches of up to `batch` rows: fn(ids, data) where data
   // is row-major [ids.size() x dim]. Rows of another dimension are skipped (they

@@ -90,6 +90,15 @@ Result<std::vector<int64_t>> Store::photo_ids_missing_vector(std::string_view ki
   return store_internal::column_ids(st);
 }
 
+Result<std::vector<int64_t>> Store::photo_ids_with_vector(std::string_view kind, std::string_view model) {
+  SA_RETURN_IF_ERROR(check_kind(kind));
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
+      "SELECT photo_id FROM vectors WHERE kind = ? AND model = ? ORDER BY photo_id"));
+  st.bind(1, kind).bind(2, model);
+  return store_internal::column_ids(st);
+}
+
 Result<VectorFingerprint> Store::vector_fingerprint(std::string_view kind, std::string_view model) {
   SA_RETURN_IF_ERROR(check_kind(kind));
   std::lock_guard lock(mu_);

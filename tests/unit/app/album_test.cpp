@@ -386,6 +386,81 @@ TEST_F(AlbumTest, WithoutAModelPhotosWaitAndGetEmbeddedLater) {
   EXPECT_EQ(hits->size(), 1u);
 }
 
+// A CLI import (or delete) by another process beside a running server: the
+// server's searches see it without a restart.
+TEST_F(AlbumTest, PicksUpWhatAnotherProcessChanged) {
+  AlbumDeps server = deps();
+  server.external_sync_ms = 0;  // this test runs the sync itself
+  open(server);
+  const int64_t first = add("pokemon.jpeg");
+  ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
+  EXPECT_EQ(*album_->sync_external_changes(), 0);  // its own writes are not news
+  auto count_hits = [&] {
+    SearchOptions opt;
+    opt.limit = 50;
+    auto r = album_->search("猫", opt);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() ? r->size() : size_t{0};
+  };
+  ASSERT_EQ(count_hits(), 1u);
+
+  int64_t cat = 0, coffee = 0;
+  {  // another process with the model embeds what it imports itself
+    AlbumDeps cli = deps();
+    cli.external_sync_ms = 0;
+    auto other = open_album(cfg_, cli);
+    ASSERT_TRUE(other.ok()) << other.status().to_string();
+    cat = (*other)->add_file("chelsea_small.png", image_bytes("chelsea_small.png"))->id;
+    ASSERT_TRUE((*other)->wait_idle(kIdleTimeout));
+    EXPECT_EQ((*other)->get_photo(cat)->status, "ready");
+  }
+  EXPECT_EQ(count_hits(), 1u);  // not in the server's index yet
+  EXPECT_EQ(*album_->sync_external_changes(), 1);
+  EXPECT_EQ(count_hits(), 2u);
+
+  {  // and one without a model leaves its photo for the server to embed
+    auto other = open_album(cfg_, deps(/*with_clip=*/false));
+    ASSERT_TRUE(other.ok()) << other.status().to_string();
+    coffee = (*other)->add_file("coffee_q90.jpg", image_bytes("coffee_q90.jpg"))->id;
+    EXPECT_EQ((*other)->get_photo(coffee)->status, "no_model");
+  }
+  EXPECT_EQ(*album_->sync_external_changes(), 1);
+  ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
+  EXPECT_EQ(album_->get_photo(coffee)->status, "ready");
+  EXPECT_EQ(count_hits(), 3u);
+
+  {  // a delete by another process leaves the index too
+    AlbumDeps cli = deps();
+    cli.external_sync_ms = 0;
+    auto other = open_album(cfg_, cli);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->delete_photo(first).ok());
+  }
+  EXPECT_EQ(*album_->sync_external_changes(), 1);
+  EXPECT_EQ(count_hits(), 2u);
+  EXPECT_EQ(*album_->sync_external_changes(), 0);  // nothing new since
+}
+
+// The server's own thread does the same without being asked.
+TEST_F(AlbumTest, SyncThreadPicksUpAnotherProcessesPhotos) {
+  AlbumDeps server = deps();
+  server.external_sync_ms = 50;
+  open(server);
+  int64_t id = 0;
+  {
+    auto other = open_album(cfg_, deps(/*with_clip=*/false));
+    ASSERT_TRUE(other.ok()) << other.status().to_string();
+    id = (*other)->add_file("coffee_q90.jpg", image_bytes("coffee_q90.jpg"))->id;
+  }
+  for (int i = 0; i < 2000 && album_->get_photo(id)->status != "ready"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(album_->get_photo(id)->status, "ready");
+  auto r = album_->search("咖啡", SearchOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 1u);
+}
+
 TEST_F(AlbumTest, MissingModelPathIsNotFatal) {
   cfg_.model = (root_ / "no-such-model").string();
   auto a = Album::open(cfg_);
