@@ -2,7 +2,8 @@
 // through Debian's chromium with playwright-core. Uploads a folder through the
 // page, sees thumbnails, searches, opens a photo, analyzes it with a fake
 // OpenAI-compatible VLM on 127.0.0.1, switches on enhanced search, and saves
-// screenshots to <build>/e2e-screenshots/.
+// screenshots to <build>/e2e-screenshots/. Later tests hold back, fail or fake
+// API replies with page.route to check the page against races and errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +24,8 @@ const DESCRIPTION = '一只橘猫趴在沙发上睡觉';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-e2e-'));
 const servers = [];
-let vlm, browser, vlmCalls = 0;
+let vlm, badVlm, browser, vlmCalls = 0;
+const BAD_VLM_ERROR = 'The model `bad-vl` does not exist';
 
 // A fake vision model: answers every chat completion with fenced JSON.
 function startFakeVlm() {
@@ -37,6 +39,20 @@ function startFakeVlm() {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'fake-vl',
           choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] }));
+      });
+    });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+// A vision model endpoint that refuses every request (HTTP 400, not retried).
+function startBadVlm() {
+  return new Promise((resolve) => {
+    const srv = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: BAD_VLM_ERROR, type: 'invalid_request_error' } }));
       });
     });
     srv.listen(0, '127.0.0.1', () => resolve(srv));
@@ -100,6 +116,7 @@ function makePhotoFolder() {
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   vlm = await startFakeVlm();
+  badVlm = await startBadVlm();
   browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -107,6 +124,7 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 860 },
     locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',  // UTC+8 all year: server times must not show as UTC
   });
 });
 
@@ -119,6 +137,7 @@ after(async () => {
     s.kill('SIGTERM');
   })));
   if (vlm) vlm.close();
+  if (badVlm) badVlm.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -239,5 +258,234 @@ test('without a model the page says search needs one', { timeout: 30000 }, async
   await page.waitForSelector('.toast.error');
   assert.match(await page.textContent('.toast.error'), /搜索需要模型/);
   await page.screenshot({ path: path.join(SHOTS, 'no-model.png') });
+  await page.close();
+});
+
+// ---------- races, errors and odd input ----------
+
+// One album without a model whose vision model refuses everything; the tests
+// below share it (most of them fake the API replies they need anyway).
+let plainBase = null;
+async function plainAlbum() {
+  if (!plainBase) {
+    plainBase = await startAlbum('plain', ['--vlm-base-url', `http://127.0.0.1:${badVlm.address().port}/v1`,
+      '--vlm-model', 'bad-vl']);
+  }
+  return plainBase;
+}
+
+const BLANK = 'data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg"/%3E';
+const fakePhoto = (id) => ({ id, filename: `p${id}.jpg`, folder: '', status: 'ready', vlm_status: 'none',
+  vlm_error: '', added_at: '2024-05-01T16:05:00Z', thumbnail_url: BLANK, original_url: BLANK });
+const fakeList = (ids, total = ids.length) => ({ total, page: 1, per_page: 60, items: ids.map(fakePhoto) });
+// A promise the test resolves when it wants a held-back reply to go out.
+function gate() {
+  let open;
+  const p = new Promise((r) => { open = r; });
+  return { p, open };
+}
+const cardIds = (page) => page.$$eval('#grid .card', (cs) => cs.map((c) => +c.dataset.id));
+
+test('a reply for an old view never lands in the new one', { timeout: 30000 }, async () => {
+  const base = await plainAlbum();
+  const firstList = gate();
+  let holdList = firstList, holdSearch = null, listCalls = 0;
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.route('**/api/photos?*', async (route) => {
+    listCalls++;
+    const g = holdList;
+    holdList = null;
+    if (g) await g.p;
+    await route.fulfill({ json: fakeList([103, 102, 101]) });
+  });
+  const HITS = { 猫: [1, 2], 咖啡: [11, 12], 相机: [21] };
+  await page.route('**/api/search?*', async (route) => {
+    const q = new URL(route.request().url()).searchParams.get('q');
+    const g = q === '咖啡' ? holdSearch : null;
+    if (g) await g.p;
+    await route.fulfill({ json: { query: q, items: HITS[q].map((id) => ({ ...fakePhoto(id), score: 0.5 })) } });
+  });
+  const search = async (q) => { await page.fill('#search-input', q); await page.press('#search-input', 'Enter'); };
+  const settle = () => page.waitForTimeout(300);
+  await page.goto(base + '/');
+
+  // A: the gallery's first page is late; a search made meanwhile keeps its grid.
+  await search('猫');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
+  const late = page.waitForResponse((r) => r.url().includes('/api/photos?'));
+  firstList.open();
+  await late;
+  await settle();
+  assert.deepEqual(await cardIds(page), [1, 2]);
+  assert.equal(await page.textContent('#section-count'), '2 张');
+
+  // B: search 咖啡 is slow, 相机 answers first; the late 咖啡 reply is dropped.
+  holdSearch = gate();
+  const coffee = holdSearch;
+  await search('咖啡');
+  await search('相机');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 1);
+  const lateSearch = page.waitForResponse((r) => r.url().includes(encodeURIComponent('咖啡')));
+  coffee.open();
+  await lateSearch;
+  await settle();
+  assert.deepEqual(await cardIds(page), [21]);
+  assert.match(await page.textContent('#section-title'), /相机/);
+  assert.equal(await page.isHidden('#spinner'), true);
+
+  // C: a gallery load still in flight does not keep the next gallery from loading.
+  holdList = gate();
+  const stuck = holdList;
+  await page.click('#back-btn');
+  await search('猫');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
+  const calls = listCalls;
+  await page.click('#back-btn');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 3, null, { timeout: 5000 });
+  assert.equal(listCalls, calls + 1);
+  stuck.open();
+  await settle();
+  assert.deepEqual(await cardIds(page), [103, 102, 101]);
+  assert.equal(await page.isHidden('#spinner'), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('infinite scroll neither skips nor repeats photos after a delete or an upload', { timeout: 30000 }, async () => {
+  const base = await plainAlbum();
+  // A fake album of 130 photos that pages the way the server does (page or before).
+  let ids = Array.from({ length: 130 }, (_, i) => 130 - i);
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('dialog', (d) => d.accept());
+  await page.route('**/api/photos?*', (route) => {
+    const u = new URL(route.request().url()).searchParams;
+    const per = +(u.get('per_page') || 50), pg = +(u.get('page') || 1), before = +(u.get('before') || 0);
+    const items = ids.filter((id) => !before || id < before).slice((pg - 1) * per, pg * per);
+    return route.fulfill({ json: { total: ids.length, page: pg, per_page: per, items: items.map(fakePhoto) } });
+  });
+  await page.route(/\/api\/photos\/\d+$/, (route) => {
+    const id = +route.request().url().match(/(\d+)$/)[1];
+    if (route.request().method() !== 'DELETE') return route.fulfill({ json: fakePhoto(id) });
+    ids = ids.filter((x) => x !== id);
+    return route.fulfill({ json: { deleted: id } });
+  });
+  const scrollUntil = async (n) => {
+    for (let i = 0; i < 40 && (await page.$$('#grid .card')).length < n; i++) {
+      await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+      await page.waitForTimeout(150);
+    }
+    await page.waitForTimeout(300);
+  };
+  await page.goto(base + '/');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 60);
+
+  await page.click('#grid .card >> nth=0');
+  await page.waitForSelector('#detail:not([hidden])');
+  await page.click('#delete-btn');
+  await page.waitForSelector('#detail', { state: 'hidden' });
+  await scrollUntil(119);
+  assert.deepEqual(await cardIds(page), ids.slice(0, 119), 'after deleting #130: no photo skipped');
+
+  ids.unshift(132, 131);  // uploaded from elsewhere while the user scrolls
+  await scrollUntil(129);
+  const shown = await cardIds(page);
+  assert.deepEqual(shown, Array.from({ length: 129 }, (_, i) => 129 - i), 'no photo repeated or lost');
+  assert.equal(await page.textContent('#section-count'), '131 张');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a photo list that fails to load says so and can be retried', { timeout: 30000 }, async () => {
+  const base = await plainAlbum();
+  let fail = true;
+  const page = await browser.newPage();
+  await page.route('**/api/photos?*', (route) => (fail
+    ? route.fulfill({ status: 500, json: { error: { code: 'internal', message: '数据库暂时不可用' } } })
+    : route.fulfill({ json: fakeList([7, 6]) })));
+  await page.goto(base + '/');
+  await page.waitForSelector('#load-error:not([hidden])', { timeout: 5000 });
+  assert.match(await page.textContent('#load-error'), /数据库暂时不可用/);
+  assert.equal(await page.isHidden('#empty'), true, 'not the empty-album screen');
+  await page.screenshot({ path: path.join(SHOTS, 'load-error.png') });
+  fail = false;
+  await page.click('#retry-btn');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
+  assert.equal(await page.isHidden('#load-error'), true);
+  await page.close();
+});
+
+test('odd file names, a failed analysis, local times, similar without a model', { timeout: 60000 }, async () => {
+  const base = await plainAlbum();
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(base + '/');
+  const img = (name) => fs.readFileSync(path.join(DATA, 'images', name));
+
+  // The browser sends '"' as %22; a name that really holds "%22" comes back
+  // decoded, so the page must match results by index, not by name.
+  await page.setInputFiles('#files-input', [
+    { name: 'say "cheese".png', mimeType: 'image/png', buffer: img('chelsea.png') },
+    { name: '100%22.png', mimeType: 'image/png', buffer: img('coffee.png') },
+  ]);
+  await page.waitForFunction(() => /^2 \/ 2/.test(document.getElementById('upload-summary').textContent),
+    null, { timeout: 15000 });
+  assert.match(await page.textContent('#upload-summary'), /已上传 2/);
+  assert.doesNotMatch(await page.textContent('#upload-list'), /上传中/);
+  await page.waitForFunction(() => document.getElementById('upload-title').textContent === '上传完成');
+
+  // All duplicates plus one rejected file: something did arrive, so no red toast.
+  await page.setInputFiles('#files-input', [
+    { name: 'again.png', mimeType: 'image/png', buffer: img('chelsea.png') },
+    { name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from('这不是图片') },
+  ]);
+  const doneToast = page.locator('.toast', { hasText: '重复 1，被拒绝 1' });
+  await doneToast.waitFor();
+  assert.equal(await doneToast.getAttribute('class'), 'toast');
+  await page.click('#upload-close');
+
+  // Times: added_at (UTC, "Z") in local time, EXIF taken_at (no zone) as written.
+  const list = await getJson(base + '/api/photos');
+  const cheese = list.items.find((p) => p.filename === 'say "cheese".png');
+  assert.ok(cheese, JSON.stringify(list.items.map((p) => p.filename)));
+  assert.match(cheese.added_at, /Z$/);
+  const local = new Date(Date.parse(cheese.added_at) + 8 * 3600e3);  // Asia/Shanghai
+  const pad = (n) => String(n).padStart(2, '0');
+  const added = `${local.getUTCFullYear()}年${local.getUTCMonth() + 1}月${local.getUTCDate()}日 ` +
+    `${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}`;
+  await page.route(new RegExp(`/api/photos/${cheese.id}$`), async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: { ...(await res.json()), taken_at: '2023-01-22T10:30:00' } });
+  });
+  await page.click(`#grid .card[data-id="${cheese.id}"]`);
+  await page.waitForFunction(() => /2023年1月22日 10:30/.test(document.getElementById('detail-meta').textContent));
+  const meta = await page.$$eval('#detail-meta dt', (dts) => Object.fromEntries(dts.map((d) => [d.textContent, d.nextElementSibling.textContent])));
+  assert.equal(meta['拍摄时间'], '2023年1月22日 10:30');
+  assert.equal(meta['添加时间'], added);
+
+  // The vision model refuses: the page says why.
+  await page.click('#analyze-btn');
+  await page.waitForFunction(() => document.getElementById('analyze-state').textContent === '分析失败',
+    null, { timeout: 20000 });
+  const failed = await getJson(`${base}/api/photos/${cheese.id}`);
+  assert.equal(failed.vlm_status, 'failed');
+  assert.ok(failed.vlm_error, 'the server says why');
+  assert.equal(await page.getAttribute('#analyze-state', 'title'), failed.vlm_error);
+  assert.ok((await page.textContent('#detail-meta')).includes(failed.vlm_error));
+  await page.screenshot({ path: path.join(SHOTS, 'analyze-failed.png') });
+
+  // Similar photos need the model as much as search does.
+  await page.click('#similar-btn');
+  await page.waitForSelector('#empty:not([hidden])');
+  assert.match(await page.textContent('#section-title'), /相似/);
+  assert.match(await page.textContent('#empty-text'), /需要模型/);
+  const toastText = await page.textContent('.toast.error');
+  assert.match(toastText, /需要模型/);
+  assert.doesNotMatch(toastText, /no CLIP model/);
+  assert.deepEqual(errors, []);
   await page.close();
 });

@@ -34,7 +34,8 @@ const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) 
 
 export const api = {
   health: () => request('GET', '/api/health'),
-  photos: (page, perPage) => request('GET', '/api/photos?' + q({ page, per_page: perPage })),
+  // {page, perPage} or {before, perPage}: before = an id, the photos older than it.
+  photos: ({ page, perPage, before } = {}) => request('GET', '/api/photos?' + q({ page, per_page: perPage, before })),
   photo: (id) => request('GET', `/api/photos/${id}`),
   remove: (id) => request('DELETE', `/api/photos/${id}`),
   analyze: (id) => request('POST', `/api/photos/${id}/analyze`),
@@ -46,7 +47,7 @@ export const api = {
 };
 
 // POST /api/photos with one chunk of files; onProgress(loadedBytes, totalBytes).
-// Resolves with {uploaded, rejected}.
+// Resolves with {uploaded, rejected}; each entry's "index" is the file's position in `files`.
 export function uploadChunk(files, onProgress) {
   return new Promise((resolve, reject) => {
     const form = new FormData();

@@ -8,7 +8,9 @@ const PER_PAGE = 60;
 const state = {
   view: 'all',        // 'all' | 'search' | 'similar'
   items: [],          // photos shown, in order (search hits carry score)
-  page: 0, total: 0, done: false, loading: false,
+  total: 0, done: false, loading: false,
+  failed: false,      // the photo list did not load: wait for 重试
+  gen: 0,             // bumped by reset(); a reply for an older gen is dropped
   query: '', similarTo: null,
   settings: { auto_analyze: false, enhanced_search: false },
   health: null,
@@ -25,14 +27,24 @@ function toast(msg, isError = false) {
   setTimeout(() => t.remove(), isError ? 5000 : 2500);
 }
 const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+const pad2 = (n) => String(n).padStart(2, '0');
+// Server timestamps (added_at) carry a zone ("…Z", "+08:00") and are shown in the
+// browser's local time; EXIF taken_at has none and is shown as the camera wrote it.
 function fmtDate(iso) {
   if (!iso) return '';
+  if (/[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$/i.test(iso)) {
+    const d = new Date(iso);
+    if (!Number.isNaN(d.getTime())) {
+      return `${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日 ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    }
+  }
   const m = iso.match(/^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/);
   return m ? `${m[1]}年${+m[2]}月${+m[3]}日${m[4] ? ` ${m[4]}:${m[5]}` : ''}` : iso;
 }
 const fmtScore = (s) => (typeof s === 'number' ? s.toFixed(3) : '');
 const VLM_STATE = { none: '尚未分析', pending: '排队中…', running: '分析中…', done: '已完成', failed: '分析失败' };
 const EMBED_STATE = { pending: '处理中', failed: '失败', no_model: '' };
+const NEEDS_MODEL = '搜索需要模型：请用 --model 启动相册后再搜索或查找相似照片。照片仍可上传和浏览。';
 
 // ---------- gallery ----------
 function card(p, index) {
@@ -90,37 +102,57 @@ function updateHead() {
   }
 }
 
+// Starts a new view. Requests of the old view may still be in flight: their
+// replies see a newer state.gen and leave state and DOM alone.
 function reset(view) {
+  state.gen++;
   state.view = view;
   state.items = [];
-  state.page = 0;
   state.total = 0;
   state.done = false;
+  state.loading = false;
+  state.failed = false;
   $('grid').textContent = '';
   $('empty').hidden = true;
+  $('load-error').hidden = true;
+  $('spinner').hidden = true;
   $('back-btn').hidden = view === 'all';
 }
 
 async function loadMore() {
-  if (state.loading || state.done || state.view !== 'all') return;
+  if (state.loading || state.done || state.failed || state.view !== 'all') return;
+  const gen = state.gen;
   state.loading = true;
   $('spinner').hidden = false;
+  // A cursor (the oldest photo shown), not a page number: photos deleted or
+  // uploaded meanwhile do not shift what the next page holds.
+  const last = state.items[state.items.length - 1];
+  let res = null, error = null;
   try {
-    const res = await api.photos(state.page + 1, PER_PAGE);
-    state.page = res.page;
+    res = await api.photos({ before: last ? last.id : undefined, perPage: PER_PAGE });
+  } catch (e) { error = e; }
+  if (gen !== state.gen) return;
+  state.loading = false;
+  $('spinner').hidden = true;
+  if (error) {
+    state.failed = true;
+    $('load-error-text').textContent = '照片列表加载失败：' + error.message;
+    $('load-error').hidden = false;
+  } else {
     state.total = res.total;
-    renderAppend(res.items);
-    state.done = state.items.length >= res.total || res.items.length === 0;
-  } catch (e) {
-    toast(e.message, true);
-    state.done = true;
-  } finally {
-    state.loading = false;
-    $('spinner').hidden = true;
-    updateHead();
-    // Keep filling while the sentinel is still on screen (tall screens).
-    if (!state.done && isVisible($('sentinel'))) loadMore();
+    const shown = new Set(state.items.map((p) => p.id));
+    renderAppend(res.items.filter((p) => !shown.has(p.id)));
+    state.done = res.items.length < PER_PAGE || state.items.length >= res.total;
   }
+  updateHead();
+  // Keep filling while the sentinel is still on screen (tall screens).
+  if (!state.done && !state.failed && isVisible($('sentinel'))) loadMore();
+}
+
+function retryLoad() {
+  state.failed = false;
+  $('load-error').hidden = true;
+  loadMore();
 }
 const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
 
@@ -131,48 +163,41 @@ function showAll() {
   loadMore();
 }
 
-async function runSearch(query) {
+// Fills the search / similar view that reset() just started from one request.
+async function showResults(request, failPrefix) {
+  const gen = state.gen;
+  $('spinner').hidden = false;
+  let res = null, error = null;
+  try { res = await request; } catch (e) { error = e; }
+  if (gen !== state.gen) return;
+  $('spinner').hidden = true;
+  state.done = true;
+  if (!error) return renderAppend(res.items);
+  updateHead();
+  // 503 without a model loaded: say what to do, not the server's English.
+  const noModel = error.status === 503 && !state.health?.model;
+  const msg = noModel ? NEEDS_MODEL : failPrefix + error.message;
+  $('empty-text').textContent = msg;
+  toast(msg, true);
+}
+
+function runSearch(query) {
   query = query.trim();
   if (!query) return showAll();
   reset('search');
   state.query = query;
   const mode = state.settings.enhanced_search ? 'hybrid' : 'clip';
   $('section-title').textContent = `“${query}” 的搜索结果`;
-  $('spinner').hidden = false;
-  try {
-    const res = await api.search(query, { limit: 100, mode });
-    state.done = true;
-    renderAppend(res.items);
-  } catch (e) {
-    state.done = true;
-    updateHead();
-    const msg = e.status === 503 ? '搜索需要模型：' + e.message : e.message;
-    $('empty-text').textContent = e.status === 503
-      ? '搜索需要模型：请用 --model 启动相册后再搜索。照片仍可上传和浏览。' : '搜索失败：' + e.message;
-    toast(msg, true);
-  } finally {
-    $('spinner').hidden = true;
-  }
+  return showResults(api.search(query, { limit: 100, mode }), '搜索失败：');
 }
 
-async function runSimilar(photo) {
+function runSimilar(photo) {
   closeModal('detail');
   reset('similar');
   state.similarTo = photo.id;
   $('section-title').textContent = `与 “${photo.filename}” 相似的照片`;
   $('search-input').value = '';
-  $('spinner').hidden = false;
-  try {
-    const res = await api.similar(photo.id, 60);
-    state.done = true;
-    renderAppend(res.items);
-  } catch (e) {
-    state.done = true;
-    updateHead();
-    toast(e.message, true);
-  } finally {
-    $('spinner').hidden = true;
-  }
+  return showResults(api.similar(photo.id, 60), '查找相似照片失败：');
 }
 
 // ---------- detail ----------
@@ -213,6 +238,7 @@ function renderDetail(p, hit) {
     if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
   }
   if (p.status === 'failed') rows.push(['处理失败', p.error]);
+  if (p.vlm_status === 'failed') rows.push(['分析失败原因', p.vlm_error || '未知']);
   metaRows($('detail-meta'), rows);
   const desc = $('detail-desc');
   desc.textContent = p.description || '暂无描述。';
@@ -241,8 +267,9 @@ function renderAnalyzeState(p) {
   btn.disabled = !vlm || busy;
   btn.title = vlm ? '' : '未配置视觉大模型（设置 QWEN_API_KEY 或 --vlm-base-url）';
   st.textContent = vlm ? (VLM_STATE[p.vlm_status] || '') : '未配置视觉大模型';
-  st.classList.toggle('failed', p.vlm_status === 'failed');
-  if (p.vlm_status === 'failed' && p.error) st.title = p.error;
+  const failed = p.vlm_status === 'failed';
+  st.classList.toggle('failed', failed);
+  st.title = failed ? p.vlm_error || '' : '';
 }
 
 async function openDetail(index) {
@@ -253,7 +280,7 @@ async function openDetail(index) {
   openModal('detail');
   try {
     const p = await api.photo(hit.id);
-    if (state.current === index) renderDetail(p, hit);
+    if (state.items[state.current]?.id === hit.id) renderDetail(p, hit);
     if (p.vlm_status === 'pending' || p.vlm_status === 'running') startAnalyzePoll(hit.id, hit);
   } catch (e) { toast(e.message, true); }
 }
@@ -297,7 +324,8 @@ async function deleteCurrent() {
     toast('已删除');
     const el = $('grid').querySelector(`.card[data-id="${hit.id}"]`);
     if (el) el.remove();
-    state.items.splice(state.current, 1);
+    const at = state.items.findIndex((x) => x.id === hit.id);
+    if (at >= 0) state.items.splice(at, 1);
     if (state.view === 'all') state.total = Math.max(0, state.total - 1);
     [...$('grid').children].forEach((c, i) => { c.dataset.index = i; });
     updateHead();
@@ -384,8 +412,10 @@ async function pollJobs() {
 
 // After jobs finish, refresh badges of the cards already shown.
 async function refreshStates() {
+  const gen = state.gen;
   try {
-    const res = await api.photos(1, Math.max(PER_PAGE, Math.min(500, state.items.length)));
+    const res = await api.photos({ page: 1, perPage: Math.max(PER_PAGE, Math.min(500, state.items.length)) });
+    if (gen !== state.gen) return;
     const byId = new Map(res.items.map((p) => [p.id, p]));
     $('grid').querySelectorAll('.card').forEach((el) => {
       const p = byId.get(+el.dataset.id);
@@ -401,7 +431,8 @@ function init() {
   const uploader = new Uploader({
     onChunkDone: () => pollJobs(),
     onFinished: (s) => {
-      toast(`上传完成：已上传 ${s.ok}，重复 ${s.dup}，被拒绝 ${s.bad}`, s.bad > 0 && s.ok === 0);
+      // Red only when nothing got into the album (a duplicate is already there).
+      toast(`上传完成：已上传 ${s.ok}，重复 ${s.dup}，被拒绝 ${s.bad}`, s.bad > 0 && s.ok + s.dup === 0);
       loadHealth();
       if (state.view === 'all') showAll();
     },
@@ -410,6 +441,7 @@ function init() {
   $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch($('search-input').value); });
   $('search-input').addEventListener('search', () => { if (!$('search-input').value) showAll(); });
   $('back-btn').addEventListener('click', showAll);
+  $('retry-btn').addEventListener('click', retryLoad);
   $('brand').addEventListener('click', (e) => { e.preventDefault(); showAll(); });
 
   const menu = $('upload-menu');

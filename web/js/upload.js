@@ -96,20 +96,35 @@ export class Uploader {
             }
             this.bar(items, stats);
           });
+          // Results name their file by "index" (position in the chunk); names are
+          // only a fallback for a server without it (a name may come back changed).
           const byName = new Map();
           chunk.forEach((it) => byName.set(it.name, (byName.get(it.name) || []).concat([it])));
-          const take = (name) => { const l = byName.get(name); return l && l.length ? l.shift() : null; };
-          for (const u of res.uploaded) {
-            const it = take(u.filename); if (!it) continue;
+          const answered = new Set();
+          const take = (r) => {
+            const it = Number.isInteger(r.index) ? chunk[r.index]
+              : (byName.get(r.filename) || []).find((x) => !answered.has(x));
+            if (!it || answered.has(it)) return null;
+            answered.add(it);
             it.loaded = it.file.size;
+            return it;
+          };
+          for (const u of res.uploaded || []) {
+            const it = take(u); if (!it) continue;
             if (u.duplicate) { stats.dup++; this.setState(it, rows, 'dup', '重复'); }
             else { stats.ok++; this.setState(it, rows, 'ok', '已上传'); }
           }
-          for (const r of res.rejected) {
-            const it = take(r.filename); if (!it) continue;
-            it.loaded = it.file.size;
+          for (const r of res.rejected || []) {
+            const it = take(r); if (!it) continue;
             stats.bad++;
             this.setState(it, rows, 'bad', '被拒绝', r.error, list);
+          }
+          // A file the reply did not mention must not stay "上传中" forever.
+          for (const it of chunk) {
+            if (answered.has(it)) continue;
+            it.loaded = it.file.size;
+            stats.bad++;
+            this.setState(it, rows, 'bad', '失败', '服务器没有返回这个文件的结果', list);
           }
         } catch (e) {
           for (const it of chunk) {
