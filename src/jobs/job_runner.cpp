@@ -65,6 +65,9 @@ void JobRunner::start() {
 void JobRunner::stop() {
   if (!started_) return;
   stop_ = true;
+  // A VLM call can take its whole timeout (and retries): end it now; its job
+  // goes back to pending (run_describe) for the next run.
+  if (d_.vlm) d_.vlm->cancel(true);
   {
     std::lock_guard<std::mutex> lk(wake_mu_);
     ++wake_seq_;
@@ -73,6 +76,7 @@ void JobRunner::stop() {
   q_cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (d_.vlm) d_.vlm->cancel(false);
   // A batch decoded but not encoded goes back to the queue for the next run.
   for (auto& b : queue_) {
     std::vector<Job> jobs;
@@ -333,6 +337,11 @@ void JobRunner::run_describe(const Job& job) {
   auto jpeg = encode_jpeg(*img, d_.vlm_max_side, 85);
   if (!jpeg.ok()) return fail(job, "cannot encode for the VLM: " + jpeg.status().message());
   auto res = d_.vlm->describe(*jpeg);
+  if (!res.ok() && stop_) {  // cancelled by stop(): not the photo's fault
+    (void)d_.store->set_vlm_status(job.photo_id, "pending");
+    release({job});
+    return;
+  }
   if (!res.ok()) return fail(job, "VLM: " + res.status().to_string());
   Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model);
   if (st.code() == StatusCode::kNotFound) {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cctype>
 #include <mutex>
@@ -81,7 +82,14 @@ struct HttpReply {
 struct TransferState {
   HttpReply* reply;
   size_t max_bytes;
+  const std::atomic<bool>* cancel;
 };
+
+// Called by libcurl about every second and on each chunk: non-zero aborts
+// the transfer (CURLE_ABORTED_BY_CALLBACK).
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<TransferState*>(user)->cancel->load() ? 1 : 0;
+}
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   auto* st = static_cast<TransferState*>(user);
@@ -145,6 +153,8 @@ class CurlVlmClient final : public VlmClient {
     timeout_ms_ = opt_.timeout_ms > 0 ? opt_.timeout_ms : timeout_s * 1000;
   }
 
+  void cancel(bool on) override { cancelled_ = on; }
+
   Result<VlmResult> describe(std::string_view jpeg_bytes) override {
     Result<VlmResult> r = describe_impl(jpeg_bytes);
     if (!r.ok()) return Status(r.status().code(), redact(r.status().message()));
@@ -171,6 +181,7 @@ class CurlVlmClient final : public VlmClient {
 
     Status last;
     for (int attempt = 0;; ++attempt) {
+      if (cancelled_) return Status::Unavailable("VLM request cancelled");
       HttpReply reply;
       {
         SemaphoreGuard slot(sem_);
@@ -200,7 +211,7 @@ class CurlVlmClient final : public VlmClient {
       if (retry_after_ms) delay_ms = std::min<int64_t>(*retry_after_ms, opt_.retry_after_max_ms);
       spdlog::info("vlm: {} (attempt {}/{}), retrying in {} ms", redact(last.message()),
                    attempt + 1, max_retries + 1, delay_ms);
-      opt_.clock->sleep_for(std::chrono::milliseconds(delay_ms));
+      opt_.clock->sleep_cancellable(std::chrono::milliseconds(delay_ms), cancelled_);
     }
   }
 
@@ -211,6 +222,7 @@ class CurlVlmClient final : public VlmClient {
   }
 
   static bool is_retryable(const HttpReply& reply, const Status& st) {
+    if (reply.curl == CURLE_ABORTED_BY_CALLBACK) return false;  // cancelled
     if (reply.curl != CURLE_OK) {
       // Network trouble and timeouts are transient; a body we refused is not.
       return !reply.too_large;
@@ -233,6 +245,7 @@ class CurlVlmClient final : public VlmClient {
 
   Status classify(const HttpReply& reply, std::optional<int64_t>* retry_after_ms) const {
     if (reply.curl != CURLE_OK) {
+      if (reply.curl == CURLE_ABORTED_BY_CALLBACK) return Status::Unavailable("VLM request cancelled");
       if (reply.too_large) {
         return Status::ResourceExhausted("VLM response larger than " +
                                          std::to_string(opt_.max_response_bytes) + " bytes");
@@ -282,7 +295,7 @@ class CurlVlmClient final : public VlmClient {
     if (!cfg_.api_key.empty()) add_header("Authorization: Bearer " + cfg_.api_key);
 
     char errbuf[CURL_ERROR_SIZE] = {0};
-    TransferState st{&reply, opt_.max_response_bytes};
+    TransferState st{&reply, opt_.max_response_bytes, &cancelled_};
     CURL* c = h.get();
     curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -294,6 +307,9 @@ class CurlVlmClient final : public VlmClient {
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &st);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // required with timeouts in threads
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(timeout_ms_, kMaxConnectTimeoutMs)));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
@@ -311,6 +327,7 @@ class CurlVlmClient final : public VlmClient {
   VlmConfig cfg_;
   VlmClientOptions opt_;
   std::string url_;
+  std::atomic<bool> cancelled_{false};
   int timeout_ms_ = kDefaultTimeoutS * 1000;
   mutable Semaphore sem_;
 };

@@ -50,6 +50,12 @@ class VlmClient {
   // Describes one JPEG. Thread-safe; at most cfg.concurrency requests are in
   // flight at once across all threads (others wait their turn).
   virtual Result<VlmResult> describe(std::string_view jpeg_bytes) = 0;
+
+  // cancel(true): requests in flight and retry waits end within ~100 ms, and
+  // describe() fails with Unavailable("VLM request cancelled") until
+  // cancel(false). For shutdown: a hung VLM must not hold the process for its
+  // whole timeout and retries.
+  virtual void cancel(bool on) { (void)on; }
 };
 
 }  // namespace sa

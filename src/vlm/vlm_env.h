@@ -2,6 +2,7 @@
 // style) so tests can observe and skip retry backoff instead of sleeping.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,11 @@ class VlmClock {
   virtual ~VlmClock() = default;
   // Blocks the calling thread for `d` (the real clock) or records it (fakes).
   virtual void sleep_for(std::chrono::milliseconds d) = 0;
+  // The same, returning early once `cancel` is set (the real clock checks it
+  // every 50 ms; fakes that only record may keep this default).
+  virtual void sleep_cancellable(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
+    if (!cancel.load()) sleep_for(d);
+  }
   // Seconds since the Unix epoch; used to turn an HTTP-date Retry-After into a delay.
   virtual int64_t now_unix_seconds() = 0;
 };

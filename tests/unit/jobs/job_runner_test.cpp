@@ -207,6 +207,47 @@ TEST_F(JobRunnerTest, DescribeThenEmbedTheDescription) {
   ASSERT_EQ(hits->size(), 1u);
 }
 
+// A VLM that answers only when cancelled (a hung server): stop() cancels it,
+// and the interrupted describe job goes back to pending, not to failed.
+class HungVlm : public VlmClient {
+ public:
+  Result<VlmResult> describe(std::string_view) override {
+    entered = true;
+    while (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return Status::Unavailable("VLM request cancelled");
+  }
+  void cancel(bool on) override {
+    cancelled = on;
+    if (on) ++cancels;
+  }
+  std::atomic<bool> entered{false}, cancelled{false};
+  std::atomic<int> cancels{0};
+};
+
+TEST_F(JobRunnerTest, StopCancelsAHungDescribeAndKeepsItsJob) {
+  int64_t id = add("pokemon.jpeg");
+  ASSERT_TRUE(store_->enqueue_job("describe", id).ok());
+  HungVlm vlm;
+  JobRunnerDeps d = deps();
+  d.clip = nullptr;  // describe only
+  d.clip_vectors = nullptr;
+  d.vlm = &vlm;
+  d.vlm_concurrency = 1;
+  {
+    JobRunner runner(d);
+    runner.start();
+    while (!vlm.entered) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    runner.stop();  // returns: the hung call was cancelled
+  }
+  EXPECT_EQ(vlm.cancels, 1);
+  EXPECT_FALSE(vlm.cancelled);  // usable again by a next run
+  EXPECT_EQ(*store_->active_job_count("describe"), 1);
+  EXPECT_EQ(store_->job_stats()->failed, 0);
+  auto p = store_->get_photo(id);
+  EXPECT_EQ(p->vlm_status, "pending");
+  EXPECT_EQ(p->vlm_error, "");
+}
+
 TEST_F(JobRunnerTest, StopLeavesUnfinishedJobsPending) {
   for (auto f : {"pokemon.jpeg", "chelsea.png", "coffee.png", "camera.png", "chelsea_small.png"}) add(f);
   JobRunnerDeps d = deps();

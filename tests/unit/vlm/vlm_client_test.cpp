@@ -349,6 +349,32 @@ TEST_F(VlmClientTest, SlowServerTimesOutAndIsBounded) {
   EXPECT_EQ(clock_->sleeps(), (std::vector<int64_t>{250}));
 }
 
+// Shutdown: cancel(true) ends a request the server is still sitting on (the
+// reply would have been a good description), and no new one starts until
+// cancel(false).
+TEST_F(VlmClientTest, CancelEndsARequestInFlight) {
+  server_.push({200, chat_body("来得太晚的描述"), {}, 3000});
+  auto client = make(kKey, /*max_retries=*/3);
+  Result<VlmResult> r = Status::Internal("not run");
+  std::thread t([&] { r = client->describe(jpeg_); });
+  while (server_.requests().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  client->cancel(true);
+  t.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("cancelled"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(clock_->sleeps().empty());  // not retried
+
+  auto again = client->describe(jpeg_);  // still cancelled: nothing is sent
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(server_.requests().size(), 1u);
+  client->cancel(false);
+  server_.push({200, chat_body(R"({"description": "海边的日落", "keywords": ["日落"]})")});
+  auto ok = client->describe(jpeg_);
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->description, "海边的日落");
+}
+
 TEST_F(VlmClientTest, ServerDownIsUnavailable) {
   // Bind a socket to a free port, then close it: nothing listens there now.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
