@@ -97,10 +97,15 @@ class Album {
   virtual Result<AddResult> add_file(std::string_view name, std::string_view bytes) = 0;
 
   // Imports a folder recursively (skips files already present by hash).
-  // progress(done, total, current_name) is called after each file.
+  // progress(done, total, current_name) is called after each file. Names are
+  // recorded under the folder's own name ("." imports as the current folder's name).
   struct ImportReport {
     int64_t added = 0, duplicates = 0, rejected = 0;
     std::vector<std::pair<std::string, std::string>> errors;  // (path, reason)
+    // Entries the folder scan could not list (unreadable folders, broken links ...).
+    std::vector<std::pair<std::string, std::string>> skipped;  // (path, reason)
+    int64_t total = 0;       // files found by the scan
+    bool cancelled = false;  // stopped before every file was tried
   };
   virtual Result<ImportReport> import_folder(
       const std::string& dir,

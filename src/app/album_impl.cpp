@@ -42,6 +42,10 @@ void AlbumImpl::stop_workers() {
   if (runner_) runner_->stop();
 }
 
+void AlbumImpl::start_workers() {
+  if (runner_) runner_->start();
+}
+
 Result<int64_t> AlbumImpl::sync_external_changes() {
   std::lock_guard<std::mutex> lk(sync_mu_);
   SA_ASSIGN_OR_RETURN(int64_t version, store_->data_version());
@@ -113,20 +117,30 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
 
 Result<Album::ImportReport> AlbumImpl::import_folder(
     const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress) {
-  SA_ASSIGN_OR_RETURN(std::vector<std::string> files, list_files_recursive(dir));
+  const std::atomic<bool> never{false};
+  return import_folder(dir, progress, never);
+}
+
+Result<Album::ImportReport> AlbumImpl::import_folder(
+    const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
+    const std::atomic<bool>& cancel) {
+  SA_ASSIGN_OR_RETURN(FolderScan scan, scan_folder(dir));
+  const std::vector<std::string>& files = scan.files;
   // Names are recorded relative to the imported folder's parent, so the folder
   // itself shows up as the top-level album folder (as a browser folder upload does).
-  fs::path base = fs::path(dir).lexically_normal();
-  if (base.filename().empty()) base = base.parent_path();
-  const fs::path parent = base.parent_path();
+  // The scan's root is absolute and normalised: "." and "photos/" keep their name.
+  const fs::path parent = fs::path(scan.root).parent_path();
 
   ImportReport report;
+  report.skipped = std::move(scan.skipped);
+  report.total = static_cast<int64_t>(files.size());
   std::mutex mu;  // guards report and serialises progress callbacks
   std::atomic<size_t> next{0};
   int64_t done = 0;
   const int64_t total = static_cast<int64_t>(files.size());
   auto work = [&] {
     while (true) {
+      if (cancel.load()) return;
       size_t i = next.fetch_add(1);
       if (i >= files.size()) return;
       const std::string& path = files[i];
@@ -160,6 +174,7 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
   for (int t = 1; t < n_threads; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  report.cancelled = done < total;
   return report;
 }
 

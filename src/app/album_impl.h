@@ -4,6 +4,7 @@
 // VLM client.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -86,6 +87,12 @@ class AlbumImpl final : public Album {
   std::string model_name() const override { return clip_name_; }
 
   // Beyond the Album interface (benchmarks, health, tests).
+  // import_folder() that stops starting files once `cancel` is true (a signal
+  // handler may set it): files already being added finish (each add is atomic),
+  // the report counts what was done and says cancelled.
+  Result<ImportReport> import_folder(
+      const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
+      const std::atomic<bool>& cancel);
   const AlbumOpenReport& open_report() const { return report_; }
   EmbedStats embed_stats() const;
   std::string text_model_name() const { return text_name_; }
@@ -98,6 +105,9 @@ class AlbumImpl final : public Album {
   // has one. Cheap when nothing changed (one PRAGMA). Returns how many index
   // entries and photos it changed or queued. Runs every external_sync_ms.
   Result<int64_t> sync_external_changes();
+  // Starts them after an open with AlbumDeps::start_workers = false (the CLI
+  // first notes the job counts, so that it counts exactly this run's jobs).
+  void start_workers();
 
  private:
   friend Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps);

@@ -4,7 +4,9 @@
 // X-Linked-Etag, the SHA-256; a 404 fails fast) -> GET with "Range: bytes=N-"
 // when a .part of N bytes exists -> append (206) or restart (200) -> check the
 // size against Content-Range / Content-Length / HEAD and the SHA-256 if known
-// -> fsync -> rename over the final name.
+// -> check a weight file's structure (check_weight_file: a transfer without a
+// size that the server cut short is caught here) -> fsync -> rename over the
+// final name.
 #include "app/model_hub.h"
 
 #include <curl/curl.h>
@@ -12,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -326,9 +330,10 @@ Result<Probe> probe(const std::string& url, const PullOptions& opt) {
 // are checked by the caller); `*expected` gets the size the server announced.
 Status get_once(const std::string& url, const std::string& part, const PullOptions& opt,
                 const std::string& display, int64_t total_hint, int64_t* expected,
-                std::string* sha256, bool* range_rejected, bool* transient) {
+                std::string* sha256, bool* range_rejected, bool* transient, long* http_status) {
   *range_rejected = false;
   *transient = false;
+  *http_status = 0;
   CurlEasy h(curl_easy_init());
   if (!h) return Status::Internal("curl_easy_init failed");
   HeaderInfo hi;
@@ -359,6 +364,7 @@ Status get_once(const std::string& url, const std::string& part, const PullOptio
   CURLcode rc = curl_easy_perform(h.get());
   long status = 0;
   curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+  *http_status = status;
   if (st.file) {
     bool flushed = std::fflush(st.file.get()) == 0 && ::fsync(fileno(st.file.get())) == 0;
     st.file.reset();
@@ -498,8 +504,13 @@ Result<std::string> model_file_url(const KnownModel& m, const std::string& file,
   return Status::InvalidArgument("unknown model source '" + opt.source + "' (use hf or modelscope)");
 }
 
-Status download_file(const std::string& url, const std::string& dest, const PullOptions& opt,
-                     const std::string& display_name) {
+namespace {
+
+// download_file(); `*refused` gets the HTTP status of a final non-2xx answer
+// (404 from HEAD or GET, 401, 403, 5xx ...), 0 otherwise.
+Status download_file_impl(const std::string& url, const std::string& dest, const PullOptions& opt,
+                          const std::string& display_name, long* refused) {
+  *refused = 0;
   global_curl_init();
   const std::string display = display_name.empty() ? fs::path(dest).filename().string() : display_name;
   const std::string part = dest + ".part";
@@ -508,7 +519,12 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
     if (!parent.empty()) SA_RETURN_IF_ERROR(make_dirs(parent.string()));
   }
 
-  SA_ASSIGN_OR_RETURN(Probe p, probe(url, opt));
+  Result<Probe> probed = probe(url, opt);
+  if (!probed.ok()) {
+    if (probed.status().code() == StatusCode::kNotFound) *refused = 404;
+    return probed.status();
+  }
+  const Probe& p = *probed;
   int64_t remote = p.size;
   std::string sha = p.sha256;
   if (remote >= 0 && file_size_or(part, -1) > remote) {
@@ -529,7 +545,9 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
         std::this_thread::sleep_for(std::chrono::milliseconds(std::max(0, opt.retry_backoff_ms) * attempt));
       }
       bool range_rejected = false, transient = false;
-      last = get_once(url, part, opt, display, remote, &expected, &sha, &range_rejected, &transient);
+      long http_status = 0;
+      last = get_once(url, part, opt, display, remote, &expected, &sha, &range_rejected, &transient,
+                      &http_status);
       if (range_rejected && !restarted_after_416) {
         // Our .part no longer matches the remote file: start from scratch.
         restarted_after_416 = true;
@@ -539,7 +557,10 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
       }
       // Only a transport failure is worth another try; the .part is kept.
       if (!last.ok()) {
-        if (!transient) return last;
+        if (!transient) {
+          if (http_status >= 300) *refused = http_status;
+          return last;
+        }
         spdlog::warn("models: {} (attempt {}/{})", last.message(), attempt + 1, kMaxTransferAttempts);
         continue;
       }
@@ -565,6 +586,19 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
         return Status::Corruption("SHA-256 mismatch for " + url + ": got " + got + ", expected " + sha);
       }
     }
+    // Without a Content-Length (or a size from HEAD) a connection closed early
+    // looks like a complete transfer: the format is the last line of defence.
+    Status valid = check_weight_file(part, dest);
+    if (!valid.ok()) {
+      if (valid.code() != StatusCode::kCorruption) return valid;
+      if (expected >= 0 || !sha.empty()) {
+        // Every announced byte arrived: the server's copy itself is bad.
+        fs::remove(part);
+        return Status::Corruption("the file at " + url + " is not a valid weight file: " + valid.message());
+      }
+      return Status::Corruption("download of " + url + " is incomplete: " + valid.message() +
+                                " (the server sent no size; partial file kept as " + part + ", rerun to resume)");
+    }
     std::error_code ec;
     fs::rename(part, dest, ec);
     if (ec) return Status::IOError("cannot rename " + part + " to " + dest + ": " + ec.message());
@@ -573,6 +607,109 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
   }
   return last.with_context("giving up after " + std::to_string(kMaxTransferAttempts) +
                            " attempts (partial file kept; rerun to resume)");
+}
+
+// Reads n bytes at offset; IOError if the file is shorter or unreadable.
+Status read_at(FILE* f, int64_t offset, size_t n, std::string* out) {
+  out->resize(n);
+  if (fseeko(f, static_cast<off_t>(offset), SEEK_SET) != 0) return Status::IOError("seek failed");
+  if (n > 0 && std::fread(out->data(), 1, n, f) != n) return Status::IOError("short read");
+  return Status::OK();
+}
+
+uint64_t le(const std::string& b, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+Status check_safetensors(FILE* f, int64_t size, const std::string& shown) {
+  auto bad = [&](const std::string& what) { return Status::Corruption(shown + ": safetensors: " + what); };
+  constexpr uint64_t kMaxHeader = uint64_t(100) << 20;
+  if (size < 8) return bad("file of " + std::to_string(size) + " bytes has no 8-byte header length");
+  std::string b;
+  if (!read_at(f, 0, 8, &b).ok()) return Status::IOError("cannot read " + shown);
+  const uint64_t n = le(b, 0, 8);
+  if (n > kMaxHeader) return bad("header length " + std::to_string(n) + " is implausible (over 100 MiB)");
+  if (n > static_cast<uint64_t>(size) - 8) {
+    return bad("header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
+               " bytes): truncated");
+  }
+  std::string text;
+  if (!read_at(f, 8, static_cast<size_t>(n), &text).ok()) return Status::IOError("cannot read " + shown);
+  const nlohmann::json header = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!header.is_object()) return bad("the " + std::to_string(n) + "-byte header is not a JSON object");
+  uint64_t data_end = 0;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const auto off = it->is_object() ? it->find("data_offsets") : it->end();
+    if (!it->is_object() || off == it->end() || !off->is_array() || off->size() != 2 ||
+        !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned()) {
+      return bad("tensor '" + it.key() + "' has no valid data_offsets");
+    }
+    data_end = std::max(data_end, (*off)[1].get<uint64_t>());
+  }
+  const uint64_t data_size = static_cast<uint64_t>(size) - 8 - n;
+  if (data_end != data_size) {
+    return bad("the tensors end at byte " + std::to_string(data_end) + " of the data area but the file holds " +
+               std::to_string(data_size) + " data bytes" + (data_end > data_size ? ": truncated" : ""));
+  }
+  return Status::OK();
+}
+
+// Zip: the end-of-central-directory record (signature PK\5\6, 22 bytes plus a
+// comment of up to 65535 bytes) is the last thing in the file; zip64 archives
+// keep it too, after their zip64 records.
+Status check_torch_zip(FILE* f, int64_t size, const std::string& shown) {
+  auto bad = [&](const std::string& what) { return Status::Corruption(shown + ": " + what); };
+  constexpr int64_t kEocd = 22;
+  if (size < kEocd) return bad("file of " + std::to_string(size) + " bytes is too short for a zip archive");
+  std::string head;
+  if (!read_at(f, 0, 4, &head).ok()) return Status::IOError("cannot read " + shown);
+  if (head != std::string("PK\x03\x04", 4)) {
+    return bad("not a zip archive (torch >= 1.6 format): the file does not start with a zip entry");
+  }
+  const int64_t tail_len = std::min<int64_t>(size, kEocd + 65535);
+  std::string tail;
+  if (!read_at(f, size - tail_len, static_cast<size_t>(tail_len), &tail).ok()) {
+    return Status::IOError("cannot read " + shown);
+  }
+  for (int64_t i = tail_len - kEocd; i >= 0; --i) {
+    if (tail.compare(static_cast<size_t>(i), 4, "PK\x05\x06", 4) != 0) continue;
+    const uint64_t comment = le(tail, static_cast<size_t>(i) + 20, 2);
+    if (static_cast<int64_t>(i + kEocd + comment) != tail_len) continue;
+    const uint64_t cd_size = le(tail, static_cast<size_t>(i) + 12, 4);
+    const uint64_t cd_offset = le(tail, static_cast<size_t>(i) + 16, 4);
+    const uint64_t eocd_at = static_cast<uint64_t>(size - tail_len + i);
+    if (cd_size != 0xFFFFFFFFu && cd_offset != 0xFFFFFFFFu && cd_offset + cd_size > eocd_at) {
+      return bad("zip central directory [" + std::to_string(cd_offset) + ", " + std::to_string(cd_offset + cd_size) +
+                 ") overlaps its end record at offset " + std::to_string(eocd_at));
+    }
+    return Status::OK();
+  }
+  return bad("no zip end-of-central-directory record at the end of its " + std::to_string(size) +
+             " bytes: truncated");
+}
+
+}  // namespace
+
+Status check_weight_file(const std::string& path, const std::string& name) {
+  const std::string ext = lower(fs::path(name.empty() ? path : name).extension().string());
+  const bool safetensors = ext == ".safetensors";
+  const bool zip = ext == ".bin" || ext == ".pt" || ext == ".pth";
+  if (!safetensors && !zip) return Status::OK();
+  const std::string shown = fs::path(name.empty() ? path : name).filename().string();
+  File f(std::fopen(path.c_str(), "rb"));
+  if (!f) return Status::IOError("cannot open " + path + " to check it");
+  const int64_t size = file_size_or(path, -1);
+  if (size < 0) return Status::IOError("cannot stat " + path);
+  return safetensors ? check_safetensors(f.get(), size, shown) : check_torch_zip(f.get(), size, shown);
+}
+
+Status download_file(const std::string& url, const std::string& dest, const PullOptions& opt,
+                     const std::string& display_name) {
+  long refused = 0;
+  return download_file_impl(url, dest, opt, display_name, &refused);
 }
 
 Status pull_model(const KnownModel& model, const std::string& models_dir, const PullOptions& opt) {
@@ -586,14 +723,32 @@ Status pull_model(const KnownModel& model, const std::string& models_dir, const 
     const std::string dest = (dir / file).string();
     std::error_code ec;
     if (fs::is_regular_file(dest, ec)) {
-      int64_t n = file_size_or(dest, 0);
-      if (opt.progress) opt.progress(n, n, file);
-      return Status::OK();
+      Status valid = check_weight_file(dest);
+      if (valid.ok()) {
+        int64_t n = file_size_or(dest, 0);
+        if (opt.progress) opt.progress(n, n, file);
+        return Status::OK();
+      }
+      // Installed by an older version that did not check, or damaged since:
+      // fetch it again, resuming from its bytes when there is no .part yet.
+      spdlog::warn("models: {} fails its check ({}); downloading it again", dest, valid.message());
+      const std::string part = dest + ".part";
+      const bool have_part = fs::exists(part, ec);
+      ec.clear();
+      if (have_part) fs::remove(dest, ec);
+      else fs::rename(dest, part, ec);
+      if (ec) return Status::IOError("cannot move aside " + dest + ": " + ec.message());
     }
     spdlog::info("models: fetching {}", url);
-    Status st = download_file(url, dest, opt, file);
-    if (optional && st.code() == StatusCode::kNotFound) {
+    long refused = 0;
+    Status st = download_file_impl(url, dest, opt, file, &refused);
+    if (optional && !st.ok() && refused == 404) {
       spdlog::info("models: optional file {} not on the server, skipped", file);
+      return Status::OK();
+    }
+    if (optional && !st.ok() && (refused == 401 || refused == 403)) {
+      // S3-style mirrors answer 403 for a key that does not exist.
+      spdlog::warn("models: optional file {} answered HTTP {}; treated as absent", file, refused);
       return Status::OK();
     }
     return st;

@@ -28,7 +28,8 @@ struct KnownModel {
   // The file or folder handed to the loader: a file in `files` (an official
   // clip_cn_*.pt) or "" for the model directory itself.
   std::string load_entry;
-  // Fetched when present; a 404 for one of these is not an error (tokenizer
+  // Fetched when present; a 404 (or 401/403: S3-style mirrors answer 403 for a
+  // missing key) for one of these is not an error, only a warning (tokenizer
   // side files some mirrors lack and our loaders do not need).
   std::vector<std::string> optional_files;
 };
@@ -77,15 +78,29 @@ struct PullOptions {
 Result<std::string> model_file_url(const KnownModel& m, const std::string& file, const PullOptions& opt);
 
 // Downloads every missing file of a known model (files already complete are
-// skipped; an interrupted .part is resumed with a Range request).
+// skipped; an interrupted .part is resumed with a Range request). A present
+// weight file that fails check_weight_file is fetched again, resuming from its bytes.
 // Errors: NotFound (unknown name; HTTP 404 naming the URL), Unavailable
 // (network down, 5xx, 401/403), Corruption (size or SHA-256 mismatch; the
 // .part is removed and no final file is written), IOError (disk).
 Status pull_model(const std::string& name, const std::string& models_dir, const PullOptions& opt);
 Status pull_model(const KnownModel& model, const std::string& models_dir, const PullOptions& opt);
 
-// One file: url -> dest, via dest + ".part", resuming it if present.
+// One file: url -> dest, via dest + ".part", resuming it if present. A weight
+// file (see check_weight_file) that fails its structural check is not renamed
+// into place: Corruption, and the .part is kept so that a rerun resumes it.
 Status download_file(const std::string& url, const std::string& dest, const PullOptions& opt,
                      const std::string& display_name = "");
+
+// Structural check of a weight file, chosen by the extension of `name` (default:
+// `path`), so a "<file>.part" can be checked under its final name:
+//   .safetensors: u64 LE header length N, N bytes of JSON, then a data area that
+//     ends exactly at the largest data_offsets end (shorter = truncated);
+//   .bin .pt .pth (torch zip): a zip end-of-central-directory record ending
+//     exactly at the end of the file (absent = truncated, or a pre-1.6 torch file);
+//   anything else: OK without reading it.
+// Reads the header or the last 64 KiB only. Corruption naming the file and the
+// offsets on failure; IOError if it cannot be read.
+Status check_weight_file(const std::string& path, const std::string& name = "");
 
 }  // namespace sa

@@ -18,12 +18,29 @@ namespace sa::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop = true; }
+std::atomic<int> g_signal{0};
+// The first SIGINT/SIGTERM asks the command to stop at the next safe point; a
+// second one ends the process at once (the default action).
+extern "C" void on_signal(int sig) {
+  if (g_stop.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal = sig;
+}
+
+// The conventional exit status of a command stopped by a signal (130 for SIGINT).
+int interrupted_exit(const std::string& what) {
+  fail("interrupted: " + what);
+  return 128 + (g_signal.load() != 0 ? g_signal.load() : SIGINT);
+}
 
 // existing: the album must be there already (search, analyze), so a mistyped
 // --data-dir is an error rather than a new, empty album.
+// workers: false opens without background workers (jobs are only queued).
 Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_clip,
-                                                bool existing = false) {
+                                                bool existing = false, bool workers = true) {
   if (existing) {
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "album.db", ec)) {
@@ -32,7 +49,9 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
                               cfg.data_dir + " FOLDER) or check --data-dir");
     }
   }
-  SA_ASSIGN_OR_RETURN(auto album, open_album(cfg));
+  AlbumDeps deps;
+  deps.start_workers = workers;
+  SA_ASSIGN_OR_RETURN(auto album, open_album(cfg, std::move(deps)));
   const AlbumOpenReport& r = album->open_report();
   if (need_clip && !album->has_clip_model()) {
     return Status::Unavailable(r.clip_error.empty() ? "no CLIP model: pass --model PATH or a known name"
@@ -43,32 +62,68 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
   return album;
 }
 
-// Waits for the job queue to drain, drawing a bar over the jobs outstanding at the start.
-void wait_for_jobs(Album& album, const std::string& label) {
-  const JobStats start = album.job_stats();
-  const int64_t total = start.pending + start.running;
-  if (total == 0) return;
-  Progress bar(label);
-  while (!g_stop) {
-    const bool idle = album.wait_idle(0.25);
-    const JobStats now = album.job_stats();
-    const int64_t left = now.pending + now.running;
-    bar.update(std::max<int64_t>(0, total - left), std::max(total, left));
-    if (idle) break;
+struct WaitOutcome {
+  bool interrupted = false;
+  int64_t failed = 0;  // jobs that failed since `before`
+  int64_t left = 0;    // jobs still queued or running
+};
+
+// Waits for the job queue to drain. The bar counts every job finished since
+// `before` (a snapshot taken before this command queued its work, so jobs the
+// workers finished meanwhile are counted too) plus those still outstanding.
+// Failures since `before` are listed on stderr.
+WaitOutcome wait_for_jobs(Album& album, const std::string& label, const JobStats& before) {
+  WaitOutcome out;
+  auto finished = [&](const JobStats& s) {
+    return std::max<int64_t>(0, s.done - before.done) + std::max<int64_t>(0, s.failed - before.failed);
+  };
+  JobStats now = album.job_stats();
+  // Drawn also when the workers finished everything during the import.
+  if (now.pending + now.running > 0 || finished(now) > 0) {
+    Progress bar(label);
+    while (true) {
+      const int64_t left = now.pending + now.running;
+      bar.update(finished(now), finished(now) + left);
+      if (left == 0 || g_stop) break;
+      // Idle can leave jobs queued that no worker of this run takes (their model is missing).
+      const bool idle = album.wait_idle(0.25);
+      now = album.job_stats();
+      if (idle) {
+        bar.update(finished(now), finished(now) + now.pending + now.running);
+        break;
+      }
+    }
+    bar.finish();
   }
-  bar.finish();
-  const JobStats end = album.job_stats();
-  if (end.failed > start.failed) {
-    std::fprintf(stderr, "%lld job(s) failed\n", static_cast<long long>(end.failed - start.failed));
-    for (const auto& f : end.recent_failures) {
+  out.interrupted = g_stop.load();
+  now = album.job_stats();
+  out.left = now.pending + now.running;
+  out.failed = std::max<int64_t>(0, now.failed - before.failed);
+  if (out.failed > 0) {
+    std::fprintf(stderr, "%lld job(s) failed\n", static_cast<long long>(out.failed));
+    // recent_failures is newest first; list only this run's.
+    for (size_t i = 0; i < now.recent_failures.size() && static_cast<int64_t>(i) < out.failed; ++i) {
+      const JobFailure& f = now.recent_failures[i];
       std::fprintf(stderr, "  photo %lld (%s): %s\n", static_cast<long long>(f.photo_id),
                    f.kind.c_str(), f.error.c_str());
     }
   }
+  return out;
+}
+
+// The exit status after wait_for_jobs: 0, 128+signal, or 1 when jobs failed.
+int wait_exit(const WaitOutcome& w, const std::string& what) {
+  if (w.interrupted) {
+    return interrupted_exit(std::to_string(w.left) + " " + what +
+                            " job(s) still queued; they run at the next serve, import or analyze");
+  }
+  if (w.failed > 0) return fail(std::to_string(w.failed) + " " + what + " job(s) failed (listed above)");
+  return 0;
 }
 
 void install_signal_handlers() {
   g_stop = false;
+  g_signal = 0;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 }
@@ -104,35 +159,55 @@ int cmd_serve(const Config& cfg) {
 }
 
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait) {
-  auto album = open_for_cli(cfg, /*need_clip=*/false);
+  // Workers start once the job counts are noted: the embedding bar and the
+  // failure count then cover exactly the jobs of this run and earlier leftovers.
+  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/false);
   if (!album.ok()) return fail(album.status());
   install_signal_handlers();
+  const JobStats before = (*album)->job_stats();
+  (*album)->start_workers();
   Album::ImportReport sum;
+  int64_t tried = 0;
   for (const std::string& dir : folders) {
+    if (g_stop) break;
     Progress bar("import " + dir);
     std::mutex mu;  // the callback may come from decoding threads
-    auto r = (*album)->import_folder(dir, [&](int64_t done, int64_t total, const std::string& name) {
-      std::lock_guard<std::mutex> lock(mu);
-      bar.update(done, total, name);
-    });
+    auto r = (*album)->import_folder(
+        dir,
+        [&](int64_t done, int64_t total, const std::string& name) {
+          std::lock_guard<std::mutex> lock(mu);
+          bar.update(done, total, name);
+        },
+        g_stop);
     bar.finish();
     if (!r.ok()) return fail(r.status().with_context(dir));
     sum.added += r->added;
     sum.duplicates += r->duplicates;
     sum.rejected += r->rejected;
+    sum.total += r->total;
+    tried += r->added + r->duplicates + r->rejected;
     for (auto& e : r->errors) sum.errors.push_back(e);
+    for (auto& e : r->skipped) sum.skipped.push_back(e);
+  }
+  for (const auto& [path, reason] : sum.skipped) {
+    std::fprintf(stderr, "skipped %s: %s\n", path.c_str(), reason.c_str());
   }
   for (const auto& [path, reason] : sum.errors) {
     std::fprintf(stderr, "rejected %s: %s\n", path.c_str(), reason.c_str());
   }
-  std::printf("imported %lld new, %lld duplicates, %lld rejected\n",
-              static_cast<long long>(sum.added), static_cast<long long>(sum.duplicates),
-              static_cast<long long>(sum.rejected));
+  std::string line = "imported " + std::to_string(sum.added) + " new, " + std::to_string(sum.duplicates) +
+                     " duplicates, " + std::to_string(sum.rejected) + " rejected";
+  if (!sum.skipped.empty()) line += ", " + std::to_string(sum.skipped.size()) + " skipped";
+  std::printf("%s\n", line.c_str());
   std::fflush(stdout);
+  if (g_stop) {
+    return interrupted_exit("stopped after " + std::to_string(tried) + " of " + std::to_string(sum.total) +
+                            " file(s) found; what was imported is kept, run the same import again to finish");
+  }
   if (!(*album)->has_clip_model()) {
     std::fprintf(stderr, "no CLIP model: photos will be embedded when `serve` or `import` runs with --model\n");
   } else if (wait) {
-    wait_for_jobs(**album, "embedding");
+    return wait_exit(wait_for_jobs(**album, "embedding", before), "embedding");
   }
   return 0;
 }
@@ -164,19 +239,22 @@ int cmd_search(const Config& cfg, const SearchArgs& a) {
 }
 
 int cmd_analyze(const Config& cfg, bool wait) {
-  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/true);
+  // Workers start only to wait: --no-wait queues and returns, nothing is sent to the VLM.
+  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/true, /*workers=*/false);
   if (!album.ok()) return fail(album.status());
   if (!(*album)->has_vlm()) {
     return fail(Status::Unavailable(
         "no VLM configured: set QWEN_API_KEY (or DASHSCOPE_API_KEY), or --vlm-base-url for a local server"));
   }
+  install_signal_handlers();
+  const JobStats before = (*album)->job_stats();
   auto n = (*album)->analyze_missing();
   if (!n.ok()) return fail(n.status());
   std::printf("queued %lld photo(s) for description\n", static_cast<long long>(*n));
   std::fflush(stdout);
-  install_signal_handlers();
-  if (wait) wait_for_jobs(**album, "describing");
-  return 0;
+  if (!wait) return 0;
+  (*album)->start_workers();
+  return wait_exit(wait_for_jobs(**album, "describing", before), "description");
 }
 
 }  // namespace sa::cli

@@ -52,8 +52,12 @@ void Progress::update(int64_t done, int64_t total, const std::string& item) {
     open_ = true;
     return;
   }
-  // Plain mode: a line every 10% (or every 100 items without a total) and at the end.
-  const bool step = total > 0 ? (pct / 10 != last_pct_ / 10) : (done - last_done_ >= (bytes_ ? (int64_t(16) << 20) : 100));
+  // Plain mode: the first update, then a line every 10% (or every 100 items
+  // without a total) and at the end. (-1 / 10 is 0 in C++, so "nothing drawn
+  // yet" is tested explicitly: 0-9 % would otherwise look already drawn.)
+  const bool first = last_pct_ < 0 && last_done_ < 0;
+  const bool step = first || (total > 0 ? (pct / 10 != last_pct_ / 10)
+                                        : (done - last_done_ >= (bytes_ ? (int64_t(16) << 20) : 100)));
   if (!step && !complete) return;
   if (complete && last_pct_ == 100) return;
   last_pct_ = pct;

@@ -2,6 +2,7 @@
 // the goldens, import + search end to end, config precedence, and that every
 // failure exits non-zero with exactly one line on stderr.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -14,6 +15,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "core/file_util.h"
@@ -46,13 +49,32 @@ struct RunResult {
   }
 };
 
-// Runs the binary with argv (no shell) and an explicit environment.
-RunResult run(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+// A started binary: stdout and stderr go to files, read when it has finished.
+struct Running {
+  pid_t pid = -1;
+  std::string out, err;  // paths
+  // Waits for the exit; the result's rc is 128 + signal if a signal ended it.
+  RunResult finish() {
+    RunResult r;
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+      r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    r.out = read_file(out).ok() ? *read_file(out) : "";
+    r.err = read_file(err).ok() ? *read_file(err) : "";
+    return r;
+  }
+  std::string err_so_far() const { return read_file(err).ok() ? *read_file(err) : ""; }
+};
+
+// Starts the binary with argv (no shell) and an explicit environment.
+Running start(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
   static int counter = 0;
   const fs::path dir = fs::temp_directory_path() / ("sa_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string out = (dir / ("out" + std::to_string(counter))).string();
-  const std::string err = (dir / ("err" + std::to_string(counter++))).string();
+  Running run;
+  run.out = (dir / ("out" + std::to_string(counter))).string();
+  run.err = (dir / ("err" + std::to_string(counter++))).string();
   std::vector<std::string> argv_s = {kBin};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -67,19 +89,17 @@ RunResult run(const std::vector<std::string>& args, std::map<std::string, std::s
   envp.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, run.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, run.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  RunResult r;
-  if (posix_spawn(&pid, kBin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  }
+  if (posix_spawn(&pid, kBin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0) run.pid = pid;
   posix_spawn_file_actions_destroy(&fa);
-  r.out = read_file(out).ok() ? *read_file(out) : "";
-  r.err = read_file(err).ok() ? *read_file(err) : "";
-  return r;
+  return run;
+}
+
+// Runs the binary to completion.
+RunResult run(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+  return start(args, std::move(env)).finish();
 }
 
 double cosine(const std::vector<double>& a, const std::vector<double>& b) {
@@ -289,6 +309,8 @@ TEST(Cli, ImportThenSearch) {
   RunResult imp = run({"import", "--data-dir", data, "--model", m, kData + "/images"});
   ASSERT_EQ(imp.rc, 0) << imp.err;
   EXPECT_NE(imp.out.find("imported 7 new, 0 duplicates, 0 rejected"), std::string::npos) << imp.out;
+  // The embedding bar counts all seven new photos, also those embedded during the import.
+  EXPECT_NE(imp.err.find("embedding: 7/7 (100%)"), std::string::npos) << imp.err;
   // analyze queues descriptions (a closed local port stands in for the VLM) and never
   // prints the key; without any VLM it says so in one line.
   RunResult an = run({"analyze", "--data-dir", data, "--no-wait"},
@@ -331,6 +353,145 @@ TEST(Cli, ImportThenSearch) {
   RunResult plain = run({"search", "--data-dir", data, "--limit", "3", query});
   ASSERT_EQ(plain.rc, 0) << plain.err;
   EXPECT_EQ(plain.lines().size(), 3u);
+  fs::remove_all(tmp);
+}
+
+// The last line of a text ("" if none).
+std::string last_line(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const size_t nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// SIGINT during an import: it stops after the files in progress, prints what it
+// did, exits 130, and a rerun imports exactly the rest.
+TEST(Cli, ImportStopsOnSigintAndKeepsWhatWasImported) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_sigint_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  const fs::path src = tmp / "many";
+  fs::create_directories(src);
+  auto jpeg = read_file(kData + "/images/coffee_q90.jpg");
+  ASSERT_TRUE(jpeg.ok());
+  constexpr int kFiles = 400;
+  for (int i = 0; i < kFiles; ++i) {
+    // Bytes after the JPEG end marker: distinct files (by hash) that decode the same.
+    ASSERT_TRUE(write_file_atomic((src / ("c" + std::to_string(1000 + i) + ".jpg")).string(),
+                                  *jpeg + std::to_string(i)).ok());
+  }
+  const std::string data = (tmp / "album").string();
+  Running imp = start({"import", "--data-dir", data, src.string()});
+  ASSERT_GT(imp.pid, 0);
+  // Plain progress prints the first file (then every 10 %): interrupt once it shows.
+  const std::string first = "import " + src.string() + ": 1/" + std::to_string(kFiles) + " (0%)";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (imp.err_so_far().find(first) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(imp.pid, SIGINT);
+  RunResult r = imp.finish();
+  EXPECT_NE(r.err.find(first), std::string::npos) << r.err;
+  EXPECT_EQ(r.rc, 130) << r.err;
+  EXPECT_EQ(last_line(r.err).rfind("smart-album: interrupted: stopped after ", 0), 0u) << r.err;
+  long long added = -1;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "imported %lld new, 0 duplicates, 0 rejected", &added), 1) << r.out;
+  EXPECT_GE(added, 1);
+  EXPECT_LT(added, kFiles);
+  // Files are taken in sorted order and every file started is finished, so the
+  // first `added` files are stored, whole. Keeping 5 more (and dropping the rest,
+  // to keep the test short), a rerun imports exactly those 5.
+  for (int i = static_cast<int>(added) + 5; i < kFiles; ++i) fs::remove(src / ("c" + std::to_string(1000 + i) + ".jpg"));
+  RunResult again = run({"import", "--data-dir", data, src.string()});
+  EXPECT_EQ(again.rc, 0) << again.err;
+  EXPECT_NE(again.out.find("imported 5 new, " + std::to_string(added) + " duplicates, 0 rejected"), std::string::npos)
+      << again.out;
+  fs::remove_all(tmp);
+}
+
+// Entries the scan cannot import are named on stderr and counted in the summary.
+TEST(Cli, ImportReportsSkippedEntries) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_skip_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  const fs::path src = tmp / "trip";
+  fs::create_directories(src);
+  fs::copy_file(kData + "/images/pokemon.jpeg", src / "pokemon.jpeg");
+  fs::create_symlink(tmp / "gone.jpg", src / "broken.jpg");
+  RunResult r = run({"import", "--data-dir", (tmp / "album").string(), src.string()});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("imported 1 new, 0 duplicates, 0 rejected, 1 skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("skipped " + (src / "broken.jpg").string() + ": broken symbolic link"), std::string::npos)
+      << r.err;
+  fs::remove_all(tmp);
+}
+
+// A stand-in VLM on 127.0.0.1 that refuses every request (400: not retried).
+class RefusingVlm {
+ public:
+  RefusingVlm() {
+    svr_.Post("/v1/chat/completions", [this](const httplib::Request&, httplib::Response& res) {
+      ++requests;
+      res.status = 400;
+      res.set_content(R"({"error":{"message":"model not found"}})", "application/json");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~RefusingVlm() {
+    svr_.stop();
+    thread_.join();
+  }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::atomic<int> requests{0};
+
+ private:
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// analyze --no-wait only queues (no VLM request, no waiting); analyze that
+// waits exits non-zero when its jobs failed, every time.
+TEST(Cli, AnalyzeNoWaitQueuesOnlyAndFailedJobsFail) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_analyze_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  const std::string data = (tmp / "album").string();
+  RunResult imp = run({"import", "--data-dir", data, kData + "/images"});
+  ASSERT_EQ(imp.rc, 0) << imp.err;
+  RefusingVlm vlm;
+  std::map<std::string, std::string> env = {{"QWEN_API_KEY", "sk-test"}, {"QWEN_BASE_URL", vlm.base_url()}};
+
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult queued = run({"analyze", "--data-dir", data, "--no-wait"}, env);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(queued.rc, 0) << queued.err;
+  EXPECT_NE(queued.out.find("queued 7 photo(s)"), std::string::npos) << queued.out;
+  EXPECT_EQ(vlm.requests.load(), 0);
+  EXPECT_LT(secs, 5.0);
+
+  for (int round = 0; round < 2; ++round) {
+    RunResult an = run({"analyze", "--data-dir", data}, env);
+    EXPECT_NE(an.rc, 0) << round << ": " << an.out << an.err;
+    EXPECT_NE(an.err.find("7 job(s) failed"), std::string::npos) << an.err;
+    EXPECT_EQ(last_line(an.err), "smart-album: 7 description job(s) failed (listed above)") << an.err;
+  }
+  EXPECT_GE(vlm.requests.load(), 14);
+  fs::remove_all(tmp);
+}
+
+// import's embedding wait: the bar counts every job of the run, and failed
+// embeddings (originals gone) make the exit status non-zero.
+TEST(Cli, ImportEmbeddingFailuresFailAndCountAllJobs) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_embedfail_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  const std::string data = (tmp / "album").string();
+  RunResult imp = run({"import", "--data-dir", data, kData + "/images"});
+  ASSERT_EQ(imp.rc, 0) << imp.err;
+  fs::remove_all(fs::path(data) / "originals");
+  RunResult emb = run({"import", "--data-dir", data, "--model", kTiny + "/hf-safetensors", kData + "/images"});
+  EXPECT_NE(emb.out.find("imported 0 new, 7 duplicates"), std::string::npos) << emb.out;
+  EXPECT_NE(emb.rc, 0) << emb.err;
+  EXPECT_NE(emb.err.find("embedding: 7/7 (100%)"), std::string::npos) << emb.err;
+  EXPECT_EQ(last_line(emb.err), "smart-album: 7 embedding job(s) failed (listed above)") << emb.err;
   fs::remove_all(tmp);
 }
 

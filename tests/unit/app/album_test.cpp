@@ -502,6 +502,78 @@ TEST_F(AlbumTest, ImportsAFolderIncrementally) {
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
 }
 
+// "." and "trip/" are recorded under the folder's own name, as "/abs/trip" is;
+// a broken link is reported in the report, not dropped silently.
+TEST_F(AlbumTest, ImportNamesTheFolderFromItsPathAndReportsSkipped) {
+  fs::path src = root_ / "import" / "trip";
+  fs::create_directories(src);
+  fs::copy_file(golden::data("images/pokemon.jpeg"), src / "pokemon.jpeg");
+  fs::create_symlink(src / "gone.jpg", src / "broken.jpg");
+  open(deps(/*with_clip=*/false));
+  const fs::path cwd = fs::current_path();
+  fs::current_path(src);
+  auto rep = album_->import_folder(".");
+  fs::current_path(cwd);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_EQ(rep->added, 1);
+  EXPECT_EQ(rep->total, 1);
+  EXPECT_FALSE(rep->cancelled);
+  ASSERT_EQ(rep->skipped.size(), 1u);
+  EXPECT_EQ(rep->skipped[0].first, (src / "broken.jpg").string());
+  EXPECT_NE(rep->skipped[0].second.find("broken symbolic link"), std::string::npos);
+  auto page = album_->list_photos(1, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].folder, "trip");
+
+  fs::create_directories(root_ / "import" / "day2");
+  fs::copy_file(golden::data("images/coffee_q90.jpg"), root_ / "import" / "day2" / "coffee.jpg");
+  rep = album_->import_folder((root_ / "import" / "day2").string() + "/");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->added, 1);
+  page = album_->list_photos(1, 10);
+  std::set<std::string> names;
+  for (auto& p : page->items) names.insert(p.folder + "/" + p.filename);
+  EXPECT_EQ(names, (std::set<std::string>{"trip/pokemon.jpeg", "day2/coffee.jpg"}));
+}
+
+// Cancelling (as the CLI does on SIGINT) stops before the next file: what was
+// added is complete and counted, the rest is left for the next import.
+TEST_F(AlbumTest, ImportStopsWhenCancelled) {
+  fs::path src = root_ / "many";
+  fs::create_directories(src);
+  const std::string jpeg = image_bytes("pokemon.jpeg");
+  for (int i = 0; i < 12; ++i) {
+    // Bytes after the JPEG end marker: a distinct file that decodes the same.
+    ASSERT_TRUE(write_file_atomic((src / ("p" + std::to_string(100 + i) + ".jpg")).string(),
+                                  jpeg + std::to_string(i)).ok());
+  }
+  AlbumDeps d = deps(/*with_clip=*/false);
+  d.import_threads = 1;
+  open(std::move(d));
+  std::atomic<bool> cancel{false};
+  int64_t calls = 0;
+  auto rep = album_->import_folder(
+      src.string(),
+      [&](int64_t done, int64_t, const std::string&) {
+        calls = done;
+        if (done == 3) cancel = true;
+      },
+      cancel);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_TRUE(rep->cancelled);
+  EXPECT_EQ(rep->added, 3);
+  EXPECT_EQ(rep->total, 12);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(album_->list_photos(1, 50)->total, 3);
+  // The next import finishes the job.
+  rep = album_->import_folder(src.string());
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->cancelled);
+  EXPECT_EQ(rep->added, 9);
+  EXPECT_EQ(rep->duplicates, 3);
+}
+
 TEST_F(AlbumTest, SettingsDefaultsFollowTheVlm) {
   open(deps());
   EXPECT_FALSE(album_->settings().auto_analyze);

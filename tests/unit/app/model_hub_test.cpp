@@ -86,6 +86,17 @@ class FakeHub {
     head_size_[repo + "/" + file] = n;
   }
   void set_ignore_range(bool v) { ignore_range_ = v; }
+  // Answer every request for repo/file with this HTTP status (0: serve it).
+  void set_status(const std::string& repo, const std::string& file, int status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_[repo + "/" + file] = status;
+  }
+  // Plain GETs of repo/file send only its first n bytes, chunked (no
+  // Content-Length), and end cleanly: a mirror that cut the file short.
+  void set_unsized_prefix(const std::string& repo, const std::string& file, size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    unsized_prefix_[repo + "/" + file] = n;
+  }
   // The next plain GET is cut off halfway through.
   void cut_next_get() { cut_once_ = true; }
   void set_etag_override(const std::string& e) {
@@ -120,6 +131,26 @@ class FakeHub {
         return;
       }
       content = it->second;
+      auto forced = status_.find(repo + "/" + file);
+      if (forced != status_.end() && forced->second != 0) {
+        res.status = forced->second;
+        res.set_content("<Error><Code>AccessDenied</Code></Error>", "application/xml");
+        return;
+      }
+      auto prefix = unsized_prefix_.find(repo + "/" + file);
+      if (prefix != unsized_prefix_.end() && req.ranges.empty()) {
+        auto data = std::make_shared<std::string>(content.substr(0, prefix->second));
+        res.set_chunked_content_provider("application/octet-stream",
+                                         [data](size_t off, httplib::DataSink& sink) {
+                                           if (off < data->size()) {
+                                             sink.write(data->data() + off, std::min<size_t>(4096, data->size() - off));
+                                           } else {
+                                             sink.done();
+                                           }
+                                           return true;
+                                         });
+        return;
+      }
       auto hs = head_size_.find(repo + "/" + file);
       if (req.method == "HEAD" && hs != head_size_.end()) content.assign(hs->second, 'x');
     }
@@ -152,6 +183,8 @@ class FakeHub {
   std::mutex mu_;
   std::map<std::string, std::string> files_;
   std::map<std::string, size_t> head_size_;
+  std::map<std::string, int> status_;
+  std::map<std::string, size_t> unsized_prefix_;
   std::vector<Seen> seen_;
   std::atomic<bool> ignore_range_{false};
   std::atomic<bool> cut_once_{false};
@@ -460,6 +493,117 @@ TEST_F(ModelHubPull, ChecksumMismatchLeavesNoFile) {
   EXPECT_NE(st.message().find("SHA-256"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir() + "/config.json"));
   EXPECT_FALSE(fs::exists(dir() + "/config.json.part"));
+}
+
+// S3-style mirrors answer 403 (or 401) for a key that does not exist: for an
+// optional file that means "absent"; for a required file it stays an error.
+TEST_F(ModelHubPull, OptionalFileDeniedIsAbsentRequiredFileDeniedFails) {
+  hub_.add("org/tiny-b16", "vocab.txt", "[PAD]\n");
+  for (int code : {401, 403, 404}) {
+    hub_.set_status("org/tiny-b16", "vocab.txt", code);
+    Status st = pull_model(tiny_model(), tmp_.path(), opt_);
+    ASSERT_TRUE(st.ok()) << code << ": " << st.to_string();
+    expect_complete();
+    EXPECT_FALSE(fs::exists(dir() + "/vocab.txt"));
+    EXPECT_FALSE(fs::exists(dir() + "/vocab.txt.part"));
+  }
+  hub_.set_status("org/tiny-b16", "vocab.txt", 0);
+  ASSERT_TRUE(pull_model(tiny_model(), tmp_.path(), opt_).ok());
+  EXPECT_EQ(slurp(dir() + "/vocab.txt"), "[PAD]\n");
+
+  hub_.set_status("org/tiny-b16", "config.json", 403);
+  TempDir other;
+  Status st = pull_model(tiny_model(), other.path(), opt_);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.to_string();
+  EXPECT_NE(st.message().find("HTTP 403"), std::string::npos) << st.message();
+}
+
+// A server that sends no Content-Length and stops early looks like a finished
+// transfer; the safetensors structure shows it is not. The .part stays, and the
+// next pull resumes it.
+TEST_F(ModelHubPull, TruncatedUnsizedDownloadIsRejectedAndResumed) {
+  const size_t cut = weights_.size() - 1000;
+  hub_.set_unsized_prefix("org/tiny-b16", "model.safetensors", cut);
+  Status st = pull_model(tiny_model(), tmp_.path(), opt_);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.to_string();
+  EXPECT_NE(st.message().find("truncated"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(dir() + "/model.safetensors"));
+  EXPECT_EQ(slurp(dir() + "/model.safetensors.part"), weights_.substr(0, cut));
+  EXPECT_FALSE(model_is_downloaded(tiny_model(), tmp_.path()));
+
+  hub_.set_unsized_prefix("org/tiny-b16", "model.safetensors", weights_.size() + 1);
+  ASSERT_TRUE(pull_model(tiny_model(), tmp_.path(), opt_).ok());
+  expect_complete();
+  bool resumed = false;
+  for (const auto& s : hub_.seen()) resumed |= s.range == "bytes=" + std::to_string(cut) + "-";
+  EXPECT_TRUE(resumed);
+}
+
+// A truncated file already in place (installed before files were checked) is
+// not taken as downloaded: the pull fetches the rest.
+TEST_F(ModelHubPull, ExistingTruncatedFileIsFetchedAgain) {
+  const size_t cut = weights_.size() / 2;
+  ASSERT_TRUE(make_dirs(dir()).ok());
+  ASSERT_TRUE(write_file_atomic(dir() + "/model.safetensors", weights_.substr(0, cut)).ok());
+  ASSERT_TRUE(write_file_atomic(dir() + "/config.json", config_).ok());
+  Status st = pull_model(tiny_model(), tmp_.path(), opt_);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  expect_complete();
+  bool resumed = false;
+  for (const auto& s : hub_.seen()) resumed |= s.range == "bytes=" + std::to_string(cut) + "-";
+  EXPECT_TRUE(resumed);
+}
+
+class CheckWeightFile : public ::testing::Test {
+ protected:
+  std::string put(const std::string& name, const std::string& bytes) {
+    const std::string p = tmp_.path() + "/" + name;
+    EXPECT_TRUE(write_file_atomic(p, bytes).ok());
+    return p;
+  }
+  TempDir tmp_;
+};
+
+TEST_F(CheckWeightFile, Safetensors) {
+  const std::string good = slurp(kTinyDir + "/model.safetensors");
+  EXPECT_TRUE(check_weight_file(put("a.safetensors", good)).ok());
+  // Under its final name, as a .part is checked.
+  EXPECT_TRUE(check_weight_file(put("a.safetensors.part", good), "a.safetensors").ok());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"truncated data", good.substr(0, good.size() - 1)},
+      {"trailing bytes", good + "x"},
+      {"truncated header", good.substr(0, 20)},
+      {"no header length", good.substr(0, 5)},
+      {"header not JSON", std::string("\x04\0\0\0\0\0\0\0nope", 12)},
+      {"empty", ""},
+  };
+  for (const auto& [what, bytes] : bad) {
+    Status st = check_weight_file(put("b.safetensors", bytes));
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << what << ": " << st.to_string();
+    EXPECT_NE(st.message().find("b.safetensors"), std::string::npos) << st.message();
+  }
+  EXPECT_NE(check_weight_file(put("c.safetensors", good.substr(0, good.size() - 7))).message().find("truncated"),
+            std::string::npos);
+}
+
+TEST_F(CheckWeightFile, TorchZip) {
+  const std::string pt = slurp(std::string(SA_TEST_DATA) + "/clip/tiny-b16/clip_cn_tiny-b16.pt");
+  const std::string bin = slurp(std::string(SA_TEST_DATA) + "/clip/tiny-b16/hf-bin/pytorch_model.bin");
+  EXPECT_TRUE(check_weight_file(put("a.pt", pt)).ok());
+  EXPECT_TRUE(check_weight_file(put("pytorch_model.bin", bin)).ok());
+  for (size_t cut : {size_t(1), size_t(21), size_t(22), pt.size() / 2}) {
+    Status st = check_weight_file(put("b.pt", pt.substr(0, pt.size() - cut)));
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << cut << ": " << st.to_string();
+    EXPECT_NE(st.message().find("end-of-central-directory"), std::string::npos) << st.message();
+  }
+  // A pre-1.6 torch file (a bare pickle) is not a zip at all.
+  EXPECT_EQ(check_weight_file(put("old.bin", std::string("\x80\x02}q\0.", 6) + std::string(64, 'x'))).code(),
+            StatusCode::kCorruption);
+  // Files that are not weights are not looked at.
+  EXPECT_TRUE(check_weight_file(put("config.json", "{")).ok());
+  EXPECT_EQ(check_weight_file(tmp_.path() + "/missing.pt").code(), StatusCode::kIOError);
 }
 
 TEST(ModelHubNetwork, ServerDownIsUnavailable) {

@@ -3,14 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "ingest/folder_scan.h"
 #include "ingest/safe_name.h"
-#include <thread>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <thread>
 
 namespace sa {
 namespace {
@@ -243,6 +248,88 @@ TEST(FolderScan, ListsRecursivelySkippingHidden) {
   EXPECT_EQ(rel, (std::vector<std::string>{"a/b/z.gif", "a/y.png", "x.jpg"}));
   EXPECT_EQ(list_files_recursive(d.str() + "/nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(list_files_recursive((d.path() / "x.jpg").string()).status().code(), StatusCode::kInvalidArgument);
+}
+
+std::vector<std::string> relative_to(const fs::path& root, const std::vector<std::string>& paths) {
+  std::vector<std::string> rel;
+  for (auto& p : paths) rel.push_back(fs::path(p).lexically_relative(root).generic_string());
+  return rel;
+}
+
+TEST(FolderScan, ReportsBrokenLinksAndLinkedFoldersAndKeepsScanning) {
+  TempDir d;
+  fs::create_directories(d.path() / "a");
+  fs::create_directories(d.path() / "z");
+  for (const char* f : {"a/x.jpg", "z/y.jpg", "target.jpg"}) {
+    ASSERT_TRUE(write_file_atomic((d.path() / f).string(), "x").ok());
+  }
+  fs::create_symlink(d.path() / "no-such-file.jpg", d.path() / "a" / "broken.jpg");
+  fs::create_symlink(d.path() / "z", d.path() / "a" / "linked-folder");
+  fs::create_symlink(d.path() / "target.jpg", d.path() / "z" / "linked.jpg");
+  ASSERT_EQ(::mkfifo((d.path() / "z" / "pipe").c_str(), 0644), 0);
+
+  auto scan = scan_folder(d.str());
+  ASSERT_TRUE(scan.ok()) << scan.status().to_string();
+  EXPECT_EQ(relative_to(d.path(), scan->files),
+            (std::vector<std::string>{"a/x.jpg", "target.jpg", "z/linked.jpg", "z/y.jpg"}));
+  std::map<std::string, std::string> skipped;
+  for (auto& [path, why] : scan->skipped) skipped[fs::path(path).lexically_relative(d.path()).generic_string()] = why;
+  ASSERT_EQ(skipped.size(), 3u);
+  EXPECT_NE(skipped["a/broken.jpg"].find("broken symbolic link"), std::string::npos) << skipped["a/broken.jpg"];
+  EXPECT_NE(skipped["a/linked-folder"].find("not followed"), std::string::npos);
+  EXPECT_NE(skipped["z/pipe"].find("not a regular file"), std::string::npos);
+  // The compatibility wrapper lists the same files.
+  EXPECT_EQ(*list_files_recursive(d.str()), scan->files);
+}
+
+TEST(FolderScan, RootIsAbsoluteAndNamedForDotAndTrailingSlash) {
+  TempDir d;
+  fs::create_directories(d.path() / "trip");
+  auto slash = scan_folder(d.str() + "/trip/");
+  ASSERT_TRUE(slash.ok());
+  EXPECT_EQ(slash->root, (d.path() / "trip").string());
+  auto dotted = scan_folder(d.str() + "/trip/./../trip/.");
+  ASSERT_TRUE(dotted.ok());
+  EXPECT_EQ(dotted->root, (d.path() / "trip").string());
+  const fs::path cwd = fs::current_path();
+  fs::current_path(d.path() / "trip");
+  auto dot = scan_folder(".");
+  fs::current_path(cwd);
+  ASSERT_TRUE(dot.ok());
+  EXPECT_EQ(fs::path(dot->root).filename(), "trip");
+  EXPECT_TRUE(fs::path(dot->root).is_absolute());
+}
+
+// A folder without read permission is reported and the rest is still listed.
+// Root reads everything, so the scan runs in a child that drops to "nobody".
+TEST(FolderScan, UnreadableFolderIsReportedNotFatal) {
+  TempDir d;
+  fs::create_directories(d.path() / "a-locked");
+  fs::create_directories(d.path() / "b");
+  ASSERT_TRUE(write_file_atomic((d.path() / "a-locked" / "hidden.jpg").string(), "x").ok());
+  ASSERT_TRUE(write_file_atomic((d.path() / "b" / "seen.jpg").string(), "x").ok());
+  ASSERT_TRUE(write_file_atomic((d.path() / "c.jpg").string(), "x").ok());
+  fs::permissions(d.path() / "a-locked", fs::perms::none);
+  fs::permissions(d.path(), fs::perms::all);  // nobody must reach the tree
+
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(77);
+    auto scan = scan_folder(d.str());
+    if (!scan.ok()) ::_exit(10);
+    if (relative_to(d.path(), scan->files) != std::vector<std::string>{"b/seen.jpg", "c.jpg"}) ::_exit(11);
+    if (scan->skipped.size() != 1) ::_exit(12);
+    if (scan->skipped[0].first != (d.path() / "a-locked").string()) ::_exit(13);
+    if (scan->skipped[0].second.find("cannot read folder") == std::string::npos) ::_exit(14);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  fs::permissions(d.path() / "a-locked", fs::perms::owner_all);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot drop root privileges";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child check failed (see the exit codes in the test)";
 }
 
 }  // namespace
