@@ -2,39 +2,29 @@
 
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace sa {
 namespace {
 
 constexpr size_t kMaxComponentBytes = 255;
 constexpr size_t kMaxFolderDepth = 16;
 
-// Replaces invalid UTF-8 sequences by '?' and drops control characters, so a
-// name is always printable and valid JSON once stored.
+// Invalid UTF-8 (stray or truncated sequences, overlong forms such as C0 80 or
+// E0 80 80, UTF-16 surrogates ED A0 80, code points above U+10FFFF) becomes
+// U+FFFD exactly as the JSON layer replaces it (nlohmann's error_handler_t::replace,
+// one U+FFFD per maximal invalid subpart): the stored name is valid UTF-8 and the
+// upload reply, which echoes the raw name through that same replacement, shows
+// the name the album stored. Control characters (C0 and DEL) are dropped.
 std::string clean_utf8(std::string_view s) {
+  const std::string quoted = nlohmann::json(std::string(s)).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string valid = nlohmann::json::parse(quoted).get<std::string>();
   std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c >= 0x20 && c != 0x7f) out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (int k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    // Overlong 2-byte forms (C0, C1) and code points above U+10FFFF are invalid.
-    if (ok && (c == 0xC0 || c == 0xC1 || c > 0xF4)) ok = false;
-    if (!ok) {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    out.append(s.substr(i, len));
-    i += len;
+  out.reserve(valid.size());
+  for (char ch : valid) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) out.push_back(ch);
   }
   return out;
 }
