@@ -109,6 +109,37 @@ TEST(SafeName, ArbitraryBytesAlwaysGiveValidUtf8) {
   }
 }
 
+TEST(SafeName, LongNamesKeepTheirExtension) {
+  const std::string stem(300, 'a');
+  SafeName n = sanitize_upload_name("trip/" + stem + ".jpeg");
+  EXPECT_EQ(n.folder, "trip");
+  EXPECT_EQ(n.filename, std::string(250, 'a') + ".jpeg");
+  // Multi-byte stem: cut before a whole character, extension kept.
+  std::string cats;
+  for (int i = 0; i < 100; ++i) cats += "猫";  // 300 bytes
+  n = sanitize_upload_name(cats + ".jpg");
+  EXPECT_EQ(n.filename, cats.substr(0, 83 * 3) + ".jpg");  // 251 bytes left for the stem
+  EXPECT_EQ(n.filename.size(), 253u);
+  EXPECT_TRUE(is_valid_utf8(n.filename));
+  // A 4-byte character at the cut.
+  std::string emoji;
+  for (int i = 0; i < 70; ++i) emoji += "\U0001F600";  // 280 bytes
+  n = sanitize_upload_name(emoji + ".png");
+  EXPECT_EQ(n.filename, emoji.substr(0, 62 * 4) + ".png");
+  EXPECT_TRUE(is_valid_utf8(n.filename));
+  // Exactly 255 bytes is left alone; 256 loses one stem byte.
+  n = sanitize_upload_name(std::string(251, 'b') + ".jpg");
+  EXPECT_EQ(n.filename.size(), 255u);
+  n = sanitize_upload_name(std::string(252, 'b') + ".jpg");
+  EXPECT_EQ(n.filename, std::string(251, 'b') + ".jpg");
+  // No usable extension (a dot file, or an "extension" longer than a name part):
+  // plain cut on a code point.
+  n = sanitize_upload_name("." + std::string(300, 'c'));
+  EXPECT_EQ(n.filename, "." + std::string(254, 'c'));
+  n = sanitize_upload_name("x." + cats);
+  EXPECT_EQ(n.filename, "x." + cats.substr(0, 84 * 3));
+}
+
 TEST(SafeName, LongComponentsAreCappedOnACodePoint) {
   std::string longname;
   for (int i = 0; i < 200; ++i) longname += "猫";  // 600 bytes
