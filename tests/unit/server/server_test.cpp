@@ -206,6 +206,20 @@ TEST_F(ServerTest, SearchParametersAndResults) {
   expect_error(get_json("/api/search?q=x&limit=0", 400), "invalid_argument");
   expect_error(get_json("/api/search?q=x&min_score=high", 400), "invalid_argument");
   expect_error(get_json("/api/search?q=x&date_from=yesterday", 400), "invalid_argument");
+  // The right shape is not enough: real calendar dates, and date_from <= date_to.
+  album_->last_search = {};
+  for (const char* bad : {"date_from=2023-13-45", "date_from=2023-02-29", "date_to=2023-04-31",
+                          "date_to=2023-00", "date_from=2024&date_to=2023-12-31",
+                          "date_from=2023-06-02&date_to=2023-06-01"}) {
+    json e = get_json(std::string("/api/search?q=cat&") + bad, 400);
+    expect_error(e, "invalid_argument");
+    EXPECT_NE(e["error"]["message"].get<std::string>().find("date_"), std::string::npos) << e;
+  }
+  EXPECT_EQ(album_->last_search.date_from, "");  // refused before the album was asked
+  get_json("/api/search?q=cat&date_from=2024-02-29&date_to=2024-02-29", 200);
+  EXPECT_EQ(album_->last_search.date_from, "2024-02-29");
+  get_json("/api/search?q=cat&date_from=2023-05&date_to=2023", 200);
+  EXPECT_EQ(album_->last_search.date_to, "2023");
   expect_error(get_json("/api/search?q=" + std::string(1001, 'a'), 400), "invalid_argument");
 
   // Without an explicit mode the persisted "enhanced search" setting decides.
