@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "server/errors.h"
 #include "server/routes.h"
@@ -17,6 +18,7 @@ struct HttpServer::Impl {
   Impl(Album& a, ServerOptions o) : ctx{a, std::move(o)} {}
   RouteContext ctx;
   httplib::Server srv;
+  Router router{srv};
   std::thread thread;
   int port = 0;
   std::mutex mu;
@@ -83,14 +85,28 @@ Status HttpServer::start() {
   });
   // Errors httplib produces itself (unknown route, 413 body too large, bad request)
   // get the same JSON shape as ours; replies that already carry a body are kept.
+  // httplib answers 404 when no route of the request's method matches; if a
+  // route of another method does, the answer is 405 with an Allow header.
   m.srv.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
+      [&m](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.status == 304) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      const std::vector<std::string> allowed = m.router.allowed_methods(req.path);
+      if (!allowed.empty()) {
+        std::string allow;
+        for (const auto& a : allowed) allow += (allow.empty() ? "" : ", ") + a;
+        res.set_header("Allow", allow);
+        res.status = 405;
+      }
+    }
     Status s;
     switch (res.status) {
       case 404: s = Status::NotFound("no route for " + req.method + " " + req.path); break;
+      case 405:
+        s = Status::InvalidArgument("method " + req.method + " is not allowed for " + req.path +
+                                    " (allowed: " + res.get_header_value("Allow") + ")");
+        break;
       case 413: s = Status::ResourceExhausted("request body too large"); break;
-      case 405: s = Status::InvalidArgument("method not allowed"); break;
       default: s = Status(StatusCode::kInvalidArgument, "bad request (HTTP " +
                                                            std::to_string(res.status) + ")");
     }
@@ -100,10 +116,10 @@ Status HttpServer::start() {
     return httplib::Server::HandlerResponse::Handled;
   }));
 
-  register_settings_routes(m.srv, m.ctx);
-  register_search_routes(m.srv, m.ctx);
-  register_photo_routes(m.srv, m.ctx);
-  register_static_routes(m.srv, m.ctx);
+  register_settings_routes(m.router, m.ctx);
+  register_search_routes(m.router, m.ctx);
+  register_photo_routes(m.router, m.ctx);
+  register_static_routes(m.router, m.ctx);
 
   if (m.ctx.opt.port == 0) {
     m.port = m.srv.bind_to_any_port(m.ctx.opt.host);

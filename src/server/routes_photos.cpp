@@ -126,7 +126,7 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
 
 }  // namespace
 
-void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_photo_routes(Router& srv, RouteContext& ctx) {
   srv.Post("/api/photos", [&ctx](const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
     try {

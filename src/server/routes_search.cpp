@@ -56,7 +56,7 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
 
 }  // namespace
 
-void register_search_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_search_routes(Router& srv, RouteContext& ctx) {
   srv.Get("/api/search", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     const std::string q = trim(req.has_param("q") ? req.get_param_value("q") : "");
     if (q.empty()) return send_error(res, Status::InvalidArgument("parameter 'q' is required"));

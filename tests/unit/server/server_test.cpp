@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "fake_album.h"
@@ -338,6 +340,38 @@ TEST_F(ServerTest, StaticFilesAndTraversal) {
   }
   json j = get_json("/api/nothing-here", 404);
   expect_error(j, "not_found");
+}
+
+// A wrong method on an existing path is 405 with Allow, not "no route".
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  auto methods = [](const std::string& allow) {
+    std::set<std::string> out;
+    std::stringstream ss(allow);
+    for (std::string m; std::getline(ss, m, ',');) out.insert(m.substr(m.find_first_not_of(' ')));
+    return out;
+  };
+  auto check = [&](const httplib::Result& r, const std::set<std::string>& allow, const char* what) {
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->status, 405) << what << " " << r->body;
+    EXPECT_EQ(methods(r->get_header_value("Allow")), allow) << what;
+    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos);
+    expect_error(json::parse(r->body), "invalid_argument");
+  };
+  check(client_->Post("/api/health", "", "text/plain"), {"GET", "HEAD"}, "POST /api/health");
+  check(client_->Delete("/api/search"), {"GET", "HEAD"}, "DELETE /api/search");
+  check(client_->Put("/api/photos/1", "x", "text/plain"), {"GET", "HEAD", "DELETE"}, "PUT /api/photos/1");
+  check(client_->Get("/api/photos/1/analyze"), {"POST"}, "GET analyze");
+  check(client_->Put("/api/photos", "x", "text/plain"), {"GET", "HEAD", "POST"}, "PUT /api/photos");
+  check(client_->Post("/index.html", "x", "text/plain"), {"GET", "HEAD"}, "POST a static file");
+  auto r = client_->Post("/api/health", "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("POST"), std::string::npos);
+  // No route for any method is still 404.
+  auto none = client_->Post("/api/nothing-here", "", "text/plain");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_FALSE(none->has_header("Allow"));
+  expect_error(json::parse(none->body), "not_found");
 }
 
 TEST(HttpServerLifecycle, BusyPortIsAClearError) {
