@@ -23,6 +23,51 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+// A plain TCP connection to 127.0.0.1:port, for requests httplib's client will
+// not send (partial heads) or replies it would not survive. Closed on scope exit.
+class RawConn {
+ public:
+  explicit RawConn(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) close();
+  }
+  ~RawConn() { close(); }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  bool send(const std::string& s) {
+    return ok() && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+  // What arrives within timeout_s: a whole reply (head plus the body its
+  // Content-Length announces), or what came before the server closed.
+  std::string read_reply(double timeout_s) {
+    timeval tv{static_cast<time_t>(timeout_s), static_cast<suseconds_t>((timeout_s - static_cast<time_t>(timeout_s)) * 1e6)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string reply;
+    size_t want = std::string::npos;
+    char buf[4096];
+    for (ssize_t n; reply.size() < want && (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) {
+      reply.append(buf, static_cast<size_t>(n));
+      const size_t head_end = reply.find("\r\n\r\n");
+      const size_t cl = reply.find("Content-Length: ");
+      if (want == std::string::npos && head_end != std::string::npos && cl < head_end) {
+        want = head_end + 4 + std::stoull(reply.substr(cl + 16));
+      }
+    }
+    return reply;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -340,6 +385,93 @@ TEST_F(ServerTest, StaticFilesAndTraversal) {
   }
   json j = get_json("/api/nothing-here", 404);
   expect_error(j, "not_found");
+}
+
+// Ranges on the streamed originals are checked against the file size (Debian's
+// httplib 0.11.4 does not for content providers: "bytes=99999999-" gave 206
+// with Content-Length 18446744073609691129).
+TEST_F(ServerTest, OriginalRangesAreCheckedAgainstTheSize) {
+  const std::string bytes = "IMG0123456789";  // 13 bytes
+  upload({{"files", bytes, "a.jpg", "image/jpeg"}});
+  auto get = [&](const std::string& range, const char* path = "/api/photos/1/original") {
+    auto r = client_->Get(path, {{"Range", range}});
+    EXPECT_TRUE(r) << range;
+    return r;
+  };
+  struct Case {
+    const char* range;
+    const char* content_range;
+    std::string body;
+  } partial[] = {
+      {"bytes=0-3", "bytes 0-3/13", "IMG0"},
+      {"bytes=10-", "bytes 10-12/13", "789"},
+      {"bytes=12-12", "bytes 12-12/13", "9"},
+      {"bytes=-4", "bytes 9-12/13", "6789"},
+      {"bytes=-100", "bytes 0-12/13", bytes},        // suffix longer than the file
+      {"bytes=5-99999999", "bytes 5-12/13", "23456789"},  // last clamped to the end
+      {"bytes=0-1,99999999-", "bytes 0-1/13", "IM"},  // the unsatisfiable part is dropped
+  };
+  for (const auto& c : partial) {
+    auto r = get(c.range);
+    if (!r) continue;
+    EXPECT_EQ(r->status, 206) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Range"), c.content_range) << c.range;
+    EXPECT_EQ(r->body, c.body) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(c.body.size())) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "image/jpeg") << c.range;
+  }
+  for (const char* bad : {"bytes=99999999-", "bytes=13-", "bytes=13-20", "bytes=-0", "bytes=-",
+                          "bytes=20-30,40-"}) {
+    for (const char* path : {"/api/photos/1/original", "/api/photos/1/thumbnail"}) {
+      auto r = get(bad, path);
+      if (!r) continue;
+      EXPECT_EQ(r->status, 416) << bad << " " << path;
+      EXPECT_EQ(r->get_header_value("Content-Range"), "bytes */13") << bad << " " << path;
+      EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(r->body.size()));
+      expect_error(json::parse(r->body), "invalid_argument");
+    }
+  }
+  // The exact head on the wire: one Content-Range, a small Content-Length.
+  RawConn c(server_->port());
+  ASSERT_TRUE(c.send("GET /api/photos/1/original HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Range: bytes=99999999-\r\nConnection: close\r\n\r\n"));
+  const std::string reply = c.read_reply(5);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 416", 0), 0u) << reply;
+  size_t n_content_range = 0;
+  for (size_t at = 0; (at = reply.find("Content-Range:", at)) != std::string::npos; ++at) ++n_content_range;
+  EXPECT_EQ(n_content_range, 1u) << reply;
+  EXPECT_EQ(reply.find("18446744"), std::string::npos) << reply;
+
+  // No Range: the whole file, and ranges are announced.
+  auto whole = client_->Get("/api/photos/1/original");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body, bytes);
+  EXPECT_EQ(whole->get_header_value("Accept-Ranges"), "bytes");
+  EXPECT_FALSE(whole->has_header("Content-Range"));
+  // Overlapping ranges asking for more than the file are ignored: one 200 copy.
+  auto overlap = get("bytes=0-,0-,0-");
+  ASSERT_TRUE(overlap);
+  EXPECT_EQ(overlap->status, 200);
+  EXPECT_EQ(overlap->body, bytes);
+}
+
+TEST_F(ServerTest, SeveralRangesGiveMultipartByteranges) {
+  upload({{"files", "IMG0123456789", "a.jpg", "image/jpeg"}});
+  auto r = client_->Get("/api/photos/1/original", {{"Range", "bytes=0-1, 5-6,-2"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  const std::string type = r->get_header_value("Content-Type");
+  const std::string prefix = "multipart/byteranges; boundary=";
+  ASSERT_EQ(type.rfind(prefix, 0), 0u) << type;
+  const std::string b = type.substr(prefix.size());
+  ASSERT_FALSE(b.empty());
+  const std::string want = "--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 0-1/13\r\n\r\nIM"
+                           "\r\n--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 5-6/13\r\n\r\n23"
+                           "\r\n--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 11-12/13\r\n\r\n89"
+                           "\r\n--" + b + "--\r\n";
+  EXPECT_EQ(r->body, want);
+  EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(want.size()));
 }
 
 // A wrong method on an existing path is 405 with Allow, not "no route".
