@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -20,6 +21,7 @@ struct HttpServer::Impl {
   httplib::Server srv;
   Router router{srv};
   std::thread thread;
+  socket_t listen_sock = INVALID_SOCKET;
   int port = 0;
   std::mutex mu;
   std::condition_variable cv;
@@ -45,10 +47,12 @@ Status HttpServer::start() {
   // Bodies are streamed part by part (see routes_photos.cpp) with a per-file limit,
   // so the request as a whole may be much larger than one file.
   m.srv.set_payload_max_length(size_t(64) << 30);
-  m.srv.set_read_timeout(60);
+  m.srv.set_read_timeout(std::max(1, m.ctx.opt.read_timeout_s));
+  m.srv.set_keep_alive_timeout(std::max(1, m.ctx.opt.keep_alive_timeout_s));
   // httplib's default also sets SO_REUSEPORT, which would let a second album bind
   // the same port silently; keep only SO_REUSEADDR (fast restarts).
-  m.srv.set_socket_options([](socket_t sock) {
+  m.srv.set_socket_options([&m](socket_t sock) {
+    m.listen_sock = sock;  // only listening sockets come here (see start() below)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus
@@ -70,7 +74,7 @@ Status HttpServer::start() {
     send_error(res, Status::Internal(what));
   });
   // httplib reads the body of a POST/PUT that announces no length until the
-  // client closes or the read timeout (60 s) passes, then answers a bare 400:
+  // client closes or the read timeout passes, then answers a bare 400:
   // what curl -X POST without -d gets. Refuse it at once and name the fix.
   m.srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
@@ -132,6 +136,11 @@ Status HttpServer::start() {
     }
     m.port = m.ctx.opt.port;
   }
+  // httplib 0.11.4 listens with a backlog of 5: a burst of connections (a page
+  // loading thumbnails, a few clients at once) overflowed it and the kernel
+  // dropped SYNs, which clients retry only after 1 s. Listening again on the
+  // bound socket raises the backlog (Linux keeps the socket, updates the queue).
+  if (m.listen_sock != INVALID_SOCKET) ::listen(m.listen_sock, SOMAXCONN);
   m.thread = std::thread([&m] {
     m.srv.listen_after_bind();
     std::lock_guard<std::mutex> lock(m.mu);

@@ -8,9 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "fake_album.h"
@@ -504,6 +507,75 @@ TEST_F(ServerTest, WrongMethodIs405WithAllow) {
   EXPECT_EQ(none->status, 404);
   EXPECT_FALSE(none->has_header("Allow"));
   expect_error(json::parse(none->body), "not_found");
+}
+
+// Slow clients that never finish their request head each hold a request thread;
+// with the old 8 threads and 60 s reads, 8 of them stopped the server for a
+// minute. Three times as many must leave it answering at once.
+TEST_F(ServerTest, SlowClientsDoNotStarveOthers) {
+  std::vector<std::unique_ptr<RawConn>> slow;
+  const auto tc = std::chrono::steady_clock::now();
+  for (int i = 0; i < 24; ++i) {
+    slow.push_back(std::make_unique<RawConn>(server_->port()));
+    ASSERT_TRUE(slow.back()->ok());
+    ASSERT_TRUE(slow.back()->send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  }
+  // httplib's listen backlog of 5 dropped part of such a burst (retried after 1 s).
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count(), 0.9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let them be picked up
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_connection_timeout(3);
+  c.set_read_timeout(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Get("/api/health");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r) << "no answer while 24 clients stall";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(secs, 2.0);
+  slow.clear();  // closing them frees their threads at once
+}
+
+// The read timeout bounds each wait for data: a stalled request head is dropped
+// after it, while an upload that keeps sending takes as long as it needs.
+TEST(HttpServerTimeouts, StalledHeadIsDroppedButSlowUploadCompletes) {
+  auto dir = fs::temp_directory_path() / ("sa_server_timeouts_" + std::to_string(::getpid()));
+  testing::FakeAlbum album(dir.string());
+  ServerOptions opt;
+  opt.port = 0;
+  opt.read_timeout_s = 1;
+  HttpServer server(album, opt);
+  ASSERT_TRUE(server.start().ok());
+
+  RawConn stalled(server.port());
+  ASSERT_TRUE(stalled.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string dropped = stalled.read_reply(10);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 4.0) << dropped;  // 1 s read timeout, not 10 s of our own
+  EXPECT_EQ(dropped.find("200 OK"), std::string::npos) << dropped;
+
+  // A multipart upload sent in pieces 0.5 s apart: 2.5 s in all, > the 1 s timeout.
+  const std::string boundary = "----sa-slow-upload";
+  const std::string body = "--" + boundary +
+                           "\r\nContent-Disposition: form-data; name=\"files\"; filename=\"slow.jpg\""
+                           "\r\nContent-Type: image/jpeg\r\n\r\nIMG" + std::string(500, 's') +
+                           "\r\n--" + boundary + "--\r\n";
+  RawConn up(server.port());
+  ASSERT_TRUE(up.send("POST /api/photos HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: multipart/form-data; boundary=" + boundary +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  const size_t piece = body.size() / 5 + 1;
+  for (size_t at = 0; at < body.size(); at += piece) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(up.send(body.substr(at, piece)));
+  }
+  const std::string reply = up.read_reply(10);
+  ASSERT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  const json j = json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+  ASSERT_EQ(j["uploaded"].size(), 1u) << j;
+  EXPECT_EQ(j["uploaded"][0]["filename"], "slow.jpg");
+  server.stop();
+  fs::remove_all(dir);
 }
 
 TEST(HttpServerLifecycle, BusyPortIsAClearError) {
