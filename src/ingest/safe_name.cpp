@@ -2,50 +2,56 @@
 
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace sa {
 namespace {
 
 constexpr size_t kMaxComponentBytes = 255;
 constexpr size_t kMaxFolderDepth = 16;
+// Longest extension (dot included) that a shortened name keeps.
+constexpr size_t kMaxExtensionBytes = 32;
 
-// Replaces invalid UTF-8 sequences by '?' and drops control characters, so a
-// name is always printable and valid JSON once stored.
+// Invalid UTF-8 (stray or truncated sequences, overlong forms such as C0 80 or
+// E0 80 80, UTF-16 surrogates ED A0 80, code points above U+10FFFF) becomes
+// U+FFFD exactly as the JSON layer replaces it (nlohmann's error_handler_t::replace,
+// one U+FFFD per maximal invalid subpart): the stored name is valid UTF-8 and the
+// upload reply, which echoes the raw name through that same replacement, shows
+// the name the album stored. Control characters (C0 and DEL) are dropped.
 std::string clean_utf8(std::string_view s) {
+  const std::string quoted = nlohmann::json(std::string(s)).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string valid = nlohmann::json::parse(quoted).get<std::string>();
   std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c >= 0x20 && c != 0x7f) out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (int k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    // Overlong 2-byte forms (C0, C1) and code points above U+10FFFF are invalid.
-    if (ok && (c == 0xC0 || c == 0xC1 || c > 0xF4)) ok = false;
-    if (!ok) {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    out.append(s.substr(i, len));
-    i += len;
+  out.reserve(valid.size());
+  for (char ch : valid) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) out.push_back(ch);
   }
   return out;
 }
 
-// Cuts at a code-point boundary at or below max_bytes.
-std::string cap_bytes(std::string s, size_t max_bytes) {
+// The longest prefix of valid UTF-8 s that fits max_bytes, cut before a code
+// point (never inside one).
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t n = max_bytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  return s;
+  return s.substr(0, n);
+}
+
+// Caps a base name at max_bytes by shortening its stem, so "<long>.jpg" keeps
+// ".jpg". An extension that leaves no room for a stem is cut like the rest.
+std::string cap_file_name(const std::string& s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  const size_t dot = s.rfind('.');
+  if (dot != std::string::npos && dot > 0 && s.size() - dot <= kMaxExtensionBytes) {
+    const std::string_view ext = std::string_view(s).substr(dot);
+    std::string out(utf8_prefix(std::string_view(s).substr(0, dot), max_bytes - ext.size()));
+    out.append(ext);
+    return out;
+  }
+  return std::string(utf8_prefix(s, max_bytes));
 }
 
 std::string trim(std::string s) {
@@ -72,19 +78,19 @@ SafeName sanitize_upload_name(std::string_view name) {
     if (part.empty() || part == "." || part == "..") continue;
     // A Windows drive prefix ("C:") says nothing about the photo.
     if (parts.empty() && part.size() == 2 && part[1] == ':') continue;
-    parts.push_back(cap_bytes(std::move(part), kMaxComponentBytes));
+    parts.push_back(std::move(part));
   }
   SafeName out;
   if (parts.empty()) {
     out.filename = "unnamed";
     return out;
   }
-  out.filename = parts.back();
+  out.filename = cap_file_name(parts.back(), kMaxComponentBytes);
   parts.pop_back();
   size_t first = parts.size() > kMaxFolderDepth ? parts.size() - kMaxFolderDepth : 0;
   for (size_t i = first; i < parts.size(); ++i) {
     if (!out.folder.empty()) out.folder.push_back('/');
-    out.folder += parts[i];
+    out.folder += utf8_prefix(parts[i], kMaxComponentBytes);
   }
   return out;
 }

@@ -14,8 +14,11 @@ struct SafeName {
 
 // Splits an uploaded relative name into folder and base name. Backslashes count as
 // separators; empty, "." and ".." components, drive prefixes ("C:") and control
-// characters are dropped; invalid UTF-8 bytes become '?'; each component is capped
-// at 255 bytes and the folder at 16 components.
+// characters are dropped; invalid UTF-8 becomes U+FFFD the way the JSON replies
+// replace it (one per maximal invalid subpart; overlong forms and surrogates are
+// invalid), so both parts are always valid UTF-8. Each component is capped at 255
+// bytes on a code point boundary; a long base name loses the end of its stem, not
+// its extension ("<long>.jpg" stays "....jpg"). The folder keeps its last 16 components.
 SafeName sanitize_upload_name(std::string_view name);
 
 // Lower-case file extension (no dot) for a probed image format: "jpeg" -> "jpg".

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "search/date_filter.h"
+
 namespace sa {
 namespace {
 
@@ -21,16 +23,6 @@ float dot(std::span<const float> a, std::span<const float> b) {
   size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
-}
-
-// "YYYY", "YYYY-MM" or "YYYY-MM-DD" (digits where digits belong).
-bool valid_date_prefix(const std::string& d) {
-  if (d.size() != 4 && d.size() != 7 && d.size() != 10) return false;
-  for (size_t i = 0; i < d.size(); ++i) {
-    bool dash = (i == 4 || i == 7);
-    if (dash ? d[i] != '-' : !std::isdigit(static_cast<unsigned char>(d[i]))) return false;
-  }
-  return true;
 }
 
 bool blank(const std::string& s) {
@@ -48,13 +40,7 @@ Status validate(const std::string& query, const SearchOptions& opt) {
   if (opt.mode != "clip" && opt.mode != "hybrid") {
     return Status::InvalidArgument("unknown search mode '" + opt.mode + "' (clip or hybrid)");
   }
-  if (!opt.date_from.empty() && !valid_date_prefix(opt.date_from)) {
-    return Status::InvalidArgument("date_from must look like YYYY-MM-DD");
-  }
-  if (!opt.date_to.empty() && !valid_date_prefix(opt.date_to)) {
-    return Status::InvalidArgument("date_to must look like YYYY-MM-DD");
-  }
-  return Status::OK();
+  return check_date_range(opt.date_from, opt.date_to);
 }
 
 std::string keyword_text(const PhotoInfo& p) {

@@ -2,11 +2,13 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "server/errors.h"
 #include "server/routes.h"
@@ -17,7 +19,9 @@ struct HttpServer::Impl {
   Impl(Album& a, ServerOptions o) : ctx{a, std::move(o)} {}
   RouteContext ctx;
   httplib::Server srv;
+  Router router{srv};
   std::thread thread;
+  socket_t listen_sock = INVALID_SOCKET;
   int port = 0;
   std::mutex mu;
   std::condition_variable cv;
@@ -43,10 +47,12 @@ Status HttpServer::start() {
   // Bodies are streamed part by part (see routes_photos.cpp) with a per-file limit,
   // so the request as a whole may be much larger than one file.
   m.srv.set_payload_max_length(size_t(64) << 30);
-  m.srv.set_read_timeout(60);
+  m.srv.set_read_timeout(std::max(1, m.ctx.opt.read_timeout_s));
+  m.srv.set_keep_alive_timeout(std::max(1, m.ctx.opt.keep_alive_timeout_s));
   // httplib's default also sets SO_REUSEPORT, which would let a second album bind
   // the same port silently; keep only SO_REUSEADDR (fast restarts).
-  m.srv.set_socket_options([](socket_t sock) {
+  m.srv.set_socket_options([&m](socket_t sock) {
+    m.listen_sock = sock;  // only listening sockets come here (see start() below)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus
@@ -68,7 +74,7 @@ Status HttpServer::start() {
     send_error(res, Status::Internal(what));
   });
   // httplib reads the body of a POST/PUT that announces no length until the
-  // client closes or the read timeout (60 s) passes, then answers a bare 400:
+  // client closes or the read timeout passes, then answers a bare 400:
   // what curl -X POST without -d gets. Refuse it at once and name the fix.
   m.srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
@@ -83,14 +89,28 @@ Status HttpServer::start() {
   });
   // Errors httplib produces itself (unknown route, 413 body too large, bad request)
   // get the same JSON shape as ours; replies that already carry a body are kept.
+  // httplib answers 404 when no route of the request's method matches; if a
+  // route of another method does, the answer is 405 with an Allow header.
   m.srv.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
+      [&m](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.status == 304) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      const std::vector<std::string> allowed = m.router.allowed_methods(req.path);
+      if (!allowed.empty()) {
+        std::string allow;
+        for (const auto& a : allowed) allow += (allow.empty() ? "" : ", ") + a;
+        res.set_header("Allow", allow);
+        res.status = 405;
+      }
+    }
     Status s;
     switch (res.status) {
       case 404: s = Status::NotFound("no route for " + req.method + " " + req.path); break;
+      case 405:
+        s = Status::InvalidArgument("method " + req.method + " is not allowed for " + req.path +
+                                    " (allowed: " + res.get_header_value("Allow") + ")");
+        break;
       case 413: s = Status::ResourceExhausted("request body too large"); break;
-      case 405: s = Status::InvalidArgument("method not allowed"); break;
       default: s = Status(StatusCode::kInvalidArgument, "bad request (HTTP " +
                                                            std::to_string(res.status) + ")");
     }
@@ -100,10 +120,10 @@ Status HttpServer::start() {
     return httplib::Server::HandlerResponse::Handled;
   }));
 
-  register_settings_routes(m.srv, m.ctx);
-  register_search_routes(m.srv, m.ctx);
-  register_photo_routes(m.srv, m.ctx);
-  register_static_routes(m.srv, m.ctx);
+  register_settings_routes(m.router, m.ctx);
+  register_search_routes(m.router, m.ctx);
+  register_photo_routes(m.router, m.ctx);
+  register_static_routes(m.router, m.ctx);
 
   if (m.ctx.opt.port == 0) {
     m.port = m.srv.bind_to_any_port(m.ctx.opt.host);
@@ -116,6 +136,11 @@ Status HttpServer::start() {
     }
     m.port = m.ctx.opt.port;
   }
+  // httplib 0.11.4 listens with a backlog of 5: a burst of connections (a page
+  // loading thumbnails, a few clients at once) overflowed it and the kernel
+  // dropped SYNs, which clients retry only after 1 s. Listening again on the
+  // bound socket raises the backlog (Linux keeps the socket, updates the queue).
+  if (m.listen_sock != INVALID_SOCKET) ::listen(m.listen_sock, SOMAXCONN);
   m.thread = std::thread([&m] {
     m.srv.listen_after_bind();
     std::lock_guard<std::mutex> lock(m.mu);

@@ -25,7 +25,17 @@ struct ServerOptions {
   int port = 5000;           // 0 = any free port (see HttpServer::port())
   std::string web_dir;       // static files served at "/"; empty = no page
   int64_t max_upload_bytes = 200LL << 20;  // per uploaded file
-  int threads = 8;           // request threads
+  // Request threads. Each open connection holds one while it sends a request or
+  // waits between requests (httplib 0.11.4 blocks a thread per connection), so a
+  // few slow or idle clients must not use them all up; an idle thread costs
+  // little more than its stack.
+  int threads = 64;
+  // Longest wait for a single read (httplib checks each read call, not a whole
+  // request): a client that stalls this long inside a request head or body is
+  // dropped, while a large upload that keeps sending is never cut off.
+  int read_timeout_s = 10;
+  // Longest wait for the next request on an idle keep-alive connection.
+  int keep_alive_timeout_s = 3;
 };
 
 class HttpServer {

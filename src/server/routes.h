@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "server/http_server.h"
 #include "server/json_codec.h"
+#include "server/router.h"
 
 namespace sa {
 
@@ -38,9 +39,9 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 
-void register_photo_routes(httplib::Server& srv, RouteContext& ctx);
-void register_search_routes(httplib::Server& srv, RouteContext& ctx);
-void register_settings_routes(httplib::Server& srv, RouteContext& ctx);
-void register_static_routes(httplib::Server& srv, RouteContext& ctx);
+void register_photo_routes(Router& srv, RouteContext& ctx);
+void register_search_routes(Router& srv, RouteContext& ctx);
+void register_settings_routes(Router& srv, RouteContext& ctx);
+void register_static_routes(Router& srv, RouteContext& ctx);
 
 }  // namespace sa

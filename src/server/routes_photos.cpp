@@ -1,12 +1,12 @@
 // /api/photos...: upload, list, details, thumbnail/original bytes, delete, analyze.
 #include <cctype>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "core/file_util.h"
 #include "server/errors.h"
+#include "server/file_response.h"
 #include "server/routes.h"
 
 namespace sa {
@@ -30,29 +30,6 @@ std::string rfc5987(const std::string& s) {
 
 bool etag_matches(const httplib::Request& req, const std::string& etag) {
   return req.has_header("If-None-Match") && req.get_header_value("If-None-Match") == etag;
-}
-
-// Streams a file (originals can be large) without holding it in memory.
-Status send_file(httplib::Response& res, const std::string& path, const std::string& mime) {
-  auto in = std::make_shared<std::ifstream>(path, std::ios::binary);
-  if (!*in) return Status::NotFound("file for this photo is missing");
-  in->seekg(0, std::ios::end);
-  const std::streamoff size = in->tellg();
-  if (size < 0) return Status::IOError("cannot read the photo file");
-  in->seekg(0);
-  res.set_content_provider(
-      static_cast<size_t>(size), mime,
-      [in](size_t offset, size_t length, httplib::DataSink& sink) {
-        char buf[64 * 1024];
-        in->clear();
-        in->seekg(static_cast<std::streamoff>(offset));
-        const size_t n = std::min(length, sizeof(buf));
-        in->read(buf, static_cast<std::streamsize>(n));
-        const std::streamsize got = in->gcount();
-        if (got <= 0) return false;
-        return sink.write(buf, static_cast<size_t>(got));
-      });
-  return Status::OK();
 }
 
 // A multipart part's file name as the user's file system had it. Browsers
@@ -158,7 +135,7 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
 
 }  // namespace
 
-void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_photo_routes(Router& srv, RouteContext& ctx) {
   srv.Post("/api/photos", [&ctx](const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
     try {
@@ -208,9 +185,8 @@ void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
     }
     auto path = ctx.album.thumbnail_path(*id);
     if (!path.ok()) return send_error(res, path.status());
-    auto bytes = read_file(*path, 64u << 20);
-    if (!bytes.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
-    res.set_content(*bytes, "image/jpeg");
+    Status s = send_file(req, res, *path, "image/jpeg");
+    if (!s.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
   }));
 
   srv.Get(R"(/api/photos/([^/]+)/original)", guarded([&ctx](const httplib::Request& req,
@@ -230,7 +206,7 @@ void register_photo_routes(httplib::Server& srv, RouteContext& ctx) {
     if (!path.ok()) return send_error(res, path.status());
     res.set_header("Content-Disposition", "inline; filename*=UTF-8''" + rfc5987(p->filename));
     const std::string mime = p->mime.empty() ? "application/octet-stream" : p->mime;
-    Status s = send_file(res, *path, mime);
+    Status s = send_file(req, res, *path, mime);
     if (!s.ok()) return send_error(res, s);
   }));
 

@@ -1,8 +1,8 @@
 // /api/search (text -> photos) and /api/photos/{id}/similar (photo -> photos).
 #include <cmath>
 #include <cstdlib>
-#include <regex>
 
+#include "search/date_filter.h"
 #include "server/errors.h"
 #include "server/json_codec.h"
 #include "server/routes.h"
@@ -19,15 +19,8 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-// "YYYY", "YYYY-MM" or "YYYY-MM-DD" (a prefix of taken_at).
-Status check_date(const httplib::Request& req, const char* name, std::string* out) {
-  *out = req.has_param(name) ? trim(req.get_param_value(name)) : "";
-  static const std::regex kDate(R"(\d{4}(-\d{2}(-\d{2})?)?)");
-  if (!out->empty() && !std::regex_match(*out, kDate)) {
-    return Status::InvalidArgument(std::string("parameter '") + name +
-                                   "' must look like YYYY-MM-DD");
-  }
-  return Status::OK();
+std::string trimmed_param(const httplib::Request& req, const char* name) {
+  return req.has_param(name) ? trim(req.get_param_value(name)) : "";
 }
 
 Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Request& req) {
@@ -53,14 +46,17 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
     }
     o.min_score = x;
   }
-  SA_RETURN_IF_ERROR(check_date(req, "date_from", &o.date_from));
-  SA_RETURN_IF_ERROR(check_date(req, "date_to", &o.date_to));
+  // Real calendar dates, date_from not after date_to (the Searcher checks the
+  // same; checking here names the parameter before any model work).
+  o.date_from = trimmed_param(req, "date_from");
+  o.date_to = trimmed_param(req, "date_to");
+  SA_RETURN_IF_ERROR(check_date_range(o.date_from, o.date_to));
   return o;
 }
 
 }  // namespace
 
-void register_search_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_search_routes(Router& srv, RouteContext& ctx) {
   srv.Get("/api/search", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     const std::string q = trim(req.has_param("q") ? req.get_param_value("q") : "");
     if (q.empty()) return send_error(res, Status::InvalidArgument("parameter 'q' is required"));

@@ -31,7 +31,7 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
 
 }  // namespace
 
-void register_settings_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_settings_routes(Router& srv, RouteContext& ctx) {
   srv.Get("/api/health", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
     Album& a = ctx.album;
     nlohmann::json j = {{"status", "ok"}, {"version", kVersion}};

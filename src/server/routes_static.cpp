@@ -48,7 +48,7 @@ Result<fs::path> resolve_static(const fs::path& root, const std::string& url_pat
 
 }  // namespace
 
-void register_static_routes(httplib::Server& srv, RouteContext& ctx) {
+void register_static_routes(Router& srv, RouteContext& ctx) {
   if (ctx.opt.web_dir.empty()) return;
   std::error_code ec;
   const fs::path root = fs::canonical(ctx.opt.web_dir, ec);

@@ -365,6 +365,74 @@ TEST_F(ServerIntegration, ErrorShapes) {
   EXPECT_EQ(trav->status, 404);
 }
 
+// Byte ranges, wrong methods, date filters and hostile names on a real album
+// (ingest, SQLite, files on disk); no model needed.
+TEST_F(ServerIntegration, RangesMethodsDatesAndNamesOnARealAlbum) {
+  AlbumServer s(data_, /*model=*/"");
+  const std::string png = image_bytes("coffee.png");
+  const std::string size = std::to_string(png.size());
+  // A valid é, a UTF-16 surrogate (ED A0 80) and an overlong '/' (C0 AF).
+  const std::string hostile = "caf\xC3\xA9 \xED\xA0\x80 \xC0\xAF.png";
+  const std::string long_stem(300, 'x');
+  auto up = s.client->Post("/api/photos", httplib::MultipartFormDataItems{
+      {"files", png, hostile, "image/png"},
+      {"files", image_bytes("chelsea_small.png"), "trip/" + long_stem + "猫.jpeg", "image/png"}});
+  ASSERT_TRUE(up);
+  ASSERT_EQ(up->status, 200) << up->body;
+  const json uj = json::parse(up->body);
+  ASSERT_EQ(uj["uploaded"].size(), 2u) << uj;
+  const std::string id0 = std::to_string(uj["uploaded"][0]["id"].get<int64_t>());
+  const std::string id1 = std::to_string(uj["uploaded"][1]["id"].get<int64_t>());
+
+  // Stored names are valid UTF-8 (the overlong '/' split nothing) and read as
+  // the upload reply showed them.
+  const std::string r3 = "\uFFFD\uFFFD\uFFFD", r2 = "\uFFFD\uFFFD";
+  json p0 = s.get("/api/photos/" + id0);
+  EXPECT_EQ(p0["filename"], "café " + r3 + " " + r2 + ".png");
+  EXPECT_EQ(p0["folder"], "");
+  EXPECT_EQ(p0["filename"], uj["uploaded"][0]["filename"]);
+  json p1 = s.get("/api/photos/" + id1);
+  const std::string f1 = p1["filename"];
+  EXPECT_EQ(p1["folder"], "trip");
+  EXPECT_LE(f1.size(), 255u);
+  EXPECT_EQ(f1, std::string(250, 'x') + ".jpeg");  // the stem is cut, the extension kept
+
+  // Ranges on the real original.
+  const std::string orig = "/api/photos/" + id0 + "/original";
+  auto r = s.client->Get(orig, {{"Range", "bytes=99999999-"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 416);
+  EXPECT_EQ(r->get_header_value("Content-Range"), "bytes */" + size);
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_argument");
+  r = s.client->Get(orig, {{"Range", "bytes=-100"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(r->body, png.substr(png.size() - 100));
+  r = s.client->Get(orig, {{"Range", "bytes=10-19"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(r->get_header_value("Content-Range"), "bytes 10-19/" + size);
+  EXPECT_EQ(r->body, png.substr(10, 10));
+  r = s.client->Get(orig);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, png);
+
+  // A wrong method on a real route: 405 with Allow.
+  auto m = s.client->Post("/api/health", "", "text/plain");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 405);
+  EXPECT_EQ(m->get_header_value("Allow"), "GET, HEAD");
+  EXPECT_EQ(json::parse(m->body)["error"]["code"], "invalid_argument");
+
+  // Dates are checked (400) before the missing model is (503).
+  EXPECT_EQ(s.get("/api/search?q=coffee&date_from=2023-13-45", 400)["error"]["code"], "invalid_argument");
+  EXPECT_EQ(s.get("/api/search?q=coffee&date_from=2024&date_to=2023-06", 400)["error"]["code"],
+            "invalid_argument");
+  EXPECT_EQ(s.get("/api/search?q=coffee&date_from=2023-02-28&date_to=2024-02-29", 503)["error"]["code"],
+            "unavailable");
+}
+
 TEST_F(ServerIntegration, WithoutModelUploadsWorkAndSearchSaysWhy) {
   AlbumServer s(data_, /*model=*/"");
   json h = s.get("/api/health");

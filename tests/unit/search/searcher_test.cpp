@@ -219,6 +219,12 @@ TEST_F(SearcherTest, BadArgumentsAreInvalid) {
   opt.mode = "clip";
   opt.date_from = "yesterday";
   EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.date_from = "2023-13-45";  // the right shape, not a date
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.date_from = "2024-01-01";
+  opt.date_to = "2023-12-31";
+  EXPECT_EQ(searcher_->search("猫", opt).status().code(), StatusCode::kInvalidArgument);
+  opt.date_from = opt.date_to = "";
   EXPECT_EQ(searcher_->similar(id_of_["pokemon"], 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(searcher_->similar(99999, 5).status().code(), StatusCode::kNotFound);
 }

@@ -8,7 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "fake_album.h"
@@ -20,6 +25,51 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+
+// A plain TCP connection to 127.0.0.1:port, for requests httplib's client will
+// not send (partial heads) or replies it would not survive. Closed on scope exit.
+class RawConn {
+ public:
+  explicit RawConn(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) close();
+  }
+  ~RawConn() { close(); }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  bool send(const std::string& s) {
+    return ok() && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+  // What arrives within timeout_s: a whole reply (head plus the body its
+  // Content-Length announces), or what came before the server closed.
+  std::string read_reply(double timeout_s) {
+    timeval tv{static_cast<time_t>(timeout_s), static_cast<suseconds_t>((timeout_s - static_cast<time_t>(timeout_s)) * 1e6)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string reply;
+    size_t want = std::string::npos;
+    char buf[4096];
+    for (ssize_t n; reply.size() < want && (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) {
+      reply.append(buf, static_cast<size_t>(n));
+      const size_t head_end = reply.find("\r\n\r\n");
+      const size_t cl = reply.find("Content-Length: ");
+      if (want == std::string::npos && head_end != std::string::npos && cl < head_end) {
+        want = head_end + 4 + std::stoull(reply.substr(cl + 16));
+      }
+    }
+    return reply;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -234,6 +284,20 @@ TEST_F(ServerTest, SearchParametersAndResults) {
   expect_error(get_json("/api/search?q=x&limit=0", 400), "invalid_argument");
   expect_error(get_json("/api/search?q=x&min_score=high", 400), "invalid_argument");
   expect_error(get_json("/api/search?q=x&date_from=yesterday", 400), "invalid_argument");
+  // The right shape is not enough: real calendar dates, and date_from <= date_to.
+  album_->last_search = {};
+  for (const char* bad : {"date_from=2023-13-45", "date_from=2023-02-29", "date_to=2023-04-31",
+                          "date_to=2023-00", "date_from=2024&date_to=2023-12-31",
+                          "date_from=2023-06-02&date_to=2023-06-01"}) {
+    json e = get_json(std::string("/api/search?q=cat&") + bad, 400);
+    expect_error(e, "invalid_argument");
+    EXPECT_NE(e["error"]["message"].get<std::string>().find("date_"), std::string::npos) << e;
+  }
+  EXPECT_EQ(album_->last_search.date_from, "");  // refused before the album was asked
+  get_json("/api/search?q=cat&date_from=2024-02-29&date_to=2024-02-29", 200);
+  EXPECT_EQ(album_->last_search.date_from, "2024-02-29");
+  get_json("/api/search?q=cat&date_from=2023-05&date_to=2023", 200);
+  EXPECT_EQ(album_->last_search.date_to, "2023");
   expect_error(get_json("/api/search?q=" + std::string(1001, 'a'), 400), "invalid_argument");
 
   // Without an explicit mode the persisted "enhanced search" setting decides.
@@ -352,6 +416,194 @@ TEST_F(ServerTest, StaticFilesAndTraversal) {
   }
   json j = get_json("/api/nothing-here", 404);
   expect_error(j, "not_found");
+}
+
+// Ranges on the streamed originals are checked against the file size (Debian's
+// httplib 0.11.4 does not for content providers: "bytes=99999999-" gave 206
+// with Content-Length 18446744073609691129).
+TEST_F(ServerTest, OriginalRangesAreCheckedAgainstTheSize) {
+  const std::string bytes = "IMG0123456789";  // 13 bytes
+  upload({{"files", bytes, "a.jpg", "image/jpeg"}});
+  auto get = [&](const std::string& range, const char* path = "/api/photos/1/original") {
+    auto r = client_->Get(path, {{"Range", range}});
+    EXPECT_TRUE(r) << range;
+    return r;
+  };
+  struct Case {
+    const char* range;
+    const char* content_range;
+    std::string body;
+  } partial[] = {
+      {"bytes=0-3", "bytes 0-3/13", "IMG0"},
+      {"bytes=10-", "bytes 10-12/13", "789"},
+      {"bytes=12-12", "bytes 12-12/13", "9"},
+      {"bytes=-4", "bytes 9-12/13", "6789"},
+      {"bytes=-100", "bytes 0-12/13", bytes},        // suffix longer than the file
+      {"bytes=5-99999999", "bytes 5-12/13", "23456789"},  // last clamped to the end
+      {"bytes=0-1,99999999-", "bytes 0-1/13", "IM"},  // the unsatisfiable part is dropped
+  };
+  for (const auto& c : partial) {
+    auto r = get(c.range);
+    if (!r) continue;
+    EXPECT_EQ(r->status, 206) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Range"), c.content_range) << c.range;
+    EXPECT_EQ(r->body, c.body) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(c.body.size())) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "image/jpeg") << c.range;
+  }
+  for (const char* bad : {"bytes=99999999-", "bytes=13-", "bytes=13-20", "bytes=-0", "bytes=-",
+                          "bytes=20-30,40-"}) {
+    for (const char* path : {"/api/photos/1/original", "/api/photos/1/thumbnail"}) {
+      auto r = get(bad, path);
+      if (!r) continue;
+      EXPECT_EQ(r->status, 416) << bad << " " << path;
+      EXPECT_EQ(r->get_header_value("Content-Range"), "bytes */13") << bad << " " << path;
+      EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(r->body.size()));
+      expect_error(json::parse(r->body), "invalid_argument");
+    }
+  }
+  // The exact head on the wire: one Content-Range, a small Content-Length.
+  RawConn c(server_->port());
+  ASSERT_TRUE(c.send("GET /api/photos/1/original HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Range: bytes=99999999-\r\nConnection: close\r\n\r\n"));
+  const std::string reply = c.read_reply(5);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 416", 0), 0u) << reply;
+  size_t n_content_range = 0;
+  for (size_t at = 0; (at = reply.find("Content-Range:", at)) != std::string::npos; ++at) ++n_content_range;
+  EXPECT_EQ(n_content_range, 1u) << reply;
+  EXPECT_EQ(reply.find("18446744"), std::string::npos) << reply;
+
+  // No Range: the whole file, and ranges are announced.
+  auto whole = client_->Get("/api/photos/1/original");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body, bytes);
+  EXPECT_EQ(whole->get_header_value("Accept-Ranges"), "bytes");
+  EXPECT_FALSE(whole->has_header("Content-Range"));
+  // Overlapping ranges asking for more than the file are ignored: one 200 copy.
+  auto overlap = get("bytes=0-,0-,0-");
+  ASSERT_TRUE(overlap);
+  EXPECT_EQ(overlap->status, 200);
+  EXPECT_EQ(overlap->body, bytes);
+}
+
+TEST_F(ServerTest, SeveralRangesGiveMultipartByteranges) {
+  upload({{"files", "IMG0123456789", "a.jpg", "image/jpeg"}});
+  auto r = client_->Get("/api/photos/1/original", {{"Range", "bytes=0-1, 5-6,-2"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  const std::string type = r->get_header_value("Content-Type");
+  const std::string prefix = "multipart/byteranges; boundary=";
+  ASSERT_EQ(type.rfind(prefix, 0), 0u) << type;
+  const std::string b = type.substr(prefix.size());
+  ASSERT_FALSE(b.empty());
+  const std::string want = "--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 0-1/13\r\n\r\nIM"
+                           "\r\n--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 5-6/13\r\n\r\n23"
+                           "\r\n--" + b + "\r\nContent-Type: image/jpeg\r\nContent-Range: bytes 11-12/13\r\n\r\n89"
+                           "\r\n--" + b + "--\r\n";
+  EXPECT_EQ(r->body, want);
+  EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(want.size()));
+}
+
+// A wrong method on an existing path is 405 with Allow, not "no route".
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  auto methods = [](const std::string& allow) {
+    std::set<std::string> out;
+    std::stringstream ss(allow);
+    for (std::string m; std::getline(ss, m, ',');) out.insert(m.substr(m.find_first_not_of(' ')));
+    return out;
+  };
+  auto check = [&](const httplib::Result& r, const std::set<std::string>& allow, const char* what) {
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->status, 405) << what << " " << r->body;
+    EXPECT_EQ(methods(r->get_header_value("Allow")), allow) << what;
+    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos);
+    expect_error(json::parse(r->body), "invalid_argument");
+  };
+  check(client_->Post("/api/health", "", "text/plain"), {"GET", "HEAD"}, "POST /api/health");
+  check(client_->Delete("/api/search"), {"GET", "HEAD"}, "DELETE /api/search");
+  check(client_->Put("/api/photos/1", "x", "text/plain"), {"GET", "HEAD", "DELETE"}, "PUT /api/photos/1");
+  check(client_->Get("/api/photos/1/analyze"), {"POST"}, "GET analyze");
+  check(client_->Put("/api/photos", "x", "text/plain"), {"GET", "HEAD", "POST"}, "PUT /api/photos");
+  check(client_->Post("/index.html", "x", "text/plain"), {"GET", "HEAD"}, "POST a static file");
+  auto r = client_->Post("/api/health", "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("POST"), std::string::npos);
+  // No route for any method is still 404.
+  auto none = client_->Post("/api/nothing-here", "", "text/plain");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_FALSE(none->has_header("Allow"));
+  expect_error(json::parse(none->body), "not_found");
+}
+
+// Slow clients that never finish their request head each hold a request thread;
+// with the old 8 threads and 60 s reads, 8 of them stopped the server for a
+// minute. Three times as many must leave it answering at once.
+TEST_F(ServerTest, SlowClientsDoNotStarveOthers) {
+  std::vector<std::unique_ptr<RawConn>> slow;
+  const auto tc = std::chrono::steady_clock::now();
+  for (int i = 0; i < 24; ++i) {
+    slow.push_back(std::make_unique<RawConn>(server_->port()));
+    ASSERT_TRUE(slow.back()->ok());
+    ASSERT_TRUE(slow.back()->send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  }
+  // httplib's listen backlog of 5 dropped part of such a burst (retried after 1 s).
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count(), 0.9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let them be picked up
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_connection_timeout(3);
+  c.set_read_timeout(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Get("/api/health");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r) << "no answer while 24 clients stall";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(secs, 2.0);
+  slow.clear();  // closing them frees their threads at once
+}
+
+// The read timeout bounds each wait for data: a stalled request head is dropped
+// after it, while an upload that keeps sending takes as long as it needs.
+TEST(HttpServerTimeouts, StalledHeadIsDroppedButSlowUploadCompletes) {
+  auto dir = fs::temp_directory_path() / ("sa_server_timeouts_" + std::to_string(::getpid()));
+  testing::FakeAlbum album(dir.string());
+  ServerOptions opt;
+  opt.port = 0;
+  opt.read_timeout_s = 1;
+  HttpServer server(album, opt);
+  ASSERT_TRUE(server.start().ok());
+
+  RawConn stalled(server.port());
+  ASSERT_TRUE(stalled.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string dropped = stalled.read_reply(10);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 4.0) << dropped;  // 1 s read timeout, not 10 s of our own
+  EXPECT_EQ(dropped.find("200 OK"), std::string::npos) << dropped;
+
+  // A multipart upload sent in pieces 0.5 s apart: 2.5 s in all, > the 1 s timeout.
+  const std::string boundary = "----sa-slow-upload";
+  const std::string body = "--" + boundary +
+                           "\r\nContent-Disposition: form-data; name=\"files\"; filename=\"slow.jpg\""
+                           "\r\nContent-Type: image/jpeg\r\n\r\nIMG" + std::string(500, 's') +
+                           "\r\n--" + boundary + "--\r\n";
+  RawConn up(server.port());
+  ASSERT_TRUE(up.send("POST /api/photos HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: multipart/form-data; boundary=" + boundary +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  const size_t piece = body.size() / 5 + 1;
+  for (size_t at = 0; at < body.size(); at += piece) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(up.send(body.substr(at, piece)));
+  }
+  const std::string reply = up.read_reply(10);
+  ASSERT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  const json j = json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+  ASSERT_EQ(j["uploaded"].size(), 1u) << j;
+  EXPECT_EQ(j["uploaded"][0]["filename"], "slow.jpg");
+  server.stop();
+  fs::remove_all(dir);
 }
 
 TEST(HttpServerLifecycle, BusyPortIsAClearError) {
