@@ -353,7 +353,7 @@ test('a reply for an old view never lands in the new one', { timeout: 30000 }, a
   await page.close();
 });
 
-test('infinite scroll neither skips nor repeats photos after a delete or an upload', { timeout: 30000 }, async () => {
+test('infinite scroll neither skips nor repeats photos after a delete or an upload', { timeout: 60000 }, async () => {
   const base = await plainAlbum();
   // A fake album of 130 photos that pages the way the server does (page or before).
   let ids = Array.from({ length: 130 }, (_, i) => 130 - i);
@@ -374,7 +374,8 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
     return route.fulfill({ json: { deleted: id } });
   });
   const scrollUntil = async (n) => {
-    for (let i = 0; i < 40 && (await page.$$('#grid .card')).length < n; i++) {
+    // Up to ~20 s: on a loaded CI machine the pages arrive slowly; stops as soon as n show.
+    for (let i = 0; i < 130 && (await page.$$('#grid .card')).length < n; i++) {
       await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
       await page.waitForTimeout(150);
     }
