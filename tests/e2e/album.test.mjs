@@ -396,6 +396,36 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   const shown = await cardIds(page);
   assert.deepEqual(shown, Array.from({ length: 129 }, (_, i) => 129 - i), 'no photo repeated or lost');
   assert.equal(await page.textContent('#section-count'), '131 张');
+
+  // An upload finished while scrolled down: the new photo (and the two
+  // uploaded elsewhere before it) go on top, the reader keeps their place (the
+  // gallery used to reload from the top).
+  await page.route('**/api/photos', (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    ids.unshift(133);
+    return route.fulfill({ json: { uploaded: [{ index: 0, id: 133, filename: 'new.png', duplicate: false }], rejected: [] } });
+  });
+  const scrolled = await page.evaluate(() => window.scrollY);
+  assert.ok(scrolled > 500, 'scrolled down before the upload');
+  await page.setInputFiles('#files-input', { name: 'new.png', mimeType: 'image/png', buffer: Buffer.from('png') });
+  await page.waitForFunction(() => document.querySelector('#grid .card')?.dataset.id === '133', null, { timeout: 15000 });
+  assert.equal(await page.textContent('#section-count'), '132 张');
+  assert.ok(await page.evaluate(() => window.scrollY) >= scrolled, 'scroll position kept');
+  const after = await cardIds(page);
+  assert.deepEqual(after, [133, 132, 131, ...Array.from({ length: 129 }, (_, i) => 129 - i)]);
+  assert.deepEqual(await page.$$eval('#grid .card', (cs) => cs.map((c) => +c.dataset.index)),
+                   after.map((_, i) => i));
+  await page.click('#upload-close');
+
+  // The detail view's › follows the list as more photos load behind it.
+  ids = Array.from({ length: 130 }, (_, i) => 130 - i);
+  await page.click('#brand');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 60);
+  await page.click('#grid .card >> nth=59');
+  await page.waitForSelector('#detail:not([hidden])');
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length > 60, null, { timeout: 15000 });
+  assert.equal(await page.isHidden('#detail-next'), false, '› shown once more photos are loaded');
   assert.deepEqual(errors, []);
   await page.close();
 });

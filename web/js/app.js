@@ -88,6 +88,34 @@ function renderAppend(newItems) {
   newItems.forEach((p, i) => frag.appendChild(card(p, start + i)));
   grid.appendChild(frag);
   updateHead();
+  // An open detail view's › follows the list as it grows behind it.
+  if (!$('detail').hidden) $('detail-next').hidden = state.current >= state.items.length - 1;
+}
+
+// New uploads (ids above the newest shown) go on top of the gallery without
+// a reload, so a reader scrolled far down keeps their place.
+async function prependNewest() {
+  if (!state.items.length || state.failed) return showAll();
+  const gen = state.gen;
+  const newest = state.items.length ? state.items[0].id : 0;
+  let res;
+  try { res = await api.photos({ perPage: PER_PAGE }); } catch (e) { return; }
+  if (gen !== state.gen) return;
+  const fresh = res.items.filter((p) => p.id > newest);
+  // More new photos than one page: the gap cannot be filled from here.
+  if (fresh.length === res.items.length) return showAll();
+  state.total = res.total;
+  if (!fresh.length) return updateHead();
+  state.items.unshift(...fresh);
+  const frag = document.createDocumentFragment();
+  fresh.forEach((p, i) => frag.appendChild(card(p, i)));
+  const grid = $('grid');
+  const keep = window.scrollY, before = grid.scrollHeight;
+  grid.prepend(frag);
+  [...grid.children].forEach((c, i) => { c.dataset.index = i; });
+  if (keep > 0) window.scrollTo(0, keep + grid.scrollHeight - before);
+  if (state.current >= 0) state.current += fresh.length;
+  updateHead();
 }
 
 function updateHead() {
@@ -152,6 +180,10 @@ async function loadMore() {
 function retryLoad() {
   state.failed = false;
   $('load-error').hidden = true;
+  // Thumbnails that failed while the server was away load again too.
+  $('grid').querySelectorAll('img').forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) img.src = img.src.split('?')[0] + '?retry=' + Date.now();
+  });
   loadMore();
 }
 const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
@@ -434,7 +466,7 @@ function init() {
       // Red only when nothing got into the album (a duplicate is already there).
       toast(`上传完成：已上传 ${s.ok}，重复 ${s.dup}，被拒绝 ${s.bad}`, s.bad > 0 && s.ok + s.dup === 0);
       loadHealth();
-      if (state.view === 'all') showAll();
+      if (state.view === 'all') prependNewest();
     },
   });
 
