@@ -215,8 +215,8 @@ Status AlbumImpl::delete_photo(int64_t id) {
 }
 
 Status AlbumImpl::analyze(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));  // a missing photo is 404 first
   if (!vlm_) return no_vlm();
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
   SA_RETURN_IF_ERROR(store_->set_vlm_status(p.id, "pending"));
   SA_RETURN_IF_ERROR(store_->enqueue_job("describe", p.id).status());
   runner_->notify();

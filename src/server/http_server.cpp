@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <regex>
 #include <thread>
 #include <vector>
 
@@ -77,6 +78,16 @@ Status HttpServer::start() {
   // client closes or the read timeout passes, then answers a bare 400:
   // what curl -X POST without -d gets. Refuse it at once and name the fix.
   m.srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Byte ranges are served for the photo files only (send_file resolves them
+    // against the file). httplib would cut any other reply -- JSON, errors,
+    // static files -- to the requested bytes after the handler, unchecked
+    // ('Range: bytes=0-5' on /api/health gave 200 with 6 bytes, a 404 became a
+    // 416). RFC 9110 lets a server ignore Range: the whole reply goes out. The
+    // request is httplib's own non-const object (see send_file).
+    static const std::regex kFileRoute(R"(^/api/photos/[^/]+/(original|thumbnail)$)");
+    if (!req.ranges.empty() && !std::regex_match(req.path, kFileRoute)) {
+      const_cast<httplib::Request&>(req).ranges.clear();
+    }
     const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
     if (!has_body_method || req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
       return httplib::Server::HandlerResponse::Unhandled;

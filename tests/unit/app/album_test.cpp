@@ -578,7 +578,9 @@ TEST_F(AlbumTest, SettingsDefaultsFollowTheVlm) {
   open(deps());
   EXPECT_FALSE(album_->settings().auto_analyze);
   EXPECT_FALSE(album_->settings().enhanced_search);
-  EXPECT_EQ(album_->analyze(1).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(album_->analyze(1).code(), StatusCode::kNotFound);  // no such photo: that first
+  const int64_t id = add("pokemon.jpeg");
+  EXPECT_EQ(album_->analyze(id).code(), StatusCode::kUnavailable);  // then: no VLM
   EXPECT_EQ(album_->analyze_missing().status().code(), StatusCode::kUnavailable);
 
   AlbumDeps d = deps();
