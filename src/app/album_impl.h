@@ -43,6 +43,11 @@ struct AlbumDeps {
   // beside the server) wrote to the album, ms (0: never; tests call
   // sync_external_changes() themselves).
   int external_sync_ms = 2000;
+  // Without a CLIP model, queued embed jobs cannot run: at open they are
+  // dropped and their photos marked 'no_model' (the next run with a model
+  // queues them again). A CLI process beside a server turns this off, or it
+  // would take the server's queued jobs away from it.
+  bool drop_unrunnable_jobs = true;
 };
 
 // What open() found; for logs, /api/health and tests.
@@ -114,7 +119,7 @@ class AlbumImpl final : public Album {
   AlbumImpl() = default;
   Status init(const Config& cfg, AlbumDeps deps);
   Status load_models(const Config& cfg, AlbumDeps& deps);
-  Status reconcile_jobs();
+  Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
   Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes);
 
   Config cfg_;

@@ -121,7 +121,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   ingest_ = std::make_unique<Ingestor>(*store_, io);
   pixel_cache_ = std::make_unique<PixelCache>(deps.pixel_cache_bytes);
 
-  SA_RETURN_IF_ERROR(reconcile_jobs());
+  SA_RETURN_IF_ERROR(reconcile_jobs(deps.drop_unrunnable_jobs));
 
   TextEncoder text_encoder;
   if (text_) {
@@ -185,7 +185,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 // - without one, queued embed jobs cannot run: they are dropped and their photos
 //   marked 'no_model' (the next run with a model queues them again);
 // - with a sentence model, described photos lacking a description vector are queued.
-Status AlbumImpl::reconcile_jobs() {
+Status AlbumImpl::reconcile_jobs(bool drop_unrunnable) {
   if (clip_) {
     SA_ASSIGN_OR_RETURN(std::vector<int64_t> missing, store_->photo_ids_missing_vector("clip", clip_name_));
     SA_ASSIGN_OR_RETURN(std::vector<int64_t> failed, store_->photo_ids_with_status("failed"));
@@ -199,7 +199,7 @@ Status AlbumImpl::reconcile_jobs() {
     if (report_.embed_jobs_queued > 0) {
       spdlog::info("{} photos queued for embedding with '{}'", report_.embed_jobs_queued, clip_name_);
     }
-  } else {
+  } else if (drop_unrunnable) {
     const std::vector<std::string> kinds = {"embed"};
     while (true) {
       SA_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->claim_jobs(kinds, 512));

@@ -51,6 +51,7 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
   }
   AlbumDeps deps;
   deps.start_workers = workers;
+  deps.drop_unrunnable_jobs = false;  // a server may be running with a model: leave its queue
   SA_ASSIGN_OR_RETURN(auto album, open_album(cfg, std::move(deps)));
   const AlbumOpenReport& r = album->open_report();
   if (need_clip && !album->has_clip_model()) {

@@ -441,6 +441,31 @@ TEST_F(AlbumTest, PicksUpWhatAnotherProcessChanged) {
   EXPECT_EQ(*album_->sync_external_changes(), 0);  // nothing new since
 }
 
+// A CLI process without a model opened beside a server leaves the server's
+// queued embed jobs alone (it used to complete them unrun and mark their
+// photos 'no_model').
+TEST_F(AlbumTest, ModellessSecondProcessLeavesTheQueueAlone) {
+  AlbumDeps server = deps();
+  server.start_workers = false;  // the job stays queued
+  open(server);
+  const int64_t id = add("pokemon.jpeg");
+  ASSERT_EQ(*album_->store().active_job_count("embed"), 1);
+  {
+    AlbumDeps cli = deps(/*with_clip=*/false);
+    cli.drop_unrunnable_jobs = false;
+    auto other = open_album(cfg_, cli);
+    ASSERT_TRUE(other.ok()) << other.status().to_string();
+  }
+  EXPECT_EQ(*album_->store().active_job_count("embed"), 1);
+  EXPECT_EQ(album_->get_photo(id)->status, "pending");
+  {  // a server without a model does drop them (nothing could run them)
+    auto other = open_album(cfg_, deps(/*with_clip=*/false));
+    ASSERT_TRUE(other.ok());
+  }
+  EXPECT_EQ(*album_->store().active_job_count("embed"), 0);
+  EXPECT_EQ(album_->get_photo(id)->status, "no_model");
+}
+
 // The server's own thread does the same without being asked.
 TEST_F(AlbumTest, SyncThreadPicksUpAnotherProcessesPhotos) {
   AlbumDeps server = deps();
