@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/file_util.h"
+#include "model/checkpoint.h"
 
 namespace sa {
 namespace fs = std::filesystem;
@@ -609,88 +610,6 @@ Status download_file_impl(const std::string& url, const std::string& dest, const
                            " attempts (partial file kept; rerun to resume)");
 }
 
-// Reads n bytes at offset; IOError if the file is shorter or unreadable.
-Status read_at(FILE* f, int64_t offset, size_t n, std::string* out) {
-  out->resize(n);
-  if (fseeko(f, static_cast<off_t>(offset), SEEK_SET) != 0) return Status::IOError("seek failed");
-  if (n > 0 && std::fread(out->data(), 1, n, f) != n) return Status::IOError("short read");
-  return Status::OK();
-}
-
-uint64_t le(const std::string& b, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
-  return v;
-}
-
-Status check_safetensors(FILE* f, int64_t size, const std::string& shown) {
-  auto bad = [&](const std::string& what) { return Status::Corruption(shown + ": safetensors: " + what); };
-  constexpr uint64_t kMaxHeader = uint64_t(100) << 20;
-  if (size < 8) return bad("file of " + std::to_string(size) + " bytes has no 8-byte header length");
-  std::string b;
-  if (!read_at(f, 0, 8, &b).ok()) return Status::IOError("cannot read " + shown);
-  const uint64_t n = le(b, 0, 8);
-  if (n > kMaxHeader) return bad("header length " + std::to_string(n) + " is implausible (over 100 MiB)");
-  if (n > static_cast<uint64_t>(size) - 8) {
-    return bad("header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
-               " bytes): truncated");
-  }
-  std::string text;
-  if (!read_at(f, 8, static_cast<size_t>(n), &text).ok()) return Status::IOError("cannot read " + shown);
-  const nlohmann::json header = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!header.is_object()) return bad("the " + std::to_string(n) + "-byte header is not a JSON object");
-  uint64_t data_end = 0;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
-    const auto off = it->is_object() ? it->find("data_offsets") : it->end();
-    if (!it->is_object() || off == it->end() || !off->is_array() || off->size() != 2 ||
-        !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned()) {
-      return bad("tensor '" + it.key() + "' has no valid data_offsets");
-    }
-    data_end = std::max(data_end, (*off)[1].get<uint64_t>());
-  }
-  const uint64_t data_size = static_cast<uint64_t>(size) - 8 - n;
-  if (data_end != data_size) {
-    return bad("the tensors end at byte " + std::to_string(data_end) + " of the data area but the file holds " +
-               std::to_string(data_size) + " data bytes" + (data_end > data_size ? ": truncated" : ""));
-  }
-  return Status::OK();
-}
-
-// Zip: the end-of-central-directory record (signature PK\5\6, 22 bytes plus a
-// comment of up to 65535 bytes) is the last thing in the file; zip64 archives
-// keep it too, after their zip64 records.
-Status check_torch_zip(FILE* f, int64_t size, const std::string& shown) {
-  auto bad = [&](const std::string& what) { return Status::Corruption(shown + ": " + what); };
-  constexpr int64_t kEocd = 22;
-  if (size < kEocd) return bad("file of " + std::to_string(size) + " bytes is too short for a zip archive");
-  std::string head;
-  if (!read_at(f, 0, 4, &head).ok()) return Status::IOError("cannot read " + shown);
-  if (head != std::string("PK\x03\x04", 4)) {
-    return bad("not a zip archive (torch >= 1.6 format): the file does not start with a zip entry");
-  }
-  const int64_t tail_len = std::min<int64_t>(size, kEocd + 65535);
-  std::string tail;
-  if (!read_at(f, size - tail_len, static_cast<size_t>(tail_len), &tail).ok()) {
-    return Status::IOError("cannot read " + shown);
-  }
-  for (int64_t i = tail_len - kEocd; i >= 0; --i) {
-    if (tail.compare(static_cast<size_t>(i), 4, "PK\x05\x06", 4) != 0) continue;
-    const uint64_t comment = le(tail, static_cast<size_t>(i) + 20, 2);
-    if (static_cast<int64_t>(i + kEocd + comment) != tail_len) continue;
-    const uint64_t cd_size = le(tail, static_cast<size_t>(i) + 12, 4);
-    const uint64_t cd_offset = le(tail, static_cast<size_t>(i) + 16, 4);
-    const uint64_t eocd_at = static_cast<uint64_t>(size - tail_len + i);
-    if (cd_size != 0xFFFFFFFFu && cd_offset != 0xFFFFFFFFu && cd_offset + cd_size > eocd_at) {
-      return bad("zip central directory [" + std::to_string(cd_offset) + ", " + std::to_string(cd_offset + cd_size) +
-                 ") overlaps its end record at offset " + std::to_string(eocd_at));
-    }
-    return Status::OK();
-  }
-  return bad("no zip end-of-central-directory record at the end of its " + std::to_string(size) +
-             " bytes: truncated");
-}
-
 }  // namespace
 
 Status check_weight_file(const std::string& path, const std::string& name) {
@@ -699,11 +618,14 @@ Status check_weight_file(const std::string& path, const std::string& name) {
   const bool zip = ext == ".bin" || ext == ".pt" || ext == ".pth";
   if (!safetensors && !zip) return Status::OK();
   const std::string shown = fs::path(name.empty() ? path : name).filename().string();
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) return Status::IOError("cannot open " + path + " to check it");
-  const int64_t size = file_size_or(path, -1);
-  if (size < 0) return Status::IOError("cannot stat " + path);
-  return safetensors ? check_safetensors(f.get(), size, shown) : check_torch_zip(f.get(), size, shown);
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return Status::IOError("cannot open " + path + " to check it");
+  // The engine's own readers: they validate every header, directory entry,
+  // offset and size against the file, which is what a cut transfer breaks.
+  auto ck = safetensors ? Checkpoint::open_safetensors(path) : Checkpoint::open_torch_zip(path);
+  if (ck.ok()) return Status::OK();
+  if (ck.status().code() == StatusCode::kIOError) return ck.status();
+  return Status::Corruption(shown + ": " + ck.status().message());
 }
 
 Status download_file(const std::string& url, const std::string& dest, const PullOptions& opt,

@@ -2,6 +2,7 @@
 // {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...,
 //  "__metadata__": {...}}, then the data area; offsets are relative to it.
 // See docs/checkpoint_formats.md.
+#include <algorithm>
 #include <new>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +60,7 @@ Status SafetensorsParser::parse(Checkpoint* ck) {
   if (!header.is_object()) return bad("header is not a JSON object");
   const uint64_t data_start = 8 + hlen;
   const uint64_t data_size = n - data_start;
+  uint64_t data_end = 0;  // the furthest byte any tensor uses
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -99,8 +101,10 @@ Status SafetensorsParser::parse(Checkpoint* ck) {
     if (begin > end || end > data_size) {
       return bad_t("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                    "] lie outside the data area of " + std::to_string(data_size) +
-                   " bytes (file offset " + std::to_string(data_start + begin) + ")");
+                   " bytes (file offset " + std::to_string(data_start + begin) + ")" +
+                   (begin <= end ? ": the file is truncated" : ""));
     }
+    data_end = std::max(data_end, end);
     if (end - begin != uint64_t(numel) * dtype_size(t.dtype)) {
       return bad_t("data_offsets span " + std::to_string(end - begin) + " bytes but shape " +
                    shape_to_string(t.shape) + " of " + dtype_name(t.dtype) + " needs " +
@@ -110,6 +114,12 @@ Status SafetensorsParser::parse(Checkpoint* ck) {
     ck->tensors_[name] = std::move(t);
   }
   if (ck->tensors_.empty()) return bad("the file contains no tensors");
+  // As the reference implementation: the tensors cover the data area exactly.
+  // Bytes past the last tensor mean a damaged or concatenated file.
+  if (data_end != data_size) {
+    return bad(std::to_string(data_size - data_end) + " bytes after the last tensor (data ends at " +
+               std::to_string(data_end) + " of " + std::to_string(data_size) + ")");
+  }
   return Status::OK();
 }
 

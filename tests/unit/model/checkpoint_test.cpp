@@ -532,6 +532,14 @@ TEST(CheckpointCorrupt, SafetensorsHeaderDamage) {
     auto r = Checkpoint::open(tmp.write("cut.safetensors", orig.substr(0, cut)));
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << "cut at " << cut;
   }
+  // A cut inside the data names the truncation (models pull relies on it).
+  auto cut = Checkpoint::open(tmp.write("cut.safetensors", orig.substr(0, orig.size() - 7)));
+  EXPECT_NE(cut.status().message().find("truncated"), std::string::npos) << cut.status().message();
+  // Bytes after the last tensor: the tensors must cover the data exactly.
+  auto padded = Checkpoint::open(tmp.write("pad.safetensors", orig + "x"));
+  EXPECT_EQ(padded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(padded.status().message().find("after the last tensor"), std::string::npos)
+      << padded.status().message();
 }
 
 TEST(CheckpointCorrupt, IntegerTensorIsNotReadAsFloat) {
