@@ -206,7 +206,10 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
                             " file(s) found; what was imported is kept, run the same import again to finish");
   }
   if (!(*album)->has_clip_model()) {
-    std::fprintf(stderr, "no CLIP model: photos will be embedded when `serve` or `import` runs with --model\n");
+    if (sum.added > 0) {
+      std::fprintf(stderr, "no CLIP model: the new photos are embedded by a running `serve --model` "
+                           "within seconds, or by the next `serve` or `import` with --model\n");
+    }
   } else if (wait) {
     return wait_exit(wait_for_jobs(**album, "embedding", before), "embedding");
   }

@@ -231,6 +231,11 @@ TEST(Cli, FailuresAreOneLine) {
   fs::copy_file(kData + "/images/coffee.png", tmp / "photos" / "coffee.png");
   RunResult imported = run({"import", "--data-dir", (tmp / "d").string(), (tmp / "photos").string()});
   ASSERT_EQ(imported.rc, 0) << imported.err;
+  EXPECT_NE(imported.err.find("embedded by a running `serve --model`"), std::string::npos) << imported.err;
+  // Nothing new: no promise about embedding.
+  RunResult again = run({"import", "--data-dir", (tmp / "d").string(), (tmp / "photos").string()});
+  ASSERT_EQ(again.rc, 0) << again.err;
+  EXPECT_EQ(again.err.find("no CLIP model"), std::string::npos) << again.err;
   RunResult no_model = run({"search", "--data-dir", (tmp / "d").string(), "猫"});
   expect_one_line_failure(no_model, "search without a model");
   EXPECT_NE(no_model.err.find("model"), std::string::npos) << no_model.err;
