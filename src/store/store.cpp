@@ -200,7 +200,14 @@ CREATE INDEX jobs_photo ON jobs(photo_id);
 )sql", true},
 };
 
-constexpr int kLatestVersion = 2;
+// The highest version above. Versions need not be contiguous while features are
+// built on separate branches: each migration is applied when its own row is
+// missing from schema_version, in ascending order.
+constexpr int kLatestVersion = [] {
+  int v = 0;
+  for (const Migration& m : kMigrations) v = m.version > v ? m.version : v;
+  return v;
+}();
 
 }  // namespace
 
@@ -246,7 +253,11 @@ Status Store::migrate(int up_to) {
                                 " is newer than this program supports (" +
                                 std::to_string(kLatestVersion) + ")");
     }
-    if (current >= m.version) continue;  // tx rolls back: nothing was written
+    SA_ASSIGN_OR_RETURN(Stmt has, db_.prepare("SELECT 1 FROM schema_version WHERE version = ?"));
+    has.bind(1, static_cast<int64_t>(m.version));
+    SA_ASSIGN_OR_RETURN(bool applied, has.step());
+    has = Stmt();
+    if (applied) continue;  // tx rolls back: nothing was written
     SA_RETURN_IF_ERROR(db_.exec(m.sql).with_context("migration " + std::to_string(m.version)));
     if (m.rebuilds_tables) {
       SA_ASSIGN_OR_RETURN(Stmt fk, db_.prepare("PRAGMA foreign_key_check"));
