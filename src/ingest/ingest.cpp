@@ -76,7 +76,7 @@ std::string Ingestor::thumbnail_path(const PhotoInfo& p) const {
 }
 
 Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes,
-                                   std::string_view initial_status, const IngestHook& hook) {
+                                   PhotoStatus initial_status, const IngestHook& hook) {
   if (bytes.empty()) return Status::InvalidArgument("empty file");
   if (static_cast<int64_t>(bytes.size()) > opt_.max_bytes) {
     return Status::ResourceExhausted("file is " + std::to_string(bytes.size()) +
@@ -88,7 +88,7 @@ Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes
 }
 
 Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_view name,
-                                          std::string_view bytes, std::string_view initial_status,
+                                          std::string_view bytes, PhotoStatus initial_status,
                                           const IngestHook& hook) {
   // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
   auto existing = store_.get_photo_by_hash(hash);
@@ -118,8 +118,8 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.camera = meta.camera;
   p.gps_lat = meta.gps_lat;
   p.gps_lon = meta.gps_lon;
-  p.status = std::string(initial_status);
-  p.vlm_status = "none";
+  p.status = initial_status;
+  p.vlm_status = VlmStatus::kNone;
 
   const std::string orig = original_path(p);
   const std::string thumb_path = thumbnail_path(p);

@@ -53,9 +53,9 @@ class Ingestor {
 
   // Errors: ResourceExhausted (too many bytes or pixels), InvalidArgument (empty,
   // not an image, truncated/corrupt), IOError (disk). `initial_status` is the
-  // photo's embedding status ("pending" or "no_model").
+  // photo's embedding status (kPending or kNoModel).
   Result<IngestResult> add(std::string_view name, std::string_view bytes,
-                           std::string_view initial_status, const IngestHook& hook = {});
+                           PhotoStatus initial_status, const IngestHook& hook = {});
 
   // Absolute paths of a stored photo's files (from its hash only).
   std::string original_path(const PhotoInfo& p) const;
@@ -72,7 +72,7 @@ class Ingestor {
   class HashLock;
 
   Result<IngestResult> add_locked(const std::string& hash, std::string_view name,
-                                  std::string_view bytes, std::string_view initial_status,
+                                  std::string_view bytes, PhotoStatus initial_status,
                                   const IngestHook& hook);
 
   Store& store_;

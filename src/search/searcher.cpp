@@ -37,9 +37,6 @@ Status validate(const std::string& query, const SearchOptions& opt) {
   if (opt.offset < 0 || opt.offset > kMaxOffset) {
     return Status::InvalidArgument("offset must be between 0 and " + std::to_string(kMaxOffset));
   }
-  if (opt.mode != "clip" && opt.mode != "hybrid") {
-    return Status::InvalidArgument("unknown search mode '" + opt.mode + "' (clip or hybrid)");
-  }
   return check_date_range(opt.date_from, opt.date_to);
 }
 
@@ -98,7 +95,7 @@ Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const 
   SA_RETURN_IF_ERROR(validate(query, opt));
   if (!d_.clip || !d_.clip_index) return no_model();
   SA_ASSIGN_OR_RETURN(std::vector<float> q, encode_query(query));
-  if (opt.mode == "hybrid") return search_hybrid(query, q, opt);
+  if (opt.mode == SearchMode::kHybrid) return search_hybrid(query, q, opt);
   return search_clip(q, opt);
 }
 
@@ -272,7 +269,7 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
   if (!v.ok() || v->model != d_.clip_model || static_cast<int>(v->data.size()) != d_.clip_index->dim()) {
     if (v.ok() || v.status().code() == StatusCode::kNotFound) {
       return Status::Unavailable("photo " + std::to_string(id) + " has no embedding yet (status " +
-                                 self.status + ")");
+                                 std::string(to_string(self.status)) + ")");
     }
     return v.status();
   }

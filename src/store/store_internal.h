@@ -20,14 +20,7 @@ inline bool one_of(std::string_view v, std::initializer_list<std::string_view> a
   return false;
 }
 
-inline bool valid_photo_status(std::string_view s) {
-  return one_of(s, {"pending", "ready", "failed", "no_model"});
-}
-inline bool valid_vlm_status(std::string_view s) {
-  return one_of(s, {"none", "pending", "running", "done", "failed"});
-}
 inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "desc"}); }
-inline bool valid_job_kind(std::string_view s) { return one_of(s, {"embed", "describe", "embed_desc"}); }
 
 // Steps st to the end, collecting column 0 of every row as an id.
 inline Result<std::vector<int64_t>> column_ids(Stmt& st) {

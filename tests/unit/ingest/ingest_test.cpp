@@ -84,7 +84,7 @@ class IngestTest : public ::testing::Test {
 
 TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
   std::string bytes = read_test_image("chelsea_exif6.jpg");
-  auto r = ingest_->add("holiday/cat.jpg", bytes, "pending");
+  auto r = ingest_->add("holiday/cat.jpg", bytes, PhotoStatus::kPending);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_FALSE(r->duplicate);
   auto p = store_->get_photo(r->id);
@@ -94,7 +94,7 @@ TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
   EXPECT_EQ(p->folder, "holiday");
   EXPECT_EQ(p->mime, "image/jpeg");
   EXPECT_EQ(p->size, static_cast<int64_t>(bytes.size()));
-  EXPECT_EQ(p->status, "pending");
+  EXPECT_EQ(p->status, PhotoStatus::kPending);
   // EXIF orientation 6: pixels stored rotated (300x451), reported upright as chelsea.png.
   EXPECT_EQ(p->width, 451);
   EXPECT_EQ(p->height, 300);
@@ -114,9 +114,9 @@ TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
 
 TEST_F(IngestTest, DuplicateReturnsExistingIdWithoutDecoding) {
   std::string bytes = read_test_image("pokemon.jpeg");
-  auto a = ingest_->add("a.jpg", bytes, "pending");
+  auto a = ingest_->add("a.jpg", bytes, PhotoStatus::kPending);
   ASSERT_TRUE(a.ok());
-  auto b = ingest_->add("other/name.jpg", bytes, "pending");
+  auto b = ingest_->add("other/name.jpg", bytes, PhotoStatus::kPending);
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(b->duplicate);
   EXPECT_EQ(a->id, b->id);
@@ -124,16 +124,16 @@ TEST_F(IngestTest, DuplicateReturnsExistingIdWithoutDecoding) {
 }
 
 TEST_F(IngestTest, RejectsNonImagesTruncatedAndOversizedWithReasons) {
-  auto r = ingest_->add("notes.jpg", "this is not an image at all", "pending");
+  auto r = ingest_->add("notes.jpg", "this is not an image at all", PhotoStatus::kPending);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 
-  r = ingest_->add("empty.jpg", "", "pending");
+  r = ingest_->add("empty.jpg", "", PhotoStatus::kPending);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 
   std::string jpeg = read_test_image("coffee_q90.jpg");
-  r = ingest_->add("half.jpg", jpeg.substr(0, jpeg.size() / 2), "pending");
+  r = ingest_->add("half.jpg", jpeg.substr(0, jpeg.size() / 2), PhotoStatus::kPending);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().to_string();
 
@@ -141,14 +141,14 @@ TEST_F(IngestTest, RejectsNonImagesTruncatedAndOversizedWithReasons) {
   small.data_dir = data_.string();
   small.max_bytes = 1000;
   Ingestor tight(*store_, small);
-  r = tight.add("big.png", read_test_image("camera.png"), "pending");
+  r = tight.add("big.png", read_test_image("camera.png"), PhotoStatus::kPending);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
 
   small.max_bytes = 200LL << 20;
   small.max_pixels = 1000;  // decompression-bomb limit, judged from the header
   Ingestor few_pixels(*store_, small);
-  r = few_pixels.add("many.png", read_test_image("camera.png"), "pending");
+  r = few_pixels.add("many.png", read_test_image("camera.png"), PhotoStatus::kPending);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
 
@@ -167,7 +167,7 @@ TEST_F(IngestTest, UnsafeNamesNeverTouchTheDisk) {
   };
   std::vector<std::string> imgs = {"pokemon.jpeg", "chelsea_small.png", "coffee_q90.jpg"};
   for (size_t i = 0; i < cases.size(); ++i) {
-    auto r = ingest_->add(cases[i].name, read_test_image(imgs[i]), "pending");
+    auto r = ingest_->add(cases[i].name, read_test_image(imgs[i]), PhotoStatus::kPending);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     auto p = store_->get_photo(r->id);
     EXPECT_EQ(p->folder, cases[i].folder);
@@ -188,7 +188,7 @@ TEST_F(IngestTest, UnsafeNamesNeverTouchTheDisk) {
 TEST_F(IngestTest, FailedHookRollsBackRowAndFiles) {
   std::string bytes = read_test_image("pokemon.jpeg");
   int64_t seen = 0;
-  auto r = ingest_->add("a.jpg", bytes, "pending", [&](int64_t id, const RgbImage& img) {
+  auto r = ingest_->add("a.jpg", bytes, PhotoStatus::kPending, [&](int64_t id, const RgbImage& img) {
     seen = id;
     EXPECT_GT(img.width, 0);
     return Status::IOError("disk full (injected)");
@@ -200,13 +200,13 @@ TEST_F(IngestTest, FailedHookRollsBackRowAndFiles) {
   EXPECT_FALSE(store_->get_photo_by_hash(sha256_hex(bytes)).ok());
   EXPECT_TRUE(media_files().empty());
   // And the same bytes can be added afterwards.
-  auto again = ingest_->add("a.jpg", bytes, "pending");
+  auto again = ingest_->add("a.jpg", bytes, PhotoStatus::kPending);
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->duplicate);
 }
 
 TEST_F(IngestTest, RemoveFilesDeletesBoth) {
-  auto r = ingest_->add("a.png", read_test_image("chelsea_small.png"), "pending");
+  auto r = ingest_->add("a.png", read_test_image("chelsea_small.png"), PhotoStatus::kPending);
   ASSERT_TRUE(r.ok());
   auto p = store_->get_photo(r->id);
   ASSERT_TRUE(p.ok());
@@ -221,7 +221,7 @@ TEST_F(IngestTest, ConcurrentIdenticalAddsYieldOnePhoto) {
   std::vector<std::thread> ts;
   std::vector<Result<IngestResult>> rs(4, Status::Internal("unset"));
   for (int i = 0; i < 4; ++i) {
-    ts.emplace_back([&, i] { rs[i] = ingest_->add("c.jpg", bytes, "pending"); });
+    ts.emplace_back([&, i] { rs[i] = ingest_->add("c.jpg", bytes, PhotoStatus::kPending); });
   }
   for (auto& t : ts) t.join();
   int fresh = 0;
