@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -75,12 +76,9 @@ struct StoredVector {
 
 struct TextHit {
   int64_t photo_id = 0;
-  // Match strength in [0,1], the same for both query paths (FTS5 and the LIKE
-  // fallback): per query term, the best field it occurs in scores
-  //   keyword equal to the term 1.0 | keyword containing it 0.8 |
-  //   description 0.6 | filename or folder 0.4,
-  // and the hit's score is the mean over the terms. Ties keep bm25 order (FTS5
-  // path) or newest first (LIKE path).
+  // keyword_score(query, keyword_text(photo)) (store/keyword_score.h): the same
+  // number hybrid search reports as the photo's keyword_score. Ties keep bm25
+  // order (FTS5 path) or newest first (LIKE path).
   float score = 0;
 };
 
@@ -141,6 +139,11 @@ class Store {
   Status put_vector(int64_t photo_id, std::string_view kind, std::string_view model,
                     std::span<const float> v);
   Result<StoredVector> get_vector(int64_t photo_id, std::string_view kind);  // NotFound if none
+  // The vectors of `kind` of those `ids` that have one, keyed by photo id, read
+  // in a few statements (one per 500 ids) rather than one per photo. A row with
+  // a malformed BLOB is left out like a missing one.
+  Result<std::unordered_map<int64_t, StoredVector>> get_vectors(std::span<const int64_t> ids,
+                                                                 std::string_view kind);
   Status delete_vector(int64_t photo_id, std::string_view kind);             // ok if none
   // Deletes every vector of `kind` whose model differs from `model` (after a
   // model switch); returns how many were deleted.

@@ -336,6 +336,45 @@ TEST_F(StoreTest, VectorRoundTrip) {
   EXPECT_TRUE(store_->delete_vector(id, "clip").ok());  // idempotent
 }
 
+TEST_F(StoreTest, GetVectorsReadsABatch) {
+  // More ids than one statement binds (500), some without a vector, one of the
+  // other kind only, and ids that are no photo at all.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 1203; ++i) {
+    int64_t id = add("gv" + std::to_string(i));
+    ids.push_back(id);
+    if (i % 3 == 0) continue;  // no vector
+    std::vector<float> v = {float(i), 1.0f};
+    ASSERT_TRUE(store_->put_vector(id, i == 7 ? "desc" : "clip", i % 2 ? "m1" : "m2", v).ok());
+  }
+  ids.push_back(999'999);
+  auto got = store_->get_vectors(ids, "clip");
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  size_t expected = 0;
+  for (int i = 0; i < 1203; ++i) {
+    auto it = got->find(ids[i]);
+    if (i % 3 == 0 || i == 7) {
+      EXPECT_EQ(it, got->end()) << i;
+      continue;
+    }
+    ++expected;
+    ASSERT_NE(it, got->end()) << i;
+    EXPECT_EQ(it->second.model, i % 2 ? "m1" : "m2");
+    EXPECT_EQ(it->second.data, (std::vector<float>{float(i), 1.0f}));
+    // The same as one at a time.
+    auto one = store_->get_vector(ids[i], "clip");
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->data, it->second.data);
+  }
+  EXPECT_EQ(got->size(), expected);
+  auto desc = store_->get_vectors(ids, "desc");
+  ASSERT_TRUE(desc.ok());
+  ASSERT_EQ(desc->size(), 1u);
+  EXPECT_EQ(desc->begin()->first, ids[7]);
+  EXPECT_TRUE(store_->get_vectors({}, "clip")->empty());
+  EXPECT_EQ(store_->get_vectors(ids, "pixels").status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(StoreTest, ForEachVectorBatchesAndFilters) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 10; ++i) {
