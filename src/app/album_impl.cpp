@@ -87,27 +87,22 @@ Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view by
 }
 
 Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes) {
-  const bool analyze_now = vlm_ && settings().auto_analyze;
-  // Runs once the photo row exists; a failure here rolls the whole add back.
-  IngestHook hook = [&](int64_t id, const RgbImage& img) -> Status {
-    if (clip_) {
-      // Preprocess now, while the decoded pixels are at hand: the embed worker
-      // then skips a second decode of the original.
-      const int res = clip_->image_resolution();
-      pixel_cache_->put(id, res, clip_preprocess(img, res));
-      auto q = store_->enqueue_job(JobKind::kEmbed, id);
-      if (!q.ok()) {
-        pixel_cache_->erase(id);
-        return q.status().with_context("queueing the embedding");
-      }
-    }
-    if (analyze_now) {
-      SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
-      SA_RETURN_IF_ERROR(store_->enqueue_job(JobKind::kDescribe, id).status());
-    }
-    return Status::OK();
-  };
-  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, clip_ ? PhotoStatus::kPending : PhotoStatus::kNoModel, hook));
+  // The row and its first jobs are written in one transaction by the ingest.
+  NewPhoto init;
+  init.status = clip_ ? PhotoStatus::kPending : PhotoStatus::kNoModel;
+  if (clip_) init.jobs.push_back(JobKind::kEmbed);
+  if (vlm_ && settings().auto_analyze) {
+    init.vlm_status = VlmStatus::kPending;
+    init.jobs.push_back(JobKind::kDescribe);
+  }
+  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
+  if (clip_ && ir.image) {
+    // Preprocess now, while the decoded pixels are at hand: the embed worker
+    // then skips a second decode of the original. (Should it claim the job
+    // first, it decodes the original itself and drops this entry when done.)
+    const int res = clip_->image_resolution();
+    pixel_cache_->put(ir.id, res, clip_preprocess(*ir.image, res));
+  }
   AddResult out;
   out.id = ir.id;
   out.filename = std::string(name);

@@ -182,6 +182,10 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
     return false;
   }
   *pixels = clip_preprocess(*img, res);
+  // The adding thread puts its own preprocessed pixels after the row is
+  // committed; if this worker got to the job first, that entry arrives while
+  // we decoded and would otherwise never be taken.
+  if (d_.pixel_cache) d_.pixel_cache->erase(job.photo_id);
   if (pixels->empty()) {
     fail(job, "image preprocessing produced no pixels");
     return false;

@@ -24,19 +24,23 @@ Job read_job(const Stmt& st) {  // columns: id, kind, photo_id, state, attempts,
 
 }  // namespace
 
-Result<bool> Store::enqueue_job(JobKind kind, int64_t photo_id) {
-  std::lock_guard lock(mu_);
+Result<bool> store_internal::insert_job(Db& db, JobKind kind, int64_t photo_id) {
   // The partial unique index jobs_one_pending makes "skip if already pending"
   // a property of the table, not of this code path.
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
+  SA_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(
       "INSERT INTO jobs(kind, photo_id, state, created_at, updated_at) VALUES (?, ?, 'pending', ") +
       kNowSql + ", " + kNowSql + ") ON CONFLICT DO NOTHING"));
   st.bind(1, to_string(kind)).bind(2, photo_id);
-  Status s = st.run();
-  if (!s.ok() && s.message().find("FOREIGN KEY") != std::string::npos)
+  SA_RETURN_IF_ERROR(st.run());
+  return db.changes() == 1;
+}
+
+Result<bool> Store::enqueue_job(JobKind kind, int64_t photo_id) {
+  std::lock_guard lock(mu_);
+  auto queued = store_internal::insert_job(db_, kind, photo_id);
+  if (!queued.ok() && queued.status().message().find("FOREIGN KEY") != std::string::npos)
     return Status::NotFound("photo " + std::to_string(photo_id) + " not found");
-  SA_RETURN_IF_ERROR(s);
-  return db_.changes() == 1;
+  return queued;
 }
 
 Result<std::vector<Job>> Store::claim_jobs(std::span<const JobKind> kinds, int n) {

@@ -73,11 +73,14 @@ Result<PhotoInfo> get_photo_where(Db& db, const char* where, auto bind_fn, const
 
 }  // namespace
 
-Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p) {
+Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs) {
   using namespace store_internal;
   if (p.hash.empty()) return Status::InvalidArgument("photo hash is empty");
 
   std::lock_guard lock(mu_);
+  // The row and its jobs commit together or not at all (the destructor of an
+  // uncommitted Transaction rolls back).
+  SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
   // ON CONFLICT DO NOTHING + changes() tells a duplicate from a new row in one
   // statement, so two uploads of the same bytes cannot both insert.
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
@@ -91,13 +94,22 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p) {
   st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, to_string(p.vlm_status));
   st.bind(18, p.vlm_model).bind(19, p.described_at);
   SA_RETURN_IF_ERROR(st.run());
-  if (db_.changes() == 1) return InsertPhotoResult{db_.last_insert_rowid(), false};
+  st = Stmt();
+  if (db_.changes() == 1) {
+    const int64_t id = db_.last_insert_rowid();
+    for (JobKind k : jobs) SA_RETURN_IF_ERROR(insert_job(db_, k, id).status());
+    SA_RETURN_IF_ERROR(tx.commit());
+    return InsertPhotoResult{id, false};
+  }
 
   SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT id FROM photos WHERE hash = ?"));
   q.bind(1, p.hash);
   SA_ASSIGN_OR_RETURN(bool row, q.step());
   if (!row) return Status::Internal("insert of '" + p.hash + "' neither inserted nor found");
-  return InsertPhotoResult{q.column_int64(0), true};
+  InsertPhotoResult dup{q.column_int64(0), true};
+  q = Stmt();
+  SA_RETURN_IF_ERROR(tx.commit());  // nothing written; ends the transaction
+  return dup;
 }
 
 Result<PhotoInfo> Store::get_photo(int64_t id) {

@@ -100,11 +100,12 @@ class Store {
   Result<int64_t> data_version();
 
   // ---- photos (photos.cpp) ----
-  // Inserts `p` (its id is ignored). added_at defaults to now (UTC ISO 8601).
-  // A duplicate hash is not an error: it returns the existing id with
-  // duplicate=true and changes nothing.
+  // Inserts `p` (its id is ignored) and queues `jobs` for it, in one
+  // transaction: the row and its jobs exist together or not at all. added_at
+  // defaults to now (UTC ISO 8601). A duplicate hash is not an error: it returns
+  // the existing id with duplicate=true and changes nothing (no jobs either).
   // InvalidArgument for an empty hash.
-  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p);
+  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {});
   Result<PhotoInfo> get_photo(int64_t id);
   Result<PhotoInfo> get_photo_by_hash(const std::string& hash);  // NotFound if none
   // The photos among `ids` that exist, in the order of `ids`.

@@ -73,7 +73,7 @@ class JobRunnerTest : public ::testing::Test {
 
   int64_t add(const std::string& file) {
     auto bytes = read_file(golden::data("images/" + file));
-    auto r = ingest_->add(file, *bytes, PhotoStatus::kPending);
+    auto r = ingest_->add(file, *bytes);
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_TRUE(store_->enqueue_job(JobKind::kEmbed, r->id).ok());
     return r->id;

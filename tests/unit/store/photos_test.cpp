@@ -1,5 +1,6 @@
 // Store: open/migrations, photos, vectors, settings.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <thread>
@@ -183,6 +184,39 @@ TEST_F(StoreTest, DuplicateHashReturnsExistingId) {
   EXPECT_EQ(r->id, id);
   EXPECT_EQ(*store_->count_photos(), 1);
   EXPECT_EQ(store_->get_photo(id)->filename, "first.jpg");  // unchanged
+}
+
+TEST_F(StoreTest, InsertWithJobsIsOneTransaction) {
+  const JobKind both[] = {JobKind::kEmbed, JobKind::kDescribe};
+  auto r = store_->insert_photo(make_photo("tx"), both);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kDescribe), 1);
+  auto dup = store_->insert_photo(make_photo("tx"), both);
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->id, r->id);
+  EXPECT_EQ(*store_->active_job_count(), 2);  // a duplicate queues nothing
+
+  // The second job fails (a trigger added by another connection): the row and
+  // the first job are gone with it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "CREATE TRIGGER no_describe BEFORE INSERT ON jobs WHEN NEW.kind = 'describe' "
+                         "BEGIN SELECT RAISE(ABORT, 'injected'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_FALSE(store_->insert_photo(make_photo("tx2"), both).ok());
+  EXPECT_EQ(store_->get_photo_by_hash("tx2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->count_photos(), 1);
+  EXPECT_EQ(*store_->active_job_count(), 2);
+  // The store is still usable afterwards.
+  const JobKind embed[] = {JobKind::kEmbed};
+  EXPECT_TRUE(store_->insert_photo(make_photo("tx3"), embed).ok());
+  EXPECT_EQ(*store_->active_job_count(), 3);
 }
 
 TEST_F(StoreTest, InsertRejectsBadInput) {
