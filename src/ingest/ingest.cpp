@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "ingest/safe_name.h"
@@ -145,6 +147,15 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     }
   }
   return IngestResult{ins->id, false};
+}
+
+Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo seen, store_.get_photo(id));
+  HashLock lock(*this, seen.hash);
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_.delete_photo(id));
+  Status st = remove_files(p);
+  if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
+  return p;
 }
 
 Status Ingestor::remove_files(const PhotoInfo& p) {
