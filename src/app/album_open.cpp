@@ -6,8 +6,9 @@
 #include <filesystem>
 
 #include "app/album_impl.h"
-#include "app/model_hub.h"
+#include "app/thread_budget.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 #include "image/image.h"
 #include "ingest/ingest.h"
 #include "jobs/pixel_cache.h"
@@ -38,6 +39,7 @@ Result<std::unique_ptr<Album>> Album::open(const Config& cfg) {
 }
 
 Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kAlbum));
   std::unique_ptr<AlbumImpl> a(new AlbumImpl());
   SA_RETURN_IF_ERROR(a->init(cfg, std::move(deps)));
   return a;

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/model_hub.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 
 namespace sa::cli {
 namespace {

@@ -4,9 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/model_hub.h"
+#include "app/thread_budget.h"
 #include "cli/commands.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 #include "image/clip_preprocess.h"
 #include "image/image.h"
 #include "model/chinese_clip.h"
@@ -51,6 +52,7 @@ Result<std::unique_ptr<ChineseClip>> load_clip(const Config& cfg) {
 }  // namespace
 
 int cmd_embed_image(const Config& cfg, const EmbedArgs& a) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto clip = load_clip(cfg);
   if (!clip.ok()) return fail(clip.status());
   const int res = (*clip)->image_resolution();
@@ -86,6 +88,7 @@ int cmd_embed_image(const Config& cfg, const EmbedArgs& a) {
 }
 
 int cmd_embed_text(const Config& cfg, const EmbedArgs& a) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto clip = load_clip(cfg);
   if (!clip.ok()) return fail(clip.status());
   const int dim = (*clip)->embed_dim();
@@ -104,6 +107,7 @@ int cmd_embed_text(const Config& cfg, const EmbedArgs& a) {
 
 int cmd_embed_sentence(const Config& cfg, const EmbedArgs& a) {
   if (cfg.text_model.empty()) return fail("--model is required");
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto path = resolve_model(cfg.text_model, cfg.models_dir);
   if (!path.ok()) return fail(path.status());
   auto m = SentenceEmbedder::load(*path);

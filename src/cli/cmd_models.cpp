@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "app/model_hub.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "hub/model_hub.h"
 
 namespace sa::cli {
 

@@ -11,7 +11,6 @@
 #include "image/image.h"
 #include "server/http_server.h"
 
-extern "C" void openblas_set_num_threads(int);
 
 namespace sa::cli {
 
@@ -168,7 +167,6 @@ int run(int argc, char** argv) {
   const CliEnv env = CliEnv::from_process();
   auto cfg = load_config(f, env, config_file);
   if (!cfg.ok()) return fail(cfg.status());
-  if (cfg->threads > 0) openblas_set_num_threads(cfg->threads);
   if (ei->parsed() || sv->parsed() || im->parsed() || evc->parsed()) {
     Status s = image_init();
     if (!s.ok()) return fail(s);
