@@ -574,19 +574,6 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
   return save_jpeg(in.get(), quality);
 }
 
-Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
-                                   int quality) {
-  if (max_side <= 0) return Status::InvalidArgument("thumbnail: max_side must be positive");
-  if (quality < 1 || quality > 100) {
-    return Status::InvalidArgument("thumbnail: quality must be in 1..100");
-  }
-  // Shrink-on-load / box shrink to at most twice the size, then encode_jpeg's lanczos.
-  DecodeLimits small = lim;
-  small.max_side = max_side * 2;
-  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, small));
-  return encode_jpeg(img, max_side, quality);
-}
-
 void image_set_decode_budget(int64_t bytes) { budget().set_limit(bytes); }
 
 }  // namespace sa

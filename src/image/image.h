@@ -56,8 +56,7 @@ inline constexpr int kWorkingSide = 2048;
 Status image_init();
 
 // Threads libvips may use inside one decode/encode (process-wide; 0 = libvips default,
-// all cores). The job workers already decode different photos in parallel, so a server
-// should pass 1 to keep to one thread budget; the CLI can leave the default.
+// all cores). Set by the thread budget (app/thread_budget.h), not called elsewhere.
 void image_set_threads(int threads);
 
 // Full decodes share one memory budget (bytes, process-wide; default 512 MiB): each
@@ -82,12 +81,5 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim,
 // is first downscaled (aspect kept, longer side == max_side). Used for thumbnails (~400)
 // and for the VLM (<= 1024). InvalidArgument for an empty/inconsistent image.
 Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality = 85);
-
-// Bytes -> JPEG thumbnail without a full-size decode (JPEG/WebP/HEIF shrink on load):
-// longer side <= max_side, EXIF orientation applied, same colour handling as
-// decode_rgb (CMYK/ICC are colour-managed to sRGB here). Same errors as decode_rgb.
-// Use it when the full-resolution pixels are not needed for anything else.
-Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
-                                   int quality = 85);
 
 }  // namespace sa

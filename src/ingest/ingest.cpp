@@ -49,10 +49,6 @@ std::string join(const std::string& dir, const std::string& rel) {
 
 }  // namespace
 
-std::string mime_for_format(std::string_view format) {
-  return std::string(mime_for_extension(format));
-}
-
 Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {}
 
 std::string Ingestor::original_path(const PhotoInfo& p) const {

@@ -96,7 +96,5 @@ class Ingestor {
   std::set<std::string> busy_hashes_;
 };
 
-// The MIME type recorded for a probed format ("jpeg" -> "image/jpeg").
-std::string mime_for_format(std::string_view format);
 
 }  // namespace sa

@@ -1,7 +1,5 @@
 #include "ingest/safe_name.h"
 
-#include "image/format.h"
-
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -95,10 +93,6 @@ SafeName sanitize_upload_name(std::string_view name) {
     out.folder += utf8_prefix(parts[i], kMaxComponentBytes);
   }
   return out;
-}
-
-std::string extension_for_format(std::string_view format) {
-  return std::string(format_info(format_from_extension(format)).ext);
 }
 
 bool is_sha256_hex(std::string_view s) {
