@@ -18,6 +18,7 @@
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -368,11 +369,38 @@ Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim) {
   return std::move(o.meta);
 }
 
+int jpeg_shrink_factor(int width, int height, int min_side) {
+  if (min_side <= 0) return 1;
+  for (int f : {8, 4, 2}) {
+    if ((width + f - 1) / f >= min_side && (height + f - 1) / f >= min_side) return f;
+  }
+  return 1;
+}
+
+namespace {
+std::atomic<int64_t> g_decodes{0};
+}  // namespace
+
+int64_t image_decode_count() { return g_decodes.load(); }
+
 Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, ImageMeta* meta) {
   // Sequential access: the loader runs top to bottom, serialised. With random access,
   // libvips 8.14's threaded tile reads let some damaged GIF/TIFF files decode "fine" on
   // one run and fail on the next; sequential reads fail them every time.
   SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim, VIPS_ACCESS_SEQUENTIAL));
+  const int shrink = o.meta.format == "jpeg"
+                         ? jpeg_shrink_factor(o.image->Xsize, o.image->Ysize, lim.min_side)
+                         : 1;
+  if (shrink > 1) {
+    // Reopened with DCT scaling: the header, limits and metadata checked above stay.
+    VipsImage* raw = nullptr;
+    if (vips_jpegload_buffer(const_cast<char*>(bytes.data()), bytes.size(), &raw, "access",
+                             VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, "shrink", shrink,
+                             nullptr) != 0) {
+      return vips_status(StatusCode::kInvalidArgument, "cannot read jpeg header");
+    }
+    o.image.reset(raw);
+  }
   SA_ASSIGN_OR_RETURN(ImagePtr img, to_rgb8(std::move(o.image)));
   const std::string what = "cannot decode " + o.meta.format + " image (corrupt or truncated)";
   RgbImage out;
@@ -397,6 +425,7 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, Ima
     SA_RETURN_IF_ERROR(write_rgb(rot.get(), &out.pixels, "cannot apply EXIF orientation"));
   }
   if (meta) *meta = std::move(o.meta);
+  g_decodes.fetch_add(1);
   return out;
 }
 

@@ -36,7 +36,22 @@ struct ImageMeta {
 struct DecodeLimits {
   int64_t max_pixels = 100'000'000;
   int64_t max_bytes = 200LL << 20;
+  // decode_rgb only, JPEG only: when > 0, decode with libjpeg's DCT scaling by the
+  // largest factor (2, 4 or 8) that keeps both sides >= min_side (see
+  // jpeg_shrink_factor). The import's opt-in reduced-cost decode passes twice the
+  // model input; 0 (the default) decodes at full size, as the exact CLIP
+  // preprocessing needs. Other formats are always decoded at full size.
+  int min_side = 0;
 };
+
+// The DCT scaling factor decode_rgb uses for a width x height JPEG (as stored) and
+// lim.min_side: the largest of 8, 4, 2 whose output (ceil(side / factor)) keeps both
+// sides >= min_side, else 1. min_side <= 0 gives 1.
+int jpeg_shrink_factor(int width, int height, int min_side);
+
+// Successful decode_rgb calls in this process (thumbnail_jpeg's included): tests
+// check that the import pipeline decodes each photo once.
+int64_t image_decode_count();
 
 // Starts libvips once (thread-safe, idempotent), blocks its untrusted loaders and
 // silences its warnings. Unavailable if libvips cannot start.

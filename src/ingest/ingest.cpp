@@ -98,6 +98,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   DecodeLimits lim;
   lim.max_bytes = opt_.max_bytes;
   lim.max_pixels = opt_.max_pixels;
+  lim.min_side = opt_.decode_min_side;
   // probe first: a decompression bomb is refused from its header, before decoding.
   SA_RETURN_IF_ERROR(probe_image(bytes, lim).status());
   ImageMeta meta;

@@ -34,6 +34,10 @@ struct IngestOptions {
   int64_t max_pixels = 100'000'000;
   int thumbnail_side = 400;
   int thumbnail_quality = 82;
+  // DecodeLimits::min_side for the one decode of each photo: 0 = full size (the exact
+  // CLIP preprocessing needs it); > 0 = the opt-in reduced-cost JPEG decode. The
+  // thumbnail and the CLIP input are both made from this one decode.
+  int decode_min_side = 0;
 };
 
 struct IngestResult {

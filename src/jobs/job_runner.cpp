@@ -188,6 +188,7 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
   }
   std::lock_guard<std::mutex> lk(stats_mu_);
   stats_.decode_seconds += seconds_since(t0);
+  stats_.worker_decodes += 1;
   return true;
 }
 
