@@ -177,7 +177,8 @@ TEST_F(ImportPipelineTest, ExactPathMatchesTheReferenceAndThumbnailsAreUnchanged
 TEST_F(ImportPipelineTest, ReducedDecodeStaysWithinItsStatedCosine) {
   int i = 0;
   for (const char* f : {"chelsea.png", "coffee.png", "pokemon.jpeg", "camera.png"}) {
-    ASSERT_TRUE(write_file_atomic((root_ / "photos" / (std::to_string(i) + ".jpg")).string(), big_jpeg(f, ++i)).ok());
+    ++i;
+    ASSERT_TRUE(write_file_atomic((root_ / "photos" / (std::to_string(i) + ".jpg")).string(), big_jpeg(f, i)).ok());
   }
   cfg_.reduced_decode = true;
   open(deps());
