@@ -100,12 +100,11 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
     init.jobs.push_back(JobKind::kDescribe);
   }
   SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
-  if (clip_ && ir.image) {
-    // Preprocess now, while the decoded pixels are at hand: the embed worker
-    // then skips a second decode of the original. (Should it claim the job
-    // first, it decodes the original itself and drops this entry when done.)
-    const int res = clip_->image_resolution();
-    pixel_cache_->put(ir.id, res, clip_preprocess(*ir.image, res));
+  if (clip_ && !ir.clip_pixels.empty()) {
+    // Made by the ingest from its one decode, before the job was committed: the
+    // embed worker then skips a second decode of the original. (Should it claim
+    // the job first, it decodes the original itself and drops this entry when done.)
+    pixel_cache_->put(ir.id, clip_->image_resolution(), std::move(ir.clip_pixels));
   }
   AddResult out;
   out.id = ir.id;

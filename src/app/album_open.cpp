@@ -122,6 +122,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   // input, then the exact bicubic (docs/performance.md has its cosine to the exact path).
   const int min_side = cfg.reduced_decode && clip_ ? 2 * clip_->image_resolution() : 0;
   io.decode_min_side = min_side;
+  io.clip_resolution = clip_ ? clip_->image_resolution() : 0;
   ingest_ = std::make_unique<Ingestor>(*store_, io);
   pixel_cache_ = std::make_unique<PixelCache>(deps.pixel_cache_bytes);
 

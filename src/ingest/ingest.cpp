@@ -9,6 +9,7 @@
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "image/clip_preprocess.h"
 #include "ingest/safe_name.h"
 
 namespace sa {
@@ -95,6 +96,8 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
   SA_ASSIGN_OR_RETURN(std::string thumb,
                       encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+  std::vector<float> clip_pixels;
+  if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
 
   SafeName safe = sanitize_upload_name(name);
   PhotoInfo p;
@@ -137,7 +140,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     // (identical) files we just rewrote.
     return IngestResult{ins->id, true, std::nullopt};
   }
-  return IngestResult{ins->id, false, std::move(img)};
+  return IngestResult{ins->id, false, std::move(img), std::move(clip_pixels)};
 }
 
 Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {

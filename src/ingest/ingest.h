@@ -41,6 +41,11 @@ struct IngestOptions {
   // CLIP preprocessing needs it); > 0 = the opt-in reduced-cost JPEG decode. The
   // thumbnail and the CLIP input are both made from this one decode.
   int decode_min_side = 0;
+  // > 0: the CLIP input (clip_preprocess at this resolution) is made from the same
+  // decode BEFORE the row and its embed job are committed, and returned in
+  // IngestResult::clip_pixels; made after the commit, the embed worker could claim
+  // the job in between and decode the photo a second time.
+  int clip_resolution = 0;
 };
 
 // How a new photo starts: its states and the jobs queued with it, written in
@@ -57,6 +62,8 @@ struct IngestResult {
   // The decoded upload (after EXIF orientation) of a new photo; empty for a
   // duplicate. Lets the caller use the pixels without decoding again.
   std::optional<RgbImage> image;
+  // [3, R, R] for IngestOptions::clip_resolution = R > 0 (new photos only).
+  std::vector<float> clip_pixels;
 };
 
 class Ingestor {

@@ -104,7 +104,7 @@ class ImportPipelineTest : public ::testing::Test {
       ASSERT_TRUE(write_file_atomic((root_ / "photos" / ("p" + std::to_string(100 + i) + ext)).string(), b).ok());
     }
   }
-  int64_t count_status(const std::string& status) {
+  int64_t count_status(PhotoStatus status) {
     auto page = album_->list_photos(1, 1000);
     EXPECT_TRUE(page.ok());
     int64_t n = 0;
@@ -136,7 +136,7 @@ TEST_F(ImportPipelineTest, EachPhotoIsDecodedOnceEvenWhenTheEncoderIsBehind) {
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   EXPECT_EQ(rep->added, 12);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(count_status("ready"), 12);
+  EXPECT_EQ(count_status(PhotoStatus::kReady), 12);
   EXPECT_EQ(image_decode_count() - before, 12);
   EXPECT_EQ(album_->embed_stats().worker_decodes, 0);
 }
@@ -233,13 +233,13 @@ TEST_F(ImportPipelineTest, CancelledImportLeavesCompletePhotosOnly) {
   EXPECT_TRUE(rep->cancelled);
   EXPECT_EQ(rep->added, 4);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(count_status("ready"), 4);
+  EXPECT_EQ(count_status(PhotoStatus::kReady), 4);
   rep = album_->import_folder((root_ / "photos").string());
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(rep->added, 5);
   EXPECT_EQ(rep->duplicates, 4);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(count_status("ready"), 9);
+  EXPECT_EQ(count_status(PhotoStatus::kReady), 9);
   EXPECT_EQ(image_decode_count() - before, 9);
 }
 
@@ -257,7 +257,7 @@ TEST_F(ImportPipelineTest, CrashMidBatchLosesNothing) {
   album_.reset();  // gone before any embedding ran: queued jobs and files remain
   open(deps());
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(count_status("ready"), 7);
+  EXPECT_EQ(count_status(PhotoStatus::kReady), 7);
   EXPECT_EQ(album_->job_stats().failed, 0);
   // Re-importing the same folder finds every photo already there.
   rep = album_->import_folder((root_ / "photos").string());
