@@ -66,9 +66,10 @@ Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
                      clip_name_);
       }
     } else {
-      // Not fatal: the album still stores photos; search says why it cannot run.
+      // Not fatal here: the caller decides (the CLI refuses to run with a --model it
+      // cannot load; a library user may still store photos). Reported, not logged,
+      // so that the user sees one line.
       report_.clip_error = m.status().to_string();
-      spdlog::warn("no CLIP model: {}", report_.clip_error);
     }
   }
   if (deps.text) {
@@ -84,7 +85,6 @@ Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
       spdlog::info("sentence model '{}' loaded (dim {})", text_name_, text_->dim());
     } else {
       report_.text_error = m.status().to_string();
-      spdlog::warn("no sentence model: {}", report_.text_error);
     }
   }
   if (deps.vlm_factory) {

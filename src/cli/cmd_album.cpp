@@ -54,6 +54,15 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
   deps.drop_unrunnable_jobs = false;  // a server may be running with a model: leave its queue
   SA_ASSIGN_OR_RETURN(auto album, open_album(cfg, std::move(deps)));
   const AlbumOpenReport& r = album->open_report();
+  // A model that was asked for and cannot be loaded is an error, never a silent
+  // model-less album (which would add photos without embeddings).
+  if (!cfg.model.empty() && !r.clip_error.empty()) {
+    return Status::Unavailable("cannot load the CLIP model '" + cfg.model + "': " + r.clip_error);
+  }
+  if (!cfg.text_model.empty() && !r.text_error.empty()) {
+    return Status::Unavailable("cannot load the sentence model '" + cfg.text_model +
+                               "': " + r.text_error);
+  }
   if (need_clip && !album->has_clip_model()) {
     return Status::Unavailable(r.clip_error.empty() ? "no CLIP model: pass --model PATH or a known name"
                                                     : "cannot load the CLIP model: " + r.clip_error);

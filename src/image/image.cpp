@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 namespace sa {
 namespace {
@@ -100,14 +101,16 @@ class DecodeBudget {
   int64_t acquire(int64_t bytes) {
     std::unique_lock<std::mutex> lk(mu_);
     bytes = std::min(bytes, limit_);
-    cv_.wait(lk, [&] { return used_ + bytes <= limit_; });
+    cv_.wait(lk, [&] { return used_ + bytes <= limit_ && active_ < slots_; });
     used_ += bytes;
+    ++active_;
     return bytes;
   }
   void release(int64_t bytes) {
     {
       std::lock_guard<std::mutex> lk(mu_);
       used_ -= bytes;
+      --active_;
     }
     cv_.notify_all();
   }
@@ -124,6 +127,10 @@ class DecodeBudget {
   std::condition_variable cv_;
   int64_t limit_ = 512LL << 20;
   int64_t used_ = 0;
+  // Decodes are CPU-bound: more at once than cores only makes each slower (and
+  // closer to its deadline), so they also queue for one of these slots.
+  int slots_ = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  int active_ = 0;
 };
 
 DecodeBudget& budget() {

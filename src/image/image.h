@@ -77,7 +77,9 @@ void image_set_threads(int threads);
 
 // Full decodes share one memory budget (bytes, process-wide; default 512 MiB): each
 // decode reserves what its decoder will hold (estimated from the header) and waits
-// while the budget is spent; a decode bigger than the whole budget runs alone.
+// while the budget is spent; a decode bigger than the whole budget runs alone. At most
+// one decode per core runs at a time (the others queue; their deadline starts when
+// they run).
 void image_set_decode_budget(int64_t bytes);
 
 // Reads the header only: format, dimensions, EXIF. Errors:

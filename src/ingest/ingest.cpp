@@ -50,7 +50,14 @@ std::string join(const std::string& dir, const std::string& rel) {
 
 }  // namespace
 
-Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {}
+Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {
+  // Crash debris (a kill -9 while an original was written) is cleared at start.
+  int n = remove_stale_temp_files(tmp_dir(), {join(opt_.data_dir, "originals"),
+                                              join(opt_.data_dir, "thumbnails")});
+  if (n > 0) spdlog::info("removed {} temporary file(s) left by an interrupted write", n);
+}
+
+std::string Ingestor::tmp_dir() const { return join(opt_.data_dir, "tmp"); }
 
 std::string Ingestor::original_path(const PhotoInfo& p) const {
   // The extension follows the stored MIME type, which came from sniffing the bytes.
@@ -118,9 +125,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   // rollback cannot take anything away from another photo.
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
-  Status st = write_file_atomic(orig, bytes);
+  SA_RETURN_IF_ERROR(make_dirs(tmp_dir()));
+  Status st = write_file_atomic(orig, bytes, tmp_dir());
   if (!st.ok()) return st.with_context("storing original");
-  st = write_file_atomic(thumb_path, thumb);
+  st = write_file_atomic(thumb_path, thumb, tmp_dir());
   if (!st.ok()) {
     remove_quietly(orig);
     return st.with_context("storing thumbnail");

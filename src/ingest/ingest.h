@@ -92,6 +92,10 @@ class Ingestor {
 
   const IngestOptions& options() const { return opt_; }
 
+  // <data_dir>/tmp: where originals and thumbnails are written before being renamed
+  // into place; files of dead processes are removed when an Ingestor is created.
+  std::string tmp_dir() const;
+
  private:
   // Per-hash mutual exclusion so the check-write-insert sequence is atomic
   // for identical uploads while different photos proceed in parallel.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/errors.h"
+#include "server/request_limits.h"
 #include "server/routes.h"
 
 namespace sa {
@@ -77,7 +78,8 @@ Status HttpServer::start() {
   // httplib reads the body of a POST/PUT that announces no length until the
   // client closes or the read timeout passes, then answers a bare 400:
   // what curl -X POST without -d gets. Refuse it at once and name the fix.
-  m.srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  m.srv.set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
+    if (refuse_over_limits(req, res, m.ctx.opt)) return httplib::Server::HandlerResponse::Handled;
     // Byte ranges are served for the photo files only (send_file resolves them
     // against the file). httplib would cut any other reply -- JSON, errors,
     // static files -- to the requested bytes after the handler, unchecked

@@ -28,14 +28,24 @@ struct ServerOptions {
   // Request threads. Each open connection holds one while it sends a request or
   // waits between requests (httplib 0.11.4 blocks a thread per connection), so a
   // few slow or idle clients must not use them all up; an idle thread costs
-  // little more than its stack.
-  int threads = 64;
+  // little more than its stack (memory-heavy work is bounded elsewhere: the decode
+  // budget in image.h). 256 so that a few dozen slow clients cannot starve the rest
+  // (issue 11); Debian's compiled httplib 0.11.4 has no hook before the header read,
+  // so there is no whole-request header deadline or per-client cap (docs/limits.md).
+  int threads = 256;
   // Longest wait for a single read (httplib checks each read call, not a whole
   // request): a client that stalls this long inside a request head or body is
   // dropped, while a large upload that keeps sending is never cut off.
   int read_timeout_s = 10;
   // Longest wait for the next request on an idle keep-alive connection.
   int keep_alive_timeout_s = 3;
+  // Every route but the photo upload takes a small JSON body: larger Content-Length
+  // is refused with 413 before the body is read, chunked bodies with 411.
+  int64_t max_json_body_bytes = 1 << 20;
+  // More header fields than this: 431 (request_limits.h).
+  int max_header_fields = 100;
+  // More multipart parts than this in one upload: 413, the rest is not read.
+  int max_upload_parts = 1000;
 };
 
 class HttpServer {

@@ -72,7 +72,8 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     bool too_big = false;
     bool active = false;
   } cur;
-  int n_files = 0;
+  int n_files = 0, n_parts = 0;
+  bool too_many_parts = false;
   const int64_t limit = ctx.opt.max_upload_bytes;
 
   // Each result carries "index", the file's position among the request's
@@ -106,13 +107,19 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
       [&](const httplib::MultipartFormData& f) {
         finish();
         cur = Part{};
+        if (++n_parts > ctx.opt.max_upload_parts) {
+          // The rest is read (so the client gets the answer) but not processed.
+          too_many_parts = true;
+          cur.active = false;
+          return true;
+        }
         cur.active = true;
         cur.name = f.name;
         cur.filename = multipart_filename(f.filename);
         return true;
       },
       [&](const char* data, size_t len) {
-        if (cur.too_big || cur.name != "files") return true;
+        if (too_many_parts || cur.too_big || cur.name != "files") return true;
         if (static_cast<int64_t>(cur.data.size() + len) > limit) {
           cur.too_big = true;
           std::string().swap(cur.data);
@@ -122,6 +129,20 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
         return true;
       });
   finish();
+  if (too_many_parts) {
+    // The files before the limit were processed: say which, beside the error.
+    send_json(res,
+              {{"error",
+                {{"code", status_code_name(StatusCode::kResourceExhausted)},
+                 {"message", "more than " + std::to_string(ctx.opt.max_upload_parts) +
+                                 " parts in one upload; the rest was skipped (send the files "
+                                 "in several requests)"}}},
+               {"uploaded", uploaded},
+               {"rejected", rejected}},
+              413);
+    res.set_header("Connection", "close");
+    return;
+  }
   if (!ok) {
     send_error(res, Status::InvalidArgument("malformed multipart body"));
     return;

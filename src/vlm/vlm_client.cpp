@@ -109,14 +109,6 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
-std::string replace_all(std::string s, const std::string& needle, const std::string& with) {
-  if (needle.empty()) return s;
-  for (size_t pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + with.size())) {
-    s.replace(pos, needle.size(), with);
-  }
-  return s;
-}
-
 std::string truncate_utf8(std::string s, size_t max) {
   if (s.size() <= max) return s;
   size_t n = max;
@@ -152,11 +144,10 @@ class CurlVlmClient final : public VlmClient {
   }
 
  private:
-  // Replaces every occurrence of the API key: a server may echo it back in an
-  // error ("Incorrect API key provided: sk-...").
-  std::string redact(std::string s) const {
-    return cfg_.api_key.empty() ? s : replace_all(std::move(s), cfg_.api_key, "[REDACTED]");
-  }
+  // Replaces the API key and anything shaped like one or like a bearer token: a
+  // server may echo the key back, whole or masked ("Incorrect API key provided:
+  // sk-AB****yz").
+  std::string redact(std::string s) const { return redact_secrets(std::move(s), cfg_.api_key); }
 
   Result<VlmResult> describe_impl(std::string_view jpeg_bytes) {
     if (jpeg_bytes.empty()) return Status::InvalidArgument("VLM: empty image");
