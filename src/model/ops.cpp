@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "model/elementwise.h"
 #include "model/few_row_gemm.h"
+#include "model/int8_gemm.h"
 #include "model/simd.h"
 
 namespace sa {
@@ -25,6 +27,10 @@ using simd::hsum;
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
+  if (!l.q8.empty()) {
+    gemm_q8(x, m, l.q8, 0, l.n_out, 0.0f, y, l.n_out, l.b.empty() ? nullptr : l.b.data(), act);
+    return;
+  }
   gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y,
            l.b.empty() ? nullptr : l.b.data(), act);
 }
@@ -32,6 +38,22 @@ void linear(const Linear& l, const float* x, int m, float* y, Act act) {
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
   if (m <= 0 || r1 <= r0) return;
   const int n = r1 - r0;
+  if (!l.q8.empty()) {
+    const float* bias = l.b.empty() ? nullptr : l.b.data();
+    const int lead = r0 % kQ8PanelCols;  // the kernels start on a panel
+    if (lead == 0) {
+      gemm_q8(x, m, l.q8, r0, n, 0.0f, y, n, bias ? bias + r0 : nullptr, Act::kNone);
+      return;
+    }
+    std::vector<float> wide(static_cast<size_t>(m) * (n + lead));
+    gemm_q8(x, m, l.q8, r0 - lead, n + lead, 0.0f, wide.data(), n + lead,
+            bias ? bias + r0 - lead : nullptr, Act::kNone);
+    for (int r = 0; r < m; ++r) {
+      std::memcpy(y + static_cast<size_t>(r) * n, wide.data() + static_cast<size_t>(r) * (n + lead) + lead,
+                  sizeof(float) * n);
+    }
+    return;
+  }
   const size_t off = static_cast<size_t>(r0) * l.n_in;
   // The panels serve a slice that starts on a panel boundary.
   const uint16_t* w16 = half_weights(l);
@@ -42,6 +64,11 @@ void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float*
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
+  if (!l.q8.empty()) {
+    gemm_q8(x, m, l.q8, 0, l.n_out, 1.0f, y, l.n_out,
+            add_bias && !l.b.empty() ? l.b.data() : nullptr, Act::kNone);
+    return;
+  }
   if (add_bias && !l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
   gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 1.0f, y);
 }
@@ -239,6 +266,16 @@ void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float*
                float* scratch) {
   attention(qkv, ld_qkv, n_tok, qkv + d, qkv + 2 * d, ld_qkv, n_tok, d, heads, out, ld_out,
             scratch);
+}
+
+bool attach_int8(Linear& l, bool drop_fp32) {
+  if (l.w.size() != static_cast<size_t>(l.n_out) * l.n_in || l.n_out <= 0 || l.n_in <= 0) {
+    return !l.q8.empty();
+  }
+  q8_quantize_weights(l.w.data(), l.n_out, l.n_in, &l.q8);
+  decltype(l.w16)().swap(l.w16);  // int8 products never read the fp16 copy
+  if (drop_fp32) std::vector<float>().swap(l.w);
+  return true;
 }
 
 Status check_size(const std::vector<float>& v, size_t n, const std::string& name) {
