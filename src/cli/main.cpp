@@ -9,6 +9,7 @@
 #include "cli/cli_config.h"
 #include "cli/commands.h"
 #include "image/image.h"
+#include "model/blas_setup.h"
 #include "server/http_server.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -175,6 +176,7 @@ int run(int argc, char** argv) {
 }  // namespace sa::cli
 
 int main(int argc, char** argv) {
+  sa::reexec_for_blas_kernels(argv);  // OpenBLAS's own CPU detection may pick SSE3 kernels
   try {
     return sa::cli::run(argc, argv);
   } catch (const std::exception& e) {

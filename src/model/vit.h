@@ -10,6 +10,11 @@ namespace sa {
 // config itself is sane), naming the first offending tensor.
 Status validate_vit(const VitWeights& w);
 
+// attach_int8 (ops.h) on the four projections of every block: vit_forward then
+// runs them on the INT8 kernels. The patch embedding and the final projection
+// stay fp32. Returns how many projections have an INT8 copy.
+int vit_attach_int8(VitWeights& w, bool drop_fp32);
+
 // pixels: [n, 3, R, R] channel-major (R = cfg.image_size), preprocessed.
 // out: [n, embed_dim] = ln_post(class token) @ proj^T, raw (not normalised).
 // Weights must have passed validate_vit. Memory use grows linearly with n
