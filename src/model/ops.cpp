@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -227,6 +228,99 @@ void attention_direct(const float* q, int ld_q, int n_q, const float* k, const f
   }
 }
 
+#ifdef SA_OPS_AVX2
+// One head of any size with the engine's kernels: kt = scale * k^T packed
+// [hd][nk] (nk = n_kv rounded up to 32, zeros past n_kv), scores in blocks of
+// 4 queries x 32 keys (16 accumulators, per dimension 4 loads and 4
+// broadcasts), softmax, then out in blocks of 2 queries x 64 dimensions.
+// Buffers are the calling thread's, kept between calls.
+void attention_head(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
+                    int n_kv, int hd, float scale, float* out, int ld_out) {
+  thread_local std::vector<float> kt_buf, s_buf;
+  const int nk = (n_kv + 31) / 32 * 32;
+  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
+  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
+  float* kt = kt_buf.data();
+  float* s = s_buf.data();
+  for (int c = 0; c < hd; ++c) {
+    float* row = kt + static_cast<size_t>(c) * nk;
+    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
+    std::fill(row + n_kv, row + nk, 0.0f);
+  }
+  for (int i0 = 0; i0 < n_q; i0 += 4) {
+    const int rows = std::min(4, n_q - i0);
+    const float* qr[4];
+    for (int r = 0; r < 4; ++r) qr[r] = q + static_cast<size_t>(i0 + std::min(r, rows - 1)) * ld_q;
+    for (int j0 = 0; j0 < nk; j0 += 32) {
+      __m256 acc[4][4];
+      for (auto& ar : acc)
+        for (auto& x : ar) x = _mm256_setzero_ps();
+      const float* kc = kt + j0;
+      for (int c = 0; c < hd; ++c, kc += nk) {
+        const __m256 k0 = _mm256_loadu_ps(kc), k1 = _mm256_loadu_ps(kc + 8);
+        const __m256 k2 = _mm256_loadu_ps(kc + 16), k3 = _mm256_loadu_ps(kc + 24);
+        for (int r = 0; r < 4; ++r) {
+          const __m256 b = _mm256_broadcast_ss(qr[r] + c);
+          acc[r][0] = _mm256_fmadd_ps(b, k0, acc[r][0]);
+          acc[r][1] = _mm256_fmadd_ps(b, k1, acc[r][1]);
+          acc[r][2] = _mm256_fmadd_ps(b, k2, acc[r][2]);
+          acc[r][3] = _mm256_fmadd_ps(b, k3, acc[r][3]);
+        }
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* sr = s + static_cast<size_t>(i0 + r) * nk + j0;
+        for (int t = 0; t < 4; ++t) _mm256_storeu_ps(sr + 8 * t, acc[r][t]);
+      }
+    }
+  }
+  softmax_rows(s, n_q, n_kv, nk);
+  for (int i0 = 0; i0 < n_q; i0 += 2) {
+    const int rows = std::min(2, n_q - i0);
+    const float* p0 = s + static_cast<size_t>(i0) * nk;
+    const float* p1 = s + static_cast<size_t>(i0 + rows - 1) * nk;
+    int c0 = 0;
+    for (; c0 + 64 <= hd; c0 += 64) {
+      __m256 a[8], b[8];
+      for (int t = 0; t < 8; ++t) a[t] = b[t] = _mm256_setzero_ps();
+      const float* vj = v + c0;
+      for (int j = 0; j < n_kv; ++j, vj += ld_kv) {
+        const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+        for (int t = 0; t < 8; ++t) {
+          const __m256 vv = _mm256_loadu_ps(vj + 8 * t);
+          a[t] = _mm256_fmadd_ps(w0, vv, a[t]);
+          b[t] = _mm256_fmadd_ps(w1, vv, b[t]);
+        }
+      }
+      float* o0 = out + static_cast<size_t>(i0) * ld_out + c0;
+      for (int t = 0; t < 8; ++t) _mm256_storeu_ps(o0 + 8 * t, a[t]);
+      if (rows > 1) {
+        float* o1 = o0 + ld_out;
+        for (int t = 0; t < 8; ++t) _mm256_storeu_ps(o1 + 8 * t, b[t]);
+      }
+    }
+    for (int r = 0; r < rows && c0 < hd; ++r) {  // dimensions past the last 64
+      const float* pr = r == 0 ? p0 : p1;
+      float* o = out + static_cast<size_t>(i0 + r) * ld_out;
+      std::fill(o + c0, o + hd, 0.0f);
+      for (int j = 0; j < n_kv; ++j) {
+        const float* vj = v + static_cast<size_t>(j) * ld_kv;
+        for (int c = c0; c < hd; ++c) o[c] += pr[j] * vj[c];
+      }
+    }
+  }
+}
+
+// SA_ENGINE_ATTENTION=0 keeps OpenBLAS for the long-sequence attention
+// (comparisons); by default the engine's kernel runs it.
+bool use_engine_attention() {
+  static const bool on = [] {
+    const char* e = std::getenv("SA_ENGINE_ATTENTION");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+#endif
+
 }  // namespace
 
 void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
@@ -251,6 +345,26 @@ void attention(const float* q, int ld_q, int n_q, const float* k, const float* v
     }, &a);
     return;
   }
+#ifdef SA_OPS_AVX2
+  if (use_engine_attention()) {
+    // Heads on both threads, each with the engine's own kernel: no OpenBLAS
+    // call, whose pool would spin on the second core while the INT8 products
+    // and the next heads want it.
+    struct Args {
+      const float *q, *k, *v;
+      int ld_q, n_q, ld_kv, n_kv, hd;
+      float scale;
+      float* out;
+      int ld_out;
+    } a{q, k, v, ld_q, n_q, ld_kv, n_kv, hd, scale, out, ld_out};
+    parallel_for(heads, [](const void* ctx, int h) {
+      const Args& a = *static_cast<const Args*>(ctx);
+      attention_head(a.q + h * a.hd, a.ld_q, a.n_q, a.k + h * a.hd, a.v + h * a.hd, a.ld_kv, a.n_kv,
+                     a.hd, a.scale, a.out + h * a.hd, a.ld_out);
+    }, &a);
+    return;
+  }
+#endif
   for (int h = 0; h < heads; ++h) {
     // scores [n_q, n_kv] = scale * q_h k_h^T
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_kv, hd, scale, q + h * hd, ld_q,

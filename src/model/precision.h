@@ -34,6 +34,16 @@ struct Int8Check {
   // "int8 (amx; self-check: worst cosine 0.9998 over 7 inputs)" or
   // "fp32 (int8 refused: worst cosine 0.9712 < 0.99 over 7 inputs)".
   std::string summary() const;
+  // "ok 0.9998" / "refused 0.9712" / "-" (not run): the `models list` column.
+  std::string short_summary() const;
 };
+
+// The outcome of the last self-check of the model at model_path is kept beside
+// it (<dir>/.int8-check for a model directory, <file>.int8-check for a
+// checkpoint file) so that `models list` can show it. Saving is best effort (a
+// read-only models dir is fine); loading gives ran = false when there is none.
+std::string int8_check_record_path(const std::string& model_path);
+void save_int8_check(const std::string& model_path, const Int8Check& c);
+Int8Check load_int8_check(const std::string& model_path);
 
 }  // namespace sa
