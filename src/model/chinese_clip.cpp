@@ -69,6 +69,7 @@ double cosine(const float* a, const float* b, int d) {
 
 template <typename Fn>
 void for_each_projection(ClipWeights& w, Fn&& fn) {
+  fn(w.visual.patch_embed);
   for (VitBlock& b : w.visual.blocks) {
     for (Linear* l : {&b.qkv, &b.attn_out, &b.fc, &b.proj}) fn(*l);
   }

@@ -263,7 +263,16 @@ __attribute__((target("amx-tile,amx-int8,avx512f"))) void amx_configure() {
   _tile_loadconfig(&cfg);
 }
 
-__attribute__((target("amx-tile,amx-int8,avx512f"))) void amx_release() { _tile_release(); }
+// Each thread loads the (only) tile configuration once and keeps it: a text
+// query runs ~1500 work items, and nothing else in the process uses tiles. The
+// kernel saves and restores the tile state with the thread's other registers.
+void amx_configure_once() {
+  thread_local bool configured = false;
+  if (!configured) {
+    amx_configure();
+    configured = true;
+  }
+}
 
 __attribute__((target("amx-tile,amx-int8,avx512f"))) void block_amx(const Job& jb, int r0, int j0,
                                                                    int32_t* c) {
@@ -326,14 +335,13 @@ void run_item(const void* ctx, int item) {
   const int rb1 = std::min(jb.m, rb0 + jb.row_blocks_per_item * kBlock);
   const BlockFn fn = block_fn(jb.kernel);
   alignas(64) int32_t c[kBlock * kBlock];
-  if (jb.kernel == Q8Kernel::kAmx) amx_configure();
+  if (jb.kernel == Q8Kernel::kAmx) amx_configure_once();
   for (int j0 = jb0; j0 < jb1; j0 += kBlock) {
     for (int r0 = rb0; r0 < rb1; r0 += kBlock) {
       fn(jb, r0, j0, c);
       epilogue(jb, c, r0, j0);
     }
   }
-  if (jb.kernel == Q8Kernel::kAmx) amx_release();
 }
 
 // ---- activation quantization ----------------------------------------------

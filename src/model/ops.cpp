@@ -128,19 +128,43 @@ void layer_norm_row(const float* xr, const float* g, const float* b, int d, floa
 }  // namespace
 
 void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y) {
-  for (int r = 0; r < m; ++r) {
-    layer_norm_row(x + static_cast<size_t>(r) * d, ln.g.data(), ln.b.data(), d, eps,
-                   y + static_cast<size_t>(r) * d);
+  add_bias_layer_norm(const_cast<float*>(x), nullptr, ln, m, d, eps, y);  // x is only read
+}
+
+namespace {
+
+struct LnJob {
+  float* x;
+  const float* bias;
+  const LayerNormW* ln;
+  int m, d;
+  float eps;
+  float* y;
+};
+constexpr int kLnRowsPerItem = 32;
+
+void ln_rows(const LnJob& j, int r0, int r1) {
+  for (int r = r0; r < r1; ++r) {
+    float* xr = j.x + static_cast<size_t>(r) * j.d;
+    if (j.bias) apply<IdentityOp>(xr, j.bias, j.d);  // row is cache-hot for the LayerNorm
+    layer_norm_row(xr, j.ln->g.data(), j.ln->b.data(), j.d, j.eps, j.y + static_cast<size_t>(r) * j.d);
   }
 }
 
+}  // namespace
+
 void add_bias_layer_norm(float* x, const float* bias, const LayerNormW& ln, int m, int d,
                          float eps, float* y) {
-  for (int r = 0; r < m; ++r) {
-    float* xr = x + static_cast<size_t>(r) * d;
-    if (bias) apply<IdentityOp>(xr, bias, d);  // row is cache-hot for the LayerNorm
-    layer_norm_row(xr, ln.g.data(), ln.b.data(), d, eps, y + static_cast<size_t>(r) * d);
+  const LnJob job{x, bias, &ln, m, d, eps, y};
+  if (m < 2 * kLnRowsPerItem) {
+    ln_rows(job, 0, m);
+    return;
   }
+  // Image batches (hundreds of rows): rows on both threads.
+  parallel_for((m + kLnRowsPerItem - 1) / kLnRowsPerItem, [](const void* ctx, int i) {
+    const LnJob& j = *static_cast<const LnJob*>(ctx);
+    ln_rows(j, i * kLnRowsPerItem, std::min(j.m, (i + 1) * kLnRowsPerItem));
+  }, &job);
 }
 
 void quick_gelu(float* x, size_t n) { apply<QuickGeluOp>(x, nullptr, n); }

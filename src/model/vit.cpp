@@ -54,7 +54,7 @@ Status validate_vit(const VitWeights& w) {
 }
 
 int vit_attach_int8(VitWeights& w, bool drop_fp32) {
-  int n = 0;
+  int n = attach_int8(w.patch_embed, drop_fp32) ? 1 : 0;
   for (VitBlock& b : w.blocks) {
     for (Linear* l : {&b.qkv, &b.attn_out, &b.fc, &b.proj}) n += attach_int8(*l, drop_fp32) ? 1 : 0;
   }

@@ -11,8 +11,10 @@ namespace sa {
 Status validate_vit(const VitWeights& w);
 
 // attach_int8 (ops.h) on the four projections of every block: vit_forward then
-// runs them on the INT8 kernels. The patch embedding and the final projection
-// stay fp32. Returns how many projections have an INT8 copy.
+// runs them on the INT8 kernels, and the patch embedding too (pixels quantize
+// per patch as well as activations do: random ViT-B-16, cosine to fp32 with
+// and without it alike). The final projection stays fp32. Returns how many
+// Linears have an INT8 copy.
 int vit_attach_int8(VitWeights& w, bool drop_fp32);
 
 // pixels: [n, 3, R, R] channel-major (R = cfg.image_size), preprocessed.
