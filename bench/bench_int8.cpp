@@ -8,7 +8,8 @@
 // (how much of the two cores the run got: < 1.9 means the machine was busy),
 // and the cosine of INT8 to fp32 embeddings.
 // Env: SA_BENCH_ROUNDS (default 6), SA_INT8_KERNEL (ref|avx2|vnni|amx),
-// SA_BENCH_TEXT_ONLY (skip the image runs).
+// SA_BENCH_TEXT_ONLY (skip the image runs), SA_BENCH_RSS=fp32|int8 (only the
+// memory of a loaded model in that precision).
 //
 // Run: build/bench/bench_int8
 #include <benchmark/benchmark.h>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "model/bert.h"
+#include "model/chinese_clip.h"
 #include "model/blas_setup.h"
 #include "model/clip_loader.h"
 #include "model/int8_gemm.h"
@@ -131,6 +133,26 @@ int main(int, char** argv) {
   const int rounds = std::getenv("SA_BENCH_ROUNDS") ? std::atoi(std::getenv("SA_BENCH_ROUNDS")) : 6;
   const auto spec = sa::clip_arch_spec("ViT-B-16");
   if (!spec.ok()) return 1;
+  if (const char* rss = std::getenv("SA_BENCH_RSS")) {
+    // Memory of a loaded ViT-B-16 ChineseClip (both towers) in one precision,
+    // as the album holds it: resident now, and the peak of the load (the
+    // fp32 weights exist in full until the INT8 self-check has passed).
+    const sa::Precision p = std::string(rss) == "int8" ? sa::Precision::kInt8 : sa::Precision::kFp32;
+    sa::ClipWeights w = sa::random_clip_weights(spec->vision, spec->text, spec->embed_dim, 2024);
+    sa::round_bert_to_fp16(w.text);
+    auto clip = sa::ChineseClip::from_weights(std::move(w), p);
+    if (!clip.ok()) return 1;
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+      std::fclose(f);
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("{\"precision\":\"%s\",\"check\":\"%s\",\"rss_MB\":%.0f,\"peak_rss_MB\":%.0f}\n", rss,
+                (*clip)->int8_check().summary().c_str(), resident * 4096.0 / 1e6, ru.ru_maxrss / 1024.0);
+    return 0;
+  }
   sa::ClipWeights w32 = sa::random_clip_weights(spec->vision, spec->text, spec->embed_dim, 2024);
   sa::round_bert_to_fp16(w32.text);
   sa::bert_attach_fp16(w32.text);
@@ -153,6 +175,10 @@ int main(int, char** argv) {
   sa::bert_attach_int8(bce8, true);
   std::vector<int32_t> ids20(20);
   for (int i = 0; i < 20; ++i) ids20[i] = 100 + 7 * i;
+  // fp32 as ChineseClip runs it (the engine's packed AVX-512 GEMM where the
+  // CPU has it), and the same on OpenBLAS for comparison.
+  sa::VitWeights vblas = w32.visual;
+  const bool packed = sa::vit_attach_packed_f32(w32.visual) > 0;
   const sa::VitWeights& v32 = w32.visual;
   const sa::BertWeights& t32 = w32.text;
 
@@ -174,7 +200,7 @@ int main(int, char** argv) {
   sa::bert_forward_cls(t8, {ids}, h8.data());
   const double cos_text = cosine(h32.data(), h8.data(), 768);
 
-  std::vector<double> b1_32, b1_8, b8_32, b8_8, q32, q8, s32, s8;
+  std::vector<double> b1_32, b1_8, b8_32, b8_8, q32, q8, s32, s8, b1_blas, b8_blas;
   const bool text_only = std::getenv("SA_BENCH_TEXT_ONLY") != nullptr;  // profiling the query path
   const double cpu0 = cpu_seconds();
   const auto wall0 = Clock::now();
@@ -188,6 +214,14 @@ int main(int, char** argv) {
         t0 = Clock::now();
         sa::vit_forward(v, pixels.data(), 8, o32.data());
         (prec ? b8_8 : b8_32).push_back(8.0 / seconds_since(t0));
+      }
+      if (prec == 0 && !text_only) {
+        t0 = Clock::now();
+        sa::vit_forward(vblas, pixels.data(), 1, o8.data());
+        b1_blas.push_back(1.0 / seconds_since(t0));
+        t0 = Clock::now();
+        sa::vit_forward(vblas, pixels.data(), 8, o8.data());
+        b8_blas.push_back(8.0 / seconds_since(t0));
       }
       const sa::BertWeights& t = prec ? t8 : t32;
       for (int q = 0; q < 5; ++q) {
@@ -205,12 +239,14 @@ int main(int, char** argv) {
   const double peak = std::max(peak_ymm, peak_zmm);
   std::printf(
       "{\"kernel\":\"%s\",\"blas_core\":\"%s\",\"fma_peak_ymm_GFLOPs\":%.1f,\"fma_peak_zmm_GFLOPs\":%.1f,"
+      "\"fp32_packed\":%s,\"fp32_openblas_img_s_b1\":%.2f,\"fp32_openblas_img_s_b8\":%.2f,"
       "\"fp32_img_s_b1\":%.2f,\"int8_img_s_b1\":%.2f,\"fp32_img_s_b8\":%.2f,\"int8_img_s_b8\":%.2f,"
       "\"fp32_frac_peak_b8\":%.3f,\"int8_frac_peak_b8\":%.3f,"
       "\"fp32_text12_ms\":%.2f,\"int8_text12_ms\":%.2f,\"fp32_bce20_ms\":%.2f,"
       "\"int8_bce20_ms\":%.2f,\"cores_used\":%.2f,"
       "\"cos_img_min\":%.5f,\"cos_text\":%.5f,\"rounds\":%d}\n",
-      sa::q8_kernel_name(sa::q8_best_kernel()), openblas_get_corename(), peak_ymm, peak_zmm, median(b1_32), median(b1_8),
+      sa::q8_kernel_name(sa::q8_best_kernel()), openblas_get_corename(), peak_ymm, peak_zmm, packed ? "true" : "false",
+      median(b1_blas), median(b8_blas), median(b1_32), median(b1_8),
       median(b8_32), median(b8_8), median(b8_32) * gflop_img / peak,
       median(b8_8) * gflop_img / peak, median(q32), median(q8), median(s32), median(s8), cores_used, cos_min, cos_text,
       rounds);

@@ -108,6 +108,9 @@ Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w,
   std::unique_ptr<ChineseClip> clip(new ChineseClip());
   clip->w_ = std::move(w);
   if (precision == Precision::kInt8) clip->enable_int8();
+  // fp32 (asked for, or int8 refused): the image tower's products on the
+  // engine's packed GEMM where the CPU has AVX-512.
+  if (clip->precision() == Precision::kFp32) vit_attach_packed_f32(clip->w_.visual);
   return clip;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/elementwise.h"
+#include "model/f32_gemm.h"
 #include "model/few_row_gemm.h"
 #include "model/int8_gemm.h"
 #include "model/simd.h"
@@ -28,6 +29,11 @@ using simd::hsum;
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
+  if (!l.p32.empty()) {
+    gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, 0, l.n_out, 0.0f, y, l.n_out,
+                    l.b.empty() ? nullptr : l.b.data(), act);
+    return;
+  }
   if (!l.q8.empty()) {
     gemm_q8(x, m, l.q8, 0, l.n_out, 0.0f, y, l.n_out, l.b.empty() ? nullptr : l.b.data(), act);
     return;
@@ -39,16 +45,24 @@ void linear(const Linear& l, const float* x, int m, float* y, Act act) {
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
   if (m <= 0 || r1 <= r0) return;
   const int n = r1 - r0;
-  if (!l.q8.empty()) {
+  if (!l.q8.empty() || !l.p32.empty()) {
     const float* bias = l.b.empty() ? nullptr : l.b.data();
-    const int lead = r0 % kQ8PanelCols;  // the kernels start on a panel
+    const bool packed = !l.p32.empty();
+    auto run = [&](int c0, int cols, float* out) {
+      if (packed) {
+        gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, c0, cols, 0.0f, out, cols,
+                        bias ? bias + c0 : nullptr, Act::kNone);
+      } else {
+        gemm_q8(x, m, l.q8, c0, cols, 0.0f, out, cols, bias ? bias + c0 : nullptr, Act::kNone);
+      }
+    };
+    const int lead = r0 % (packed ? kF32PanelCols : kQ8PanelCols);  // kernels start on a panel
     if (lead == 0) {
-      gemm_q8(x, m, l.q8, r0, n, 0.0f, y, n, bias ? bias + r0 : nullptr, Act::kNone);
+      run(r0, n, y);
       return;
     }
     std::vector<float> wide(static_cast<size_t>(m) * (n + lead));
-    gemm_q8(x, m, l.q8, r0 - lead, n + lead, 0.0f, wide.data(), n + lead,
-            bias ? bias + r0 - lead : nullptr, Act::kNone);
+    run(r0 - lead, n + lead, wide.data());
     for (int r = 0; r < m; ++r) {
       std::memcpy(y + static_cast<size_t>(r) * n, wide.data() + static_cast<size_t>(r) * (n + lead) + lead,
                   sizeof(float) * n);
@@ -65,6 +79,11 @@ void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float*
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
+  if (!l.p32.empty()) {
+    gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, 0, l.n_out, 1.0f, y, l.n_out,
+                    add_bias && !l.b.empty() ? l.b.data() : nullptr, Act::kNone);
+    return;
+  }
   if (!l.q8.empty()) {
     gemm_q8(x, m, l.q8, 0, l.n_out, 1.0f, y, l.n_out,
             add_bias && !l.b.empty() ? l.b.data() : nullptr, Act::kNone);
@@ -488,6 +507,17 @@ void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float*
                float* scratch) {
   attention(qkv, ld_qkv, n_tok, qkv + d, qkv + 2 * d, ld_qkv, n_tok, d, heads, out, ld_out,
             scratch);
+}
+
+bool attach_packed_f32(Linear& l) {
+  if (!f32_packed_available() || l.n_out <= 0 || l.n_in <= 0 ||
+      l.w.size() != static_cast<size_t>(l.n_out) * l.n_in) {
+    return !l.p32.empty();
+  }
+  l.p32.resize(f32_packed_floats(l.n_out, l.n_in));
+  f32_pack(l.w.data(), l.n_out, l.n_in, l.p32.data());
+  std::vector<float>().swap(l.w);
+  return true;
 }
 
 bool attach_int8(Linear& l, bool drop_fp32) {

@@ -53,6 +53,11 @@ bool attach_fp16(Linear& l);
 // validate first). Returns whether l has an INT8 copy.
 bool attach_int8(Linear& l, bool drop_fp32);
 
+// On CPUs with AVX-512 (f32_gemm.h): moves l.w into l.p32, packed for the
+// engine's fp32 GEMM, which then runs every product of l (OpenBLAS no more);
+// l.w is released (same memory). Returns whether l has the packed copy.
+bool attach_packed_f32(Linear& l);
+
 // y[m, n] = x[m, k] @ w[n, k]^T with fp32 w (row-major, PyTorch layout): the
 // few-row kernel and helper thread for up to 32 rows, OpenBLAS beyond. For
 // callers outside the model with the same shape of work, e.g. the vector
