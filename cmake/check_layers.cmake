@@ -15,7 +15,7 @@ set(SA_LAYERS
   "core"
   "model,image,vlm"
   "index,store"
-  "ingest,jobs,search"
+  "ingest,jobs,search,eval"
   "hub,app"
   "server,cli")
 
