@@ -84,6 +84,10 @@ class Album {
   virtual std::string model_name() const = 0;
   // Name of the loaded sentence model ("" when none).
   virtual std::string text_model_name() const { return {}; }
+  // How the CLIP / sentence model runs: "fp32", or the INT8 self-check's
+  // summary (model/precision.h) when int8 was asked for; "" when none loaded.
+  virtual std::string model_precision() const { return {}; }
+  virtual std::string text_model_precision() const { return {}; }
 };
 
 }  // namespace sa

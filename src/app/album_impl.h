@@ -90,6 +90,8 @@ class AlbumImpl final : public Album {
   bool has_text_model() const override { return text_ != nullptr; }
   bool has_vlm() const override { return vlm_ != nullptr; }
   std::string model_name() const override { return clip_name_; }
+  std::string model_precision() const override;
+  std::string text_model_precision() const override;
 
   // Beyond the Album interface (benchmarks, health, tests).
   // import_folder() that stops starting files once `cancel` is true (a signal

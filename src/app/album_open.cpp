@@ -45,22 +45,42 @@ Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps)
   return a;
 }
 
+std::string AlbumImpl::model_precision() const {
+  return clip_ ? clip_->int8_check().summary() : std::string();
+}
+
+std::string AlbumImpl::text_model_precision() const {
+  return text_ ? text_->int8_check().summary() : std::string();
+}
+
 Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
+  SA_ASSIGN_OR_RETURN(const Precision precision, parse_precision(cfg.precision));
+  auto log_precision = [](const std::string& name, const Int8Check& c) {
+    if (!c.ran) return;
+    if (c.passed) {
+      spdlog::info("model '{}' runs {}", name, c.summary());
+    } else {
+      spdlog::warn("model '{}': int8 was asked for but it runs {}", name, c.summary());
+    }
+  };
   if (deps.clip) {
     clip_ = deps.clip;
     clip_name_ = deps.clip_name.empty() ? "custom" : deps.clip_name;
   } else if (!cfg.model.empty()) {
     auto path = resolve_model(cfg.model, cfg.models_dir);
     Result<std::unique_ptr<ChineseClip>> m =
-        path.ok() ? ChineseClip::load(*path, cfg.arch) : Result<std::unique_ptr<ChineseClip>>(path.status());
+        path.ok() ? ChineseClip::load(*path, cfg.arch, precision) : Result<std::unique_ptr<ChineseClip>>(path.status());
     if (m.ok()) {
       clip_ = std::shared_ptr<const ChineseClip>(std::move(*m));
       clip_name_ = model_tag(cfg.model);
+      log_precision(clip_name_, clip_->int8_check());
+      save_int8_check(*path, clip_->int8_check());
       spdlog::info("CLIP model '{}' loaded (dim {}, {} px; {} of {} text projections on the fp16 "
                    "query path)",
                    clip_name_, clip_->embed_dim(), clip_->image_resolution(),
                    clip_->text_fp16_projections(), clip_->text_projections());
-      if (clip_->text_fp16_projections() < clip_->text_projections()) {
+      if (clip_->precision() == Precision::kFp32 &&
+          clip_->text_fp16_projections() < clip_->text_projections()) {
         spdlog::info("CLIP model '{}': weights that are not fp16 values (e.g. a fine-tuned fp32 "
                      "checkpoint) keep the fp32 query path, about half as fast",
                      clip_name_);
@@ -78,10 +98,12 @@ Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
   } else if (!cfg.text_model.empty()) {
     auto path = resolve_model(cfg.text_model, cfg.models_dir);
     Result<std::unique_ptr<SentenceEmbedder>> m =
-        path.ok() ? SentenceEmbedder::load(*path) : Result<std::unique_ptr<SentenceEmbedder>>(path.status());
+        path.ok() ? SentenceEmbedder::load(*path, precision) : Result<std::unique_ptr<SentenceEmbedder>>(path.status());
     if (m.ok()) {
       text_ = std::shared_ptr<const SentenceEmbedder>(std::move(*m));
       text_name_ = model_tag(cfg.text_model);
+      log_precision(text_name_, text_->int8_check());
+      save_int8_check(*path, text_->int8_check());
       spdlog::info("sentence model '{}' loaded (dim {})", text_name_, text_->dim());
     } else {
       report_.text_error = m.status().to_string();

@@ -46,6 +46,18 @@ void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool ad
 // fp16_copy_halves values). Returns whether w16 was filled.
 bool attach_fp16(Linear& l);
 
+// Quantizes l.w to INT8 (int8_gemm.h: per output channel, symmetric) into
+// l.q8; from then on linear / linear_slice / linear_accumulate on l run the
+// INT8 kernels (activations quantized per row). Drops the fp16 copy, and the
+// fp32 weights too when drop_fp32 (then check_linear no longer holds for l:
+// validate first). Returns whether l has an INT8 copy.
+bool attach_int8(Linear& l, bool drop_fp32);
+
+// On CPUs with AVX-512 (f32_gemm.h): moves l.w into l.p32, packed for the
+// engine's fp32 GEMM, which then runs every product of l (OpenBLAS no more);
+// l.w is released (same memory). Returns whether l has the packed copy.
+bool attach_packed_f32(Linear& l);
+
 // y[m, n] = x[m, k] @ w[n, k]^T with fp32 w (row-major, PyTorch layout): the
 // few-row kernel and helper thread for up to 32 rows, OpenBLAS beyond. For
 // callers outside the model with the same shape of work, e.g. the vector

@@ -38,6 +38,9 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
     j["model"] = a.has_clip_model() ? nlohmann::json(a.model_name()) : nlohmann::json(nullptr);
     j["text_model"] = a.has_text_model() ? nlohmann::json(a.text_model_name()) : nlohmann::json(nullptr);
     j["vlm"] = a.has_vlm();
+    // "fp32", or "int8 (<kernel>; self-check ...)" / "fp32 (int8 refused ...)".
+    j["precision"] = {{"model", a.has_clip_model() ? nlohmann::json(a.model_precision()) : nlohmann::json(nullptr)},
+                      {"text_model", a.has_text_model() ? nlohmann::json(a.text_model_precision()) : nlohmann::json(nullptr)}};
     auto page = a.list_photos(1, 1);
     j["photos"] = page.ok() ? page->total : 0;
     send_json(res, j);
