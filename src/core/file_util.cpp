@@ -1,10 +1,14 @@
 #include "core/file_util.h"
 
+<<<<<<< HEAD
 #include <cstdlib>
 
 #include <chrono>
 
 #include <signal.h>
+=======
+#include <algorithm>
+>>>>>>> scale
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -69,11 +73,18 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data) {
+<<<<<<< HEAD
   return write_file_atomic(path, data, "");
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data,
                          const std::string& tmp_dir) {
+=======
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1));
+}
+
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts) {
+>>>>>>> scale
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
@@ -86,16 +97,19 @@ Status write_file_atomic(const std::string& path, std::string_view data,
   {
     FdGuard fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return Status::IOError(errno_text("cannot create", tmp));
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Status s = Status::IOError(errno_text("cannot write", tmp));
-        ::unlink(tmp.c_str());
-        return s;
+    for (std::string_view data : parts) {
+      size_t done = 0;
+      while (done < data.size()) {
+        // At most 256 MiB per call: Linux writes at most ~2 GiB at once anyway.
+        ssize_t n = ::write(fd.get(), data.data() + done, std::min<size_t>(data.size() - done, size_t{1} << 28));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          Status s = Status::IOError(errno_text("cannot write", tmp));
+          ::unlink(tmp.c_str());
+          return s;
+        }
+        done += static_cast<size_t>(n);
       }
-      done += static_cast<size_t>(n);
     }
     if (::fsync(fd.get()) != 0) {
       Status s = Status::IOError(errno_text("cannot fsync", tmp));
