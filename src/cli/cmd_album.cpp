@@ -133,24 +133,34 @@ void install_signal_handlers() {
 
 }  // namespace
 
+namespace {
+std::string no_accounts_line(const Config& cfg) {
+  return "no accounts yet and --host " + cfg.host + " is reachable from the network: create one first with "
+         "`smart-album user add NAME --admin --data-dir " + cfg.data_dir + "`";
+}
+}  // namespace
+
 int cmd_serve(const Config& cfg, const ServeArgs& a) {
   const bool loopback = is_loopback_host(host_without_port(cfg.host));
   if (a.auth == "off" && !loopback) {
     return fail("--auth off is only allowed on a loopback address (--host 127.0.0.1): anyone on the network "
                 "could read and delete the album");
   }
+  // Exposed without any account: refused before anything is created or loaded.
+  const std::string db_path = (std::filesystem::path(cfg.data_dir) / "album.db").string();
+  std::error_code ec;
+  if (a.auth == "on" && !loopback && !std::filesystem::exists(db_path, ec)) {
+    return fail(no_accounts_line(cfg));
+  }
   auto album = open_for_cli(cfg, /*need_clip=*/false);
   if (!album.ok()) return fail(album.status());
   // The accounts live in the album's database, through a second connection.
-  auto users = UserStore::open((std::filesystem::path(cfg.data_dir) / "album.db").string());
+  auto users = UserStore::open(db_path);
   if (!users.ok()) return fail(users.status());
   Accounts accounts(**users);
   auto n_users = accounts.count_users();
   if (!n_users.ok()) return fail(n_users.status());
-  if (a.auth == "on" && *n_users == 0 && !loopback) {
-    return fail("no accounts yet and --host " + cfg.host + " is reachable from the network: create one first with "
-                "`smart-album user add NAME --admin --data-dir " + cfg.data_dir + "`");
-  }
+  if (a.auth == "on" && *n_users == 0 && !loopback) return fail(no_accounts_line(cfg));
   if (!(*album)->has_clip_model()) {
     spdlog::warn("search is disabled until a CLIP model is loaded (搜索需要模型): use --model");
   }

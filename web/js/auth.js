@@ -162,7 +162,7 @@ function userSection() {
   const name = el('input', { placeholder: '用户名', id: 'new-user-name', autocapitalize: 'none' });
   const pw = el('input', { placeholder: '初始密码', type: 'password', id: 'new-user-pass', autocomplete: 'new-password' });
   const admin = el('input', { type: 'checkbox', id: 'new-user-admin' });
-  const add = el('form', { class: 'auth-inline', id: 'add-user' }, name, pw, el('label', {}, admin, '管理员'),
+  const add = el('form', { class: 'auth-inline', id: 'add-user' }, name, pw, el('label', { class: 'check' }, admin, '管理员'),
                  el('button', { class: 'btn btn-primary', type: 'submit' }, '添加用户'));
   add.addEventListener('submit', async (ev) => {
     ev.preventDefault();
