@@ -16,71 +16,15 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "search/types.h"  // SearchOptions, SearchHit
+#include "store/types.h"   // PhotoInfo, PhotoPage, JobStats, JobFailure, Settings
 
 namespace sa {
-
-struct PhotoInfo {
-  int64_t id = 0;
-  std::string hash;          // SHA-256 hex of the original bytes
-  std::string filename;      // original base name, as uploaded
-  std::string folder;        // relative folder from the upload/import ("" for none)
-  std::string mime;          // "image/jpeg", ...
-  int64_t size = 0;          // bytes
-  int width = 0, height = 0; // after EXIF orientation
-  std::string taken_at;      // ISO 8601 or ""
-  std::string camera;        // "Make Model" or ""
-  std::optional<double> gps_lat, gps_lon;
-  std::string added_at;      // ISO 8601 UTC
-  std::string status;        // embedding: "pending" | "ready" | "failed" | "no_model"
-  std::string error;         // last failure reason, if any
-  std::string description;   // VLM description ("" if none)
-  std::vector<std::string> keywords;
-  std::string vlm_status;    // "none" | "pending" | "running" | "done" | "failed"
-  std::string vlm_error;     // why the last description failed ("" unless vlm_status is "failed")
-  std::string vlm_model, described_at;
-};
-
-struct PhotoPage {
-  int64_t total = 0;
-  int page = 1, per_page = 50;
-  std::vector<PhotoInfo> items;
-};
 
 struct AddResult {
   int64_t id = 0;
   std::string filename;  // as given (relative path)
   bool duplicate = false;
-};
-
-struct SearchOptions {
-  int limit = 20;
-  int offset = 0;
-  std::optional<float> min_score;
-  std::string mode = "clip";  // "clip" | "hybrid"
-  std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
-};
-
-struct SearchHit {
-  PhotoInfo photo;
-  float score = 0;          // the ranking score
-  float clip_score = 0;     // cosine, text->image
-  std::optional<float> desc_score;     // cosine, query->description (hybrid)
-  std::optional<float> keyword_score;  // FTS5 match strength in [0,1] (hybrid)
-};
-
-struct JobFailure {
-  int64_t job_id = 0, photo_id = 0;
-  std::string kind, error, at;
-};
-
-struct JobStats {
-  int64_t pending = 0, running = 0, done = 0, failed = 0;
-  std::vector<JobFailure> recent_failures;
-};
-
-struct Settings {
-  bool auto_analyze = false;
-  bool enhanced_search = false;
 };
 
 class Album {
