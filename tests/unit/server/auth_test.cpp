@@ -300,6 +300,37 @@ TEST(AuthServer, AllowedHostAndPublicUrlAreAccepted) {
   EXPECT_NE(r->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
 }
 
+TEST(AuthServer, ForwardedHeadersCountOnlyFromATrustedProxy) {
+  auto login_via = [](AuthServer& s, const std::string& user, const std::string& pw, httplib::Headers h) {
+    return s.client->Post("/api/auth/login", h, json{{"username", user}, {"password", pw}}.dump(), "application/json");
+  };
+  {
+    AuthServer s;  // no trusted proxy: X-Forwarded-* from the peer are ignored
+    auto r = login_via(s, "bob", "bob-password", {{"X-Forwarded-Proto", "https"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->get_header_value("Set-Cookie").find("Secure"), std::string::npos);
+    // Failures are counted for the real peer whatever X-Forwarded-For claims.
+    for (int i = 0; i < LoginLimiter::kFreeFailures; ++i) {
+      login_via(s, "name" + std::to_string(i), "wrong-password", {{"X-Forwarded-For", "10.0.0." + std::to_string(i)}});
+    }
+    EXPECT_EQ(login_via(s, "alice", "alice-password", {{"X-Forwarded-For", "10.9.9.9"}})->status, 429);
+  }
+  ServerOptions opt;
+  opt.trusted_proxies = {"127.0.0.1"};
+  AuthServer s(opt);
+  auto r = login_via(s, "bob", "bob-password", {{"X-Forwarded-Proto", "https"}, {"X-Forwarded-For", "10.0.0.1"}});
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
+  // Behind the proxy each client address has its own count.
+  for (int i = 0; i < LoginLimiter::kFreeFailures; ++i) {
+    login_via(s, "name" + std::to_string(i), "wrong-password", {{"X-Forwarded-For", "203.0.113.7"}});
+  }
+  EXPECT_EQ(login_via(s, "alice", "alice-password", {{"X-Forwarded-For", "203.0.113.7"}})->status, 429);
+  EXPECT_EQ(login_via(s, "alice", "alice-password", {{"X-Forwarded-For", "198.51.100.2"}})->status, 200);
+  // The last hop is the one the proxy saw; an address the client wrote first does not help it.
+  EXPECT_EQ(login_via(s, "alice", "alice-password", {{"X-Forwarded-For", "198.51.100.2, 203.0.113.7"}})->status, 429);
+}
+
 TEST(AuthServer, CrossSiteStateChangesAreRefused) {
   AuthServer s;
   const std::string sid = s.login("alice", "alice-password");
