@@ -1,14 +1,11 @@
 #include "core/file_util.h"
 
-<<<<<<< HEAD
 #include <cstdlib>
 
 #include <chrono>
 
 #include <signal.h>
-=======
 #include <algorithm>
->>>>>>> scale
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -73,18 +70,20 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data) {
-<<<<<<< HEAD
-  return write_file_atomic(path, data, "");
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1), "");
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data,
                          const std::string& tmp_dir) {
-=======
-  return write_file_atomic(path, std::span<const std::string_view>(&data, 1));
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1), tmp_dir);
 }
 
 Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts) {
->>>>>>> scale
+  return write_file_atomic(path, parts, "");
+}
+
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts,
+                         const std::string& tmp_dir) {
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
