@@ -390,7 +390,7 @@ TEST_F(IngestTest, CrashDebrisIsClearedAtStart) {
   fs::last_write_time(data_ / "originals" / "ab" / ".abcd.jpg.tmp789",
                       fs::file_time_type::clock::now() - std::chrono::hours(2));
   // A write goes through <data>/tmp and leaves nothing there.
-  auto r = ingest_->add("a.jpg", read_test_image("coffee_q90.jpg"), "pending");
+  auto r = ingest_->add("a.jpg", read_test_image("coffee_q90.jpg"));
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(ingest_->tmp_dir(), tmp.string());
 
