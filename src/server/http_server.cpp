@@ -127,6 +127,9 @@ Status HttpServer::start() {
     // Nobody is signed in until the check below says so (a client-sent copy of
     // the internal user headers is dropped here).
     set_request_user(req, std::nullopt);
+    // Request limits (request_limits.h): oversized JSON bodies, too many header
+    // fields, a body with no length; answered from the headers first.
+    if (refuse_over_limits(req, res, m.ctx.opt)) return httplib::Server::HandlerResponse::Handled;
     // DNS rebinding: a page whose name was pointed at this address sends its
     // own name as Host.
     if (!m.guard.host_allowed(req)) {
@@ -140,9 +143,6 @@ Status HttpServer::start() {
       send_error_code(res, 403, "permission_denied", "cross-site request refused");
       return httplib::Server::HandlerResponse::Handled;
     }
-    // Request limits (request_limits.h): oversized JSON bodies, too many header
-    // fields, a body with no length.
-    if (refuse_over_limits(req, res, m.ctx.opt)) return httplib::Server::HandlerResponse::Handled;
     // Byte ranges are served for the photo files only (send_file resolves them
     // against the file). httplib would cut any other reply -- JSON, errors,
     // static files -- to the requested bytes after the handler, unchecked

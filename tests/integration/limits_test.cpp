@@ -96,6 +96,7 @@ class Limits : public ::testing::Test {
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     album_ = std::move(*a);
     ServerOptions opt;
+    opt.auth = false;  // covers request limits, not sign-in (auth_test does)
     opt.port = 0;
     opt.read_timeout_s = 5;
     server_ = std::make_unique<HttpServer>(*album_, opt);
@@ -119,7 +120,7 @@ TEST_F(Limits, OversizeJsonBodyIsRefusedFromTheHeadersBeforeReading) {
     ASSERT_TRUE(c.ok());
     // 5 GB announced, nothing sent: the answer must come from the headers alone.
     ASSERT_TRUE(c.send(std::string(target) +
-                       " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                        "Content-Length: 5000000000\r\n\r\n{\"a\":"));
     std::string reply = c.read_reply(4);
     EXPECT_EQ(status_of(reply), 413) << target << ": " << reply;
@@ -135,21 +136,21 @@ TEST_F(Limits, OversizeJsonBodyIsRefusedFromTheHeadersBeforeReading) {
 TEST_F(Limits, ChunkedJsonBodyIsRefused) {
   Conn c(port_);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.send("PUT /api/settings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+  ASSERT_TRUE(c.send("PUT /api/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n100000\r\n"));
   std::string reply = c.read_reply(4);
   EXPECT_EQ(status_of(reply), 411) << reply;
 }
 
 TEST_F(Limits, TooManyHeaderFieldsGet431) {
-  std::string req = "GET /api/health HTTP/1.1\r\nHost: x\r\n";
+  std::string req = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (int i = 0; i < 150; ++i) req += "X-Pad-" + std::to_string(i) + ": y\r\n";
   Conn c(port_);
   ASSERT_TRUE(c.send(req + "\r\n"));
   std::string reply = c.read_reply(4);
   EXPECT_EQ(status_of(reply), 431) << reply;
   // 90 fields are fine.
-  std::string fine = "GET /api/health HTTP/1.1\r\nHost: x\r\n";
+  std::string fine = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (int i = 0; i < 90; ++i) fine += "X-Pad-" + std::to_string(i) + ": y\r\n";
   Conn c2(port_);
   ASSERT_TRUE(c2.send(fine + "\r\n"));
