@@ -105,7 +105,6 @@ int run(int argc, char** argv) {
   str_flag(sv, "--host", f.host, "address to listen on (default 127.0.0.1)");
   int_flag(sv, "--port", f.port, "port (default 5000; 0 = any free port)");
   str_flag(sv, "--web-dir", f.web_dir, "static web files (default: the source tree's web/)");
-  decode_flag(sv, f);
   ServeArgs serve;
   sv->add_option("--auth", serve.auth, "on (default) or off: no sign-in, allowed on a loopback address only")
       ->check(CLI::IsMember({"on", "off"}));
@@ -116,6 +115,7 @@ int run(int argc, char** argv) {
   sv->add_option("--tls-cert", serve.tls_cert, "serve HTTPS with this PEM certificate (with --tls-key)")
       ->check(CLI::ExistingFile);
   sv->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  decode_flag(sv, f);
 
   auto* im = app.add_subcommand("import", "import folders of photos (recursive, incremental)");
   album_flags(im, f);
