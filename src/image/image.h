@@ -57,7 +57,7 @@ struct DecodeLimits {
 // sides >= min_side, else 1. min_side <= 0 gives 1.
 int jpeg_shrink_factor(int width, int height, int min_side);
 
-// Successful decode_rgb calls in this process (thumbnail_jpeg's included): tests
+// Successful decode_rgb calls in this process: tests
 // check that the import pipeline decodes each photo once.
 int64_t image_decode_count();
 
