@@ -104,6 +104,7 @@ Fixture* fixture(int n) {
       f->rebuild_s = since(t0);
     }
     sa::ServerOptions opt;
+    opt.auth = false;  // measures search over HTTP, not sign-in
     opt.port = 0;
     f->server = std::make_unique<sa::HttpServer>(*f->album, opt);
     if (!f->server->start().ok()) return nullptr;

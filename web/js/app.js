@@ -1,5 +1,6 @@
 // 智能相册 page: gallery (infinite scroll), search, detail view, settings, job progress.
 import { api } from './api.js';
+import { signIn } from './auth.js';
 import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
 
 const $ = (id) => document.getElementById(id);
@@ -531,4 +532,4 @@ function init() {
   pollJobs();
 }
 
-init();
+signIn().then(init);
