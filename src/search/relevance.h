@@ -6,7 +6,7 @@
 
 #include <optional>
 
-#include "app/album.h"  // ScoreCalibration
+#include "search/types.h"  // ScoreCalibration
 
 namespace sa {
 

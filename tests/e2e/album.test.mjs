@@ -399,13 +399,20 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   await page.click('#delete-btn');
   await page.waitForSelector('#detail', { state: 'hidden' });
   await scrollUntil(119);
-  assert.deepEqual(await cardIds(page), ids.slice(0, 119), 'after deleting #130: no photo skipped');
+  // At least two pages, maybe the third too (a slow machine may load it while
+  // the test looks): whatever shows is the list's head, nothing skipped or repeated.
+  const afterDelete = await cardIds(page);
+  assert.ok(afterDelete.length >= 119, String(afterDelete.length));
+  assert.deepEqual(afterDelete, ids.slice(0, afterDelete.length), 'after deleting #130: no photo skipped');
 
   ids.unshift(132, 131);  // uploaded from elsewhere while the user scrolls
   await scrollUntil(129);
   const shown = await cardIds(page);
   assert.deepEqual(shown, Array.from({ length: 129 }, (_, i) => 129 - i), 'no photo repeated or lost');
-  assert.equal(await page.textContent('#section-count'), '131 张');
+  // The count is the total of the last page fetched: 131 once the last page
+  // came after the two uploads, 129 if it came before them.
+  const total = afterDelete.length < 129 ? 131 : 129;
+  assert.equal(await page.textContent('#section-count'), `${total} 张`);
 
   // An upload finished while scrolled down: the new photo goes on top (its
   // place by date taken), the reader keeps their place (the gallery used to
@@ -419,7 +426,7 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   assert.ok(scrolled > 500, 'scrolled down before the upload');
   await page.setInputFiles('#files-input', { name: 'new.png', mimeType: 'image/png', buffer: Buffer.from('png') });
   await page.waitForFunction(() => document.querySelector('#grid .card')?.dataset.id === '133', null, { timeout: 15000 });
-  assert.equal(await page.textContent('#section-count'), '132 张');
+  assert.equal(await page.textContent('#section-count'), `${total + 1} 张`);
   assert.ok(await page.evaluate(() => window.scrollY) >= scrolled, 'scroll position kept');
   const after = await cardIds(page);
   assert.deepEqual(after, [133, ...Array.from({ length: 129 }, (_, i) => 129 - i)]);

@@ -121,8 +121,13 @@ function renderAppend(newItems) {
     grid.appendChild(frag);
   }
   updateHead();
-  // An open detail view's › follows the list as it grows behind it.
-  if (!$('detail').hidden) $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
+  if (!$('detail').hidden) {
+    // A photo opened from a link before its list had loaded finds its place in
+    // it, so ‹ › and swipes work; › follows the list as it grows behind it.
+    if (state.current < 0) state.current = state.items.findIndex((x) => x.id === state.shownId);
+    $('detail-prev').hidden = state.current <= 0;
+    $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
+  }
 }
 
 const reindex = () => $('grid').querySelectorAll('.card').forEach((c, i) => { c.dataset.index = i; });
@@ -603,8 +608,11 @@ async function pollJobs() {
     if (busy && jobsBase === null) jobsBase = j.done + j.failed;
     const done = jobsBase === null ? 0 : Math.max(0, j.done + j.failed - jobsBase);
     const total = done + open;
-    // While the upload panel is open it is the one progress bar on screen.
+    // While the upload panel is open it is the one progress bar on screen; the
+    // background work shows there as a line of text.
     $('jobs').hidden = !busy || !$('upload-panel').hidden;
+    $('upload-processing').textContent = busy ? `后台处理中（生成向量 / 描述）：还剩 ${open} 项`
+      : (j.done > 0 ? '后台处理已完成' : '');
     if (busy) {
       $('jobs-label').textContent = `正在处理照片（生成向量 / 描述）：${done} / ${total}`;
       $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
