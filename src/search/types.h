@@ -2,8 +2,10 @@
 // Header-only; a hit carries the photo row (store/types.h).
 #pragma once
 
+#include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "store/types.h"
 
@@ -21,12 +23,22 @@ struct ScoreCalibration {
   float keyword_full = 0.9f;
 };
 
+// How a query is ranked: CLIP alone, or CLIP fused with description similarity
+// and keyword matches (docs/search.md).
+enum class SearchMode { kClip, kHybrid };
+
+// The one mapping to and from "clip" | "hybrid", for the JSON and CLI edges;
+// parse_search_mode gives nullopt for any other string.
+std::string_view to_string(SearchMode m);
+std::optional<SearchMode> parse_search_mode(std::string_view s);
+std::ostream& operator<<(std::ostream& os, SearchMode m);
+
 struct SearchOptions {
   int limit = 20;
   int offset = 0;
   std::optional<float> min_score;  // on `score` (relevance in [0,1])
   ScoreCalibration calibration;
-  std::string mode = "clip";  // "clip" | "hybrid"
+  SearchMode mode = SearchMode::kClip;
   std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
   std::string folder;              // "" or a folder: photos in it or below it
 };

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     p.height = 48;
     p.taken_at = taken;
     p.taken_at_source = "exif";
-    p.status = "no_model";
+    p.status = PhotoStatus::kNoModel;
     // Hard links to one copy: 20,000 files in a second instead of 20,000 fsyncs.
     for (const std::string& rel : {original_rel_path(p.hash, "jpg"), thumbnail_rel_path(p.hash)}) {
       const fs::path f = fs::path(dir) / rel;
