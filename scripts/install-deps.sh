@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libvips-dev libsqlite3-dev libfaiss-dev libopenblas-dev libcpp-httplib-dev
   libcurl4-openssl-dev nlohmann-json3-dev libsentencepiece-dev libutf8proc-dev
-  libcli11-dev libspdlog-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libspdlog-dev libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm chromium
   fonts-noto-cjk
 )

@@ -45,9 +45,11 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
 }  // namespace
 
 void register_settings_routes(Router& srv, RouteContext& ctx) {
-  srv.Get("/api/health", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/api/health", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     Album& a = ctx.album;
     nlohmann::json j = {{"status", "ok"}, {"version", kVersion}};
+    // Anyone may ask whether the album is up; the rest is for signed-in users.
+    if (ctx.opt.auth && !request_user(req)) return send_json(res, j);
     j["model"] = a.has_clip_model() ? nlohmann::json(a.model_name()) : nlohmann::json(nullptr);
     j["text_model"] = a.has_text_model() ? nlohmann::json(a.text_model_name()) : nlohmann::json(nullptr);
     j["vlm"] = a.has_vlm();

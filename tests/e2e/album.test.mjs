@@ -62,7 +62,8 @@ function startBadVlm() {
 // Starts `smart-album serve --port 0` and resolves with its base URL.
 function startAlbum(name, extraArgs) {
   const dataDir = path.join(tmp, name);
-  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0',
+  // --auth off: these tests cover the album itself; auth.test.mjs covers sign-in.
+  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--auth', 'off',
     '--web-dir', path.join(SRC, 'web'), ...extraArgs], {
     env: { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, 'cache') },
     stdio: ['ignore', 'pipe', 'pipe'],

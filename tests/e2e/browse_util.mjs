@@ -86,7 +86,8 @@ export class Albums {
   // Starts `smart-album serve` on `port` (0: any) and resolves with {base, child, dataDir}.
   start(name, extraArgs = [], port = 0) {
     const dataDir = path.join(this.tmp, name);
-    const child = spawn(this.bin, ['serve', '--data-dir', dataDir, '--port', String(port),
+    // --auth off: these tests cover browsing; auth.test.mjs covers sign-in.
+    const child = spawn(this.bin, ['serve', '--data-dir', dataDir, '--port', String(port), '--auth', 'off',
       '--web-dir', path.join(this.src, 'web'), ...extraArgs], {
       env: { PATH: process.env.PATH, HOME: this.tmp, XDG_CACHE_HOME: path.join(this.tmp, 'cache') },
       stdio: ['ignore', 'pipe', 'pipe'],

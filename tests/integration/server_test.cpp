@@ -81,6 +81,7 @@ class AlbumServer {
     EXPECT_TRUE(a.ok()) << a.status().to_string();
     album = std::move(*a);
     ServerOptions opt;
+    opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
     opt.port = 0;
     opt.web_dir = std::string(SA_SOURCE_DIR) + "/web";
     opt.max_upload_bytes = 4 << 20;

@@ -27,6 +27,7 @@ async function request(method, url, body) {
   }
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (res.status === 401) window.dispatchEvent(new Event('sa-unauthenticated'));
   if (!res.ok) {
     const err = data && data.error ? data.error : { code: 'http_' + res.status, message: res.statusText };
     throw new ApiError(res.status, err.code, err.message);

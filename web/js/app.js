@@ -1,6 +1,7 @@
 // 智能相册 page: timeline (infinite scroll both ways, month scrubber), search,
 // photo viewer, settings, job progress; hash URLs (router.js).
 import { api, hooks } from './api.js';
+import { signIn } from './auth.js';
 import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
 import { Connection, errorText } from './errors.js';
 import { parseHash, go, sameRoute } from './router.js';
@@ -842,4 +843,4 @@ function init() {
   pollJobs();
 }
 
-init();
+signIn().then(init);

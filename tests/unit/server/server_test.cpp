@@ -82,6 +82,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(write_file_atomic((root_ / "secret.txt").string(), "secret").ok());
     album_ = std::make_unique<testing::FakeAlbum>((root_ / "store").string());
     ServerOptions opt;
+    opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
     opt.port = 0;
     opt.web_dir = (root_ / "web").string();
     opt.max_upload_bytes = 1000;
@@ -636,6 +637,7 @@ TEST(HttpServerTimeouts, StalledHeadIsDroppedButSlowUploadCompletes) {
   auto dir = fs::temp_directory_path() / ("sa_server_timeouts_" + std::to_string(::getpid()));
   testing::FakeAlbum album(dir.string());
   ServerOptions opt;
+  opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
   opt.port = 0;
   opt.read_timeout_s = 1;
   HttpServer server(album, opt);
@@ -677,6 +679,7 @@ TEST(HttpServerLifecycle, BusyPortIsAClearError) {
   auto dir = fs::temp_directory_path() / "sa_server_busy";
   testing::FakeAlbum album(dir.string());
   ServerOptions opt;
+  opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
   opt.port = 0;
   HttpServer a(album, opt);
   ASSERT_TRUE(a.start().ok());
