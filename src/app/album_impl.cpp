@@ -232,7 +232,9 @@ Result<std::string> AlbumImpl::preview_path(int64_t id) {
   SA_ASSIGN_OR_RETURN(std::string bytes, read_file(orig, static_cast<size_t>(cfg_.max_upload_bytes)));
   DecodeLimits lim;
   lim.max_bytes = cfg_.max_upload_bytes;
-  SA_ASSIGN_OR_RETURN(std::string jpeg, thumbnail_jpeg(bytes, kPreviewSide, lim, 85));
+  lim.max_side = kPreviewSide * 2;  // shrink-on-load to at most twice the preview side
+  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim));
+  SA_ASSIGN_OR_RETURN(std::string jpeg, encode_jpeg(img, kPreviewSide, 85));
   SA_RETURN_IF_ERROR(make_dirs(fs::path(path).parent_path().string()));
   SA_RETURN_IF_ERROR(write_file_atomic(path, jpeg).with_context("storing preview"));
   return path;

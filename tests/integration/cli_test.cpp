@@ -404,7 +404,7 @@ TEST(Cli, ImportThenSearch) {
   for (size_t i = 0; i + 1 < res["items"].size(); ++i) {
     const double a = want.at(res["items"][i]["filename"]), b = want.at(res["items"][i + 1]["filename"]);
     EXPECT_GE(a, b - 0.02) << i;
-    EXPECT_NEAR(res["items"][i]["score"].get<double>(), a, 0.02);
+    EXPECT_NEAR(res["items"][i]["clip_score"].get<double>(), a, 0.02);  // score is the calibrated relevance
   }
   // Environment beats the config file; the flag beats both.
   expect_one_line_failure(run({"search", "--data-dir", data, query}, {{"SMART_ALBUM_MODEL", "/broken"}}),
