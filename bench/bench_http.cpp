@@ -83,6 +83,7 @@ Fixture* fixture(int n) {
   if (!album.ok()) return nullptr;
   f->album = std::move(*album);
   sa::ServerOptions opt;
+  opt.auth = false;  // measures search over HTTP, not sign-in
   opt.port = 0;
   f->server = std::make_unique<sa::HttpServer>(*f->album, opt);
   if (!f->server->start().ok()) return nullptr;

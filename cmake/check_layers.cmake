@@ -15,7 +15,7 @@ set(SA_LAYERS
   "core"
   "model,image,vlm"
   "index,store"
-  "ingest,jobs,search,eval"
+  "ingest,jobs,search,eval,auth"
   "hub,app"
   "server,cli")
 

@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "app/album_impl.h"
+#include "auth/accounts.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "server/http_server.h"
 #include "server/json_codec.h"
+#include "server/host_names.h"
 
 namespace sa::cli {
 namespace {
@@ -82,6 +84,7 @@ WaitOutcome wait_for_jobs(Album& album, const std::string& label, const JobStats
   // Drawn also when the workers finished everything during the import.
   if (now.pending + now.running > 0 || finished(now) > 0) {
     Progress bar(label);
+    bar.show_rate("photos");
     while (true) {
       const int64_t left = now.pending + now.running;
       bar.update(finished(now), finished(now) + left);
@@ -131,9 +134,34 @@ void install_signal_handlers() {
 
 }  // namespace
 
-int cmd_serve(const Config& cfg) {
+namespace {
+std::string no_accounts_line(const Config& cfg) {
+  return "no accounts yet and --host " + cfg.host + " is reachable from the network: create one first with "
+         "`smart-album user add NAME --admin --data-dir " + cfg.data_dir + "`";
+}
+}  // namespace
+
+int cmd_serve(const Config& cfg, const ServeArgs& a) {
+  const bool loopback = is_loopback_host(host_without_port(cfg.host));
+  if (a.auth == "off" && !loopback) {
+    return fail("--auth off is only allowed on a loopback address (--host 127.0.0.1): anyone on the network "
+                "could read and delete the album");
+  }
+  // Exposed without any account: refused before anything is created or loaded.
+  const std::string db_path = (std::filesystem::path(cfg.data_dir) / "album.db").string();
+  std::error_code ec;
+  if (a.auth == "on" && !loopback && !std::filesystem::exists(db_path, ec)) {
+    return fail(no_accounts_line(cfg));
+  }
   auto album = open_for_cli(cfg, /*need_clip=*/false);
   if (!album.ok()) return fail(album.status());
+  // The accounts live in the album's database, through a second connection.
+  auto users = UserStore::open(db_path);
+  if (!users.ok()) return fail(users.status());
+  Accounts accounts(**users);
+  auto n_users = accounts.count_users();
+  if (!n_users.ok()) return fail(n_users.status());
+  if (a.auth == "on" && *n_users == 0 && !loopback) return fail(no_accounts_line(cfg));
   if (!(*album)->has_clip_model()) {
     spdlog::warn("search is disabled until a CLIP model is loaded (搜索需要模型): use --model");
   }
@@ -142,13 +170,30 @@ int cmd_serve(const Config& cfg) {
   opt.port = cfg.port;
   opt.web_dir = cfg.web_dir;
   opt.max_upload_bytes = cfg.max_upload_bytes;
-  HttpServer server(**album, opt);
+  opt.auth = a.auth == "on";
+  opt.allowed_hosts = a.allowed_hosts;
+  opt.public_url = a.public_url;
+  opt.trusted_proxies = a.trusted_proxies;
+  opt.tls_cert = a.tls_cert;
+  opt.tls_key = a.tls_key;
+  HttpServer server(**album, opt, &accounts);
   Status s = server.start();
   if (!s.ok()) return fail(s);
   install_signal_handlers();
   // Tests and scripts read the bound port from this line (useful with --port 0).
-  std::printf("smart-album %s listening on http://%s:%d\n", kVersion, cfg.host.c_str(), server.port());
+  const char* scheme = a.tls_cert.empty() ? "http" : "https";
+  std::printf("smart-album %s listening on %s://%s:%d\n", kVersion, scheme, cfg.host.c_str(), server.port());
   std::fflush(stdout);
+  if (!opt.auth) {
+    spdlog::warn("sign-in is off (--auth off): anyone who can reach {} uses the album", cfg.host);
+  } else if (*n_users == 0) {
+    spdlog::info("first run: open {}://127.0.0.1:{}/ to create the admin account (创建管理员账号)", scheme,
+                 server.port());
+  }
+  if (!loopback && a.tls_cert.empty() && a.trusted_proxies.empty()) {
+    spdlog::warn("passwords cross the network unencrypted: use --tls-cert/--tls-key or a reverse proxy "
+                 "(docs/security.md)");
+  }
   spdlog::info("data dir {}, model {}, text model {}, VLM {}", cfg.data_dir,
                (*album)->has_clip_model() ? (*album)->model_name() : "none",
                (*album)->has_text_model() ? (*album)->text_model_name() : "none",
@@ -172,6 +217,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
   for (const std::string& dir : folders) {
     if (g_stop) break;
     Progress bar("import " + dir);
+    bar.show_rate("photos");
     std::mutex mu;  // the callback may come from decoding threads
     auto r = (*album)->import_folder(
         dir,

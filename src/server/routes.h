@@ -16,12 +16,17 @@
 #include "server/http_server.h"
 #include "server/json_codec.h"
 #include "server/router.h"
+#include "server/security.h"
 
 namespace sa {
+
+class Accounts;
 
 struct RouteContext {
   Album& album;
   ServerOptions opt;
+  Accounts* accounts = nullptr;  // null when opt.auth is false and no Accounts was given
+  const RequestGuard* guard = nullptr;
 };
 
 using RouteHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -39,6 +44,12 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 
+// The body of a JSON request as an object. InvalidArgument unless the body is a
+// JSON object (the pre-routing guard has already answered 415 for a body that
+// is not application/json).
+Result<nlohmann::json> json_body(const httplib::Request& req);
+
+void register_auth_routes(Router& srv, RouteContext& ctx);
 void register_photo_routes(Router& srv, RouteContext& ctx);
 void register_search_routes(Router& srv, RouteContext& ctx);
 void register_settings_routes(Router& srv, RouteContext& ctx);

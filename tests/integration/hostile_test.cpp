@@ -81,6 +81,7 @@ TEST_F(Hostile, EveryBadImageThroughUploadIsAnsweredAndTheServerKeepsServing) {
   auto album = Album::open(cfg);
   ASSERT_TRUE(album.ok()) << album.status().to_string();
   ServerOptions opt;
+  opt.auth = false;  // this test covers hostile files, not sign-in (auth_test.cpp does)
   opt.port = 0;
   opt.max_upload_bytes = 64 << 20;
   auto server = std::make_unique<HttpServer>(**album, opt);
