@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -79,6 +81,10 @@ class AlbumImpl final : public Album {
       const std::string& dir,
       const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
   Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override;
+  Result<PhotoPage> query_photos(const PhotoQuery& q) override;
+  Result<std::vector<MonthCount>> timeline() override;
+  Result<std::vector<std::pair<std::string, int64_t>>> folders() override;
+  Result<std::string> preview_path(int64_t id) override;
   Result<PhotoInfo> get_photo(int64_t id) override;
   Result<std::string> thumbnail_path(int64_t id) override;
   Result<std::string> original_path(int64_t id) override;
@@ -128,7 +134,9 @@ class AlbumImpl final : public Album {
   Status init(const Config& cfg, AlbumDeps deps);
   Status load_models(const Config& cfg, AlbumDeps& deps);
   Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
-  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes);
+  // file_mtime: an imported file's modification time, its taken_at when it has no EXIF date.
+  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes,
+                                  std::optional<std::time_t> file_mtime = std::nullopt);
 
   Config cfg_;
   AlbumDeps deps_;

@@ -225,10 +225,19 @@ std::optional<double> exif_dms_to_degrees(const std::string& raw) {
 }
 
 void read_exif(VipsImage* img, ImageMeta* meta) {
-  for (const char* field : {"exif-ifd2-DateTimeOriginal", "exif-ifd2-DateTimeDigitized",
-                            "exif-ifd0-DateTime"}) {
+  // Each date has its own EXIF 2.31 offset field ("+08:00"); when present it is
+  // appended, so the time stays the camera's wall clock and says its zone.
+  static const std::regex kOffset(R"(^[+-](0\d|1[0-4]):[0-5]\d$)");
+  const std::pair<const char*, const char*> kDates[] = {
+      {"exif-ifd2-DateTimeOriginal", "exif-ifd2-OffsetTimeOriginal"},
+      {"exif-ifd2-DateTimeDigitized", "exif-ifd2-OffsetTimeDigitized"},
+      {"exif-ifd0-DateTime", "exif-ifd2-OffsetTime"}};
+  for (const auto& [field, offset_field] : kDates) {
     meta->taken_at = exif_datetime_to_iso(exif_raw(img, field));
-    if (!meta->taken_at.empty()) break;
+    if (meta->taken_at.empty()) continue;
+    const std::string offset = trim(exif_raw(img, offset_field));
+    if (std::regex_match(offset, kOffset)) meta->taken_at += offset;
+    break;
   }
 
   std::string make = trim(exif_raw(img, "exif-ifd0-Make"));

@@ -29,7 +29,8 @@ struct ImageMeta {
   ImageFormat kind = ImageFormat::kUnknown;
   int width = 0, height = 0;  // as displayed: after EXIF orientation (swapped for 5..8)
   std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" or "": EXIF DateTimeOriginal, else
-                              // DateTimeDigitized, else DateTime; no time zone
+                              // DateTimeDigitized, else DateTime; followed by its EXIF
+                              // offset ("+08:00") when the file records one
   std::string camera;         // "Make Model" ("Model" when it already starts with Make) or ""
   std::optional<double> gps_lat, gps_lon;  // decimal degrees, south/west negative
   int orientation = 1;        // EXIF orientation as stored (1..8)

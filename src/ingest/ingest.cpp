@@ -109,6 +109,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.width = meta.width;
   p.height = meta.height;
   p.taken_at = meta.taken_at;
+  if (p.taken_at.empty() && !init.fallback_taken_at.empty()) {
+    p.taken_at = init.fallback_taken_at;
+    p.taken_at_source = "file";
+  }
   p.camera = meta.camera;
   p.gps_lat = meta.gps_lat;
   p.gps_lon = meta.gps_lon;

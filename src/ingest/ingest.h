@@ -54,6 +54,9 @@ struct NewPhoto {
   PhotoStatus status = PhotoStatus::kPending;  // kPending or kNoModel
   VlmStatus vlm_status = VlmStatus::kNone;     // kPending when a description is queued
   std::vector<JobKind> jobs;
+  // taken_at when the file has no EXIF date (an imported file's modification
+  // time, source "file"); "" lets the store use the upload time.
+  std::string fallback_taken_at;
 };
 
 struct IngestResult {

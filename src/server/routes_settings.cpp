@@ -6,7 +6,9 @@ namespace sa {
 namespace {
 
 nlohmann::json settings_json(const Settings& s) {
-  return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search}};
+  return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search},
+          {"min_score", s.min_score}, {"score_floor", s.score_floor},
+          {"score_ceiling", s.score_ceiling}};
 }
 
 // A PUT body may carry any subset of the settings; unknown keys are rejected so a
@@ -17,6 +19,17 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
     return Status::InvalidArgument("body must be a JSON object");
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
+    float* number = nullptr;
+    if (it.key() == "min_score") number = &cur.min_score;
+    else if (it.key() == "score_floor") number = &cur.score_floor;
+    else if (it.key() == "score_ceiling") number = &cur.score_ceiling;
+    if (number) {
+      if (!it.value().is_number()) {
+        return Status::InvalidArgument("setting '" + it.key() + "' must be a number");
+      }
+      *number = it.value().get<float>();
+      continue;
+    }
     bool* field = nullptr;
     if (it.key() == "auto_analyze") field = &cur.auto_analyze;
     else if (it.key() == "enhanced_search") field = &cur.enhanced_search;

@@ -231,6 +231,17 @@ CREATE INDEX api_tokens_user ON api_tokens(user_id);
 ALTER TABLE photos ADD COLUMN owner_id INTEGER REFERENCES users(id);
 CREATE INDEX photos_owner ON photos(owner_id, id);
 )sql"},
+    // Browsing (issue 13): every photo has a taken_at to sort the timeline by,
+    // and says where it came from. Rows from before: an EXIF date they have is
+    // 'exif'; the others take their added_at (UTC) as 'upload'. The index serves
+    // ORDER BY taken_at DESC, id DESC and the keyset cursor (taken_at, id) < (?, ?).
+    {4, R"sql(
+ALTER TABLE photos ADD COLUMN taken_at_source TEXT NOT NULL DEFAULT ''
+  CHECK(taken_at_source IN ('', 'exif', 'file', 'upload'));
+UPDATE photos SET taken_at_source = 'exif' WHERE taken_at != '';
+UPDATE photos SET taken_at = added_at, taken_at_source = 'upload' WHERE taken_at = '';
+CREATE INDEX photos_taken_id ON photos(taken_at, id);
+)sql"},
 };
 
 // The highest version above. Versions need not be contiguous while features are

@@ -37,13 +37,6 @@ class TempDb {
   std::filesystem::path dir_;
 };
 
-PhotoInfo photo(const std::string& hash) {
-  PhotoInfo p;
-  p.hash = hash;
-  p.filename = hash + ".jpg";
-  return p;
-}
-
 // owner_id straight from SQLite (PhotoInfo does not carry it yet).
 int64_t owner_of(const std::string& db_path, int64_t photo_id) {
   auto db = Db::open(db_path);
@@ -115,8 +108,17 @@ TEST(UserStoreTest, FirstAdminAdoptsPhotosFromBeforeAccounts) {
     v2.migrate_up_to = 2;  // an album from before accounts
     auto old = Store::open(tmp.path(), v2);
     ASSERT_TRUE(old.ok());
-    p1 = (*old)->insert_photo(photo("aa")).value().id;
-    p2 = (*old)->insert_photo(photo("bb")).value().id;
+    // Rows with only the columns a version-2 photos table has (Store::insert_photo
+    // writes the newest schema's columns, e.g. migration 4's taken_at_source).
+    auto db = Db::open(tmp.path());
+    ASSERT_TRUE(db.ok());
+    for (const char* hash : {"aa", "bb"}) {
+      auto st = db->prepare("INSERT INTO photos(hash, filename, added_at) VALUES (?, 'a.jpg', '2022-01-01T00:00:00Z')");
+      ASSERT_TRUE(st.ok());
+      st->bind(1, std::string(hash));
+      ASSERT_TRUE(st->run().ok());
+      (std::string(hash) == "aa" ? p1 : p2) = db->last_insert_rowid();
+    }
   }
   auto store = UserStore::open(tmp.path());
   ASSERT_TRUE(store.ok()) << store.status().to_string();

@@ -385,6 +385,24 @@ TEST_F(ImageTest, ReadsExifDateCameraAndGps) {
   EXPECT_FALSE(meta2->gps_lat.has_value());
 }
 
+TEST_F(ImageTest, ExifDateCarriesItsOffsetWhenRecorded) {
+  Img base = make_image<uint8_t>(64, 48, 3, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_sRGB, grad_fn);
+  VipsImage* copy = nullptr;
+  ASSERT_EQ(vips_copy(base.get(), &copy, nullptr), 0);
+  Img t(copy);
+  vips_image_set_string(t.get(), "exif-ifd2-DateTimeOriginal", "2023:07:14 21:30:05");
+  vips_image_set_string(t.get(), "exif-ifd2-OffsetTimeOriginal", "+08:00");
+  auto meta = probe_image(save(t.get(), "jpg"), DecodeLimits{});
+  ASSERT_TRUE(meta.ok()) << meta.status().to_string();
+  EXPECT_EQ(meta->taken_at, "2023-07-14T21:30:05+08:00");
+
+  // A malformed offset is ignored, the date kept.
+  vips_image_set_string(t.get(), "exif-ifd2-OffsetTimeOriginal", "local");
+  auto meta2 = probe_image(save(t.get(), "jpg"), DecodeLimits{});
+  ASSERT_TRUE(meta2.ok());
+  EXPECT_EQ(meta2->taken_at, "2023-07-14T21:30:05");
+}
+
 // ---- encoding ------------------------------------------------------------------------
 
 TEST_F(ImageTest, EncodeJpegHonoursMaxSideAndAspect) {
