@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -348,5 +350,15 @@ JobStats AlbumImpl::job_stats() {
 }
 
 bool AlbumImpl::wait_idle(double timeout_s) { return runner_->wait_idle(timeout_s); }
+
+bool AlbumImpl::wait_indexes_ready(double timeout_s) const {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (const VectorSet* vs : {clip_vectors_.get(), desc_vectors_.get()}) {
+    if (!vs) continue;
+    const double left = std::chrono::duration<double>(end - std::chrono::steady_clock::now()).count();
+    if (!vs->wait_ready(std::max(0.0, left))) return false;
+  }
+  return true;
+}
 
 }  // namespace sa

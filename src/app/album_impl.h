@@ -50,6 +50,11 @@ struct AlbumDeps {
   // queues them again). A CLI process beside a server turns this off, or it
   // would take the server's queued jobs away from it.
   bool drop_unrunnable_jobs = true;
+  // The vector indexes load (or rebuild) on a thread of their own after open
+  // returns; searches meanwhile scan the store exactly (VectorSet::open). The
+  // server does this, so a restart with 1M photos answers at once; the CLI and
+  // most tests load before open returns (open_report() then says how).
+  bool index_in_background = false;
 };
 
 // What open() found; for logs, /api/health and tests.
@@ -107,6 +112,9 @@ class AlbumImpl final : public Album {
       const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
       const std::atomic<bool>& cancel);
   const AlbumOpenReport& open_report() const { return report_; }
+  // Waits up to timeout_s for the vector indexes of a background open
+  // (AlbumDeps::index_in_background) to be loaded; true when they are.
+  bool wait_indexes_ready(double timeout_s) const;
   EmbedStats embed_stats() const;
   std::string text_model_name() const { return text_name_; }
   Store& store() { return *store_; }

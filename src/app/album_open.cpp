@@ -127,12 +127,14 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 
   if (clip_) {
     SA_ASSIGN_OR_RETURN(clip_vectors_, VectorSet::open(*store_, "clip", clip_name_, clip_->embed_dim(),
-                                                       (root / "index" / "clip.faiss").string()));
+                                                       (root / "index" / "clip.faiss").string(),
+                                                       deps.index_in_background));
     report_.clip_index = clip_vectors_->load_outcome();
   }
   if (text_) {
     SA_ASSIGN_OR_RETURN(desc_vectors_, VectorSet::open(*store_, "desc", text_name_, text_->dim(),
-                                                       (root / "index" / "desc.faiss").string()));
+                                                       (root / "index" / "desc.faiss").string(),
+                                                       deps.index_in_background));
     report_.desc_index = desc_vectors_->load_outcome();
   }
 

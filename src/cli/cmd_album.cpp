@@ -41,8 +41,11 @@ int interrupted_exit(const std::string& what) {
 // existing: the album must be there already (search, analyze), so a mistyped
 // --data-dir is an error rather than a new, empty album.
 // workers: false opens without background workers (jobs are only queued).
+// background_index: the search indexes load (or rebuild) after open returns
+// (serve: the server answers at once after a restart with a large library).
 Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_clip,
-                                                bool existing = false, bool workers = true) {
+                                                bool existing = false, bool workers = true,
+                                                bool background_index = false) {
   if (existing) {
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "album.db", ec)) {
@@ -54,6 +57,7 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
   AlbumDeps deps;
   deps.start_workers = workers;
   deps.drop_unrunnable_jobs = false;  // a server may be running with a model: leave its queue
+  deps.index_in_background = background_index;
   SA_ASSIGN_OR_RETURN(auto album, open_album(cfg, std::move(deps)));
   const AlbumOpenReport& r = album->open_report();
   if (need_clip && !album->has_clip_model()) {
@@ -153,7 +157,8 @@ int cmd_serve(const Config& cfg, const ServeArgs& a) {
   if (a.auth == "on" && !loopback && !std::filesystem::exists(db_path, ec)) {
     return fail(no_accounts_line(cfg));
   }
-  auto album = open_for_cli(cfg, /*need_clip=*/false);
+  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/true,
+                            /*background_index=*/true);
   if (!album.ok()) return fail(album.status());
   // The accounts live in the album's database, through a second connection.
   auto users = UserStore::open(db_path);

@@ -1,5 +1,7 @@
 #include "core/file_util.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -63,6 +65,10 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data) {
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1));
+}
+
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts) {
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
@@ -71,16 +77,19 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   {
     FdGuard fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return Status::IOError(errno_text("cannot create", tmp));
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Status s = Status::IOError(errno_text("cannot write", tmp));
-        ::unlink(tmp.c_str());
-        return s;
+    for (std::string_view data : parts) {
+      size_t done = 0;
+      while (done < data.size()) {
+        // At most 256 MiB per call: Linux writes at most ~2 GiB at once anyway.
+        ssize_t n = ::write(fd.get(), data.data() + done, std::min<size_t>(data.size() - done, size_t{1} << 28));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          Status s = Status::IOError(errno_text("cannot write", tmp));
+          ::unlink(tmp.c_str());
+          return s;
+        }
+        done += static_cast<size_t>(n);
       }
-      done += static_cast<size_t>(n);
     }
     if (::fsync(fd.get()) != 0) {
       Status s = Status::IOError(errno_text("cannot fsync", tmp));

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,9 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = size_t
 // Writes `data` to `path` atomically: a temporary file in the same directory,
 // fsync, rename over the target. Readers see the old or the new file, never half.
 Status write_file_atomic(const std::string& path, std::string_view data);
+// The same for a file made of several pieces written in order (no joined copy:
+// the vector index writes a gigabyte of chunks this way).
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts);
 
 // Creates a directory and its parents (ok if it exists).
 Status make_dirs(const std::string& path);

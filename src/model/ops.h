@@ -66,6 +66,14 @@ bool attach_packed_f32(Linear& l);
 // slow the next query's text encoding (search p99 82 -> 31 ms without them).
 void matmul_xwt(const float* x, int m, const float* w, int n, int k, float* y);
 
+// The same product with w given only as fp16 panels, the layout attach_fp16
+// makes (panel c holds rows [16c, 16c + 16) of w k-major: w16[c * 16 * k +
+// p * 16 + j] = w[16c + j][p]; rows past n are zero; fp16_copy_halves(n, k)
+// halves). m <= 128. The vector index keeps its vectors this way (half the
+// bytes of fp32 to stream per query). Without the F16C kernel
+// (fp16_kernel_available() false) a scalar loop computes the same sums.
+void matmul_xwt_fp16_panels(const float* x, int m, const uint16_t* w16, int n, int k, float* y);
+
 // Size of the fp16 copy attach_fp16 makes of an [n_out, n_in] weight, in
 // halves: n_out rounded up to 16, times n_in (0 without the F16C kernel).
 size_t fp16_copy_halves(int n_out, int n_in);

@@ -175,6 +175,13 @@ class Store {
   Status for_each_vector(std::string_view kind, std::string_view model, int dim,
                          const std::function<Status(std::span<const int64_t>, std::span<const float>)>& fn,
                          int batch = 4096);
+  // One batch of the same walk without holding the store across batches: up to
+  // `limit` vectors of (kind, model, dim) with photo_id > after_id, ascending,
+  // appended to *ids and *data (row-major). Returns how many. A background
+  // index rebuild reads this way so that requests are not blocked for the
+  // whole walk (seconds at 1M vectors).
+  Result<int64_t> read_vectors(std::string_view kind, std::string_view model, int dim, int64_t after_id,
+                               int limit, std::vector<int64_t>* ids, std::vector<float>* data);
 
   // ---- jobs (jobs.cpp) ----
   // Queues a job unless an identical (kind, photo_id) job is already pending.
