@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,12 +39,45 @@ struct PhotoInfo {
   std::string vlm_status;    // "none" | "pending" | "running" | "done" | "failed"
   std::string vlm_error;     // why the last description failed ("" unless vlm_status is "failed")
   std::string vlm_model, described_at;
+  bool favorite = false;     // a heart (PATCH /api/photos/{id} {"favorite":true})
+  std::string trashed_at;    // ISO 8601 UTC when moved to the trash; "" when not in it
 };
 
 struct PhotoPage {
   int64_t total = 0;
   int page = 1, per_page = 50;
   std::vector<PhotoInfo> items;
+};
+
+// Which photos a listing shows (besides "not in the trash", always).
+struct PhotoFilter {
+  bool favorite_only = false;
+  int64_t album_id = 0;  // > 0: only the photos of this album
+};
+
+// A named set of photos (organise.md). A photo may be in many albums;
+// deleting an album never deletes photos.
+struct AlbumInfo {
+  int64_t id = 0;
+  std::string name;
+  int64_t cover_photo_id = 0;  // chosen cover, else the newest photo in it, else 0
+  int64_t photo_count = 0;     // photos in it that are not in the trash
+  std::string created_at, updated_at;
+};
+
+// POST /api/photos/batch. All or nothing: when any id does not qualify
+// (missing, or not in the state the action needs), nothing changes and
+// `not_found` lists them.
+enum class BatchAction { kTrash, kRestore, kFavorite, kUnfavorite, kAddToAlbum, kRemoveFromAlbum };
+struct BatchResult {
+  int64_t changed = 0;             // rows whose state changed
+  std::vector<int64_t> not_found;  // non-empty: nothing was applied
+};
+
+// A group of near-duplicate photos (GET /api/duplicates).
+struct DuplicateGroup {
+  std::vector<PhotoInfo> photos;  // the photo to keep first, then the others
+  float min_similarity = 1.0f;    // weakest linked pair's cosine in the group
 };
 
 struct AddResult {
@@ -58,6 +92,8 @@ struct SearchOptions {
   std::optional<float> min_score;
   std::string mode = "clip";  // "clip" | "hybrid"
   std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
+  bool favorite_only = false;
+  int64_t album_id = 0;  // > 0: only photos of this album (NotFound for an unknown album)
 };
 
 struct SearchHit {
@@ -106,6 +142,7 @@ class Album {
     std::vector<std::pair<std::string, std::string>> skipped;  // (path, reason)
     int64_t total = 0;       // files found by the scan
     bool cancelled = false;  // stopped before every file was tried
+    std::vector<int64_t> photo_ids;  // the photos added or found as duplicates, in no order
   };
   virtual Result<ImportReport> import_folder(
       const std::string& dir,
@@ -140,6 +177,45 @@ class Album {
   virtual std::string model_name() const = 0;
   // Name of the loaded sentence model ("" when none).
   virtual std::string text_model_name() const { return {}; }
+
+  // ---- organising (app/album_organise.cpp; docs/organise.md) ----
+  // The defaults answer Unimplemented so that test doubles need not implement them.
+  // A filtered listing (favourites, one album); trashed photos never appear.
+  virtual Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
+                                                 int64_t before_id = 0) {
+    return Status::Unimplemented("list_photos_filtered");
+  }
+  // Applies one action to every id in one transaction (BatchResult). NotFound
+  // for an unknown album (add/remove_from_album).
+  virtual Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids,
+                                    int64_t album_id = 0) {
+    return Status::Unimplemented("batch");
+  }
+  // The trash, most recently trashed first; photos leave it after 30 days.
+  virtual Result<PhotoPage> list_trash(int page, int per_page) {
+    return Status::Unimplemented("list_trash");
+  }
+  // Empties the trash: its photos leave every listing now; their rows, files and
+  // vectors are removed by the background purge (which resumes after a restart).
+  virtual Result<int64_t> empty_trash() { return Status::Unimplemented("empty_trash"); }
+
+  virtual Result<std::vector<AlbumInfo>> list_albums() { return Status::Unimplemented("albums"); }
+  virtual Result<AlbumInfo> create_album(const std::string& name) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Result<AlbumInfo> get_album(int64_t id) { return Status::Unimplemented("albums"); }
+  // Renames (name set) and/or sets the cover (cover_photo_id set: a photo of the album, 0 = automatic).
+  virtual Result<AlbumInfo> update_album(int64_t id, std::optional<std::string> name,
+                                         std::optional<int64_t> cover_photo_id) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Status delete_album(int64_t id) { return Status::Unimplemented("albums"); }
+
+  // Near-duplicate groups from the CLIP vectors: photos linked by a cosine
+  // similarity >= threshold (transitively). Unavailable without a CLIP model.
+  virtual Result<std::vector<DuplicateGroup>> duplicates(float threshold) {
+    return Status::Unimplemented("duplicates");
+  }
 };
 
 }  // namespace sa

@@ -39,6 +39,7 @@ void AlbumImpl::stop_workers() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  if (purge_thread_.joinable()) purge_thread_.join();
   if (runner_) runner_->stop();
 }
 
@@ -160,8 +161,10 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
         report.errors.emplace_back(path, r.status().to_string());
       } else if (r->duplicate) {
         ++report.duplicates;
+        report.photo_ids.push_back(r->id);
       } else {
         ++report.added;
+        report.photo_ids.push_back(r->id);
       }
       ++done;
       if (progress) progress(done, total, rel);

@@ -159,7 +159,8 @@ int cmd_serve(const Config& cfg) {
   return 0;
 }
 
-int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait) {
+int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
+               const std::string& album_name) {
   // Workers start once the job counts are noted: the embedding bar and the
   // failure count then cover exactly the jobs of this run and earlier leftovers.
   auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/false);
@@ -189,6 +190,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
     tried += r->added + r->duplicates + r->rejected;
     for (auto& e : r->errors) sum.errors.push_back(e);
     for (auto& e : r->skipped) sum.skipped.push_back(e);
+    sum.photo_ids.insert(sum.photo_ids.end(), r->photo_ids.begin(), r->photo_ids.end());
   }
   for (const auto& [path, reason] : sum.skipped) {
     std::fprintf(stderr, "skipped %s: %s\n", path.c_str(), reason.c_str());
@@ -200,6 +202,12 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
                      " duplicates, " + std::to_string(sum.rejected) + " rejected";
   if (!sum.skipped.empty()) line += ", " + std::to_string(sum.skipped.size()) + " skipped";
   std::printf("%s\n", line.c_str());
+  if (!album_name.empty() && !sum.photo_ids.empty()) {
+    auto a = (*album)->add_to_named_album(album_name, sum.photo_ids);
+    if (!a.ok()) return fail(a.status().with_context("album '" + album_name + "'"));
+    std::printf("album \"%s\" (id %lld) now holds %lld photo(s)\n", a->name.c_str(),
+                static_cast<long long>(a->id), static_cast<long long>(a->photo_count));
+  }
   std::fflush(stdout);
   if (g_stop) {
     return interrupted_exit("stopped after " + std::to_string(tried) + " of " + std::to_string(sum.total) +

@@ -24,7 +24,9 @@ int cmd_embed_text(const Config& cfg, const EmbedArgs& a);
 int cmd_embed_sentence(const Config& cfg, const EmbedArgs& a);
 
 int cmd_serve(const Config& cfg);
-int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait);
+// album_name: also put the imported photos (new and already present) in this album.
+int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
+               const std::string& album_name = "");
 
 struct SearchArgs {
   std::string query;

@@ -97,6 +97,8 @@ int run(int argc, char** argv) {
   vlm_flags(im, f);
   str_flag(im, "--text-model", f.text_model, "sentence model (dir or known name)");
   im->add_flag("--no-wait", no_wait, "do not wait for the embedding jobs");
+  std::string import_album;
+  im->add_option("--album", import_album, "also put the imported photos in this album (created if missing)");
   im->add_option("folders", folders, "folders to import")->required()->check(CLI::ExistingDirectory);
 
   auto* se = app.add_subcommand("search", "search photos by a Chinese (or any) description");
@@ -163,7 +165,7 @@ int run(int argc, char** argv) {
   if (et->parsed()) return cmd_embed_text(*cfg, embed);
   if (es->parsed()) return cmd_embed_sentence(*cfg, embed);
   if (sv->parsed()) return cmd_serve(*cfg);
-  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait);
+  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
   if (se->parsed()) return cmd_search(*cfg, search);
   if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
   if (ml->parsed()) return cmd_models_list(*cfg);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -102,10 +103,27 @@ Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const 
   return search_clip(q, opt);
 }
 
+Result<Searcher::PhotoSetFilter> Searcher::photo_set_filter(const SearchOptions& opt) const {
+  PhotoSetFilter f;
+  f.favorite_only = opt.favorite_only;
+  if (opt.album_id > 0) {
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->album_photo_ids(opt.album_id));
+    f.album = std::unordered_set<int64_t>(ids.begin(), ids.end());
+  }
+  return f;
+}
+
+bool Searcher::PhotoSetFilter::passes(const PhotoInfo& p) const {
+  if (favorite_only && !p.favorite) return false;
+  return !album || album->count(p.id) > 0;
+}
+
 Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
                                                      const SearchOptions& opt) const {
   const int need = opt.offset + opt.limit;
-  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() || !opt.date_to.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
+                         !opt.date_to.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
   std::vector<SearchHit> hits;
   while (true) {
@@ -124,7 +142,7 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
     hits.clear();
     for (auto& p : photos) {
-      if (!passes_date_filter(p, opt)) continue;
+      if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
       SearchHit h;
       h.score = h.clip_score = score[p.id];
       h.photo = std::move(p);
@@ -149,13 +167,14 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   // that matches only photos ranked past the first pool found nothing). Not
   // for min_score: fused scores fall along the ranking, so photos further down
   // would not pass it.
-  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || set_filter.active();
   int pool = std::max(d_.hybrid_pool, need * 2);
   if (filtering) pool = std::max(pool, need * 4 + 50);
   const int64_t indexed = std::max<int64_t>(d_.clip_index->size(),
                                             d_.desc_index ? d_.desc_index->size() : 0);
   while (true) {
-    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, pool));
+    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, set_filter, pool));
     if (!filtering || static_cast<int>(page.hits.size()) >= need || pool >= indexed ||
         !page.pool_full) {
       if (static_cast<int>(page.hits.size()) <= opt.offset) return std::vector<SearchHit>{};
@@ -168,7 +187,8 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
 
 Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
                                                    const std::vector<float>& q,
-                                                   const SearchOptions& opt, int pool) const {
+                                                   const SearchOptions& opt,
+                                                   const PhotoSetFilter& set_filter, int pool) const {
   const int need = opt.offset + opt.limit;
   HybridPage out;
 
@@ -249,7 +269,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   for (const auto& f : fused) {
     const PhotoInfo& p = photos[pos[f.id]];
     if (opt.min_score && f.score < *opt.min_score) continue;
-    if (!passes_date_filter(p, opt)) continue;
+    if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
     if (static_cast<int>(out.hits.size()) >= need) break;
     SearchHit h;
     h.photo = p;

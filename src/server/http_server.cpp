@@ -133,6 +133,8 @@ Status HttpServer::start() {
 
   register_settings_routes(m.router, m.ctx);
   register_search_routes(m.router, m.ctx);
+  register_download_routes(m.router, m.ctx);  // before /api/photos/{id}: "download" is no id
+  register_organise_routes(m.router, m.ctx);
   register_photo_routes(m.router, m.ctx);
   register_static_routes(m.router, m.ctx);
 

@@ -23,6 +23,8 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"vlm_error", p.vlm_error},
       {"vlm_model", p.vlm_model},
       {"described_at", p.described_at},
+      {"favorite", p.favorite},
+      {"trashed_at", p.trashed_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.trashed_at)},
       {"thumbnail_url", "/api/photos/" + std::to_string(p.id) + "/thumbnail"},
       {"original_url", "/api/photos/" + std::to_string(p.id) + "/original"},
   };

@@ -39,6 +39,13 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 
+// ?favorite=1 / ?album=ID (routes_organise.cpp).
+Result<PhotoFilter> photo_filter_params(const httplib::Request& req);
+// The default of GET /api/duplicates?threshold= (measured: docs/organise.md).
+inline constexpr float kDefaultDuplicateThreshold = 0.95f;
+
+void register_organise_routes(Router& srv, RouteContext& ctx);
+void register_download_routes(Router& srv, RouteContext& ctx);
 void register_photo_routes(Router& srv, RouteContext& ctx);
 void register_search_routes(Router& srv, RouteContext& ctx);
 void register_settings_routes(Router& srv, RouteContext& ctx);

@@ -10,13 +10,14 @@ namespace sa {
 
 using store_internal::kNowSql;
 
-namespace {
+namespace store_internal {
 
-constexpr const char* kPhotoColumns =
+const char* const kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
-    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error";
+    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
+    "favorite, coalesce(trashed_at, '')";
 
-std::vector<std::string> parse_keywords(const std::string& text) {
+static std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
   // Written by us as a JSON array of strings; anything else (hand-edited rows)
   // degrades to no keywords rather than an error.
@@ -50,8 +51,17 @@ PhotoInfo read_photo(const Stmt& st) {
   p.vlm_model = st.column_text(18);
   p.described_at = st.column_text(19);
   p.vlm_error = st.column_text(20);
+  p.favorite = st.column_int64(21) != 0;
+  p.trashed_at = st.column_text(22);
   return p;
 }
+
+}  // namespace store_internal
+
+namespace {
+
+using store_internal::kPhotoColumns;
+using store_internal::read_photo;
 
 std::string keywords_json(const std::vector<std::string>& keywords) {
   nlohmann::json j = nlohmann::json::array();
@@ -115,12 +125,13 @@ Result<PhotoInfo> Store::get_photo_by_hash(const std::string& hash) {
                          "photo with hash " + hash);
 }
 
-Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
+Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids, bool include_trashed) {
   std::lock_guard lock(mu_);
   std::vector<PhotoInfo> out;
   out.reserve(ids.size());
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
-                                           " FROM photos WHERE id = ?"));
+                                           " FROM photos WHERE id = ?" +
+                                           (include_trashed ? "" : " AND trashed_at IS NULL")));
   for (int64_t id : ids) {
     st.reset();
     st.bind(1, id);
@@ -131,24 +142,7 @@ Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
 }
 
 Result<PhotoPage> Store::list_photos(int page, int per_page, int64_t before_id) {
-  PhotoPage out;
-  out.page = before_id > 0 ? 1 : std::max(page, 1);
-  out.per_page = std::clamp(per_page, 1, 1000);
-  std::lock_guard lock(mu_);
-  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos"));
-  SA_ASSIGN_OR_RETURN(bool crow, c.step());
-  out.total = crow ? c.column_int64(0) : 0;
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
-                                           " FROM photos WHERE id < ? ORDER BY id DESC LIMIT ? OFFSET ?"));
-  st.bind(1, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
-  st.bind(2, static_cast<int64_t>(out.per_page));
-  st.bind(3, static_cast<int64_t>(out.page - 1) * out.per_page);
-  while (true) {
-    SA_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    out.items.push_back(read_photo(st));
-  }
-  return out;
+  return list_photos_filtered(PhotoFilter{}, page, per_page, before_id);
 }
 
 Result<int64_t> Store::count_photos() {

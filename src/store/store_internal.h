@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/album.h"
 #include "core/status.h"
 #include "store/db.h"
 
@@ -28,6 +29,10 @@ inline bool valid_vlm_status(std::string_view s) {
 }
 inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "desc"}); }
 inline bool valid_job_kind(std::string_view s) { return one_of(s, {"embed", "describe", "embed_desc"}); }
+
+// The photos columns read_photo() expects, in order (photos.cpp).
+extern const char* const kPhotoColumns;
+PhotoInfo read_photo(const Stmt& st);
 
 // Steps st to the end, collecting column 0 of every row as an id.
 inline Result<std::vector<int64_t>> column_ids(Stmt& st) {

@@ -35,7 +35,9 @@ const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) 
 export const api = {
   health: () => request('GET', '/api/health'),
   // {page, perPage} or {before, perPage}: before = an id, the photos older than it.
-  photos: ({ page, perPage, before } = {}) => request('GET', '/api/photos?' + q({ page, per_page: perPage, before })),
+  // favorite: 1 and album: ID narrow the list (organise.js).
+  photos: ({ page, perPage, before, favorite, album } = {}) =>
+    request('GET', '/api/photos?' + q({ page, per_page: perPage, before, favorite, album })),
   photo: (id) => request('GET', `/api/photos/${id}`),
   remove: (id) => request('DELETE', `/api/photos/${id}`),
   analyze: (id) => request('POST', `/api/photos/${id}/analyze`),
@@ -44,6 +46,17 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   saveSettings: (s) => request('PUT', '/api/settings', s),
   jobs: () => request('GET', '/api/jobs'),
+  // Organising (organise.js).
+  setFavorite: (id, favorite) => request('PATCH', `/api/photos/${id}`, { favorite }),
+  batch: (action, ids, albumId) => request('POST', '/api/photos/batch', { action, ids, album_id: albumId }),
+  trash: (opts = {}) => request('GET', '/api/trash?' + q({ page: opts.page, per_page: opts.perPage })),
+  restore: (ids) => request('POST', '/api/trash/restore', { ids }),
+  emptyTrash: () => request('DELETE', '/api/trash'),
+  albums: () => request('GET', '/api/albums'),
+  createAlbum: (name) => request('POST', '/api/albums', { name }),
+  updateAlbum: (id, changes) => request('PATCH', `/api/albums/${id}`, changes),
+  deleteAlbum: (id) => request('DELETE', `/api/albums/${id}`),
+  duplicates: (threshold) => request('GET', '/api/duplicates?' + q({ threshold })),
 };
 
 // POST /api/photos with one chunk of files; onProgress(loadedBytes, totalBytes).

@@ -12,6 +12,7 @@ const state = {
   failed: false,      // the photo list did not load: wait for 重试
   gen: 0,             // bumped by reset(); a reply for an older gen is dropped
   query: '', similarTo: null,
+  filter: {},         // {favorite: 1} or {album: ID} on the 'all' view (organise.js)
   settings: { auto_analyze: false, enhanced_search: false },
   health: null,
   current: -1,        // index in items of the open detail
@@ -53,6 +54,8 @@ function card(p, index) {
   b.className = 'card';
   b.dataset.index = index;
   b.dataset.id = p.id;
+  b.dataset.day = (p.taken_at || p.added_at || '').slice(0, 10);  // organise.js: select a day
+  if (p.favorite) b.dataset.favorite = '1';
   const img = document.createElement('img');
   img.loading = 'lazy';
   img.decoding = 'async';
@@ -157,7 +160,7 @@ async function loadMore() {
   const last = state.items[state.items.length - 1];
   let res = null, error = null;
   try {
-    res = await api.photos({ before: last ? last.id : undefined, perPage: PER_PAGE });
+    res = await api.photos({ before: last ? last.id : undefined, perPage: PER_PAGE, ...state.filter });
   } catch (e) { error = e; }
   if (gen !== state.gen) return;
   state.loading = false;
@@ -192,6 +195,19 @@ function showAll() {
   $('search-input').value = '';
   $('section-title').textContent = '全部照片';
   reset('all');
+  state.filter = {};
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {} } }));
+  loadMore();
+}
+
+// A filtered gallery (favourites, one album) asked for by organise.js.
+function showFiltered({ title, filter }) {
+  $('search-input').value = '';
+  $('section-title').textContent = title;
+  reset('all');
+  state.filter = filter;
+  $('back-btn').hidden = false;
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter } }));
   loadMore();
 }
 
@@ -287,6 +303,7 @@ function renderDetail(p, hit) {
     kw.appendChild(c);
   }
   renderAnalyzeState(p);
+  document.dispatchEvent(new CustomEvent('sa:detail', { detail: p }));  // organise.js: heart
   $('detail-prev').hidden = state.current <= 0;
   $('detail-next').hidden = state.current >= state.items.length - 1;
 }
@@ -349,11 +366,11 @@ async function analyzeCurrent() {
 
 async function deleteCurrent() {
   const hit = state.items[state.current];
-  if (!hit || !confirm(`确定删除 “${hit.filename}”？此操作无法撤销。`)) return;
+  if (!hit) return;
   try {
-    await api.remove(hit.id);
+    await api.remove(hit.id);  // to the trash (回收站), restorable for 30 days
     closeModal('detail');
-    toast('已删除');
+    toast('已移到回收站，30 天内可恢复');
     const el = $('grid').querySelector(`.card[data-id="${hit.id}"]`);
     if (el) el.remove();
     const at = state.items.findIndex((x) => x.id === hit.id);
@@ -524,6 +541,13 @@ function init() {
 
   new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
                            { rootMargin: '400px' }).observe($('sentinel'));
+
+  // organise.js asks for views and reloads after batch actions.
+  document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
+  document.addEventListener('sa:reload', () => {
+    if (state.view === 'search') runSearch(state.query);
+    else if (state.view === 'all') { const t = $('section-title').textContent; showFiltered({ title: t, filter: state.filter }); if (!Object.keys(state.filter).length) $('back-btn').hidden = true; }
+  });
 
   loadHealth();
   loadSettings();

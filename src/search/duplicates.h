@@ -1,0 +1,41 @@
+// Near-duplicate grouping over L2-normalised vectors (GET /api/duplicates).
+//
+// Two photos are linked when the cosine similarity of their CLIP vectors is
+// >= threshold; a group is a connected component of these links (union-find),
+// so a burst A~B~C is one group even when A and C are a little further apart.
+// Links come from a FAISS range search, not from all pairs in SQL:
+//  - up to kExactLimit vectors: exact, over an IndexFlatIP (BLAS, O(n^2 d));
+//  - above: an IndexIVFFlat (nlist ~ 4 sqrt(n), nprobe kProbe), whose range
+//    search visits only the cells nearest each vector. Near-duplicates (cosine
+//    >= 0.9) fall in the same or a neighbouring cell, so links are very rarely
+//    missed; timing in docs/organise.md.
+// Pure compute: no store, no I/O. FAISS exceptions become Status.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sa {
+
+struct NearDuplicateGroup {
+  std::vector<int64_t> ids;    // ascending
+  float min_similarity = 1.0f; // the weakest link used to join the group
+};
+
+struct DuplicateSearchOptions {
+  float threshold = 0.95f;
+  int64_t exact_limit = 20000;  // flat (exact) range search up to this many vectors
+  int nprobe = 8;               // IVF cells visited per vector above it
+};
+
+// ids.size() vectors, row-major [n x dim]. Groups of two or more, the largest
+// first (then by smallest id). InvalidArgument for mismatched sizes or a
+// threshold outside (0, 1].
+Result<std::vector<NearDuplicateGroup>> group_near_duplicates(
+    std::span<const int64_t> ids, std::span<const float> vectors, int dim,
+    const DuplicateSearchOptions& opt = {});
+
+}  // namespace sa
