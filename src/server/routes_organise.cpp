@@ -2,6 +2,7 @@
 // /api/photos/batch, /api/trash..., /api/albums..., /api/duplicates.
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <vector>
 
