@@ -38,6 +38,16 @@ struct SearchArgs {
 int cmd_search(const Config& cfg, const SearchArgs& a);
 int cmd_analyze(const Config& cfg, bool wait);
 
+struct EvalArgs {
+  std::string folder;
+  std::string captions;   // retrieval: file name -> caption(s)
+  std::string labels;     // zero-shot: one class a line
+  std::string templates;  // zero-shot: one prompt a line with {} (optional)
+  std::string truth;      // zero-shot: file name -> class index
+  bool json = false;
+};
+int cmd_eval(const Config& cfg, const EvalArgs& a);
+
 int cmd_models_list(const Config& cfg);
 // Prints the loadable path a model name (or path) resolves to; non-zero if absent.
 int cmd_models_path(const Config& cfg, const std::string& name);

@@ -118,6 +118,21 @@ int run(int argc, char** argv) {
   str_flag(an, "--text-model", f.text_model, "sentence model (dir or known name)");
   an->add_flag("--no-wait", no_wait, "queue only; do not wait");
 
+  EvalArgs ev;
+  auto* evc = app.add_subcommand("eval", "retrieval recall or zero-shot accuracy on your own photos, "
+                                         "counted as Chinese-CLIP's evaluation counts");
+  clip_flags(evc, f);
+  str_flag(evc, "--models-dir", f.models_dir, "where known model names resolve");
+  int_flag(evc, "--threads", f.threads, "inference threads (0 = all cores)");
+  evc->add_option("--captions", ev.captions, "JSON: file name -> caption or list of captions")
+      ->check(CLI::ExistingFile);
+  evc->add_option("--labels", ev.labels, "class names, one a line")->check(CLI::ExistingFile);
+  evc->add_option("--templates", ev.templates, "prompts, one a line, {} for the class")
+      ->check(CLI::ExistingFile);
+  evc->add_option("--truth", ev.truth, "JSON: file name -> 0-based class index")->check(CLI::ExistingFile);
+  evc->add_flag("--json", ev.json, "print one JSON object (percent)");
+  evc->add_option("folder", ev.folder, "folder holding the images")->required()->check(CLI::ExistingDirectory);
+
   auto* mo = app.add_subcommand("models", "list or download known models");
   mo->require_subcommand(1);
   auto* ml = mo->add_subcommand("list", "known models and whether they are downloaded");
@@ -151,12 +166,12 @@ int run(int argc, char** argv) {
   spdlog::set_level(sv->parsed() ? spdlog::level::info
                                  : se->parsed() ? spdlog::level::err : spdlog::level::warn);
 
-  if (ei->parsed() || et->parsed() || es->parsed() || mo->parsed()) config_file = false;
+  if (ei->parsed() || et->parsed() || es->parsed() || mo->parsed() || evc->parsed()) config_file = false;
   const CliEnv env = CliEnv::from_process();
   auto cfg = load_config(f, env, config_file);
   if (!cfg.ok()) return fail(cfg.status());
   if (cfg->threads > 0) openblas_set_num_threads(cfg->threads);
-  if (ei->parsed() || sv->parsed() || im->parsed()) {
+  if (ei->parsed() || sv->parsed() || im->parsed() || evc->parsed()) {
     Status s = image_init();
     if (!s.ok()) return fail(s);
   }
@@ -168,6 +183,7 @@ int run(int argc, char** argv) {
   if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
   if (se->parsed()) return cmd_search(*cfg, search);
   if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
+  if (evc->parsed()) return cmd_eval(*cfg, ev);
   if (ml->parsed()) return cmd_models_list(*cfg);
   if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);
   if (mpath->parsed()) return cmd_models_path(*cfg, model_name);

@@ -32,7 +32,7 @@
 #include "image/image.h"
 #include "ingest/ingest.h"
 #include "jobs/pixel_cache.h"
-#include "jobs/text_encoder.h"
+#include "model/text_encoder.h"
 #include "jobs/vector_set.h"
 #include "model/chinese_clip.h"
 #include "store/store.h"

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "app/album.h"
 #include "core/status.h"
 #include "index/vector_index.h"
-#include "jobs/text_encoder.h"
 #include "model/chinese_clip.h"
+#include "model/text_encoder.h"
 #include "search/fusion.h"
 #include "search/query_cache.h"
+#include "search/types.h"
 #include "store/store.h"
 
 namespace sa {

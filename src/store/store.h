@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "app/album.h"  // PhotoInfo, PhotoPage, JobStats, JobFailure, Settings (header-only types)
 #include "core/status.h"
 #include "store/db.h"
+#include "store/types.h"  // PhotoInfo, PhotoPage, JobStats, JobFailure, Settings
 
 namespace sa {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "app/album.h"
+#include "store/types.h"
 #include "core/status.h"
 #include "store/db.h"
 

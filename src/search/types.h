@@ -1,0 +1,38 @@
+// Value types of a search: the options of one query and one ranked hit.
+// Header-only; a hit carries the photo row (store/types.h).
+#pragma once
+
+#include <optional>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/types.h"
+
+namespace sa {
+
+struct SearchOptions {
+  int limit = 20;
+  int offset = 0;
+  std::optional<float> min_score;
+  std::string mode = "clip";  // "clip" | "hybrid"
+  std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
+  bool favorite_only = false;
+  int64_t album_id = 0;  // > 0: only photos of this album (NotFound for an unknown album)
+};
+
+struct SearchHit {
+  PhotoInfo photo;
+  float score = 0;          // the ranking score
+  float clip_score = 0;     // cosine, text->image
+  std::optional<float> desc_score;     // cosine, query->description (hybrid)
+  std::optional<float> keyword_score;  // FTS5 match strength in [0,1] (hybrid)
+};
+
+// A group of near-duplicate photos (GET /api/duplicates).
+struct DuplicateGroup {
+  std::vector<PhotoInfo> photos;  // the photo to keep first, then the others
+  float min_similarity = 1.0f;    // weakest linked pair's cosine in the group
+};
+
+}  // namespace sa

@@ -1,0 +1,2 @@
+// Fixture for the layering check: a folder missing from the layer table.
+#pragma once
