@@ -48,7 +48,7 @@ void run(benchmark::State& state) {
   const Data d = make(state.range(0));
   size_t groups = 0;
   for (auto _ : state) {
-    auto g = sa::group_near_duplicates(d.ids, d.vecs, kDim, {.threshold = 0.95f});
+    auto g = sa::group_near_duplicates(d.ids, d.vecs, kDim, {});
     if (!g.ok()) {
       state.SkipWithError(g.status().to_string().c_str());
       return;

@@ -68,6 +68,9 @@ class Album {
   virtual Status analyze(int64_t id) = 0;
   // Queues descriptions for every photo without one; returns how many were queued.
   virtual Result<int64_t> analyze_missing() = 0;
+  // analyze --refresh: queues a new description (with the visible text) for
+  // every photo not in the trash, described or not; returns how many were queued.
+  virtual Result<int64_t> analyze_all() { return Status::Unimplemented("analyze_all"); }
 
   // Unavailable when no CLIP model is loaded.
   virtual Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) = 0;

@@ -241,6 +241,21 @@ Result<int64_t> AlbumImpl::analyze_missing() {
   return queued;
 }
 
+Result<int64_t> AlbumImpl::analyze_all() {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_not_trashed());
+  int64_t queued = 0;
+  for (int64_t id : ids) {
+    auto q = store_->enqueue_job("describe", id);
+    if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    SA_RETURN_IF_ERROR(q.status());
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
+    if (*q) ++queued;
+  }
+  runner_->notify();
+  return queued;
+}
+
 Result<std::vector<SearchHit>> AlbumImpl::search(const std::string& query, const SearchOptions& opt) {
   return searcher_->search(query, opt);
 }

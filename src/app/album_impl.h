@@ -86,6 +86,7 @@ class AlbumImpl final : public Album {
   Status delete_photo(int64_t id) override;
   Status analyze(int64_t id) override;
   Result<int64_t> analyze_missing() override;
+  Result<int64_t> analyze_all() override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
   Result<std::vector<SearchHit>> similar(int64_t id, int limit) override;
   Settings settings() override;

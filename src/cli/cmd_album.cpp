@@ -250,7 +250,7 @@ int cmd_search(const Config& cfg, const SearchArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
 }
 
-int cmd_analyze(const Config& cfg, bool wait) {
+int cmd_analyze(const Config& cfg, bool wait, bool refresh) {
   // Workers start only to wait: --no-wait queues and returns, nothing is sent to the VLM.
   auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/true, /*workers=*/false);
   if (!album.ok()) return fail(album.status());
@@ -260,7 +260,8 @@ int cmd_analyze(const Config& cfg, bool wait) {
   }
   install_signal_handlers();
   const JobStats before = (*album)->job_stats();
-  auto n = (*album)->analyze_missing();
+  // --refresh: described photos too (to fill in the visible text of older descriptions).
+  auto n = refresh ? (*album)->analyze_all() : (*album)->analyze_missing();
   if (!n.ok()) return fail(n.status());
   std::printf("queued %lld photo(s) for description\n", static_cast<long long>(*n));
   std::fflush(stdout);

@@ -36,7 +36,8 @@ struct SearchArgs {
   bool json = false;
 };
 int cmd_search(const Config& cfg, const SearchArgs& a);
-int cmd_analyze(const Config& cfg, bool wait);
+// refresh: describe every photo again, not only those without a description.
+int cmd_analyze(const Config& cfg, bool wait, bool refresh = false);
 
 struct EvalArgs {
   std::string folder;

@@ -117,6 +117,8 @@ int run(int argc, char** argv) {
   vlm_flags(an, f);
   str_flag(an, "--text-model", f.text_model, "sentence model (dir or known name)");
   an->add_flag("--no-wait", no_wait, "queue only; do not wait");
+  bool refresh = false;
+  an->add_flag("--refresh", refresh, "describe already described photos again (fills in their visible text)");
 
   EvalArgs ev;
   auto* evc = app.add_subcommand("eval", "retrieval recall or zero-shot accuracy on your own photos, "
@@ -182,7 +184,7 @@ int run(int argc, char** argv) {
   if (sv->parsed()) return cmd_serve(*cfg);
   if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
   if (se->parsed()) return cmd_search(*cfg, search);
-  if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
+  if (an->parsed()) return cmd_analyze(*cfg, !no_wait, refresh);
   if (evc->parsed()) return cmd_eval(*cfg, ev);
   if (ml->parsed()) return cmd_models_list(*cfg);
   if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);

@@ -25,8 +25,13 @@ struct NearDuplicateGroup {
   float min_similarity = 1.0f; // the weakest link used to join the group
 };
 
+// The default of GET /api/duplicates?threshold=: measured on re-encodes,
+// resizes and crops of the test photos against different photos (the midpoint
+// of the gap between the two; docs/organise.md).
+inline constexpr float kDefaultDuplicateThreshold = 0.956f;
+
 struct DuplicateSearchOptions {
-  float threshold = 0.95f;
+  float threshold = kDefaultDuplicateThreshold;
   int64_t exact_limit = 20000;  // flat (exact) range search up to this many vectors
   int nprobe = 8;               // IVF cells visited per vector above it
 };

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "search/date_filter.h"
+#include "search/match_explain.h"
 
 namespace sa {
 namespace {
@@ -54,6 +55,8 @@ std::string keyword_text(const PhotoInfo& p) {
   t += p.filename;
   t += kFieldSep;
   t += p.folder;
+  t += kFieldSep;
+  t += p.photo_text;
   return t;
 }
 
@@ -277,6 +280,10 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
     h.desc_score = f.desc;
     h.keyword_score = f.keyword;
+    MatchExplanation why = explain_match(query, p.keywords, p.description, p.photo_text);
+    h.matched_keywords = std::move(why.keywords);
+    h.matched_description = std::move(why.description);
+    h.matched_text = std::move(why.text);
     out.hits.push_back(std::move(h));
   }
   return out;

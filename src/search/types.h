@@ -27,6 +27,8 @@ struct SearchHit {
   float clip_score = 0;     // cosine, text->image
   std::optional<float> desc_score;     // cosine, query->description (hybrid)
   std::optional<float> keyword_score;  // FTS5 match strength in [0,1] (hybrid)
+  // Hybrid: what the query hit (search/match_explain.h); empty otherwise.
+  std::vector<std::string> matched_keywords, matched_description, matched_text;
 };
 
 // A group of near-duplicate photos (GET /api/duplicates).

@@ -16,6 +16,7 @@
 #include "server/http_server.h"
 #include "server/json_codec.h"
 #include "server/router.h"
+#include "search/duplicates.h"  // kDefaultDuplicateThreshold
 
 namespace sa {
 
@@ -41,8 +42,6 @@ Result<int64_t> id_param(const httplib::Request& req);
 
 // ?favorite=1 / ?album=ID (routes_organise.cpp).
 Result<PhotoFilter> photo_filter_params(const httplib::Request& req);
-// The default of GET /api/duplicates?threshold= (measured: docs/organise.md).
-inline constexpr float kDefaultDuplicateThreshold = 0.95f;
 
 void register_organise_routes(Router& srv, RouteContext& ctx);
 void register_download_routes(Router& srv, RouteContext& ctx);

@@ -15,7 +15,7 @@ namespace store_internal {
 const char* const kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
     "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "favorite, coalesce(trashed_at, '')";
+    "favorite, coalesce(trashed_at, ''), photo_text";
 
 static std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
@@ -53,6 +53,7 @@ PhotoInfo read_photo(const Stmt& st) {
   p.vlm_error = st.column_text(20);
   p.favorite = st.column_int64(21) != 0;
   p.trashed_at = st.column_text(22);
+  p.photo_text = st.column_text(23);
   return p;
 }
 
@@ -197,12 +198,13 @@ Status Store::set_vlm_status(int64_t id, std::string_view vlm_status, std::strin
 }
 
 Status Store::set_description(int64_t id, std::string_view description,
-                              const std::vector<std::string>& keywords, std::string_view vlm_model) {
+                              const std::vector<std::string>& keywords, std::string_view vlm_model,
+                              std::string_view photo_text) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "UPDATE photos SET description = ?, keywords = ?, vlm_model = ?, vlm_status = 'done', "
-      "vlm_error = '', described_at = ") + kNowSql + " WHERE id = ?"));
-  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(4, id);
+      "vlm_error = '', photo_text = ?, described_at = ") + kNowSql + " WHERE id = ?"));
+  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(4, photo_text).bind(5, id);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return Status::OK();
@@ -215,6 +217,12 @@ Result<std::string> Store::vlm_error(int64_t id) {
   SA_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return st.column_text(0);
+}
+
+Result<std::vector<int64_t>> Store::photo_ids_not_trashed() {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE trashed_at IS NULL ORDER BY id"));
+  return store_internal::column_ids(st);
 }
 
 Result<std::vector<int64_t>> Store::photo_ids_without_description() {

@@ -139,12 +139,16 @@ class Store {
   Status set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error = "");
   // Stores a VLM result: description, keywords (JSON array), vlm_model,
   // described_at = now, vlm_status = "done", vlm_error cleared. FTS follows.
+  // photo_text: the visible text the VLM read ("" if none); indexed in FTS too.
   Status set_description(int64_t id, std::string_view description,
-                         const std::vector<std::string>& keywords, std::string_view vlm_model);
+                         const std::vector<std::string>& keywords, std::string_view vlm_model,
+                         std::string_view photo_text = "");
   // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
   // Ids of photos with vlm_status "none" or "failed" (candidates for analyze_missing).
   Result<std::vector<int64_t>> photo_ids_without_description();
+  // Ids of every photo not in the trash, ascending (analyze --refresh).
+  Result<std::vector<int64_t>> photo_ids_not_trashed();
 
   // ---- vectors (vectors.cpp) ----
   // Inserts or replaces the vector of (photo_id, kind). kind: "clip" | "desc".

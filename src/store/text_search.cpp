@@ -80,14 +80,14 @@ std::string like_pattern(std::string_view term) {
 
 struct Candidate {
   int64_t id;
-  std::string filename, folder, description;
+  std::string filename, folder, description, text;
   std::vector<std::string> keywords;
 };
 
 // Returns the score, or -1 if `require_all` and some term occurs in no field.
 float score_candidate(const Candidate& c, const std::vector<std::string>& terms_lower, bool require_all) {
   std::string filename = ascii_lower(c.filename), folder = ascii_lower(c.folder),
-              description = ascii_lower(c.description);
+              description = ascii_lower(c.description), text = ascii_lower(c.text);
   std::vector<std::string> keywords;
   for (const auto& k : c.keywords) keywords.push_back(ascii_lower(k));
   float total = 0;
@@ -97,7 +97,8 @@ float score_candidate(const Candidate& c, const std::vector<std::string>& terms_
       if (k == t) best = std::max(best, 1.0f);
       else if (k.find(t) != std::string::npos) best = std::max(best, 0.8f);
     }
-    if (description.find(t) != std::string::npos) best = std::max(best, 0.6f);
+    if (description.find(t) != std::string::npos || text.find(t) != std::string::npos)
+      best = std::max(best, 0.6f);
     if (filename.find(t) != std::string::npos || folder.find(t) != std::string::npos)
       best = std::max(best, 0.4f);
     if (best == 0) {
@@ -127,21 +128,21 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   std::string sql;
   if (use_fts) {
     // Column weights follow the re-scoring order: keywords > description > names.
-    sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords FROM photos_fts f "
+    sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords, p.photo_text FROM photos_fts f "
           "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 "
-          "ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0) LIMIT ?2";
+          "ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0, 0.6) LIMIT ?2";
   } else {
     // Scans photos itself (cheaper than a scan of the FTS table), newest first,
     // stopping at the limit. keywords is JSON text here; a substring match on
     // it is a substring match on some keyword for any term without '"' or '\'.
-    sql = "SELECT id, filename, folder, description, keywords FROM photos WHERE ";
+    sql = "SELECT id, filename, folder, description, keywords, photo_text FROM photos WHERE ";
     for (size_t i = 0; i < terms.size(); ++i) {
       std::string p = "?";
       p += std::to_string(i + 2);
       p += " ESCAPE '\\'";
       if (i) sql += " AND ";
       sql += "(filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
-             " OR keywords LIKE " + p + ")";
+             " OR keywords LIKE " + p + " OR photo_text LIKE " + p + ")";
     }
     sql += " ORDER BY id DESC LIMIT ?1";
   }
@@ -169,6 +170,7 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
       c.filename = st.column_text(1);
       c.folder = st.column_text(2);
       c.description = st.column_text(3);
+      c.text = st.column_text(5);
       nlohmann::json j = nlohmann::json::parse(st.column_text(4), nullptr, false);
       if (j.is_array())
         for (const auto& k : j)

@@ -32,6 +32,7 @@ struct PhotoInfo {
   std::string vlm_model, described_at;
   bool favorite = false;     // a heart (PATCH /api/photos/{id} {"favorite":true})
   std::string trashed_at;    // ISO 8601 UTC when moved to the trash; "" when not in it
+  std::string photo_text;    // visible text in the photo (signs, menus, documents), from the VLM
 };
 
 struct PhotoPage {

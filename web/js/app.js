@@ -303,7 +303,8 @@ function renderDetail(p, hit) {
     kw.appendChild(c);
   }
   renderAnalyzeState(p);
-  document.dispatchEvent(new CustomEvent('sa:detail', { detail: p }));  // organise.js: heart
+  // organise.js: heart, visible text, why a search hit matched.
+  document.dispatchEvent(new CustomEvent('sa:detail', { detail: { ...p, matched: hit && hit.matched } }));
   $('detail-prev').hidden = state.current <= 0;
   $('detail-next').hidden = state.current >= state.items.length - 1;
 }

@@ -228,11 +228,55 @@ document.addEventListener('sa:detail', (e) => {
   b.textContent = detailPhoto.favorite ? '♥ 已收藏' : '♡ 收藏';
   b.classList.toggle('on', !!detailPhoto.favorite);
 });
+// Visible text (图中文字) and, for an enhanced-search hit, what matched (为什么匹配),
+// highlighted in the description and the text.
+function marked(text, words) {
+  const frag = document.createDocumentFragment();
+  const ws = (words || []).filter(Boolean).sort((x, y) => y.length - x.length);
+  if (!ws.length) { frag.append(text); return frag; }
+  const esc = ws.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  let last = 0;
+  for (const m of text.matchAll(new RegExp(esc.join('|'), 'gi'))) {
+    frag.append(text.slice(last, m.index), el('mark', '', m[0]));
+    last = m.index + m[0].length;
+  }
+  frag.append(text.slice(last));
+  return frag;
+}
+function renderTextAndWhy(p) {
+  let block = $('detail-text-block');
+  if (!block) {
+    block = el('div', 'desc-block text-block');
+    block.id = 'detail-text-block';
+    block.append(el('h3', '', '图中文字'), el('p', 'desc photo-text'), el('p', 'why'));
+    block.querySelector('.photo-text').id = 'detail-text';
+    block.querySelector('.why').id = 'detail-why';
+    document.querySelector('#detail .desc-block').after(block);
+  }
+  const m = p.matched || null;
+  const text = p.text || '';
+  $('detail-text').textContent = '';
+  $('detail-text').append(text ? marked(text, m && m.text) : '没有识别到文字。');
+  $('detail-text').classList.toggle('none', !text);
+  if (m && p.description) {
+    const d = $('detail-desc');
+    d.textContent = '';
+    d.append(marked(p.description, m.description));
+  }
+  const why = [];
+  if (m && m.keywords.length) why.push('关键词 ' + m.keywords.join('、'));
+  if (m && m.description.length) why.push('描述中的 ' + m.description.join('、'));
+  if (m && m.text.length) why.push('图中文字 ' + m.text.join('、'));
+  $('detail-why').textContent = why.length ? '匹配原因：' + why.join('；') : '';
+  $('detail-why').hidden = !why.length;
+}
+document.addEventListener('sa:detail', (e) => renderTextAndWhy(e.detail));
+
 $('fav-btn').addEventListener('click', async () => {
   if (!detailPhoto) return;
   try {
     const p = await api.setFavorite(detailPhoto.id, !detailPhoto.favorite);
-    document.dispatchEvent(new CustomEvent('sa:detail', { detail: p }));
+    document.dispatchEvent(new CustomEvent('sa:detail', { detail: { ...p, matched: detailPhoto.matched } }));
     const card = $('grid').querySelector(`.card[data-id="${p.id}"]`);
     if (card) {
       if (p.favorite) card.dataset.favorite = '1';

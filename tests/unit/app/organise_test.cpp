@@ -15,6 +15,7 @@
 #include "app/album_impl.h"
 #include "core/file_util.h"
 #include "image/image.h"
+#include "search/duplicates.h"
 #include "store/store.h"
 
 namespace sa {
@@ -231,6 +232,31 @@ TEST_F(OrganiseTest, SearchWithinAnAlbumAndFavourites) {
   EXPECT_TRUE(album_->get_photo(fav[0])->favorite);
 }
 
+// Enhanced search finds a photo by the text in it and says why it matched.
+TEST_F(OrganiseTest, HybridSearchFindsVisibleTextAndSaysWhyItMatched) {
+  open(deps());
+  auto ids = add_images();
+  const int64_t receipt = ids["coffee.png"];
+  ASSERT_TRUE(album_->store().set_description(receipt, "桌上的一杯咖啡和小票", {"咖啡", "小票"}, "fake",
+                                             "星巴克 拿铁 增值税发票").ok());
+  SearchOptions opt;
+  opt.mode = "hybrid";
+  opt.limit = 5;
+  auto hits = album_->search("发票", opt);
+  ASSERT_TRUE(hits.ok()) << hits.status().to_string();
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].photo.id, receipt);
+  EXPECT_EQ((*hits)[0].matched_text, std::vector<std::string>{"发票"});
+  EXPECT_TRUE((*hits)[0].matched_keywords.empty());
+  hits = album_->search("咖啡 小票", opt);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].photo.id, receipt);
+  EXPECT_EQ((*hits)[0].matched_keywords, (std::vector<std::string>{"咖啡", "小票"}));
+  EXPECT_EQ((*hits)[0].matched_description, (std::vector<std::string>{"咖啡", "小票"}));
+  // analyze --refresh needs a VLM.
+  EXPECT_EQ(album_->analyze_all().status().code(), StatusCode::kUnavailable);
+}
+
 // Variants of one photo (re-encoded, resized, cropped) against different
 // photos: prints the cosine ranges the default threshold was chosen from
 // (docs/organise.md), and checks that duplicates() groups each photo with its
@@ -287,7 +313,7 @@ TEST_F(OrganiseTest, DuplicatesGroupReencodesResizesAndCropsButNotDifferentPhoto
               min_same, max_diff);
   ASSERT_GT(min_same, max_diff) << "the model cannot tell variants from different photos";
 
-  const float threshold = 0.95f;  // the route's default (server/routes.h)
+  const float threshold = kDefaultDuplicateThreshold;  // the route's default
   ASSERT_GT(threshold, max_diff);
   ASSERT_LE(threshold, min_same);
   auto groups = album_->duplicates(threshold);

@@ -219,5 +219,25 @@ TEST(StoreMigration5, KeepsTheTextIndexOfExistingPhotos) {
   EXPECT_EQ((*hits)[0].photo_id, dog);
 }
 
+// The visible text the VLM read is stored beside the description and found by
+// the text search, through FTS5 (3+ characters) and LIKE (shorter terms).
+TEST_F(StoreTest, VisibleTextIsStoredAndSearchable) {
+  const int64_t a = add("a", "IMG_001.jpg"), b = add("b", "IMG_002.jpg");
+  ASSERT_TRUE(store_->set_description(a, "一张餐厅的小票", {"小票"}, "qwen", "星巴克 拿铁 增值税发票").ok());
+  ASSERT_TRUE(store_->set_description(b, "海边的日落", {"日落"}, "qwen").ok());
+  EXPECT_EQ(store_->get_photo(a)->photo_text, "星巴克 拿铁 增值税发票");
+  EXPECT_EQ(store_->get_photo(b)->photo_text, "");
+  for (const char* q : {"增值税", "发票", "星巴克"}) {
+    auto hits = store_->search_text(q);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 1u) << q;
+    EXPECT_EQ((*hits)[0].photo_id, a) << q;
+    EXPECT_GT((*hits)[0].score, 0.5f) << q;
+  }
+  // A new description without text clears the old text (and its index entry).
+  ASSERT_TRUE(store_->set_description(a, "一张小票", {"小票"}, "qwen").ok());
+  EXPECT_TRUE(store_->search_text("增值税")->empty());
+}
+
 }  // namespace
 }  // namespace sa::testing
