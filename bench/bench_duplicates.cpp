@@ -1,8 +1,8 @@
 // Duplicate grouping (GET /api/duplicates) on random unit vectors:
 //   duplicates_10k   exact range search (IndexFlatIP), 512-d
-//   duplicates_100k  IVF range search (the path above DuplicateSearchOptions::exact_limit)
-// Random vectors hold no near-duplicates (and are the worst case for IVF: no
-// clusters); a few planted pairs make sure groups are built.
+//   duplicates_100k  LSH bands + exact check (the path above DuplicateSearchOptions::exact_limit)
+// Random vectors hold no near-duplicates; a few planted pairs (cosine ~0.998)
+// make sure groups are built.
 //
 //   build/bench_duplicates --benchmark_min_time=1
 #include <benchmark/benchmark.h>

@@ -1,7 +1,8 @@
 #include "search/duplicates.h"
 
 #include <faiss/IndexFlat.h>
-#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexLSH.h>
+#include <faiss/utils/distances.h>
 #include <faiss/impl/AuxIndexStructures.h>
 
 #include <algorithm>
@@ -50,43 +51,66 @@ Result<std::vector<NearDuplicateGroup>> group_near_duplicates(
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n < 2) return std::vector<NearDuplicateGroup>{};
   UnionFind uf(static_cast<size_t>(n));
-  // Links kept as (a, b, sim) so each group's weakest link can be reported.
-  // (Several links may join the same pair of components; all are >= threshold.)
+  // The links that joined two groups, so each group's weakest link can be reported.
   struct Link {
     int32_t a, b;
     float sim;
   };
   std::vector<Link> links;
   try {
-    faiss::IndexFlatIP quantizer(dim);  // outlives the IVF index that uses it
-    std::unique_ptr<faiss::Index> index;
     if (n <= opt.exact_limit) {
-      index = std::make_unique<faiss::IndexFlatIP>(dim);
+      // Exact: a range search of every vector against all (BLAS), in chunks.
+      faiss::IndexFlatIP index(dim);
+      index.add(n, vectors.data());  // ids are row numbers
+      constexpr int64_t kChunk = 4096;
+      const float radius = std::nextafter(opt.threshold, 0.0f);  // FAISS keeps score > radius
+      for (int64_t start = 0; start < n; start += kChunk) {
+        const int64_t m = std::min(kChunk, n - start);
+        faiss::RangeSearchResult res(m);
+        index.range_search(m, vectors.data() + start * dim, radius, &res);
+        for (int64_t q = 0; q < m; ++q) {
+          const int32_t a = static_cast<int32_t>(start + q);
+          for (size_t k = res.lims[q]; k < res.lims[q + 1]; ++k) {
+            const int32_t b = static_cast<int32_t>(res.labels[k]);
+            if (b <= a || res.distances[k] < opt.threshold) continue;  // each pair once
+            if (uf.unite(a, b)) links.push_back({a, b, res.distances[k]});
+          }
+        }
+      }
     } else {
-      const int64_t nlist = std::max<int64_t>(
-          16, static_cast<int64_t>(4.0 * std::sqrt(static_cast<double>(n))));
-      auto ivf = std::make_unique<faiss::IndexIVFFlat>(&quantizer, dim, nlist,
-                                                       faiss::METRIC_INNER_PRODUCT);
-      // k-means on a sample: 39 points per centroid is FAISS's own minimum.
-      const int64_t n_train = std::min<int64_t>(n, nlist * 39);
-      ivf->train(n_train, vectors.data());
-      ivf->nprobe = static_cast<size_t>(std::min<int64_t>(opt.nprobe, nlist));
-      index = std::move(ivf);
-    }
-    index->add(n, vectors.data());  // ids are row numbers
-    constexpr int64_t kChunk = 4096;
-    const float radius = std::nextafter(opt.threshold, 0.0f);  // FAISS keeps score > radius
-    for (int64_t start = 0; start < n; start += kChunk) {
-      const int64_t m = std::min(kChunk, n - start);
-      faiss::RangeSearchResult res(m);
-      index->range_search(m, vectors.data() + start * dim, radius, &res);
-      for (int64_t q = 0; q < m; ++q) {
-        const int32_t a = static_cast<int32_t>(start + q);
-        for (size_t k = res.lims[q]; k < res.lims[q + 1]; ++k) {
-          const int32_t b = static_cast<int32_t>(res.labels[k]);
-          if (b <= a || res.distances[k] < opt.threshold) continue;  // each pair once
-          links.push_back({a, b, res.distances[k]});
-          uf.unite(a, b);
+      // Approximate: sign bits of random projections (faiss::IndexLSH), cut
+      // into bands of kBandBits; vectors sharing a band value are candidates,
+      // checked with their exact cosine. Two vectors at cosine c agree on a bit
+      // with probability 1 - acos(c)/pi (0.90 at 0.95), so on a 16-bit band with
+      // 0.9^16 = 0.19, and on some of 20 bands with 98 %; unrelated vectors
+      // (0.5^16 per band) make few candidates. Linear in n, not quadratic.
+      constexpr int kBandBits = 16;
+      const int n_bits = kBandBits * opt.lsh_bands;
+      faiss::IndexLSH lsh(dim, n_bits, /*rotate_data=*/true, /*train_thresholds=*/false);
+      const size_t code_size = static_cast<size_t>(n_bits) / 8;
+      std::vector<uint8_t> codes(static_cast<size_t>(n) * code_size);
+      lsh.sa_encode(n, vectors.data(), codes.data());
+      std::vector<std::pair<uint16_t, int32_t>> band(static_cast<size_t>(n));
+      for (int b = 0; b < opt.lsh_bands; ++b) {
+        for (int32_t i = 0; i < n; ++i) {
+          const uint8_t* c = codes.data() + static_cast<size_t>(i) * code_size + 2 * b;
+          band[i] = {static_cast<uint16_t>(c[0] | (c[1] << 8)), i};
+        }
+        std::sort(band.begin(), band.end());
+        for (size_t lo = 0; lo < band.size();) {
+          size_t hi = lo + 1;
+          while (hi < band.size() && band[hi].first == band[lo].first) ++hi;
+          for (size_t x = lo; x < hi; ++x) {
+            for (size_t y = x + 1; y < hi; ++y) {
+              const int32_t a = band[x].second, c = band[y].second;
+              if (uf.find(a) == uf.find(c)) continue;  // already linked
+              const float sim = faiss::fvec_inner_product(vectors.data() + static_cast<size_t>(a) * dim,
+                                                          vectors.data() + static_cast<size_t>(c) * dim,
+                                                          static_cast<size_t>(dim));
+              if (sim >= opt.threshold && uf.unite(a, c)) links.push_back({std::min(a, c), std::max(a, c), sim});
+            }
+          }
+          lo = hi;
         }
       }
     }

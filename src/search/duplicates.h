@@ -3,12 +3,14 @@
 // Two photos are linked when the cosine similarity of their CLIP vectors is
 // >= threshold; a group is a connected component of these links (union-find),
 // so a burst A~B~C is one group even when A and C are a little further apart.
-// Links come from a FAISS range search, not from all pairs in SQL:
-//  - up to kExactLimit vectors: exact, over an IndexFlatIP (BLAS, O(n^2 d));
-//  - above: an IndexIVFFlat (nlist ~ 4 sqrt(n), nprobe kProbe), whose range
-//    search visits only the cells nearest each vector. Near-duplicates (cosine
-//    >= 0.9) fall in the same or a neighbouring cell, so links are very rarely
-//    missed; timing in docs/organise.md.
+// Links come from FAISS, never from all pairs in SQL:
+//  - up to exact_limit vectors: exact, a range search over an IndexFlatIP
+//    (BLAS, O(n^2 d), well under a second at 10,000);
+//  - above: locality-sensitive hashing, the sign bits of random projections
+//    (faiss::IndexLSH) cut into 16-bit bands; vectors sharing a band are
+//    checked with their exact cosine. Linear in n; a pair at the threshold is
+//    found with ~98 % probability per pair (more when the group has other
+//    links), pairs above it more surely. Timing in docs/organise.md.
 // Pure compute: no store, no I/O. FAISS exceptions become Status.
 #pragma once
 
@@ -22,7 +24,7 @@ namespace sa {
 
 struct NearDuplicateGroup {
   std::vector<int64_t> ids;    // ascending
-  float min_similarity = 1.0f; // the weakest link used to join the group
+  float min_similarity = 1.0f; // the weakest of the links that joined the group
 };
 
 // The default of GET /api/duplicates?threshold=: measured on re-encodes,
@@ -33,7 +35,7 @@ inline constexpr float kDefaultDuplicateThreshold = 0.956f;
 struct DuplicateSearchOptions {
   float threshold = kDefaultDuplicateThreshold;
   int64_t exact_limit = 20000;  // flat (exact) range search up to this many vectors
-  int nprobe = 8;               // IVF cells visited per vector above it
+  int lsh_bands = 20;           // 16-bit LSH bands above it
 };
 
 // ids.size() vectors, row-major [n x dim]. Groups of two or more, the largest
