@@ -205,15 +205,15 @@ Result<std::string> AlbumImpl::original_path(int64_t id) {
 }
 
 Status AlbumImpl::delete_photo(int64_t id) {
-  // The row goes first (vectors, jobs and FTS entries cascade); then the index
-  // entries and the files. A crash in between leaves files without a row, which
-  // a later upload of the same bytes simply overwrites.
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->delete_photo(id));
+  // The row goes first (vectors, jobs and FTS entries cascade), then the files, both
+  // under the ingest hash lock (a re-upload racing the delete must not lose its files);
+  // then the index entries. A crash in between leaves files without a row, which a
+  // later upload of the same bytes simply overwrites.
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, ingest_->remove_photo(id));
+  (void)p;
   pixel_cache_->erase(id);
   if (clip_vectors_) clip_vectors_->forget(id);
   if (desc_vectors_) desc_vectors_->forget(id);
-  Status st = ingest_->remove_files(p);
-  if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
   return Status::OK();
 }
 

@@ -15,10 +15,15 @@
 //   sees every image once, and buffer-backed loads must never be served from a cache.
 #include "image/image.h"
 
+#include "image/structure.h"
+
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -58,36 +63,98 @@ Status vips_status(StatusCode code, const std::string& what) {
 
 void ignore_log(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
 
-struct FormatInfo {
-  const char* loader;  // class name fragment between "VipsForeignLoad" and "Buffer"
-  const char* format;
-  const char* mime;
-};
-constexpr FormatInfo kAllowedFormats[] = {
-    {"Jpeg", "jpeg", "image/jpeg"}, {"Png", "png", "image/png"},
-    {"Webp", "webp", "image/webp"}, {"Heif", "heif", "image/heif"},
-    {"Nsgif", "gif", "image/gif"},  {"Gif", "gif", "image/gif"},
-    {"Tiff", "tiff", "image/tiff"},
+// Calls the one loader for `f` directly (never libvips' sniffer, never another loader).
+// shrink: JPEG shrink-on-load factor (1, 2, 4, 8); scale: WebP scale-on-load.
+int call_loader(ImageFormat f, std::string_view bytes, VipsImage** out, VipsAccess access,
+                int shrink, double scale) {
+  void* buf = const_cast<char*>(bytes.data());
+  const size_t len = bytes.size();
+  const VipsFailOn fail = VIPS_FAIL_ON_ERROR;
+  switch (f) {
+    case ImageFormat::kJpeg:
+      return vips_jpegload_buffer(buf, len, out, "access", access, "fail_on", fail, "shrink",
+                                  shrink, nullptr);
+    case ImageFormat::kPng:
+      return vips_pngload_buffer(buf, len, out, "access", access, "fail_on", fail, nullptr);
+    case ImageFormat::kGif:
+      return vips_gifload_buffer(buf, len, out, "access", access, "fail_on", fail, nullptr);
+    case ImageFormat::kWebp:
+      return vips_webpload_buffer(buf, len, out, "access", access, "fail_on", fail, "scale",
+                                  scale, nullptr);
+    case ImageFormat::kTiff:
+      return vips_tiffload_buffer(buf, len, out, "access", access, "fail_on", fail, nullptr);
+    case ImageFormat::kHeic:
+    case ImageFormat::kAvif:
+      return vips_heifload_buffer(buf, len, out, "access", access, "fail_on", fail, nullptr);
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return -1;
+}
+
+// ---- decode memory budget --------------------------------------------------------
+
+class DecodeBudget {
+ public:
+  // Blocks until `bytes` fit (a request above the whole budget waits for an empty one).
+  int64_t acquire(int64_t bytes) {
+    std::unique_lock<std::mutex> lk(mu_);
+    bytes = std::min(bytes, limit_);
+    cv_.wait(lk, [&] { return used_ + bytes <= limit_; });
+    used_ += bytes;
+    return bytes;
+  }
+  void release(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      used_ -= bytes;
+    }
+    cv_.notify_all();
+  }
+  void set_limit(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      limit_ = std::max<int64_t>(bytes, 16 << 20);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t limit_ = 512LL << 20;
+  int64_t used_ = 0;
 };
 
-// Sniffs the bytes; returns the allowed format or InvalidArgument.
-Result<const FormatInfo*> sniff_format(std::string_view bytes) {
-  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
-  if (!loader) {
-    take_vips_error();
-    return Status::InvalidArgument("not a recognised image format");
+DecodeBudget& budget() {
+  static DecodeBudget b;
+  return b;
+}
+
+class BudgetLease {
+ public:
+  explicit BudgetLease(int64_t bytes) : bytes_(budget().acquire(bytes)) {}
+  ~BudgetLease() { budget().release(bytes_); }
+  BudgetLease(const BudgetLease&) = delete;
+  BudgetLease& operator=(const BudgetLease&) = delete;
+
+ private:
+  int64_t bytes_;
+};
+
+// ---- decode deadline ---------------------------------------------------------------
+
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  std::atomic<bool> hit{false};
+};
+
+void on_eval(VipsImage* image, VipsProgress*, void* a) {
+  auto* d = static_cast<Deadline*>(a);
+  if (std::chrono::steady_clock::now() > d->at) {
+    d->hit = true;
+    vips_image_set_kill(image, TRUE);
   }
-  std::string name = loader;
-  const std::string prefix = "VipsForeignLoad", suffix = "Buffer";
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  if (name.size() > suffix.size() && name.ends_with(suffix)) {
-    name.resize(name.size() - suffix.size());
-  }
-  for (const FormatInfo& f : kAllowedFormats) {
-    if (name == f.loader) return &f;
-  }
-  return Status::InvalidArgument("unsupported image format (" + name +
-                                 "); accepted: jpeg, png, webp, heif, gif, tiff");
 }
 
 // ---- EXIF -----------------------------------------------------------------------
@@ -186,10 +253,14 @@ struct Opened {
   ImageMeta meta;
 };
 
-// Sniffs, reads the header and checks the limits. No pixels are decoded here: libvips
+// Decides the format from the magic bytes, reads the header with that format's loader
+// only, checks the limits and the file's structure. No pixels are decoded here: libvips
 // loads lazily, and the caller keeps `bytes` alive for as long as the image is used.
+// shrink/scale are passed to the JPEG/WebP loaders (shrink-on-load); meta always gives
+// the full-size dimensions.
 Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim,
-                          VipsAccess access = VIPS_ACCESS_RANDOM) {
+                          VipsAccess access = VIPS_ACCESS_RANDOM, int shrink = 1,
+                          double scale = 1.0) {
   SA_RETURN_IF_ERROR(image_init());
   if (bytes.empty()) return Status::InvalidArgument("empty image data (0 bytes)");
   vips_error_clear();  // drop text left over from earlier, successful calls
@@ -198,13 +269,18 @@ Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim,
                                      " bytes, more than the limit of " +
                                      std::to_string(lim.max_bytes));
   }
-  SA_ASSIGN_OR_RETURN(const FormatInfo* fmt, sniff_format(bytes));
+  const ImageFormat kind = sniff_format(bytes);
+  const FormatInfo& fmt = format_info(kind);
+  if (kind == ImageFormat::kUnknown) {
+    return Status::InvalidArgument(
+        "not a supported image format; accepted: jpeg, png, webp, heic, avif, gif, tiff");
+  }
 
-  VipsImage* raw = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", access,
-                                              "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
-  if (!raw) {
+  VipsImage* raw = nullptr;
+  if (call_loader(kind, bytes, &raw, access, 1, 1.0) != 0 || !raw) {
+    if (raw) g_object_unref(raw);
     return vips_status(StatusCode::kInvalidArgument,
-                       std::string("cannot read ") + fmt->format + " header");
+                       "cannot read " + std::string(fmt.name) + " header");
   }
   Opened o{ImagePtr(raw), {}};
   VipsImage* img = o.image.get();
@@ -217,19 +293,12 @@ Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim,
         std::to_string(pixels) + " pixels), more than the limit of " +
         std::to_string(lim.max_pixels) + " pixels");
   }
+  SA_RETURN_IF_ERROR(check_structure(kind, bytes, w, h));
 
   ImageMeta& meta = o.meta;
-  meta.format = fmt->format;
-  meta.mime = fmt->mime;
-  if (meta.format == "heif") {
-    const char* compression = nullptr;
-    if (vips_image_get_typeof(img, "heif-compression") &&
-        vips_image_get_string(img, "heif-compression", &compression) == 0 && compression &&
-        std::strcmp(compression, "av1") == 0) {
-      meta.mime = "image/avif";
-    }
-    take_vips_error();
-  }
+  meta.kind = kind;
+  meta.format = std::string(fmt.name);
+  meta.mime = std::string(fmt.mime);
   int orientation = 1;
   if (vips_image_get_typeof(img, VIPS_META_ORIENTATION) &&
       vips_image_get_int(img, VIPS_META_ORIENTATION, &orientation) == 0 && orientation >= 1 &&
@@ -240,6 +309,15 @@ Result<Opened> open_image(std::string_view bytes, const DecodeLimits& lim,
   meta.width = swap ? h : w;
   meta.height = swap ? w : h;
   read_exif(img, &meta);
+  if (shrink != 1 || scale != 1.0) {
+    VipsImage* small = nullptr;
+    if (call_loader(kind, bytes, &small, access, shrink, scale) != 0 || !small) {
+      if (small) g_object_unref(small);
+      return vips_status(StatusCode::kInvalidArgument,
+                         "cannot read " + std::string(fmt.name) + " header");
+    }
+    o.image.reset(small);
+  }
   return o;
 }
 
@@ -304,8 +382,10 @@ Result<ImagePtr> to_rgb8(ImagePtr img) {
   return img;
 }
 
-// Evaluates a 3-band uchar image straight into `out` (HWC), rows arriving in order.
-Status write_rgb(VipsImage* img, std::vector<uint8_t>* out, const std::string& what) {
+// Evaluates a 3-band uchar image straight into `out` (HWC), rows arriving in order,
+// stopping it once `max_seconds` have passed (ResourceExhausted).
+Status write_rgb(VipsImage* img, std::vector<uint8_t>* out, const std::string& what,
+                 double max_seconds) {
   const size_t row = static_cast<size_t>(img->Xsize) * 3;
   out->resize(row * img->Ysize);
   auto copy_rows = [](VipsRegion* region, VipsRect* area, void* a) -> int {
@@ -318,8 +398,20 @@ Status write_rgb(VipsImage* img, std::vector<uint8_t>* out, const std::string& w
     }
     return 0;
   };
-  if (vips_sink_disc(img, copy_rows, out) != 0) {
+  Deadline deadline;
+  deadline.at = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(static_cast<int64_t>(max_seconds * 1000));
+  vips_image_set_progress(img, TRUE);
+  gulong handler = g_signal_connect(img, "eval", G_CALLBACK(on_eval), &deadline);
+  int rc = vips_sink_disc(img, copy_rows, out);
+  g_signal_handler_disconnect(img, handler);
+  if (rc != 0 || deadline.hit) {
     out->clear();
+    if (deadline.hit) {
+      take_vips_error();
+      return Status::ResourceExhausted("decoding took longer than the limit of " +
+                                       std::to_string(static_cast<int>(max_seconds)) + " s");
+    }
     return vips_status(StatusCode::kInvalidArgument, what);
   }
   return Status::OK();
@@ -373,12 +465,46 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, Ima
   // libvips 8.14's threaded tile reads let some damaged GIF/TIFF files decode "fine" on
   // one run and fail on the next; sequential reads fail them every time.
   SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim, VIPS_ACCESS_SEQUENTIAL));
+  const int w = o.image->Xsize, h = o.image->Ysize;  // as stored
+  const int64_t pixels = int64_t{w} * h;
+  const int side = std::max(w, h);
+  const int factor = lim.max_side > 0 && side > lim.max_side
+                         ? (side + lim.max_side - 1) / lim.max_side
+                         : 1;
+  if (factor > 1 && (o.meta.kind == ImageFormat::kJpeg || o.meta.kind == ImageFormat::kWebp)) {
+    const bool jpeg = o.meta.kind == ImageFormat::kJpeg;
+    const int shrink = !jpeg ? 1 : factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
+    const double scale = jpeg ? 1.0 : 1.0 / factor;
+    ImageMeta keep = std::move(o.meta);
+    o.image.reset();
+    SA_ASSIGN_OR_RETURN(o, open_image(bytes, lim, VIPS_ACCESS_SEQUENTIAL, shrink, scale));
+    o.meta = std::move(keep);
+  }
   SA_ASSIGN_OR_RETURN(ImagePtr img, to_rgb8(std::move(o.image)));
+  if (lim.max_side > 0) {
+    const int rest = (std::max(img->Xsize, img->Ysize) + lim.max_side - 1) / lim.max_side;
+    if (rest > 1) {
+      VipsImage* out = nullptr;
+      if (vips_shrink(img.get(), &out, rest, rest, nullptr) != 0) {
+        return vips_status(StatusCode::kInvalidArgument, "cannot downscale image");
+      }
+      img.reset(out);
+    }
+  }
+
+  // Reserve what the decoder will hold: a few rows for row-wise decoders, the whole
+  // frame (RGBA-sized) for the others, plus the result (twice if it must be rotated).
+  const int64_t out_bytes = int64_t{img->Xsize} * img->Ysize * 3;
+  int64_t held = decodes_in_rows(o.meta.kind, bytes) ? int64_t{w} * 4 * 256
+                 : o.meta.kind == ImageFormat::kWebp ? pixels / (int64_t{factor} * factor) * 4
+                                                     : pixels * 4;
+  BudgetLease lease(held + out_bytes * (o.meta.orientation != 1 ? 2 : 1));
+
   const std::string what = "cannot decode " + o.meta.format + " image (corrupt or truncated)";
   RgbImage out;
   out.width = img->Xsize;
   out.height = img->Ysize;
-  SA_RETURN_IF_ERROR(write_rgb(img.get(), &out.pixels, what));
+  SA_RETURN_IF_ERROR(write_rgb(img.get(), &out.pixels, what, lim.max_seconds));
   img.reset();
 
   if (o.meta.orientation != 1) {
@@ -394,7 +520,8 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, Ima
     }
     ImagePtr rot(rotated);
     out = RgbImage{rot->Xsize, rot->Ysize, {}};
-    SA_RETURN_IF_ERROR(write_rgb(rot.get(), &out.pixels, "cannot apply EXIF orientation"));
+    SA_RETURN_IF_ERROR(write_rgb(rot.get(), &out.pixels, "cannot apply EXIF orientation",
+                                 lim.max_seconds));
   }
   if (meta) *meta = std::move(o.meta);
   return out;
@@ -453,20 +580,13 @@ Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const D
   if (quality < 1 || quality > 100) {
     return Status::InvalidArgument("thumbnail: quality must be in 1..100");
   }
-  // Header first: sniffing and the pixel limit apply before the thumbnailer decodes.
-  SA_ASSIGN_OR_RETURN(Opened o, open_image(bytes, lim));
-  o.image.reset();
-  VipsImage* out = nullptr;
-  if (vips_thumbnail_buffer(const_cast<char*>(bytes.data()), bytes.size(), &out, max_side,
-                            "height", max_side, "size", VIPS_SIZE_DOWN,
-                            // libvips 8.14 does not forward thumbnail's own fail_on to
-                            // a buffer loader; the option string does reach it.
-                            "option_string", "fail_on=error", nullptr) != 0) {
-    return vips_status(StatusCode::kInvalidArgument,
-                       "cannot decode " + o.meta.format + " image (corrupt or truncated)");
-  }
-  SA_ASSIGN_OR_RETURN(ImagePtr img, to_rgb8(ImagePtr(out)));
-  return save_jpeg(img.get(), quality);
+  // Shrink-on-load / box shrink to at most twice the size, then encode_jpeg's lanczos.
+  DecodeLimits small = lim;
+  small.max_side = max_side * 2;
+  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, small));
+  return encode_jpeg(img, max_side, quality);
 }
+
+void image_set_decode_budget(int64_t bytes) { budget().set_limit(bytes); }
 
 }  // namespace sa

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "image/format.h"
 
 namespace sa {
 
@@ -23,8 +24,9 @@ struct RgbImage {
 };
 
 struct ImageMeta {
-  std::string format;  // "jpeg", "png", "webp", "heif", "gif", "tiff"
-  std::string mime;    // "image/jpeg", ...
+  std::string format;  // format_info(kind).name: "jpeg", "png", "webp", "heic", "avif", ...
+  std::string mime;    // format_info(kind).mime: "image/jpeg", ..., "image/avif"
+  ImageFormat kind = ImageFormat::kUnknown;
   int width = 0, height = 0;  // as displayed: after EXIF orientation (swapped for 5..8)
   std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" or "": EXIF DateTimeOriginal, else
                               // DateTimeDigitized, else DateTime; no time zone
@@ -36,7 +38,18 @@ struct ImageMeta {
 struct DecodeLimits {
   int64_t max_pixels = 100'000'000;
   int64_t max_bytes = 200LL << 20;
+  // decode_rgb only: when > 0 the result is reduced by the smallest integer factor that
+  // brings its longer side to <= max_side (shrink-on-load for JPEG/WebP, a streaming box
+  // shrink otherwise), so a 100-Mpx upload never exists at full size in memory.
+  int max_side = 0;
+  // A decode that runs longer than this is stopped (ResourceExhausted).
+  double max_seconds = 30.0;
 };
+
+// The longer side the album works from (thumbnails, CLIP, the VLM): ingest and the
+// job workers decode with DecodeLimits::max_side = kWorkingSide so both paths see the
+// same pixels.
+inline constexpr int kWorkingSide = 2048;
 
 // Starts libvips once (thread-safe, idempotent), blocks its untrusted loaders and
 // silences its warnings. Unavailable if libvips cannot start.
@@ -47,8 +60,14 @@ Status image_init();
 // should pass 1 to keep to one thread budget; the CLI can leave the default.
 void image_set_threads(int threads);
 
+// Full decodes share one memory budget (bytes, process-wide; default 512 MiB): each
+// decode reserves what its decoder will hold (estimated from the header) and waits
+// while the budget is spent; a decode bigger than the whole budget runs alone.
+void image_set_decode_budget(int64_t bytes);
+
 // Reads the header only: format, dimensions, EXIF. Errors:
-//   InvalidArgument   empty, not an image, unsupported format, unreadable header
+//   InvalidArgument   empty, not an image, unsupported format, unreadable header, the
+//                     data ends long before the image does, trailing garbage (structure.h)
 //   ResourceExhausted more bytes than lim.max_bytes or more pixels than lim.max_pixels
 Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim);
 

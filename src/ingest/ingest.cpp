@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "ingest/safe_name.h"
@@ -48,27 +50,14 @@ std::string join(const std::string& dir, const std::string& rel) {
 }  // namespace
 
 std::string mime_for_format(std::string_view format) {
-  if (format == "jpeg" || format == "jpg") return "image/jpeg";
-  if (format == "png") return "image/png";
-  if (format == "webp") return "image/webp";
-  if (format == "heif" || format == "heic") return "image/heic";
-  if (format == "gif") return "image/gif";
-  if (format == "tiff" || format == "tif") return "image/tiff";
-  return "application/octet-stream";
+  return std::string(mime_for_extension(format));
 }
 
 Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {}
 
 std::string Ingestor::original_path(const PhotoInfo& p) const {
-  std::string ext = "bin";
   // The extension follows the stored MIME type, which came from sniffing the bytes.
-  if (p.mime == "image/jpeg") ext = "jpg";
-  else if (p.mime == "image/png") ext = "png";
-  else if (p.mime == "image/webp") ext = "webp";
-  else if (p.mime == "image/heic") ext = "heic";
-  else if (p.mime == "image/gif") ext = "gif";
-  else if (p.mime == "image/tiff") ext = "tif";
-  return join(opt_.data_dir, original_rel_path(p.hash, ext));
+  return join(opt_.data_dir, original_rel_path(p.hash, std::string(extension_for_mime(p.mime))));
 }
 
 std::string Ingestor::thumbnail_path(const PhotoInfo& p) const {
@@ -98,8 +87,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   DecodeLimits lim;
   lim.max_bytes = opt_.max_bytes;
   lim.max_pixels = opt_.max_pixels;
-  // probe first: a decompression bomb is refused from its header, before decoding.
-  SA_RETURN_IF_ERROR(probe_image(bytes, lim).status());
+  // Header limits, structure and the pixel limit are checked before any pixel is
+  // decoded; the pixels are only ever needed small (thumbnail, CLIP, VLM), so the decode
+  // shrinks on load and never holds a 100-Mpx image at full size.
+  lim.max_side = kWorkingSide;
   ImageMeta meta;
   SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
   SA_ASSIGN_OR_RETURN(std::string thumb,
@@ -110,7 +101,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.hash = hash;
   p.filename = safe.filename;
   p.folder = safe.folder;
-  p.mime = mime_for_format(meta.format);
+  p.mime = meta.mime;
   p.size = static_cast<int64_t>(bytes.size());
   p.width = meta.width;
   p.height = meta.height;
@@ -156,6 +147,15 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     }
   }
   return IngestResult{ins->id, false};
+}
+
+Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo seen, store_.get_photo(id));
+  HashLock lock(*this, seen.hash);
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_.delete_photo(id));
+  Status st = remove_files(p);
+  if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
+  return p;
 }
 
 Status Ingestor::remove_files(const PhotoInfo& p) {

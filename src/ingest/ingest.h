@@ -64,6 +64,13 @@ class Ingestor {
   // Deletes the original and the thumbnail of a deleted photo (missing files are fine).
   Status remove_files(const PhotoInfo& p);
 
+  // Deletes photo `id`: its row (Store::delete_photo) and then its files, both under
+  // the photo's hash lock, so an add() of the same bytes racing the delete either sees
+  // the photo (a duplicate of it) or starts after the files are gone and stores its
+  // own: an acknowledged new photo never loses its files to a delete. NotFound when
+  // there is no such photo; a failure to remove the files is logged, not returned.
+  Result<PhotoInfo> remove_photo(int64_t id);
+
   const IngestOptions& options() const { return opt_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "ingest/safe_name.h"
 
+#include "image/format.h"
+
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -96,13 +98,7 @@ SafeName sanitize_upload_name(std::string_view name) {
 }
 
 std::string extension_for_format(std::string_view format) {
-  if (format == "jpeg" || format == "jpg") return "jpg";
-  if (format == "png") return "png";
-  if (format == "webp") return "webp";
-  if (format == "heif" || format == "heic") return "heic";
-  if (format == "gif") return "gif";
-  if (format == "tiff" || format == "tif") return "tif";
-  return "bin";
+  return std::string(format_info(format_from_extension(format)).ext);
 }
 
 bool is_sha256_hex(std::string_view s) {

@@ -10,6 +10,12 @@
 namespace sa {
 namespace {
 
+// The album never needs the pixels larger than kWorkingSide (see image.h).
+DecodeLimits working(DecodeLimits lim) {
+  lim.max_side = kWorkingSide;
+  return lim;
+}
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
@@ -176,7 +182,7 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
     fail(job, "cannot read the original: " + bytes.status().message());
     return false;
   }
-  auto img = decode_rgb(*bytes, d_.limits);
+  auto img = decode_rgb(*bytes, working(d_.limits));
   if (!img.ok()) {
     fail(job, "cannot decode: " + img.status().message());
     return false;
@@ -332,7 +338,7 @@ void JobRunner::run_describe(const Job& job) {
   (void)d_.store->set_vlm_status(job.photo_id, "running");
   auto bytes = read_file(d_.ingest->original_path(*photo), static_cast<size_t>(d_.limits.max_bytes));
   if (!bytes.ok()) return fail(job, "cannot read the original: " + bytes.status().message());
-  auto img = decode_rgb(*bytes, d_.limits);
+  auto img = decode_rgb(*bytes, working(d_.limits));
   if (!img.ok()) return fail(job, "cannot decode: " + img.status().message());
   auto jpeg = encode_jpeg(*img, d_.vlm_max_side, 85);
   if (!jpeg.ok()) return fail(job, "cannot encode for the VLM: " + jpeg.status().message());

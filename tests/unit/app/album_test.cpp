@@ -159,7 +159,7 @@ TEST_F(AlbumTest, AddsFilesAndEmbedsThemInTheBackground) {
     auto thumb = album_->thumbnail_path(id);
     ASSERT_TRUE(thumb.ok());
     auto tm = probe_image(*read_file(*thumb), DecodeLimits{});
-    ASSERT_TRUE(tm.ok());
+    ASSERT_TRUE(tm.ok()) << tm.status().to_string();
     EXPECT_EQ(tm->format, "jpeg");
     EXPECT_LE(std::max(tm->width, tm->height), 400);
   }
