@@ -232,3 +232,34 @@ test('select, trash, restore, album, favourite, duplicates, ZIP', { timeout: 120
 
   assert.deepEqual(errors, []);
 });
+
+// The viewer shows the text read in a photo and, for an enhanced-search hit,
+// why it matched, highlighted. The search reply is faked (the tiny test setup
+// has no VLM text); the photo is real.
+test('viewer shows the visible text and why a hit matched', { timeout: 60000 }, async () => {
+  const base = await startAlbum('text');
+  const ids = await upload(base, [['coffee.png', 'receipt.png']]);
+  const id = ids['receipt.png'];
+  const real = await getJson(`${base}/api/photos/${id}`);
+  const photo = { ...real, description: '桌上的一杯咖啡和一张小票', keywords: ['咖啡', '小票'], text: '星巴克\n增值税发票 32.00' };
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.route('**/api/search?*', (route) => route.fulfill({ json: { query: '发票 咖啡', mode: 'hybrid', items: [
+    { ...photo, score: 0.9, clip_score: 0.3, desc_score: 0.5, keyword_score: 1,
+      matched: { keywords: ['咖啡'], description: ['咖啡'], text: ['发票'] } }] } }));
+  await page.route(`**/api/photos/${id}`, (route) => route.fulfill({ json: photo }));
+  await page.goto(base + '/');
+  await page.waitForSelector('#grid .card');
+  await page.fill('#search-input', '发票 咖啡');
+  await page.press('#search-input', 'Enter');
+  await page.waitForSelector('#grid .card .badge.score');
+  await page.click('#grid .card >> nth=0');
+  await page.waitForSelector('#detail:not([hidden])');
+  await page.waitForFunction(() => document.querySelector('#detail-text mark')?.textContent === '发票');
+  assert.match(await page.textContent('#detail-text'), /星巴克\s*增值税发票 32\.00/);
+  assert.equal(await page.textContent('#detail-desc mark'), '咖啡');
+  assert.equal(await page.textContent('#detail-why'), '匹配原因：关键词 咖啡；描述中的 咖啡；图中文字 发票');
+  await page.screenshot({ path: path.join(SHOTS, 'organise-why-matched.png') });
+  assert.deepEqual(errors, []);
+});
