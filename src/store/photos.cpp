@@ -201,10 +201,19 @@ Status Store::set_description(int64_t id, std::string_view description,
                               const std::vector<std::string>& keywords, std::string_view vlm_model,
                               std::string_view photo_text) {
   std::lock_guard lock(mu_);
+  // photo_text comes with migration 5; a database opened with migrate_up_to
+  // below it (migration tests) has no such column.
+  SA_ASSIGN_OR_RETURN(Stmt col, db_.prepare(
+      "SELECT count(*) FROM pragma_table_info('photos') WHERE name = 'photo_text'"));
+  SA_ASSIGN_OR_RETURN(bool crow, col.step());
+  const bool has_text = crow && col.column_int64(0) > 0;
+  col = Stmt();
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "UPDATE photos SET description = ?, keywords = ?, vlm_model = ?, vlm_status = 'done', "
-      "vlm_error = '', photo_text = ?, described_at = ") + kNowSql + " WHERE id = ?"));
-  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(4, photo_text).bind(5, id);
+      "vlm_error = '', ") + (has_text ? "photo_text = ?4, " : "") + "described_at = " + kNowSql +
+      " WHERE id = ?5"));
+  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(5, id);
+  if (has_text) st.bind(4, photo_text);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return Status::OK();

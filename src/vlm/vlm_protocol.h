@@ -20,8 +20,9 @@ namespace sa {
 struct VlmResult {
   std::string description;            // Chinese description of the photo
   std::vector<std::string> keywords;  // trimmed, de-duplicated, in model order
-  std::string text;                   // visible text in the photo ("" if none)
   std::string model;                  // model that answered (from the response, else the request)
+  std::string text;                   // visible text in the photo ("" if none); last, so
+                                      // {description, keywords, model} initialisers still fit
 };
 
 // The default Chinese prompt: asks for a JSON object {"description", "keywords"}.
