@@ -195,7 +195,7 @@ void BM_search(benchmark::State& state, const std::string& mode) {
   auto m = model();
   sa::SearchOptions opt;
   opt.limit = 20;
-  opt.mode = mode;
+  opt.mode = sa::parse_search_mode(mode).value();
   std::vector<double> lat, enc;
   size_t qi = 0;
   for (auto _ : state) {

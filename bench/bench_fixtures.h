@@ -74,7 +74,7 @@ inline Status populate_random_album(const std::string& db_path, int n) {
     p.filename = "IMG_" + std::to_string(i) + ".jpg";
     p.folder = "bench/" + std::to_string(i % 100);
     p.mime = "image/jpeg";
-    p.status = "ready";
+    p.status = PhotoStatus::kReady;
     p.taken_at = "2023-01-" + std::to_string(10 + i % 20) + "T10:00:00";
     SA_ASSIGN_OR_RETURN(auto id, store->insert_photo(p));
     float s = 0;

@@ -106,7 +106,7 @@ void BM_http_search(benchmark::State& state, const std::string& mode) {
   size_t qi = 0;
   sa::SearchOptions opt;
   opt.limit = 20;
-  opt.mode = mode;
+  opt.mode = sa::parse_search_mode(mode).value();
   for (auto _ : state) {
     const std::string& q = kQueries[qi++ % kQueries.size()];
     const std::string path = "/api/search?limit=20&mode=" + mode + "&q=" + httplib::detail::encode_query_param(q);

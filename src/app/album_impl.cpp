@@ -60,12 +60,12 @@ Result<int64_t> AlbumImpl::sync_external_changes() {
   }
   int64_t queued = 0;
   if (clip_) {
-    SA_ASSIGN_OR_RETURN(std::vector<int64_t> waiting, store_->photo_ids_with_status("no_model"));
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> waiting, store_->photo_ids_with_status(PhotoStatus::kNoModel));
     for (int64_t id : waiting) {
-      Status st = store_->set_photo_status(id, "pending");
+      Status st = store_->set_photo_status(id, PhotoStatus::kPending);
       if (st.code() == StatusCode::kNotFound) continue;  // deleted meanwhile
       SA_RETURN_IF_ERROR(st);
-      auto q = store_->enqueue_job("embed", id);
+      auto q = store_->enqueue_job(JobKind::kEmbed, id);
       if (q.status().code() == StatusCode::kNotFound) continue;
       SA_RETURN_IF_ERROR(q.status());
       if (*q) ++queued;
@@ -88,27 +88,22 @@ Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view by
 }
 
 Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes) {
-  const bool analyze_now = vlm_ && settings().auto_analyze;
-  // Runs once the photo row exists; a failure here rolls the whole add back.
-  IngestHook hook = [&](int64_t id, const RgbImage& img) -> Status {
-    if (clip_) {
-      // Preprocess now, while the decoded pixels are at hand: the embed worker
-      // then skips a second decode of the original.
-      const int res = clip_->image_resolution();
-      pixel_cache_->put(id, res, clip_preprocess(img, res));
-      auto q = store_->enqueue_job("embed", id);
-      if (!q.ok()) {
-        pixel_cache_->erase(id);
-        return q.status().with_context("queueing the embedding");
-      }
-    }
-    if (analyze_now) {
-      SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
-      SA_RETURN_IF_ERROR(store_->enqueue_job("describe", id).status());
-    }
-    return Status::OK();
-  };
-  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, clip_ ? "pending" : "no_model", hook));
+  // The row and its first jobs are written in one transaction by the ingest.
+  NewPhoto init;
+  init.status = clip_ ? PhotoStatus::kPending : PhotoStatus::kNoModel;
+  if (clip_) init.jobs.push_back(JobKind::kEmbed);
+  if (vlm_ && settings().auto_analyze) {
+    init.vlm_status = VlmStatus::kPending;
+    init.jobs.push_back(JobKind::kDescribe);
+  }
+  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
+  if (clip_ && ir.image) {
+    // Preprocess now, while the decoded pixels are at hand: the embed worker
+    // then skips a second decode of the original. (Should it claim the job
+    // first, it decodes the original itself and drops this entry when done.)
+    const int res = clip_->image_resolution();
+    pixel_cache_->put(ir.id, res, clip_preprocess(*ir.image, res));
+  }
   AddResult out;
   out.id = ir.id;
   out.filename = std::string(name);
@@ -220,8 +215,8 @@ Status AlbumImpl::delete_photo(int64_t id) {
 Status AlbumImpl::analyze(int64_t id) {
   SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));  // a missing photo is 404 first
   if (!vlm_) return no_vlm();
-  SA_RETURN_IF_ERROR(store_->set_vlm_status(p.id, "pending"));
-  SA_RETURN_IF_ERROR(store_->enqueue_job("describe", p.id).status());
+  SA_RETURN_IF_ERROR(store_->set_vlm_status(p.id, VlmStatus::kPending));
+  SA_RETURN_IF_ERROR(store_->enqueue_job(JobKind::kDescribe, p.id).status());
   runner_->notify();
   return Status::OK();
 }
@@ -231,10 +226,10 @@ Result<int64_t> AlbumImpl::analyze_missing() {
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description());
   int64_t queued = 0;
   for (int64_t id : ids) {
-    auto q = store_->enqueue_job("describe", id);
+    auto q = store_->enqueue_job(JobKind::kDescribe, id);
     if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
     SA_RETURN_IF_ERROR(q.status());
-    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
     if (*q) ++queued;
   }
   runner_->notify();
@@ -246,10 +241,10 @@ Result<int64_t> AlbumImpl::analyze_all() {
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_not_trashed());
   int64_t queued = 0;
   for (int64_t id : ids) {
-    auto q = store_->enqueue_job("describe", id);
+    auto q = store_->enqueue_job(JobKind::kDescribe, id);
     if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
     SA_RETURN_IF_ERROR(q.status());
-    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, "pending"));
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
     if (*q) ++queued;
   }
   runner_->notify();

@@ -189,29 +189,29 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 Status AlbumImpl::reconcile_jobs(bool drop_unrunnable) {
   if (clip_) {
     SA_ASSIGN_OR_RETURN(std::vector<int64_t> missing, store_->photo_ids_missing_vector("clip", clip_name_));
-    SA_ASSIGN_OR_RETURN(std::vector<int64_t> failed, store_->photo_ids_with_status("failed"));
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> failed, store_->photo_ids_with_status(PhotoStatus::kFailed));
     std::sort(failed.begin(), failed.end());
     for (int64_t id : missing) {
       if (std::binary_search(failed.begin(), failed.end(), id)) continue;
-      SA_RETURN_IF_ERROR(store_->set_photo_status(id, "pending"));
-      SA_ASSIGN_OR_RETURN(bool queued, store_->enqueue_job("embed", id));
+      SA_RETURN_IF_ERROR(store_->set_photo_status(id, PhotoStatus::kPending));
+      SA_ASSIGN_OR_RETURN(bool queued, store_->enqueue_job(JobKind::kEmbed, id));
       if (queued) ++report_.embed_jobs_queued;
     }
     if (report_.embed_jobs_queued > 0) {
       spdlog::info("{} photos queued for embedding with '{}'", report_.embed_jobs_queued, clip_name_);
     }
   } else if (drop_unrunnable) {
-    const std::vector<std::string> kinds = {"embed"};
+    const JobKind kinds[] = {JobKind::kEmbed};
     while (true) {
       SA_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->claim_jobs(kinds, 512));
       if (jobs.empty()) break;
       for (const auto& j : jobs) {
-        (void)store_->set_photo_status(j.photo_id, "no_model");
+        (void)store_->set_photo_status(j.photo_id, PhotoStatus::kNoModel);
         SA_RETURN_IF_ERROR(store_->complete_job(j.id));
       }
     }
-    SA_ASSIGN_OR_RETURN(std::vector<int64_t> pending, store_->photo_ids_with_status("pending"));
-    for (int64_t id : pending) SA_RETURN_IF_ERROR(store_->set_photo_status(id, "no_model"));
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> pending, store_->photo_ids_with_status(PhotoStatus::kPending));
+    for (int64_t id : pending) SA_RETURN_IF_ERROR(store_->set_photo_status(id, PhotoStatus::kNoModel));
   }
   if (text_) {
     SA_ASSIGN_OR_RETURN(std::vector<int64_t> missing, store_->photo_ids_missing_vector("desc", text_name_));
@@ -221,7 +221,7 @@ Status AlbumImpl::reconcile_jobs(bool drop_unrunnable) {
       SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, store_->get_photos(chunk));
       for (const auto& p : photos) {
         if (p.description.empty() && p.keywords.empty()) continue;
-        SA_RETURN_IF_ERROR(store_->enqueue_job("embed_desc", p.id).status());
+        SA_RETURN_IF_ERROR(store_->enqueue_job(JobKind::kEmbedDesc, p.id).status());
       }
     }
   }

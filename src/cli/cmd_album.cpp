@@ -106,7 +106,7 @@ WaitOutcome wait_for_jobs(Album& album, const std::string& label, const JobStats
     for (size_t i = 0; i < now.recent_failures.size() && static_cast<int64_t>(i) < out.failed; ++i) {
       const JobFailure& f = now.recent_failures[i];
       std::fprintf(stderr, "  photo %lld (%s): %s\n", static_cast<long long>(f.photo_id),
-                   f.kind.c_str(), f.error.c_str());
+                   std::string(to_string(f.kind)).c_str(), f.error.c_str());
     }
   }
   return out;
@@ -230,13 +230,15 @@ int cmd_search(const Config& cfg, const SearchArgs& a) {
   SearchOptions opt;
   opt.limit = a.limit;
   opt.offset = a.offset;
-  opt.mode = a.mode;
+  std::optional<SearchMode> mode = parse_search_mode(a.mode);
+  if (!mode) return fail(Status::InvalidArgument("--mode must be clip or hybrid"));
+  opt.mode = *mode;
   auto hits = (*album)->search(a.query, opt);
   if (!hits.ok()) return fail(hits.status());
   if (a.json) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& h : *hits) items.push_back(hit_json(h));
-    std::printf("%s\n", dump_json({{"query", a.query}, {"mode", opt.mode}, {"items", items}}).c_str());
+    std::printf("%s\n", dump_json({{"query", a.query}, {"mode", to_string(opt.mode)}, {"items", items}}).c_str());
   } else {
     int rank = opt.offset;
     for (const auto& h : *hits) {

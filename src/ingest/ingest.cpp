@@ -65,7 +65,7 @@ std::string Ingestor::thumbnail_path(const PhotoInfo& p) const {
 }
 
 Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes,
-                                   std::string_view initial_status, const IngestHook& hook) {
+                                   const NewPhoto& init) {
   if (bytes.empty()) return Status::InvalidArgument("empty file");
   if (static_cast<int64_t>(bytes.size()) > opt_.max_bytes) {
     return Status::ResourceExhausted("file is " + std::to_string(bytes.size()) +
@@ -73,15 +73,14 @@ Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes
   }
   std::string hash = sha256_hex(bytes);
   HashLock lock(*this, hash);
-  return add_locked(hash, name, bytes, initial_status, hook);
+  return add_locked(hash, name, bytes, init);
 }
 
 Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_view name,
-                                          std::string_view bytes, std::string_view initial_status,
-                                          const IngestHook& hook) {
+                                          std::string_view bytes, const NewPhoto& init) {
   // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
   auto existing = store_.get_photo_by_hash(hash);
-  if (existing.ok()) return IngestResult{existing->id, true};
+  if (existing.ok()) return IngestResult{existing->id, true, std::nullopt};
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 
   DecodeLimits lim;
@@ -109,8 +108,8 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.camera = meta.camera;
   p.gps_lat = meta.gps_lat;
   p.gps_lon = meta.gps_lon;
-  p.status = std::string(initial_status);
-  p.vlm_status = "none";
+  p.status = init.status;
+  p.vlm_status = init.vlm_status;
 
   const std::string orig = original_path(p);
   const std::string thumb_path = thumbnail_path(p);
@@ -126,7 +125,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     remove_quietly(orig);
     return st.with_context("storing thumbnail");
   }
-  auto ins = store_.insert_photo(p);
+  auto ins = store_.insert_photo(p, init.jobs);
   if (!ins.ok()) {
     remove_quietly(orig);
     remove_quietly(thumb_path);
@@ -135,18 +134,9 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   if (ins->duplicate) {
     // Another process inserted the same bytes meanwhile; its row owns the
     // (identical) files we just rewrote.
-    return IngestResult{ins->id, true};
+    return IngestResult{ins->id, true, std::nullopt};
   }
-  if (hook) {
-    Status hs = hook(ins->id, img);
-    if (!hs.ok()) {
-      (void)store_.delete_photo(ins->id);
-      remove_quietly(orig);
-      remove_quietly(thumb_path);
-      return hs;
-    }
-  }
-  return IngestResult{ins->id, false};
+  return IngestResult{ins->id, false, std::move(img)};
 }
 
 Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {

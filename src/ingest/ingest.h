@@ -3,24 +3,27 @@
 //   size check -> SHA-256 -> dedupe -> probe + full decode (the file is judged by
 //   its bytes, never by its name) -> original written atomically under
 //   originals/<h0h1>/<hash>.<ext> -> thumbnail (JPEG, longer side 400) ->
-//   photo row + EXIF metadata in the store.
+//   photo row + EXIF metadata + its first jobs in the store, one transaction.
 //
 // Nothing derived from the upload name touches the file system: names become
-// folder/filename metadata only (safe_name.h). If any step after the original
-// was written fails, the files and the row are removed again, so a failed add
-// leaves neither an orphan file nor an orphan row. Two concurrent adds of the
-// same bytes are serialised per hash (one wins, the other sees a duplicate).
+// folder/filename metadata only (safe_name.h). If the row cannot be recorded,
+// the files are removed again, so a failed add leaves neither an orphan file nor
+// an orphan row (nor a job without its photo). Two concurrent adds of the same
+// bytes are serialised per hash (one wins, the other sees a duplicate).
+// The decoded pixels come back to the caller, which uses them as it likes
+// (the album preprocesses them for CLIP); ingest calls nothing above the store.
 //
 // Thread safety: add() and remove_files() may be called from any thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "image/image.h"
@@ -36,15 +39,21 @@ struct IngestOptions {
   int thumbnail_quality = 82;
 };
 
+// How a new photo starts: its states and the jobs queued with it, written in
+// the same transaction as its row.
+struct NewPhoto {
+  PhotoStatus status = PhotoStatus::kPending;  // kPending or kNoModel
+  VlmStatus vlm_status = VlmStatus::kNone;     // kPending when a description is queued
+  std::vector<JobKind> jobs;
+};
+
 struct IngestResult {
   int64_t id = 0;
   bool duplicate = false;
+  // The decoded upload (after EXIF orientation) of a new photo; empty for a
+  // duplicate. Lets the caller use the pixels without decoding again.
+  std::optional<RgbImage> image;
 };
-
-// Called with the photo id and the decoded image once the row exists, before
-// add() returns: lets the caller queue work that needs the pixels (e.g. CLIP
-// preprocessing) without decoding again. A non-OK Status rolls the add back.
-using IngestHook = std::function<Status(int64_t id, const RgbImage& img)>;
 
 class Ingestor {
  public:
@@ -52,10 +61,9 @@ class Ingestor {
   Ingestor(Store& store, IngestOptions opt);
 
   // Errors: ResourceExhausted (too many bytes or pixels), InvalidArgument (empty,
-  // not an image, truncated/corrupt), IOError (disk). `initial_status` is the
-  // photo's embedding status ("pending" or "no_model").
-  Result<IngestResult> add(std::string_view name, std::string_view bytes,
-                           std::string_view initial_status, const IngestHook& hook = {});
+  // not an image, truncated/corrupt), IOError (disk). A duplicate (same bytes
+  // already stored) is not an error and queues nothing.
+  Result<IngestResult> add(std::string_view name, std::string_view bytes, const NewPhoto& init = {});
 
   // Absolute paths of a stored photo's files (from its hash only).
   std::string original_path(const PhotoInfo& p) const;
@@ -79,8 +87,7 @@ class Ingestor {
   class HashLock;
 
   Result<IngestResult> add_locked(const std::string& hash, std::string_view name,
-                                  std::string_view bytes, std::string_view initial_status,
-                                  const IngestHook& hook);
+                                  std::string_view bytes, const NewPhoto& init);
 
   Store& store_;
   IngestOptions opt_;

@@ -33,9 +33,9 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 constexpr double kAutosaveSeconds = 60.0;
 constexpr int kTextBatch = 16;
 
-const std::vector<std::string> kEmbedKinds = {"embed"};
-const std::vector<std::string> kDescribeKinds = {"describe"};
-const std::vector<std::string> kTextKinds = {"embed_desc"};
+constexpr JobKind kEmbedKinds[] = {JobKind::kEmbed};
+constexpr JobKind kDescribeKinds[] = {JobKind::kDescribe};
+constexpr JobKind kTextKinds[] = {JobKind::kEmbedDesc};
 
 }  // namespace
 
@@ -46,11 +46,11 @@ JobRunner::JobRunner(JobRunnerDeps deps) : d_(std::move(deps)) {
 
 JobRunner::~JobRunner() { stop(); }
 
-std::vector<std::string> JobRunner::active_kinds() const {
-  std::vector<std::string> kinds;
-  if (d_.clip && d_.clip_vectors) kinds.push_back("embed");
-  if (d_.vlm) kinds.push_back("describe");
-  if (d_.text_encoder && d_.desc_vectors) kinds.push_back("embed_desc");
+std::vector<JobKind> JobRunner::active_kinds() const {
+  std::vector<JobKind> kinds;
+  if (d_.clip && d_.clip_vectors) kinds.push_back(JobKind::kEmbed);
+  if (d_.vlm) kinds.push_back(JobKind::kDescribe);
+  if (d_.text_encoder && d_.desc_vectors) kinds.push_back(JobKind::kEmbedDesc);
   return kinds;
 }
 
@@ -117,10 +117,10 @@ void JobRunner::idle_wait() {
 
 bool JobRunner::wait_idle(double timeout_s) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  std::vector<std::string> kinds = active_kinds();
+  std::vector<JobKind> kinds = active_kinds();
   while (true) {
     bool idle = true;
-    for (const auto& k : kinds) {
+    for (JobKind k : kinds) {
       auto n = d_.store->active_job_count(k);
       if (!n.ok() || *n > 0) {
         idle = false;
@@ -143,11 +143,11 @@ EmbedStats JobRunner::embed_stats() const {
 }
 
 void JobRunner::fail(const Job& job, const std::string& reason) {
-  spdlog::warn("{} job {} (photo {}) failed: {}", job.kind, job.id, job.photo_id, reason);
-  if (job.kind == "embed") {
-    (void)d_.store->set_photo_status(job.photo_id, "failed", reason);
-  } else if (job.kind == "describe") {
-    (void)d_.store->set_vlm_status(job.photo_id, "failed", reason);
+  spdlog::warn("{} job {} (photo {}) failed: {}", to_string(job.kind), job.id, job.photo_id, reason);
+  if (job.kind == JobKind::kEmbed) {
+    (void)d_.store->set_photo_status(job.photo_id, PhotoStatus::kFailed, reason);
+  } else if (job.kind == JobKind::kDescribe) {
+    (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kFailed, reason);
   }
   (void)d_.store->fail_job(job.id, reason, /*retry=*/false);
 }
@@ -188,6 +188,10 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
     return false;
   }
   *pixels = clip_preprocess(*img, res);
+  // The adding thread puts its own preprocessed pixels after the row is
+  // committed; if this worker got to the job first, that entry arrives while
+  // we decoded and would otherwise never be taken.
+  if (d_.pixel_cache) d_.pixel_cache->erase(job.photo_id);
   if (pixels->empty()) {
     fail(job, "image preprocessing produced no pixels");
     return false;
@@ -298,7 +302,7 @@ void JobRunner::run_batch(Batch& batch) {
         ++failed;
         continue;
       }
-      (void)d_.store->set_photo_status(job.photo_id, "ready", "");
+      (void)d_.store->set_photo_status(job.photo_id, PhotoStatus::kReady, "");
       (void)d_.store->complete_job(job.id);
       ++ok_count;
     }
@@ -335,7 +339,7 @@ void JobRunner::run_describe(const Job& job) {
     }
     return;
   }
-  (void)d_.store->set_vlm_status(job.photo_id, "running");
+  (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kRunning);
   auto bytes = read_file(d_.ingest->original_path(*photo), static_cast<size_t>(d_.limits.max_bytes));
   if (!bytes.ok()) return fail(job, "cannot read the original: " + bytes.status().message());
   auto img = decode_rgb(*bytes, working(d_.limits));
@@ -344,7 +348,7 @@ void JobRunner::run_describe(const Job& job) {
   if (!jpeg.ok()) return fail(job, "cannot encode for the VLM: " + jpeg.status().message());
   auto res = d_.vlm->describe(*jpeg);
   if (!res.ok() && stop_) {  // cancelled by stop(): not the photo's fault
-    (void)d_.store->set_vlm_status(job.photo_id, "pending");
+    (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kPending);
     release({job});
     return;
   }
@@ -356,7 +360,7 @@ void JobRunner::run_describe(const Job& job) {
   }
   if (!st.ok()) return fail(job, "storing the description failed: " + st.message());
   if (d_.text_encoder && d_.desc_vectors) {
-    auto q = d_.store->enqueue_job("embed_desc", job.photo_id);
+    auto q = d_.store->enqueue_job(JobKind::kEmbedDesc, job.photo_id);
     if (!q.ok() && q.status().code() != StatusCode::kNotFound) {
       spdlog::warn("queueing the description embedding of photo {} failed: {}", job.photo_id,
                    q.status().to_string());

@@ -83,7 +83,7 @@ class JobRunner {
   void notify();
 
   // The job kinds that this runner has a worker for.
-  std::vector<std::string> active_kinds() const;
+  std::vector<JobKind> active_kinds() const;
   // Blocks until no job of an active kind is pending or running, or timeout.
   // Saves dirty indexes when it gets there. Returns false on timeout.
   bool wait_idle(double timeout_s);

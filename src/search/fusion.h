@@ -1,5 +1,6 @@
 // Hybrid ranking: fuses CLIP similarity, description similarity and keyword match
 // into one score. Pure functions (no I/O); the formula is documented in docs/search.md.
+// The keyword component comes from the one keyword scorer, store/keyword_score.h.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "store/keyword_score.h"  // keyword_score(): FusionCandidate::keyword
 
 namespace sa {
 
@@ -42,11 +45,5 @@ struct FusedScore {
 // cosine first, then the lower id.
 std::vector<FusedScore> fuse_scores(const std::vector<FusionCandidate>& cands,
                                     const FusionWeights& w = {});
-
-// Keyword match strength of a query against a photo's text (description, keywords,
-// file name), in [0,1]: 1 when the whole query (whitespace removed, case folded for
-// ASCII) occurs in the text; otherwise the fraction of the query's whitespace-
-// separated terms that occur, times 0.5 (a partial match is worth at most half a full one).
-float keyword_score(std::string_view query, std::string_view text);
 
 }  // namespace sa

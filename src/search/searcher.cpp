@@ -10,15 +10,13 @@
 
 #include "search/date_filter.h"
 #include "search/match_explain.h"
+#include "store/keyword_score.h"
 
 namespace sa {
 namespace {
 
 constexpr int kMaxLimit = 1000;
 constexpr int kMaxOffset = 100'000;
-// Field separator for keyword matching: not whitespace, so a phrase never
-// matches across two fields.
-constexpr char kFieldSep = '\x1f';
 
 float dot(std::span<const float> a, std::span<const float> b) {
   float s = 0;
@@ -39,25 +37,7 @@ Status validate(const std::string& query, const SearchOptions& opt) {
   if (opt.offset < 0 || opt.offset > kMaxOffset) {
     return Status::InvalidArgument("offset must be between 0 and " + std::to_string(kMaxOffset));
   }
-  if (opt.mode != "clip" && opt.mode != "hybrid") {
-    return Status::InvalidArgument("unknown search mode '" + opt.mode + "' (clip or hybrid)");
-  }
   return check_date_range(opt.date_from, opt.date_to);
-}
-
-std::string keyword_text(const PhotoInfo& p) {
-  std::string t = p.description;
-  for (const auto& k : p.keywords) {
-    t += kFieldSep;
-    t += k;
-  }
-  t += kFieldSep;
-  t += p.filename;
-  t += kFieldSep;
-  t += p.folder;
-  t += kFieldSep;
-  t += p.photo_text;
-  return t;
 }
 
 Status no_model() {
@@ -102,7 +82,7 @@ Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const 
   SA_RETURN_IF_ERROR(validate(query, opt));
   if (!d_.clip || !d_.clip_index) return no_model();
   SA_ASSIGN_OR_RETURN(std::vector<float> q, encode_query(query));
-  if (opt.mode == "hybrid") return search_hybrid(query, q, opt);
+  if (opt.mode == SearchMode::kHybrid) return search_hybrid(query, q, opt);
   return search_clip(q, opt);
 }
 
@@ -221,15 +201,37 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
       }
     }
   }
+  std::unordered_map<int64_t, float> kw_s;  // the store's keyword score (the same scorer)
   auto text_hits = d_.store->search_text(query, pool);
   if (text_hits.ok()) {
     out.pool_full = out.pool_full || static_cast<int>(text_hits->size()) >= pool;
-    for (const auto& t : *text_hits) note(t.photo_id);
+    for (const auto& t : *text_hits) {
+      note(t.photo_id);
+      kw_s[t.photo_id] = t.score;
+    }
   } else {
     spdlog::warn("keyword search failed: {}", text_hits.status().to_string());
   }
 
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(order));
+  // The stored vectors of the candidates one source did not score, in one batch
+  // per kind (a missing or unreadable one leaves that component unknown).
+  auto stored = [&](const std::unordered_map<int64_t, float>& known, const char* kind)
+      -> std::unordered_map<int64_t, StoredVector> {
+    std::vector<int64_t> ids;
+    for (const auto& p : photos)
+      if (!known.count(p.id)) ids.push_back(p.id);
+    if (ids.empty()) return {};
+    auto v = d_.store->get_vectors(ids, kind);
+    if (!v.ok()) {
+      spdlog::warn("reading '{}' vectors failed: {}", kind, v.status().to_string());
+      return {};
+    }
+    return std::move(v).value();
+  };
+  const std::unordered_map<int64_t, StoredVector> clip_v = stored(clip_s, "clip");
+  const std::unordered_map<int64_t, StoredVector> desc_v =
+      dq.empty() ? std::unordered_map<int64_t, StoredVector>{} : stored(desc_s, "desc");
   std::vector<FusionCandidate> cands;
   std::vector<bool> has_clip;
   cands.reserve(photos.size());
@@ -241,21 +243,22 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     if (auto it = clip_s.find(p.id); it != clip_s.end()) {
       c.clip = it->second;
       known = true;
-    } else if (auto v = d_.store->get_vector(p.id, "clip");
-               v.ok() && v->model == d_.clip_model && v->data.size() == q.size()) {
-      c.clip = dot(q, v->data);
+    } else if (auto v = clip_v.find(p.id);
+               v != clip_v.end() && v->second.model == d_.clip_model && v->second.data.size() == q.size()) {
+      c.clip = dot(q, v->second.data);
       known = true;
     }
     if (known) clip_min = std::min(clip_min, c.clip);
     if (!dq.empty()) {
       if (auto it = desc_s.find(p.id); it != desc_s.end()) {
         c.desc = it->second;
-      } else if (auto v = d_.store->get_vector(p.id, "desc");
-                 v.ok() && v->model == d_.text_model && v->data.size() == dq.size()) {
-        c.desc = dot(dq, v->data);
+      } else if (auto v = desc_v.find(p.id); v != desc_v.end() && v->second.model == d_.text_model &&
+                                              v->second.data.size() == dq.size()) {
+        c.desc = dot(dq, v->second.data);
       }
     }
-    c.keyword = keyword_score(query, keyword_text(p));
+    auto kw = kw_s.find(p.id);
+    c.keyword = kw != kw_s.end() ? kw->second : keyword_score(query, keyword_text(p));
     cands.push_back(c);
     has_clip.push_back(known);
   }
@@ -299,7 +302,7 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
   if (!v.ok() || v->model != d_.clip_model || static_cast<int>(v->data.size()) != d_.clip_index->dim()) {
     if (v.ok() || v.status().code() == StatusCode::kNotFound) {
       return Status::Unavailable("photo " + std::to_string(id) + " has no embedding yet (status " +
-                                 self.status + ")");
+                                 std::string(to_string(self.status)) + ")");
     }
     return v.status();
   }

@@ -2,20 +2,32 @@
 // Header-only; a hit carries the photo row (store/types.h).
 #pragma once
 
+#include <iosfwd>
 #include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
+#include <string_view>
 
 #include "store/types.h"
 
 namespace sa {
 
+// How a query is ranked: CLIP alone, or CLIP fused with description similarity
+// and keyword matches (docs/search.md).
+enum class SearchMode { kClip, kHybrid };
+
+// The one mapping to and from "clip" | "hybrid", for the JSON and CLI edges;
+// parse_search_mode gives nullopt for any other string.
+std::string_view to_string(SearchMode m);
+std::optional<SearchMode> parse_search_mode(std::string_view s);
+std::ostream& operator<<(std::ostream& os, SearchMode m);
+
 struct SearchOptions {
   int limit = 20;
   int offset = 0;
   std::optional<float> min_score;
-  std::string mode = "clip";  // "clip" | "hybrid"
+  SearchMode mode = SearchMode::kClip;
   std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
   bool favorite_only = false;
   int64_t album_id = 0;  // > 0: only photos of this album (NotFound for an unknown album)

@@ -240,9 +240,9 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     if (!id.ok()) return send_error(res, id.status());
     Status s = ctx.album.analyze(*id);
     if (!s.ok()) return send_error(res, s);
-    std::string vlm_status = "pending";
+    VlmStatus vlm_status = VlmStatus::kPending;
     if (auto p = ctx.album.get_photo(*id); p.ok()) vlm_status = p->vlm_status;
-    send_json(res, {{"id", *id}, {"queued", true}, {"vlm_status", vlm_status}}, 202);
+    send_json(res, {{"id", *id}, {"queued", true}, {"vlm_status", to_string(vlm_status)}}, 202);
   }));
 }
 

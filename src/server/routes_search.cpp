@@ -31,9 +31,9 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
   o.offset = static_cast<int>(offset);
   const std::string mode = req.has_param("mode") ? req.get_param_value("mode") : "";
   if (mode.empty()) {
-    o.mode = ctx.album.settings().enhanced_search ? "hybrid" : "clip";
-  } else if (mode == "clip" || mode == "hybrid") {
-    o.mode = mode;
+    o.mode = ctx.album.settings().enhanced_search ? SearchMode::kHybrid : SearchMode::kClip;
+  } else if (auto m = parse_search_mode(mode)) {
+    o.mode = *m;
   } else {
     return Status::InvalidArgument("parameter 'mode' must be 'clip' or 'hybrid'");
   }
@@ -72,7 +72,7 @@ void register_search_routes(Router& srv, RouteContext& ctx) {
     if (!hits.ok()) return send_error(res, hits.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& h : *hits) items.push_back(hit_json(h));
-    send_json(res, {{"query", q}, {"mode", opt->mode}, {"limit", opt->limit},
+    send_json(res, {{"query", q}, {"mode", to_string(opt->mode)}, {"limit", opt->limit},
                     {"offset", opt->offset}, {"items", items}});
   }));
 

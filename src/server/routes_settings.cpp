@@ -59,7 +59,7 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
     const JobStats js = ctx.album.job_stats();
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& f : js.recent_failures) {
-      failures.push_back({{"job_id", f.job_id}, {"photo_id", f.photo_id}, {"kind", f.kind},
+      failures.push_back({{"job_id", f.job_id}, {"photo_id", f.photo_id}, {"kind", to_string(f.kind)},
                           {"error", f.error}, {"at", f.at}});
     }
     send_json(res, {{"pending", js.pending}, {"running", js.running}, {"done", js.done},

@@ -13,40 +13,37 @@ namespace {
 Job read_job(const Stmt& st) {  // columns: id, kind, photo_id, state, attempts, error
   Job j;
   j.id = st.column_int64(0);
-  j.kind = st.column_text(1);
+  // CHECK constraints admit only known strings (see read_photo).
+  j.kind = parse_job_kind(st.column_text(1)).value_or(JobKind::kEmbed);
   j.photo_id = st.column_int64(2);
-  j.state = st.column_text(3);
+  j.state = parse_job_state(st.column_text(3)).value_or(JobState::kFailed);
   j.attempts = static_cast<int>(st.column_int64(4));
   j.error = st.column_text(5);
   return j;
 }
 
-Status check_job_kind(std::string_view kind) {
-  if (!store_internal::valid_job_kind(kind))
-    return Status::InvalidArgument("unknown job kind '" + std::string(kind) + "'");
-  return Status::OK();
-}
-
 }  // namespace
 
-Result<bool> Store::enqueue_job(std::string_view kind, int64_t photo_id) {
-  SA_RETURN_IF_ERROR(check_job_kind(kind));
-  std::lock_guard lock(mu_);
+Result<bool> store_internal::insert_job(Db& db, JobKind kind, int64_t photo_id) {
   // The partial unique index jobs_one_pending makes "skip if already pending"
   // a property of the table, not of this code path.
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
+  SA_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(
       "INSERT INTO jobs(kind, photo_id, state, created_at, updated_at) VALUES (?, ?, 'pending', ") +
       kNowSql + ", " + kNowSql + ") ON CONFLICT DO NOTHING"));
-  st.bind(1, kind).bind(2, photo_id);
-  Status s = st.run();
-  if (!s.ok() && s.message().find("FOREIGN KEY") != std::string::npos)
-    return Status::NotFound("photo " + std::to_string(photo_id) + " not found");
-  SA_RETURN_IF_ERROR(s);
-  return db_.changes() == 1;
+  st.bind(1, to_string(kind)).bind(2, photo_id);
+  SA_RETURN_IF_ERROR(st.run());
+  return db.changes() == 1;
 }
 
-Result<std::vector<Job>> Store::claim_jobs(std::span<const std::string> kinds, int n) {
-  for (const auto& k : kinds) SA_RETURN_IF_ERROR(check_job_kind(k));
+Result<bool> Store::enqueue_job(JobKind kind, int64_t photo_id) {
+  std::lock_guard lock(mu_);
+  auto queued = store_internal::insert_job(db_, kind, photo_id);
+  if (!queued.ok() && queued.status().message().find("FOREIGN KEY") != std::string::npos)
+    return Status::NotFound("photo " + std::to_string(photo_id) + " not found");
+  return queued;
+}
+
+Result<std::vector<Job>> Store::claim_jobs(std::span<const JobKind> kinds, int n) {
   std::vector<Job> out;
   if (n <= 0) return out;
   std::string kind_filter;
@@ -63,7 +60,7 @@ Result<std::vector<Job>> Store::claim_jobs(std::span<const std::string> kinds, i
       kNowSql + " WHERE id IN (SELECT id FROM jobs WHERE state = 'pending'" + kind_filter +
       " ORDER BY id LIMIT ?) RETURNING id, kind, photo_id, state, attempts, error"));
   int i = 1;
-  for (const auto& k : kinds) st.bind(i++, k);
+  for (JobKind k : kinds) st.bind(i++, to_string(k));
   st.bind(i, static_cast<int64_t>(n));
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
@@ -101,25 +98,24 @@ Status Store::fail_job(int64_t job_id, std::string_view reason, bool retry) {
   }
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "UPDATE jobs SET state = ?, error = ?, updated_at = ") + kNowSql + " WHERE id = ?"));
-  st.bind(1, retry ? "pending" : "failed").bind(2, reason).bind(3, job_id);
+  st.bind(1, to_string(retry ? JobState::kPending : JobState::kFailed)).bind(2, reason).bind(3, job_id);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("job " + std::to_string(job_id) + " not found");
   st = Stmt();
   return tx.commit();
 }
 
-Result<int64_t> Store::retry_failed_jobs(std::string_view kind) {
-  if (!kind.empty()) SA_RETURN_IF_ERROR(check_job_kind(kind));
+Result<int64_t> Store::retry_failed_jobs(std::optional<JobKind> kind) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
-  const char* filter = kind.empty() ? "" : " AND f.kind = ?1";
+  const char* filter = kind ? " AND f.kind = ?1" : "";
   // A failed job whose twin is already pending is redundant: drop it first, so
   // the UPDATE below cannot hit the one-pending-per-photo index.
   SA_ASSIGN_OR_RETURN(Stmt dup, db_.prepare(std::string(
       "DELETE FROM jobs WHERE id IN (SELECT f.id FROM jobs f WHERE f.state = 'failed'") + filter +
       " AND EXISTS (SELECT 1 FROM jobs p WHERE p.state = 'pending' AND p.kind = f.kind "
       "AND p.photo_id = f.photo_id))"));
-  if (!kind.empty()) dup.bind(1, kind);
+  if (kind) dup.bind(1, to_string(*kind));
   SA_RETURN_IF_ERROR(dup.run());
   int64_t dropped = db_.changes();
   // Several failed twins of one (kind, photo): keep the newest.
@@ -127,13 +123,13 @@ Result<int64_t> Store::retry_failed_jobs(std::string_view kind) {
       "DELETE FROM jobs WHERE id IN (SELECT f.id FROM jobs f WHERE f.state = 'failed'") + filter +
       " AND EXISTS (SELECT 1 FROM jobs g WHERE g.state = 'failed' AND g.kind = f.kind "
       "AND g.photo_id = f.photo_id AND g.id > f.id))"));
-  if (!kind.empty()) twins.bind(1, kind);
+  if (kind) twins.bind(1, to_string(*kind));
   SA_RETURN_IF_ERROR(twins.run());
   dropped += db_.changes();
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "UPDATE jobs SET state = 'pending', updated_at = ") + kNowSql +
-      " WHERE state = 'failed'" + (kind.empty() ? "" : " AND kind = ?1")));
-  if (!kind.empty()) st.bind(1, kind);
+      " WHERE state = 'failed'" + (kind ? " AND kind = ?1" : "")));
+  if (kind) st.bind(1, to_string(*kind));
   SA_RETURN_IF_ERROR(st.run());
   int64_t n = db_.changes();
   dup = Stmt();
@@ -187,12 +183,15 @@ Result<JobStats> Store::job_stats(int n_recent) {
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    std::string state = st.column_text(0);
+    std::optional<JobState> state = parse_job_state(st.column_text(0));
     int64_t n = st.column_int64(1);
-    if (state == "pending") s.pending = n;
-    else if (state == "running") s.running = n;
-    else if (state == "done") s.done = n;
-    else if (state == "failed") s.failed = n;
+    if (!state) continue;
+    switch (*state) {
+      case JobState::kPending: s.pending = n; break;
+      case JobState::kRunning: s.running = n; break;
+      case JobState::kDone: s.done = n; break;
+      case JobState::kFailed: s.failed = n; break;
+    }
   }
   if (n_recent > 0) {
     SA_ASSIGN_OR_RETURN(Stmt f, db_.prepare(
@@ -202,20 +201,20 @@ Result<JobStats> Store::job_stats(int n_recent) {
     while (true) {
       SA_ASSIGN_OR_RETURN(bool row, f.step());
       if (!row) break;
-      s.recent_failures.push_back(
-          {f.column_int64(0), f.column_int64(1), f.column_text(2), f.column_text(3), f.column_text(4)});
+      s.recent_failures.push_back({f.column_int64(0), f.column_int64(1),
+                                   parse_job_kind(f.column_text(2)).value_or(JobKind::kEmbed),
+                                   f.column_text(3), f.column_text(4)});
     }
   }
   return s;
 }
 
-Result<int64_t> Store::active_job_count(std::string_view kind) {
-  if (!kind.empty()) SA_RETURN_IF_ERROR(check_job_kind(kind));
+Result<int64_t> Store::active_job_count(std::optional<JobKind> kind) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "SELECT count(*) FROM jobs WHERE state IN ('pending', 'running')") +
-      (kind.empty() ? "" : " AND kind = ?")));
-  if (!kind.empty()) st.bind(1, kind);
+      (kind ? " AND kind = ?" : "")));
+  if (kind) st.bind(1, to_string(*kind));
   SA_ASSIGN_OR_RETURN(bool row, st.step());
   return row ? st.column_int64(0) : int64_t{0};
 }

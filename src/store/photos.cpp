@@ -43,11 +43,13 @@ PhotoInfo read_photo(const Stmt& st) {
   p.gps_lat = st.column_opt_double(10);
   p.gps_lon = st.column_opt_double(11);
   p.added_at = st.column_text(12);
-  p.status = st.column_text(13);
+  // The schema's CHECK constraints admit only known strings; a row edited by
+  // hand past them reads as failed / none rather than as an error.
+  p.status = parse_photo_status(st.column_text(13)).value_or(PhotoStatus::kFailed);
   p.error = st.column_text(14);
   p.description = st.column_text(15);
   p.keywords = parse_keywords(st.column_text(16));
-  p.vlm_status = st.column_text(17);
+  p.vlm_status = parse_vlm_status(st.column_text(17)).value_or(VlmStatus::kNone);
   p.vlm_model = st.column_text(18);
   p.described_at = st.column_text(19);
   p.vlm_error = st.column_text(20);
@@ -82,16 +84,14 @@ Result<PhotoInfo> get_photo_where(Db& db, const char* where, auto bind_fn, const
 
 }  // namespace
 
-Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p) {
+Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs) {
   using namespace store_internal;
   if (p.hash.empty()) return Status::InvalidArgument("photo hash is empty");
-  std::string status = p.status.empty() ? "pending" : p.status;
-  std::string vlm_status = p.vlm_status.empty() ? "none" : p.vlm_status;
-  if (!valid_photo_status(status)) return Status::InvalidArgument("unknown photo status '" + status + "'");
-  if (!valid_vlm_status(vlm_status))
-    return Status::InvalidArgument("unknown vlm status '" + vlm_status + "'");
 
   std::lock_guard lock(mu_);
+  // The row and its jobs commit together or not at all (the destructor of an
+  // uncommitted Transaction rolls back).
+  SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
   // ON CONFLICT DO NOTHING + changes() tells a duplicate from a new row in one
   // statement, so two uploads of the same bytes cannot both insert.
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
@@ -101,17 +101,26 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p) {
       "),?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING"));
   st.bind(1, p.hash).bind(2, p.filename).bind(3, p.folder).bind(4, p.mime).bind(5, p.size);
   st.bind(6, p.width).bind(7, p.height).bind(8, p.taken_at).bind(9, p.camera);
-  st.bind(10, p.gps_lat).bind(11, p.gps_lon).bind(12, p.added_at).bind(13, status).bind(14, p.error);
-  st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, vlm_status);
+  st.bind(10, p.gps_lat).bind(11, p.gps_lon).bind(12, p.added_at).bind(13, to_string(p.status)).bind(14, p.error);
+  st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, to_string(p.vlm_status));
   st.bind(18, p.vlm_model).bind(19, p.described_at);
   SA_RETURN_IF_ERROR(st.run());
-  if (db_.changes() == 1) return InsertPhotoResult{db_.last_insert_rowid(), false};
+  st = Stmt();
+  if (db_.changes() == 1) {
+    const int64_t id = db_.last_insert_rowid();
+    for (JobKind k : jobs) SA_RETURN_IF_ERROR(insert_job(db_, k, id).status());
+    SA_RETURN_IF_ERROR(tx.commit());
+    return InsertPhotoResult{id, false};
+  }
 
   SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT id FROM photos WHERE hash = ?"));
   q.bind(1, p.hash);
   SA_ASSIGN_OR_RETURN(bool row, q.step());
   if (!row) return Status::Internal("insert of '" + p.hash + "' neither inserted nor found");
-  return InsertPhotoResult{q.column_int64(0), true};
+  InsertPhotoResult dup{q.column_int64(0), true};
+  q = Stmt();
+  SA_RETURN_IF_ERROR(tx.commit());  // nothing written; ends the transaction
+  return dup;
 }
 
 Result<PhotoInfo> Store::get_photo(int64_t id) {
@@ -166,32 +175,26 @@ Result<PhotoInfo> Store::delete_photo(int64_t id) {
   return p;
 }
 
-Status Store::set_photo_status(int64_t id, std::string_view status, std::string_view error) {
-  if (!store_internal::valid_photo_status(status))
-    return Status::InvalidArgument("unknown photo status '" + std::string(status) + "'");
+Status Store::set_photo_status(int64_t id, PhotoStatus status, std::string_view error) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("UPDATE photos SET status = ?, error = ? WHERE id = ?"));
-  st.bind(1, status).bind(2, error).bind(3, id);
+  st.bind(1, to_string(status)).bind(2, error).bind(3, id);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return Status::OK();
 }
 
-Result<std::vector<int64_t>> Store::photo_ids_with_status(std::string_view status) {
-  if (!store_internal::valid_photo_status(status))
-    return Status::InvalidArgument("unknown photo status '" + std::string(status) + "'");
+Result<std::vector<int64_t>> Store::photo_ids_with_status(PhotoStatus status) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE status = ? ORDER BY id"));
-  st.bind(1, status);
+  st.bind(1, to_string(status));
   return store_internal::column_ids(st);
 }
 
-Status Store::set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error) {
-  if (!store_internal::valid_vlm_status(vlm_status))
-    return Status::InvalidArgument("unknown vlm status '" + std::string(vlm_status) + "'");
+Status Store::set_vlm_status(int64_t id, VlmStatus vlm_status, std::string_view error) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("UPDATE photos SET vlm_status = ?, vlm_error = ? WHERE id = ?"));
-  st.bind(1, vlm_status).bind(2, error).bind(3, id);
+  st.bind(1, to_string(vlm_status)).bind(2, error).bind(3, id);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return Status::OK();

@@ -15,8 +15,9 @@
 // passed to for_each_vector() run under that mutex and must not call back into
 // the Store.
 //
-// Errors: NotFound for a missing photo/job/vector, InvalidArgument for bad
-// enum strings or sizes, IOError/Corruption from SQLite.
+// Errors: NotFound for a missing photo/job/vector, InvalidArgument for a bad
+// vector kind or size, IOError/Corruption from SQLite. States and kinds are the
+// enums of store/types.h; their strings appear only in the SQL (to_string/parse_*).
 //
 // The implementation is split by table: store.cpp (open, schema), photos.cpp,
 // vectors.cpp, jobs.cpp, settings.cpp, text_search.cpp.
@@ -30,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -72,23 +74,11 @@ struct StoredVector {
   std::vector<float> data;
 };
 
-struct Job {
-  int64_t id = 0;
-  std::string kind;   // "embed" | "describe" | "embed_desc"
-  int64_t photo_id = 0;
-  std::string state;  // "pending" | "running" | "done" | "failed"
-  int attempts = 0;   // incremented by each claim
-  std::string error;  // last failure reason
-};
-
 struct TextHit {
   int64_t photo_id = 0;
-  // Match strength in [0,1], the same for both query paths (FTS5 and the LIKE
-  // fallback): per query term, the best field it occurs in scores
-  //   keyword equal to the term 1.0 | keyword containing it 0.8 |
-  //   description 0.6 | filename or folder 0.4,
-  // and the hit's score is the mean over the terms. Ties keep bm25 order (FTS5
-  // path) or newest first (LIKE path).
+  // keyword_score(query, keyword_text(photo)) (store/keyword_score.h): the same
+  // number hybrid search reports as the photo's keyword_score. Ties keep bm25
+  // order (FTS5 path) or newest first (LIKE path).
   float score = 0;
 };
 
@@ -110,11 +100,12 @@ class Store {
   Result<int64_t> data_version();
 
   // ---- photos (photos.cpp) ----
-  // Inserts `p` (its id is ignored). added_at defaults to now (UTC ISO 8601),
-  // status to "pending", vlm_status to "none". A duplicate hash is not an error:
-  // it returns the existing id with duplicate=true and changes nothing.
-  // InvalidArgument for an empty hash or an unknown status string.
-  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p);
+  // Inserts `p` (its id is ignored) and queues `jobs` for it, in one
+  // transaction: the row and its jobs exist together or not at all. added_at
+  // defaults to now (UTC ISO 8601). A duplicate hash is not an error: it returns
+  // the existing id with duplicate=true and changes nothing (no jobs either).
+  // InvalidArgument for an empty hash.
+  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {});
   Result<PhotoInfo> get_photo(int64_t id);
   Result<PhotoInfo> get_photo_by_hash(const std::string& hash);  // NotFound if none
   // The photos among `ids` that exist, in the order of `ids`. Photos in the
@@ -131,21 +122,20 @@ class Store {
   // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
   // what it was, so the caller can remove the original and the thumbnail.
   Result<PhotoInfo> delete_photo(int64_t id);
-  // Embedding status: "pending" | "ready" | "failed" | "no_model"; error may be "".
-  Status set_photo_status(int64_t id, std::string_view status, std::string_view error = "");
+  // Embedding status; error may be "".
+  Status set_photo_status(int64_t id, PhotoStatus status, std::string_view error = "");
   // Ids of photos with the given embedding status, ascending.
-  Result<std::vector<int64_t>> photo_ids_with_status(std::string_view status);
-  // VLM status: "none" | "pending" | "running" | "done" | "failed".
-  Status set_vlm_status(int64_t id, std::string_view vlm_status, std::string_view error = "");
+  Result<std::vector<int64_t>> photo_ids_with_status(PhotoStatus status);
+  Status set_vlm_status(int64_t id, VlmStatus vlm_status, std::string_view error = "");
   // Stores a VLM result: description, keywords (JSON array), vlm_model,
-  // described_at = now, vlm_status = "done", vlm_error cleared. FTS follows.
+  // described_at = now, vlm_status = kDone, vlm_error cleared. FTS follows.
   // photo_text: the visible text the VLM read ("" if none); indexed in FTS too.
   Status set_description(int64_t id, std::string_view description,
                          const std::vector<std::string>& keywords, std::string_view vlm_model,
                          std::string_view photo_text = "");
   // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
-  // Ids of photos with vlm_status "none" or "failed" (candidates for analyze_missing).
+  // Ids of photos with vlm_status kNone or kFailed (candidates for analyze_missing).
   Result<std::vector<int64_t>> photo_ids_without_description();
   // Ids of every photo not in the trash, ascending (analyze --refresh).
   Result<std::vector<int64_t>> photo_ids_not_trashed();
@@ -157,6 +147,11 @@ class Store {
   Status put_vector(int64_t photo_id, std::string_view kind, std::string_view model,
                     std::span<const float> v);
   Result<StoredVector> get_vector(int64_t photo_id, std::string_view kind);  // NotFound if none
+  // The vectors of `kind` of those `ids` that have one, keyed by photo id, read
+  // in a few statements (one per 500 ids) rather than one per photo. A row with
+  // a malformed BLOB is left out like a missing one.
+  Result<std::unordered_map<int64_t, StoredVector>> get_vectors(std::span<const int64_t> ids,
+                                                                 std::string_view kind);
   Status delete_vector(int64_t photo_id, std::string_view kind);             // ok if none
   // Deletes every vector of `kind` whose model differs from `model` (after a
   // model switch); returns how many were deleted.
@@ -178,17 +173,17 @@ class Store {
   // ---- jobs (jobs.cpp) ----
   // Queues a job unless an identical (kind, photo_id) job is already pending.
   // Returns true if a new job was queued. NotFound if the photo does not exist.
-  Result<bool> enqueue_job(std::string_view kind, int64_t photo_id);
+  Result<bool> enqueue_job(JobKind kind, int64_t photo_id);
   // Atomically moves up to n pending jobs of the given kinds (all kinds if
   // empty) to 'running', oldest first, incrementing attempts. Two threads or
   // processes never claim the same job.
-  Result<std::vector<Job>> claim_jobs(std::span<const std::string> kinds, int n);
+  Result<std::vector<Job>> claim_jobs(std::span<const JobKind> kinds, int n);
   Status complete_job(int64_t job_id);
   // Records `reason`. retry=true puts the job back to 'pending' (the caller
   // decides from Job::attempts); otherwise it becomes 'failed'.
   Status fail_job(int64_t job_id, std::string_view reason, bool retry = false);
-  // failed -> pending for `kind` (all kinds if empty); returns how many.
-  Result<int64_t> retry_failed_jobs(std::string_view kind = "");
+  // failed -> pending for `kind` (all kinds if nullopt); returns how many.
+  Result<int64_t> retry_failed_jobs(std::optional<JobKind> kind = std::nullopt);
   // running -> pending (crash recovery; done by open() unless disabled); returns how many.
   Result<int64_t> reset_running_jobs();
   // Deletes finished ('done') jobs; returns how many.
@@ -196,8 +191,8 @@ class Store {
   Result<Job> get_job(int64_t job_id);
   // Counts per state plus the `n_recent` most recent failures (newest first).
   Result<JobStats> job_stats(int n_recent = 10);
-  // Pending + running jobs of `kind` (all kinds if empty).
-  Result<int64_t> active_job_count(std::string_view kind = "");
+  // Pending + running jobs of `kind` (all kinds if nullopt).
+  Result<int64_t> active_job_count(std::optional<JobKind> kind = std::nullopt);
 
   // ---- settings (settings.cpp) ----
   Result<std::optional<std::string>> get_setting(std::string_view key);

@@ -9,6 +9,7 @@
 #include "store/types.h"
 #include "core/status.h"
 #include "store/db.h"
+#include "store/types.h"
 
 namespace sa::store_internal {
 
@@ -21,14 +22,12 @@ inline bool one_of(std::string_view v, std::initializer_list<std::string_view> a
   return false;
 }
 
-inline bool valid_photo_status(std::string_view s) {
-  return one_of(s, {"pending", "ready", "failed", "no_model"});
-}
-inline bool valid_vlm_status(std::string_view s) {
-  return one_of(s, {"none", "pending", "running", "done", "failed"});
-}
 inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "desc"}); }
-inline bool valid_job_kind(std::string_view s) { return one_of(s, {"embed", "describe", "embed_desc"}); }
+
+// Queues a (kind, photo_id) job unless an identical one is pending (jobs.cpp);
+// true if a row was added. The caller holds the store mutex. A missing photo is
+// the foreign key's error (InvalidArgument "FOREIGN KEY ...").
+Result<bool> insert_job(Db& db, JobKind kind, int64_t photo_id);
 
 // The photos columns read_photo() expects, in order (photos.cpp).
 extern const char* const kPhotoColumns;

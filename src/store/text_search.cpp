@@ -1,16 +1,19 @@
-// Store: keyword / full-text search over filename, folder, description, keywords.
+// Store: keyword / full-text search over filename, folder, description, keywords
+// and the visible text in the photo (photo_text).
 //
 // Two query paths with one scoring rule (store.h, TextHit):
 //  - every term has 3+ characters: FTS5 MATCH on the trigram index;
 //  - otherwise LIKE '%term%' on the same columns: trigram cannot match a
 //    1-2 character term, and short Chinese words ("日落", "猫") are common.
-// Candidates from either path are re-scored here by where each term occurs, so
-// the score does not depend on bm25's corpus statistics (whose IDF is ~0 in a
-// small album) and means the same thing on both paths.
+// Candidates from either path are re-scored with keyword_score() (the scorer
+// hybrid search uses too, store/keyword_score.h), so the score does not depend
+// on bm25's corpus statistics (whose IDF is ~0 in a small album) and means the
+// same thing on both paths.
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "store/keyword_score.h"
 #include "store/store.h"
 
 namespace sa {
@@ -78,39 +81,19 @@ std::string like_pattern(std::string_view term) {
   return out + "%";
 }
 
-struct Candidate {
-  int64_t id;
-  std::string filename, folder, description, text;
-  std::vector<std::string> keywords;
-};
-
-// Returns the score, or -1 if `require_all` and some term occurs in no field.
-float score_candidate(const Candidate& c, const std::vector<std::string>& terms_lower, bool require_all) {
-  std::string filename = ascii_lower(c.filename), folder = ascii_lower(c.folder),
-              description = ascii_lower(c.description), text = ascii_lower(c.text);
-  std::vector<std::string> keywords;
-  for (const auto& k : c.keywords) keywords.push_back(ascii_lower(k));
-  float total = 0;
+// Whether every term occurs in some field (ASCII case-folded). The LIKE path
+// needs this check: it saw keywords as JSON text, so a term like '"' matched
+// their quoting, not a keyword.
+bool every_term_occurs(const PhotoInfo& c, const std::vector<std::string>& terms_lower) {
+  std::vector<std::string> fields = {ascii_lower(c.filename), ascii_lower(c.folder),
+                                     ascii_lower(c.description), ascii_lower(c.photo_text)};
+  for (const auto& k : c.keywords) fields.push_back(ascii_lower(k));
   for (const auto& t : terms_lower) {
-    float best = 0;
-    for (const auto& k : keywords) {
-      if (k == t) best = std::max(best, 1.0f);
-      else if (k.find(t) != std::string::npos) best = std::max(best, 0.8f);
-    }
-    if (description.find(t) != std::string::npos || text.find(t) != std::string::npos)
-      best = std::max(best, 0.6f);
-    if (filename.find(t) != std::string::npos || folder.find(t) != std::string::npos)
-      best = std::max(best, 0.4f);
-    if (best == 0) {
-      // LIKE saw keywords as JSON text, so a term like '"' matched its quoting.
-      if (require_all) return -1;
-      // FTS5 matched in a way plain substring search does not see (e.g.
-      // non-ASCII case folding): count it like a filename match.
-      best = 0.4f;
-    }
-    total += best;
+    bool found = false;
+    for (const auto& f : fields) found = found || f.find(t) != std::string::npos;
+    if (!found) return false;
   }
-  return terms_lower.empty() ? 0.0f : total / static_cast<float>(terms_lower.size());
+  return true;
 }
 
 }  // namespace
@@ -147,7 +130,7 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
     sql += " ORDER BY id DESC LIMIT ?1";
   }
 
-  std::vector<Candidate> cands;
+  std::vector<PhotoInfo> cands;  // id, filename, folder, description, keywords
   {
     std::lock_guard lock(mu_);
     SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(sql));
@@ -165,12 +148,12 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
     while (true) {
       SA_ASSIGN_OR_RETURN(bool row, st.step());
       if (!row) break;
-      Candidate c;
+      PhotoInfo c;
       c.id = st.column_int64(0);
       c.filename = st.column_text(1);
       c.folder = st.column_text(2);
       c.description = st.column_text(3);
-      c.text = st.column_text(5);
+      c.photo_text = st.column_text(5);
       nlohmann::json j = nlohmann::json::parse(st.column_text(4), nullptr, false);
       if (j.is_array())
         for (const auto& k : j)
@@ -183,8 +166,8 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   for (const auto& t : terms) terms_lower.push_back(ascii_lower(t));
   hits.reserve(cands.size());
   for (const auto& c : cands) {
-    float score = score_candidate(c, terms_lower, /*require_all=*/!use_fts);
-    if (score >= 0) hits.push_back({c.id, score});
+    if (!use_fts && !every_term_occurs(c, terms_lower)) continue;
+    hits.push_back({c.id, keyword_score(query, keyword_text(c))});
   }
   std::stable_sort(hits.begin(), hits.end(),
                    [](const TextHit& a, const TextHit& b) { return a.score > b.score; });

@@ -5,11 +5,42 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sa {
+
+// Embedding state of a photo (photos.status).
+enum class PhotoStatus { kPending, kReady, kFailed, kNoModel };
+// Description (VLM) state of a photo (photos.vlm_status).
+enum class VlmStatus { kNone, kPending, kRunning, kDone, kFailed };
+// What a queued job does (jobs.kind): CLIP image embedding, VLM description,
+// sentence embedding of the description.
+enum class JobKind { kEmbed, kDescribe, kEmbedDesc };
+// Where a job is in the queue (jobs.state).
+enum class JobState { kPending, kRunning, kDone, kFailed };
+
+// The one mapping between these enums and their strings, used at the edges
+// only (SQL columns, JSON fields, CLI output): "pending", "ready", "failed",
+// "no_model" | "none", "pending", "running", "done", "failed" | "embed",
+// "describe", "embed_desc" | "pending", "running", "done", "failed".
+// parse_* gives nullopt for any other string (case-sensitive).
+std::string_view to_string(PhotoStatus v);
+std::string_view to_string(VlmStatus v);
+std::string_view to_string(JobKind v);
+std::string_view to_string(JobState v);
+std::optional<PhotoStatus> parse_photo_status(std::string_view s);
+std::optional<VlmStatus> parse_vlm_status(std::string_view s);
+std::optional<JobKind> parse_job_kind(std::string_view s);
+std::optional<JobState> parse_job_state(std::string_view s);
+// For logs and test failure messages: writes to_string(v).
+std::ostream& operator<<(std::ostream& os, PhotoStatus v);
+std::ostream& operator<<(std::ostream& os, VlmStatus v);
+std::ostream& operator<<(std::ostream& os, JobKind v);
+std::ostream& operator<<(std::ostream& os, JobState v);
 
 struct PhotoInfo {
   int64_t id = 0;
@@ -23,12 +54,12 @@ struct PhotoInfo {
   std::string camera;        // "Make Model" or ""
   std::optional<double> gps_lat, gps_lon;
   std::string added_at;      // ISO 8601 UTC
-  std::string status;        // embedding: "pending" | "ready" | "failed" | "no_model"
+  PhotoStatus status = PhotoStatus::kPending;  // embedding
   std::string error;         // last failure reason, if any
   std::string description;   // VLM description ("" if none)
   std::vector<std::string> keywords;
-  std::string vlm_status;    // "none" | "pending" | "running" | "done" | "failed"
-  std::string vlm_error;     // why the last description failed ("" unless vlm_status is "failed")
+  VlmStatus vlm_status = VlmStatus::kNone;
+  std::string vlm_error;     // why the last description failed ("" unless vlm_status is kFailed)
   std::string vlm_model, described_at;
   bool favorite = false;     // a heart (PATCH /api/photos/{id} {"favorite":true})
   std::string trashed_at;    // ISO 8601 UTC when moved to the trash; "" when not in it
@@ -66,9 +97,20 @@ struct BatchResult {
   std::vector<int64_t> not_found;  // non-empty: nothing was applied
 };
 
+// A job row (the persistent queue).
+struct Job {
+  int64_t id = 0;
+  JobKind kind = JobKind::kEmbed;
+  int64_t photo_id = 0;
+  JobState state = JobState::kPending;
+  int attempts = 0;   // incremented by each claim
+  std::string error;  // last failure reason
+};
+
 struct JobFailure {
   int64_t job_id = 0, photo_id = 0;
-  std::string kind, error, at;
+  JobKind kind = JobKind::kEmbed;
+  std::string error, at;
 };
 
 struct JobStats {

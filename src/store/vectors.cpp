@@ -1,4 +1,5 @@
 // Store: the vectors table (float32 little-endian BLOBs) and its fingerprint.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -42,6 +43,25 @@ Status Store::put_vector(int64_t photo_id, std::string_view kind, std::string_vi
   return s;
 }
 
+namespace {
+
+// Columns model, dim, data starting at `col` -> a vector; Corruption if the
+// BLOB does not hold dim floats.
+Result<StoredVector> read_vector(const Stmt& st, int col, int64_t photo_id) {
+  StoredVector out;
+  out.model = st.column_text(col);
+  int64_t dim = st.column_int64(col + 1);
+  auto blob = st.column_blob(col + 2);
+  if (dim <= 0 || blob.size() != static_cast<size_t>(dim) * sizeof(float))
+    return Status::Corruption("vector of photo " + std::to_string(photo_id) + " has " +
+                              std::to_string(blob.size()) + " bytes for dim " + std::to_string(dim));
+  out.data.resize(static_cast<size_t>(dim));
+  std::memcpy(out.data.data(), blob.data(), blob.size());
+  return out;
+}
+
+}  // namespace
+
 Result<StoredVector> Store::get_vector(int64_t photo_id, std::string_view kind) {
   SA_RETURN_IF_ERROR(check_kind(kind));
   std::lock_guard lock(mu_);
@@ -51,15 +71,33 @@ Result<StoredVector> Store::get_vector(int64_t photo_id, std::string_view kind) 
   SA_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row)
     return Status::NotFound("no '" + std::string(kind) + "' vector for photo " + std::to_string(photo_id));
-  StoredVector out;
-  out.model = st.column_text(0);
-  int64_t dim = st.column_int64(1);
-  auto blob = st.column_blob(2);
-  if (dim <= 0 || blob.size() != static_cast<size_t>(dim) * sizeof(float))
-    return Status::Corruption("vector of photo " + std::to_string(photo_id) + " has " +
-                              std::to_string(blob.size()) + " bytes for dim " + std::to_string(dim));
-  out.data.resize(static_cast<size_t>(dim));
-  std::memcpy(out.data.data(), blob.data(), blob.size());
+  return read_vector(st, 0, photo_id);
+}
+
+Result<std::unordered_map<int64_t, StoredVector>> Store::get_vectors(std::span<const int64_t> ids,
+                                                                     std::string_view kind) {
+  SA_RETURN_IF_ERROR(check_kind(kind));
+  constexpr size_t kChunk = 500;  // bound variables per statement
+  std::unordered_map<int64_t, StoredVector> out;
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < ids.size(); i += kChunk) {
+    const size_t n = std::min(kChunk, ids.size() - i);
+    std::string sql = "SELECT photo_id, model, dim, data FROM vectors WHERE kind = ?1 AND photo_id IN (";
+    for (size_t j = 0; j < n; ++j) sql += j ? ",?" : "?";
+    sql += ")";
+    SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(sql));
+    st.bind(1, kind);
+    for (size_t j = 0; j < n; ++j) st.bind(static_cast<int>(j + 2), ids[i + j]);
+    while (true) {
+      SA_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      const int64_t id = st.column_int64(0);
+      // A row whose BLOB does not hold `dim` floats is left out, like a
+      // missing one (get_vector reports it as Corruption).
+      Result<StoredVector> v = read_vector(st, 1, id);
+      if (v.ok()) out.insert_or_assign(id, std::move(v).value());
+    }
+  }
   return out;
 }
 

@@ -142,7 +142,7 @@ TEST_F(AlbumTest, AddsFilesAndEmbedsThemInTheBackground) {
   for (auto& [name, id] : ids) {
     auto p = album_->get_photo(id);
     ASSERT_TRUE(p.ok());
-    EXPECT_EQ(p->status, "ready") << name << ": " << p->error;
+    EXPECT_EQ(p->status, PhotoStatus::kReady) << name << ": " << p->error;
     auto v = album_->store().get_vector(id, "clip");
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(v->model, "tiny-b16");
@@ -356,12 +356,12 @@ TEST_F(AlbumTest, PendingJobsResumeAfterRestart) {
   auto ids = add_golden_images();
   EXPECT_FALSE(album_->wait_idle(0.05));
   EXPECT_EQ(album_->job_stats().pending, 7);
-  EXPECT_EQ(album_->get_photo(ids["pokemon"])->status, "pending");
+  EXPECT_EQ(album_->get_photo(ids["pokemon"])->status, PhotoStatus::kPending);
   album_.reset();  // "crash" with everything queued
 
   open(deps());
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  for (auto& [n, id] : ids) EXPECT_EQ(album_->get_photo(id)->status, "ready") << n;
+  for (auto& [n, id] : ids) EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kReady) << n;
   EXPECT_EQ(album_->job_stats().pending, 0);
 }
 
@@ -370,7 +370,7 @@ TEST_F(AlbumTest, WithoutAModelPhotosWaitAndGetEmbeddedLater) {
   EXPECT_FALSE(album_->has_clip_model());
   int64_t id = add("pokemon.jpeg");
   EXPECT_TRUE(album_->wait_idle(5));
-  EXPECT_EQ(album_->get_photo(id)->status, "no_model");
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kNoModel);
   auto s = album_->search("猫", SearchOptions{});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
@@ -380,7 +380,7 @@ TEST_F(AlbumTest, WithoutAModelPhotosWaitAndGetEmbeddedLater) {
   open(deps());
   EXPECT_EQ(album_->open_report().embed_jobs_queued, 1);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(album_->get_photo(id)->status, "ready");
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kReady);
   auto hits = album_->search("猫", SearchOptions{});
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 1u);
@@ -412,7 +412,7 @@ TEST_F(AlbumTest, PicksUpWhatAnotherProcessChanged) {
     ASSERT_TRUE(other.ok()) << other.status().to_string();
     cat = (*other)->add_file("chelsea_small.png", image_bytes("chelsea_small.png"))->id;
     ASSERT_TRUE((*other)->wait_idle(kIdleTimeout));
-    EXPECT_EQ((*other)->get_photo(cat)->status, "ready");
+    EXPECT_EQ((*other)->get_photo(cat)->status, PhotoStatus::kReady);
   }
   EXPECT_EQ(count_hits(), 1u);  // not in the server's index yet
   EXPECT_EQ(*album_->sync_external_changes(), 1);
@@ -422,11 +422,11 @@ TEST_F(AlbumTest, PicksUpWhatAnotherProcessChanged) {
     auto other = open_album(cfg_, deps(/*with_clip=*/false));
     ASSERT_TRUE(other.ok()) << other.status().to_string();
     coffee = (*other)->add_file("coffee_q90.jpg", image_bytes("coffee_q90.jpg"))->id;
-    EXPECT_EQ((*other)->get_photo(coffee)->status, "no_model");
+    EXPECT_EQ((*other)->get_photo(coffee)->status, PhotoStatus::kNoModel);
   }
   EXPECT_EQ(*album_->sync_external_changes(), 1);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(album_->get_photo(coffee)->status, "ready");
+  EXPECT_EQ(album_->get_photo(coffee)->status, PhotoStatus::kReady);
   EXPECT_EQ(count_hits(), 3u);
 
   {  // a delete by another process leaves the index too
@@ -449,21 +449,21 @@ TEST_F(AlbumTest, ModellessSecondProcessLeavesTheQueueAlone) {
   server.start_workers = false;  // the job stays queued
   open(server);
   const int64_t id = add("pokemon.jpeg");
-  ASSERT_EQ(*album_->store().active_job_count("embed"), 1);
+  ASSERT_EQ(*album_->store().active_job_count(JobKind::kEmbed), 1);
   {
     AlbumDeps cli = deps(/*with_clip=*/false);
     cli.drop_unrunnable_jobs = false;
     auto other = open_album(cfg_, cli);
     ASSERT_TRUE(other.ok()) << other.status().to_string();
   }
-  EXPECT_EQ(*album_->store().active_job_count("embed"), 1);
-  EXPECT_EQ(album_->get_photo(id)->status, "pending");
+  EXPECT_EQ(*album_->store().active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kPending);
   {  // a server without a model does drop them (nothing could run them)
     auto other = open_album(cfg_, deps(/*with_clip=*/false));
     ASSERT_TRUE(other.ok());
   }
-  EXPECT_EQ(*album_->store().active_job_count("embed"), 0);
-  EXPECT_EQ(album_->get_photo(id)->status, "no_model");
+  EXPECT_EQ(*album_->store().active_job_count(JobKind::kEmbed), 0);
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kNoModel);
 }
 
 // The server's own thread does the same without being asked.
@@ -477,10 +477,10 @@ TEST_F(AlbumTest, SyncThreadPicksUpAnotherProcessesPhotos) {
     ASSERT_TRUE(other.ok()) << other.status().to_string();
     id = (*other)->add_file("coffee_q90.jpg", image_bytes("coffee_q90.jpg"))->id;
   }
-  for (int i = 0; i < 2000 && album_->get_photo(id)->status != "ready"; ++i) {
+  for (int i = 0; i < 2000 && album_->get_photo(id)->status != PhotoStatus::kReady; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(album_->get_photo(id)->status, "ready");
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kReady);
   auto r = album_->search("咖啡", SearchOptions{});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->size(), 1u);
@@ -640,23 +640,23 @@ TEST_F(AlbumTest, HybridRanksTheDescribedMatchFirst) {
   EXPECT_EQ(fake->calls.load(), 4);  // auto_analyze is on with a VLM
 
   auto coffee = album_->get_photo(ids["coffee.png"]);
-  EXPECT_EQ(coffee->vlm_status, "done");
+  EXPECT_EQ(coffee->vlm_status, VlmStatus::kDone);
   EXPECT_EQ(coffee->vlm_model, "fake-vl");
   EXPECT_EQ(coffee->keywords, (std::vector<std::string>{"咖啡", "木桌"}));
   EXPECT_TRUE(album_->store().get_vector(ids["coffee.png"], "desc").ok());
   // No description for these: the failure keeps its reason.
   auto pokemon = album_->get_photo(ids["pokemon.jpeg"]);
-  EXPECT_EQ(pokemon->vlm_status, "failed");
+  EXPECT_EQ(pokemon->vlm_status, VlmStatus::kFailed);
   EXPECT_NE(album_->store().vlm_error(ids["pokemon.jpeg"])->find("no description"), std::string::npos);
   EXPECT_FALSE(album_->job_stats().recent_failures.empty());
 
   SearchOptions opt;
   opt.limit = 4;
-  opt.mode = "clip";
+  opt.mode = SearchMode::kClip;
   auto plain = album_->search("拿着相机", opt);
   ASSERT_TRUE(plain.ok());
   EXPECT_NE((*plain)[0].photo.id, ids["camera.png"]);  // the random CLIP prefers pokemon
-  opt.mode = "hybrid";
+  opt.mode = SearchMode::kHybrid;
   auto hy = album_->search("拿着相机", opt);
   ASSERT_TRUE(hy.ok()) << hy.status().to_string();
   ASSERT_EQ(hy->size(), 4u);
@@ -679,14 +679,14 @@ TEST_F(AlbumTest, HybridRanksTheDescribedMatchFirst) {
   fake->fail_all = true;
   ASSERT_TRUE(album_->analyze(ids["coffee.png"]).ok());
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(album_->get_photo(ids["coffee.png"])->vlm_status, "failed");
+  EXPECT_EQ(album_->get_photo(ids["coffee.png"])->vlm_status, VlmStatus::kFailed);
   EXPECT_NE(album_->store().vlm_error(ids["coffee.png"])->find("down"), std::string::npos);
   fake->fail_all = false;
   auto n = album_->analyze_missing();
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 3);  // pokemon, chelsea (never described) and coffee (failed)
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
-  EXPECT_EQ(album_->get_photo(ids["coffee.png"])->vlm_status, "done");
+  EXPECT_EQ(album_->get_photo(ids["coffee.png"])->vlm_status, VlmStatus::kDone);
 }
 
 TEST_F(AlbumTest, ConcurrentUploadsAndSearches) {

@@ -128,7 +128,7 @@ TEST_F(OrganiseTest, TrashLeavesSearchAndSimilarAtOnceAndRestoreBringsItBack) {
   ASSERT_TRUE(r.ok() && r->not_found.empty());
   EXPECT_FALSE(contains(search_ids("猫"), cat));
   SearchOptions hybrid;
-  hybrid.mode = "hybrid";
+  hybrid.mode = SearchMode::kHybrid;
   EXPECT_FALSE(contains(search_ids("chelsea", hybrid), cat));  // the file name match too
   sim = album_->similar(ids["chelsea_small.png"], 10);
   ASSERT_EQ(sim->size(), 3u);
@@ -214,7 +214,7 @@ TEST_F(OrganiseTest, SearchWithinAnAlbumAndFavourites) {
   Ids want = in;
   std::sort(want.begin(), want.end());
   EXPECT_EQ(got, want);
-  opt.mode = "hybrid";
+  opt.mode = SearchMode::kHybrid;
   got = search_ids("猫", opt);
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, want);
@@ -240,7 +240,7 @@ TEST_F(OrganiseTest, HybridSearchFindsVisibleTextAndSaysWhyItMatched) {
   ASSERT_TRUE(album_->store().set_description(receipt, "桌上的一杯咖啡和小票", {"咖啡", "小票"}, "fake",
                                              "星巴克 拿铁 增值税发票").ok());
   SearchOptions opt;
-  opt.mode = "hybrid";
+  opt.mode = SearchMode::kHybrid;
   opt.limit = 5;
   auto hits = album_->search("发票", opt);
   ASSERT_TRUE(hits.ok()) << hits.status().to_string();

@@ -10,6 +10,7 @@
 #include "core/sha256.h"
 #include "ingest/folder_scan.h"
 #include "ingest/safe_name.h"
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,7 +85,7 @@ class IngestTest : public ::testing::Test {
 
 TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
   std::string bytes = read_test_image("chelsea_exif6.jpg");
-  auto r = ingest_->add("holiday/cat.jpg", bytes, "pending");
+  auto r = ingest_->add("holiday/cat.jpg", bytes);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_FALSE(r->duplicate);
   auto p = store_->get_photo(r->id);
@@ -94,7 +95,7 @@ TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
   EXPECT_EQ(p->folder, "holiday");
   EXPECT_EQ(p->mime, "image/jpeg");
   EXPECT_EQ(p->size, static_cast<int64_t>(bytes.size()));
-  EXPECT_EQ(p->status, "pending");
+  EXPECT_EQ(p->status, PhotoStatus::kPending);
   // EXIF orientation 6: pixels stored rotated (300x451), reported upright as chelsea.png.
   EXPECT_EQ(p->width, 451);
   EXPECT_EQ(p->height, 300);
@@ -114,9 +115,9 @@ TEST_F(IngestTest, StoresOriginalThumbnailAndMetadata) {
 
 TEST_F(IngestTest, DuplicateReturnsExistingIdWithoutDecoding) {
   std::string bytes = read_test_image("pokemon.jpeg");
-  auto a = ingest_->add("a.jpg", bytes, "pending");
+  auto a = ingest_->add("a.jpg", bytes);
   ASSERT_TRUE(a.ok());
-  auto b = ingest_->add("other/name.jpg", bytes, "pending");
+  auto b = ingest_->add("other/name.jpg", bytes);
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(b->duplicate);
   EXPECT_EQ(a->id, b->id);
@@ -124,16 +125,16 @@ TEST_F(IngestTest, DuplicateReturnsExistingIdWithoutDecoding) {
 }
 
 TEST_F(IngestTest, RejectsNonImagesTruncatedAndOversizedWithReasons) {
-  auto r = ingest_->add("notes.jpg", "this is not an image at all", "pending");
+  auto r = ingest_->add("notes.jpg", "this is not an image at all");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 
-  r = ingest_->add("empty.jpg", "", "pending");
+  r = ingest_->add("empty.jpg", "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 
   std::string jpeg = read_test_image("coffee_q90.jpg");
-  r = ingest_->add("half.jpg", jpeg.substr(0, jpeg.size() / 2), "pending");
+  r = ingest_->add("half.jpg", jpeg.substr(0, jpeg.size() / 2));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().to_string();
 
@@ -141,14 +142,14 @@ TEST_F(IngestTest, RejectsNonImagesTruncatedAndOversizedWithReasons) {
   small.data_dir = data_.string();
   small.max_bytes = 1000;
   Ingestor tight(*store_, small);
-  r = tight.add("big.png", read_test_image("camera.png"), "pending");
+  r = tight.add("big.png", read_test_image("camera.png"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
 
   small.max_bytes = 200LL << 20;
   small.max_pixels = 1000;  // decompression-bomb limit, judged from the header
   Ingestor few_pixels(*store_, small);
-  r = few_pixels.add("many.png", read_test_image("camera.png"), "pending");
+  r = few_pixels.add("many.png", read_test_image("camera.png"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
 
@@ -167,7 +168,7 @@ TEST_F(IngestTest, UnsafeNamesNeverTouchTheDisk) {
   };
   std::vector<std::string> imgs = {"pokemon.jpeg", "chelsea_small.png", "coffee_q90.jpg"};
   for (size_t i = 0; i < cases.size(); ++i) {
-    auto r = ingest_->add(cases[i].name, read_test_image(imgs[i]), "pending");
+    auto r = ingest_->add(cases[i].name, read_test_image(imgs[i]));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     auto p = store_->get_photo(r->id);
     EXPECT_EQ(p->folder, cases[i].folder);
@@ -185,28 +186,69 @@ TEST_F(IngestTest, UnsafeNamesNeverTouchTheDisk) {
   }
 }
 
-TEST_F(IngestTest, FailedHookRollsBackRowAndFiles) {
+TEST_F(IngestTest, RowAndJobsAreWrittenTogether) {
   std::string bytes = read_test_image("pokemon.jpeg");
-  int64_t seen = 0;
-  auto r = ingest_->add("a.jpg", bytes, "pending", [&](int64_t id, const RgbImage& img) {
-    seen = id;
-    EXPECT_GT(img.width, 0);
-    return Status::IOError("disk full (injected)");
-  });
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kIOError);
-  EXPECT_GT(seen, 0);
+  NewPhoto init;
+  init.status = PhotoStatus::kNoModel;
+  init.vlm_status = VlmStatus::kPending;
+  init.jobs = {JobKind::kEmbed, JobKind::kDescribe};
+  auto r = ingest_->add("a.jpg", bytes, init);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->duplicate);
+  auto p = store_->get_photo(r->id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->status, PhotoStatus::kNoModel);
+  EXPECT_EQ(p->vlm_status, VlmStatus::kPending);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kDescribe), 1);
+  // The decoded pixels come back to the caller (oriented as stored).
+  ASSERT_TRUE(r->image.has_value());
+  EXPECT_EQ(r->image->width, p->width);
+  EXPECT_EQ(r->image->height, p->height);
+  EXPECT_EQ(r->image->pixels.size(), static_cast<size_t>(p->width) * p->height * 3);
+
+  // A duplicate writes nothing: no second row, no more jobs, no pixels.
+  auto again = ingest_->add("b.jpg", bytes, init);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->id, r->id);
+  EXPECT_FALSE(again->image.has_value());
+  EXPECT_EQ(*store_->active_job_count(), 2);
+}
+
+// A failure while recording (here: the jobs insert, refused by a trigger that
+// a second connection adds) leaves no row, no job and no file behind.
+TEST_F(IngestTest, FailedInsertLeavesNothing) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((data_ / "album.db").string().c_str(), &raw), SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(raw, sql, nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+  };
+  exec("CREATE TRIGGER no_jobs BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'injected'); END");
+  std::string bytes = read_test_image("pokemon.jpeg");
+  NewPhoto init;
+  init.jobs = {JobKind::kEmbed};
+  auto r = ingest_->add("a.jpg", bytes, init);
+  EXPECT_FALSE(r.ok());
   EXPECT_EQ(*store_->count_photos(), 0);
   EXPECT_FALSE(store_->get_photo_by_hash(sha256_hex(bytes)).ok());
+  EXPECT_EQ(*store_->active_job_count(), 0);
   EXPECT_TRUE(media_files().empty());
-  // And the same bytes can be added afterwards.
-  auto again = ingest_->add("a.jpg", bytes, "pending");
-  ASSERT_TRUE(again.ok());
+  // Without the fault the same bytes go in, with their job.
+  exec("DROP TRIGGER no_jobs");
+  sqlite3_close(raw);
+  auto again = ingest_->add("a.jpg", bytes, init);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
   EXPECT_FALSE(again->duplicate);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(media_files().size(), 2u);
 }
 
 TEST_F(IngestTest, RemoveFilesDeletesBoth) {
-  auto r = ingest_->add("a.png", read_test_image("chelsea_small.png"), "pending");
+  auto r = ingest_->add("a.png", read_test_image("chelsea_small.png"));
   ASSERT_TRUE(r.ok());
   auto p = store_->get_photo(r->id);
   ASSERT_TRUE(p.ok());
@@ -221,7 +263,7 @@ TEST_F(IngestTest, ConcurrentIdenticalAddsYieldOnePhoto) {
   std::vector<std::thread> ts;
   std::vector<Result<IngestResult>> rs(4, Status::Internal("unset"));
   for (int i = 0; i < 4; ++i) {
-    ts.emplace_back([&, i] { rs[i] = ingest_->add("c.jpg", bytes, "pending"); });
+    ts.emplace_back([&, i] { rs[i] = ingest_->add("c.jpg", bytes); });
   }
   for (auto& t : ts) t.join();
   int fresh = 0;

@@ -73,9 +73,9 @@ class JobRunnerTest : public ::testing::Test {
 
   int64_t add(const std::string& file) {
     auto bytes = read_file(golden::data("images/" + file));
-    auto r = ingest_->add(file, *bytes, "pending");
+    auto r = ingest_->add(file, *bytes);
     EXPECT_TRUE(r.ok()) << r.status().to_string();
-    EXPECT_TRUE(store_->enqueue_job("embed", r->id).ok());
+    EXPECT_TRUE(store_->enqueue_job(JobKind::kEmbed, r->id).ok());
     return r->id;
   }
   JobRunnerDeps deps() {
@@ -101,7 +101,7 @@ TEST_F(JobRunnerTest, EmbedsInBatchesIntoStoreAndIndex) {
   JobRunnerDeps d = deps();
   d.embed_batch = 2;
   JobRunner runner(d);
-  EXPECT_EQ(runner.active_kinds(), (std::vector<std::string>{"embed"}));
+  EXPECT_EQ(runner.active_kinds(), (std::vector<JobKind>{JobKind::kEmbed}));
   runner.start();
   ASSERT_TRUE(runner.wait_idle(120));
   EmbedStats st = runner.embed_stats();
@@ -110,7 +110,7 @@ TEST_F(JobRunnerTest, EmbedsInBatchesIntoStoreAndIndex) {
   EXPECT_GT(st.encode_seconds, 0);
   EXPECT_EQ(clip_vectors_->index().size(), 7);
   for (auto& [id, name] : name_of) {
-    EXPECT_EQ(store_->get_photo(id)->status, "ready");
+    EXPECT_EQ(store_->get_photo(id)->status, PhotoStatus::kReady);
     auto v = store_->get_vector(id, "clip");
     ASSERT_TRUE(v.ok());
     for (auto& im : g.images) {
@@ -135,9 +135,9 @@ TEST_F(JobRunnerTest, AMissingOriginalFailsWithAReason) {
   JobRunner runner(deps());
   runner.start();
   ASSERT_TRUE(runner.wait_idle(120));
-  EXPECT_EQ(store_->get_photo(good)->status, "ready");
+  EXPECT_EQ(store_->get_photo(good)->status, PhotoStatus::kReady);
   auto p = store_->get_photo(bad);
-  EXPECT_EQ(p->status, "failed");
+  EXPECT_EQ(p->status, PhotoStatus::kFailed);
   EXPECT_NE(p->error.find("cannot read the original"), std::string::npos) << p->error;
   auto js = store_->job_stats(10);
   ASSERT_TRUE(js.ok());
@@ -165,13 +165,13 @@ TEST_F(JobRunnerTest, KindsWithoutAWorkerStayQueued) {
   runner.start();
   EXPECT_TRUE(runner.wait_idle(1));
   runner.stop();
-  EXPECT_EQ(*store_->active_job_count("embed"), 1);
-  EXPECT_EQ(store_->get_photo(id)->status, "pending");
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(store_->get_photo(id)->status, PhotoStatus::kPending);
 }
 
 TEST_F(JobRunnerTest, DescribeThenEmbedTheDescription) {
   int64_t id = add("pokemon.jpeg");
-  ASSERT_TRUE(store_->enqueue_job("describe", id).ok());
+  ASSERT_TRUE(store_->enqueue_job(JobKind::kDescribe, id).ok());
   FakeVlm vlm;
   std::vector<std::string> seen_texts;
   std::mutex mu;
@@ -189,11 +189,11 @@ TEST_F(JobRunnerTest, DescribeThenEmbedTheDescription) {
     return Status::OK();
   };
   JobRunner runner(d);
-  EXPECT_EQ(runner.active_kinds(), (std::vector<std::string>{"embed", "describe", "embed_desc"}));
+  EXPECT_EQ(runner.active_kinds(), (std::vector<JobKind>{JobKind::kEmbed, JobKind::kDescribe, JobKind::kEmbedDesc}));
   runner.start();
   ASSERT_TRUE(runner.wait_idle(120));
   auto p = store_->get_photo(id);
-  EXPECT_EQ(p->vlm_status, "done");
+  EXPECT_EQ(p->vlm_status, VlmStatus::kDone);
   EXPECT_EQ(p->description, "宽 224 的照片");
   EXPECT_EQ(p->vlm_model, "fake-vl");
   ASSERT_EQ(seen_texts.size(), 1u);
@@ -226,7 +226,7 @@ class HungVlm : public VlmClient {
 
 TEST_F(JobRunnerTest, StopCancelsAHungDescribeAndKeepsItsJob) {
   int64_t id = add("pokemon.jpeg");
-  ASSERT_TRUE(store_->enqueue_job("describe", id).ok());
+  ASSERT_TRUE(store_->enqueue_job(JobKind::kDescribe, id).ok());
   HungVlm vlm;
   JobRunnerDeps d = deps();
   d.clip = nullptr;  // describe only
@@ -241,10 +241,10 @@ TEST_F(JobRunnerTest, StopCancelsAHungDescribeAndKeepsItsJob) {
   }
   EXPECT_EQ(vlm.cancels, 1);
   EXPECT_FALSE(vlm.cancelled);  // usable again by a next run
-  EXPECT_EQ(*store_->active_job_count("describe"), 1);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kDescribe), 1);
   EXPECT_EQ(store_->job_stats()->failed, 0);
   auto p = store_->get_photo(id);
-  EXPECT_EQ(p->vlm_status, "pending");
+  EXPECT_EQ(p->vlm_status, VlmStatus::kPending);
   EXPECT_EQ(p->vlm_error, "");
 }
 
@@ -257,15 +257,15 @@ TEST_F(JobRunnerTest, StopLeavesUnfinishedJobsPending) {
     runner.start();
     runner.stop();  // immediately: whatever was not stored must still be queued
   }
-  int64_t ready = store_->photo_ids_with_status("ready")->size();
-  EXPECT_EQ(*store_->active_job_count("embed") + ready, 5);
+  int64_t ready = store_->photo_ids_with_status(PhotoStatus::kReady)->size();
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed) + ready, 5);
   auto js = store_->job_stats(10);
   EXPECT_EQ(js->running, 0);
   EXPECT_EQ(js->failed, 0);
   JobRunner again(d);
   again.start();
   ASSERT_TRUE(again.wait_idle(120));
-  EXPECT_EQ(store_->photo_ids_with_status("ready")->size(), 5u);
+  EXPECT_EQ(store_->photo_ids_with_status(PhotoStatus::kReady)->size(), 5u);
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ class FakeAlbum : public Album {
     p.folder = slash == std::string::npos ? "" : n.substr(0, slash);
     p.mime = "image/jpeg";
     p.size = static_cast<int64_t>(bytes.size());
-    p.status = "ready";
-    p.vlm_status = "none";
+    p.status = PhotoStatus::kReady;
+    p.vlm_status = VlmStatus::kNone;
     (void)write_file_atomic(dir_ + "/" + std::to_string(p.id) + ".jpg", bytes);
     photos_[p.id] = p;
     return AddResult{p.id, std::string(name), false};
@@ -92,7 +92,7 @@ class FakeAlbum : public Album {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = photos_.find(id);
     if (it == photos_.end()) return Status::NotFound("no photo");
-    it->second.vlm_status = "pending";
+    it->second.vlm_status = VlmStatus::kPending;
     return Status::OK();
   }
   Result<int64_t> analyze_missing() override { return int64_t{0}; }
@@ -136,7 +136,7 @@ class FakeAlbum : public Album {
     j.pending = 2;
     j.done = 5;
     j.failed = 1;
-    j.recent_failures.push_back({7, 3, "embed", "decode failed", "2024-01-01T00:00:00Z"});
+    j.recent_failures.push_back({7, 3, JobKind::kEmbed, "decode failed", "2024-01-01T00:00:00Z"});
     return j;
   }
   bool wait_idle(double) override { return true; }

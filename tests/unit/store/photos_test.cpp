@@ -1,5 +1,6 @@
 // Store: open/migrations, photos, vectors, settings.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <thread>
@@ -51,7 +52,7 @@ TEST(StoreOpen, InMemory) {
 TEST_F(StoreTest, IdsOfDeletedPhotosAndJobsAreNotReused) {
   const int64_t a = add("a");
   const int64_t b = add("b");
-  ASSERT_TRUE(*store_->enqueue_job("describe", b));
+  ASSERT_TRUE(*store_->enqueue_job(JobKind::kDescribe, b));
   auto claimed = store_->claim_jobs({}, 1);
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
@@ -60,7 +61,7 @@ TEST_F(StoreTest, IdsOfDeletedPhotosAndJobsAreNotReused) {
   reopen();                                   // and not only within one connection
   const int64_t c = add("c");
   EXPECT_GT(c, b);
-  ASSERT_TRUE(*store_->enqueue_job("describe", c));
+  ASSERT_TRUE(*store_->enqueue_job(JobKind::kDescribe, c));
   auto next = store_->claim_jobs({}, 1);
   ASSERT_TRUE(next.ok());
   ASSERT_EQ(next->size(), 1u);
@@ -93,8 +94,8 @@ TEST(StoreMigration, Version1DatabaseKeepsEverything) {
     ASSERT_TRUE(st.put_vector(a, "clip", "m", v).ok());
     ASSERT_TRUE(st.put_vector(b, "clip", "m", v).ok());
     ASSERT_TRUE(st.set_description(b, "沙发上的橘猫", {"橘猫"}, "qwen").ok());
-    ASSERT_TRUE(*st.enqueue_job("embed", c));
-    ASSERT_TRUE(st.set_vlm_status(c, "failed", "HTTP 500").ok());
+    ASSERT_TRUE(*st.enqueue_job(JobKind::kEmbed, c));
+    ASSERT_TRUE(st.set_vlm_status(c, VlmStatus::kFailed, "HTTP 500").ok());
   }
   auto s = Store::open(path);
   ASSERT_TRUE(s.ok()) << s.status().to_string();
@@ -147,8 +148,8 @@ TEST_F(StoreTest, InsertGetRoundTrip) {
   ASSERT_TRUE(p->gps_lat && p->gps_lon);
   EXPECT_DOUBLE_EQ(*p->gps_lat, 31.23);
   EXPECT_DOUBLE_EQ(*p->gps_lon, 121.47);
-  EXPECT_EQ(p->status, "pending");
-  EXPECT_EQ(p->vlm_status, "none");
+  EXPECT_EQ(p->status, PhotoStatus::kPending);
+  EXPECT_EQ(p->vlm_status, VlmStatus::kNone);
   EXPECT_EQ(p->keywords, (std::vector<std::string>{"海边", "日落"}));
   EXPECT_EQ(p->description, "海边的日落");
   // added_at defaults to now, UTC ISO 8601: "YYYY-MM-DDTHH:MM:SSZ".
@@ -185,14 +186,43 @@ TEST_F(StoreTest, DuplicateHashReturnsExistingId) {
   EXPECT_EQ(store_->get_photo(id)->filename, "first.jpg");  // unchanged
 }
 
+TEST_F(StoreTest, InsertWithJobsIsOneTransaction) {
+  const JobKind both[] = {JobKind::kEmbed, JobKind::kDescribe};
+  auto r = store_->insert_photo(make_photo("tx"), both);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
+  EXPECT_EQ(*store_->active_job_count(JobKind::kDescribe), 1);
+  auto dup = store_->insert_photo(make_photo("tx"), both);
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->id, r->id);
+  EXPECT_EQ(*store_->active_job_count(), 2);  // a duplicate queues nothing
+
+  // The second job fails (a trigger added by another connection): the row and
+  // the first job are gone with it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "CREATE TRIGGER no_describe BEFORE INSERT ON jobs WHEN NEW.kind = 'describe' "
+                         "BEGIN SELECT RAISE(ABORT, 'injected'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_FALSE(store_->insert_photo(make_photo("tx2"), both).ok());
+  EXPECT_EQ(store_->get_photo_by_hash("tx2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->count_photos(), 1);
+  EXPECT_EQ(*store_->active_job_count(), 2);
+  // The store is still usable afterwards.
+  const JobKind embed[] = {JobKind::kEmbed};
+  EXPECT_TRUE(store_->insert_photo(make_photo("tx3"), embed).ok());
+  EXPECT_EQ(*store_->active_job_count(), 3);
+}
+
 TEST_F(StoreTest, InsertRejectsBadInput) {
   EXPECT_EQ(store_->insert_photo(make_photo("")).status().code(), StatusCode::kInvalidArgument);
-  PhotoInfo bad = make_photo("x");
-  bad.status = "weird";
-  EXPECT_EQ(store_->insert_photo(bad).status().code(), StatusCode::kInvalidArgument);
-  bad.status = "";
-  bad.vlm_status = "later";
-  EXPECT_EQ(store_->insert_photo(bad).status().code(), StatusCode::kInvalidArgument);
+  // Unknown status strings can no longer reach insert_photo (enums); they are
+  // refused where strings come in (types_test.cpp: parse_* on unknown strings).
   EXPECT_EQ(*store_->count_photos(), 0);
 }
 
@@ -260,7 +290,7 @@ TEST_F(StoreTest, DeleteCascadesToVectorsJobsAndFts) {
   std::vector<float> v = {1, 2, 3};
   ASSERT_TRUE(store_->put_vector(id, "clip", "m", v).ok());
   ASSERT_TRUE(store_->put_vector(other, "clip", "m", v).ok());
-  ASSERT_TRUE(store_->enqueue_job("embed", id).ok());
+  ASSERT_TRUE(store_->enqueue_job(JobKind::kEmbed, id).ok());
   ASSERT_TRUE(store_->set_description(id, "海边的日落", {"日落"}, "qwen").ok());
 
   auto gone = store_->delete_photo(id);
@@ -278,26 +308,25 @@ TEST_F(StoreTest, DeleteCascadesToVectorsJobsAndFts) {
 
 TEST_F(StoreTest, StatusAndDescriptionUpdates) {
   int64_t id = add("s");
-  ASSERT_TRUE(store_->set_photo_status(id, "failed", "decode error").ok());
+  ASSERT_TRUE(store_->set_photo_status(id, PhotoStatus::kFailed, "decode error").ok());
   auto p = store_->get_photo(id);
-  EXPECT_EQ(p->status, "failed");
+  EXPECT_EQ(p->status, PhotoStatus::kFailed);
   EXPECT_EQ(p->error, "decode error");
-  EXPECT_EQ(store_->set_photo_status(id, "bogus").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->set_photo_status(777, "ready").code(), StatusCode::kNotFound);
-  EXPECT_EQ(*store_->photo_ids_with_status("failed"), std::vector<int64_t>{id});
-  EXPECT_TRUE(store_->photo_ids_with_status("ready")->empty());
+  EXPECT_EQ(store_->set_photo_status(777, PhotoStatus::kReady).code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->photo_ids_with_status(PhotoStatus::kFailed), std::vector<int64_t>{id});
+  EXPECT_TRUE(store_->photo_ids_with_status(PhotoStatus::kReady)->empty());
 
   EXPECT_EQ(*store_->photo_ids_without_description(), std::vector<int64_t>{id});
-  ASSERT_TRUE(store_->set_vlm_status(id, "failed", "HTTP 500").ok());
+  ASSERT_TRUE(store_->set_vlm_status(id, VlmStatus::kFailed, "HTTP 500").ok());
   EXPECT_EQ(*store_->vlm_error(id), "HTTP 500");
-  EXPECT_EQ(store_->get_photo(id)->vlm_status, "failed");
-  EXPECT_EQ(store_->set_vlm_status(id, "maybe").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->get_photo(id)->vlm_status, VlmStatus::kFailed);
+  // Unknown status strings: parse_photo_status / parse_vlm_status (types_test.cpp).
 
   ASSERT_TRUE(store_->set_description(id, "一只猫", {"猫", "宠物"}, "qwen-vl-plus").ok());
   p = store_->get_photo(id);
   EXPECT_EQ(p->description, "一只猫");
   EXPECT_EQ(p->keywords, (std::vector<std::string>{"猫", "宠物"}));
-  EXPECT_EQ(p->vlm_status, "done");
+  EXPECT_EQ(p->vlm_status, VlmStatus::kDone);
   EXPECT_EQ(p->vlm_model, "qwen-vl-plus");
   EXPECT_FALSE(p->described_at.empty());
   EXPECT_EQ(*store_->vlm_error(id), "");
@@ -339,6 +368,45 @@ TEST_F(StoreTest, VectorRoundTrip) {
   ASSERT_TRUE(store_->delete_vector(id, "clip").ok());
   EXPECT_EQ(store_->get_vector(id, "clip").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(store_->delete_vector(id, "clip").ok());  // idempotent
+}
+
+TEST_F(StoreTest, GetVectorsReadsABatch) {
+  // More ids than one statement binds (500), some without a vector, one of the
+  // other kind only, and ids that are no photo at all.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 1203; ++i) {
+    int64_t id = add("gv" + std::to_string(i));
+    ids.push_back(id);
+    if (i % 3 == 0) continue;  // no vector
+    std::vector<float> v = {float(i), 1.0f};
+    ASSERT_TRUE(store_->put_vector(id, i == 7 ? "desc" : "clip", i % 2 ? "m1" : "m2", v).ok());
+  }
+  ids.push_back(999'999);
+  auto got = store_->get_vectors(ids, "clip");
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  size_t expected = 0;
+  for (int i = 0; i < 1203; ++i) {
+    auto it = got->find(ids[i]);
+    if (i % 3 == 0 || i == 7) {
+      EXPECT_EQ(it, got->end()) << i;
+      continue;
+    }
+    ++expected;
+    ASSERT_NE(it, got->end()) << i;
+    EXPECT_EQ(it->second.model, i % 2 ? "m1" : "m2");
+    EXPECT_EQ(it->second.data, (std::vector<float>{float(i), 1.0f}));
+    // The same as one at a time.
+    auto one = store_->get_vector(ids[i], "clip");
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->data, it->second.data);
+  }
+  EXPECT_EQ(got->size(), expected);
+  auto desc = store_->get_vectors(ids, "desc");
+  ASSERT_TRUE(desc.ok());
+  ASSERT_EQ(desc->size(), 1u);
+  EXPECT_EQ(desc->begin()->first, ids[7]);
+  EXPECT_TRUE(store_->get_vectors({}, "clip")->empty());
+  EXPECT_EQ(store_->get_vectors(ids, "pixels").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(StoreTest, ForEachVectorBatchesAndFilters) {

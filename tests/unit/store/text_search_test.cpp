@@ -1,6 +1,7 @@
 // Store: FTS5 trigram search and the LIKE fallback for 1-2 character terms.
 #include <gtest/gtest.h>
 
+#include "store/keyword_score.h"
 #include "store_test_util.h"
 
 namespace sa::testing {
@@ -48,12 +49,21 @@ TEST_F(TextSearchTest, ShortChineseQueriesUseLikeFallback) {
   EXPECT_TRUE(ids("狗").empty());
 }
 
-TEST_F(TextSearchTest, ScoresFollowWhereTheTermIs) {
-  EXPECT_FLOAT_EQ(score_of("日落", sunset_), 1.0f);        // equal to a keyword
-  EXPECT_FLOAT_EQ(score_of("橙红色", sunset_), 0.8f);      // inside a keyword
-  EXPECT_FLOAT_EQ(score_of("天空是", sunset_), 0.6f);      // description only
-  EXPECT_FLOAT_EQ(score_of("festival", plain_), 0.4f);    // filename, case-insensitive
-  EXPECT_FLOAT_EQ(score_of("日落 天空是", sunset_), 0.8f); // mean over terms
+// The score is the one keyword scorer's (store/keyword_score.h), the number
+// hybrid search reports: 1 for the whole query in one field, else half the
+// fraction of terms found.
+TEST_F(TextSearchTest, ScoreIsTheKeywordScorer) {
+  EXPECT_FLOAT_EQ(score_of("日落", sunset_), 1.0f);        // a keyword
+  EXPECT_FLOAT_EQ(score_of("橙红色", sunset_), 1.0f);      // inside a keyword
+  EXPECT_FLOAT_EQ(score_of("天空是", sunset_), 1.0f);      // description only
+  EXPECT_FLOAT_EQ(score_of("festival", plain_), 1.0f);    // filename, case-insensitive
+  EXPECT_FLOAT_EQ(score_of("日落 天空是", sunset_), 0.5f); // both terms, not as one phrase
+  EXPECT_FLOAT_EQ(score_of("海边的 日落", sunset_), 1.0f); // the phrase, spaces ignored
+  for (const char* q : {"日落", "橙红色", "天空是", "日落 天空是", "日落 海边", "海边的 日落"}) {
+    auto p = store_->get_photo(sunset_);
+    ASSERT_TRUE(p.ok());
+    EXPECT_FLOAT_EQ(score_of(q, sunset_), keyword_score(q, keyword_text(*p))) << q;
+  }
 }
 
 TEST_F(TextSearchTest, AllTermsMustMatch) {
@@ -104,8 +114,18 @@ TEST_F(TextSearchTest, LimitAndOrder) {
   auto r = store_->search_text("beach", 3);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 3u);
-  EXPECT_FLOAT_EQ((*r)[0].score, 1.0f);  // the one with the keyword first
-  EXPECT_GE((*r)[1].score, (*r)[2].score);
+  for (const auto& h : *r) EXPECT_FLOAT_EQ(h.score, 1.0f);  // the word is in every name
+  // A whole-phrase match ranks above partial ones ("day" is also in every
+  // photo's folder trip/day1; only one has "beach day" in its description).
+  auto two = store_->search_text("beach day", 10);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 5u);
+  EXPECT_FLOAT_EQ((*two)[0].score, 1.0f);
+  for (size_t i = 1; i < two->size(); ++i) EXPECT_FLOAT_EQ((*two)[i].score, 0.5f);
+  auto part = store_->search_text("beach jpg", 10);
+  ASSERT_TRUE(part.ok());
+  ASSERT_EQ(part->size(), 5u);
+  for (const auto& h : *part) EXPECT_FLOAT_EQ(h.score, 0.5f);  // both terms, never as one phrase
   EXPECT_TRUE(store_->search_text("beach", 0)->empty());
 }
 
