@@ -22,6 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// How long import_folder waits for the embed worker to take something from a full
+// pixel cache before it goes on without waiting (a stopped or very slow worker).
+constexpr double kCacheStallSeconds = 60.0;
+
 Status no_vlm() {
   return Status::Unavailable(
       "no VLM configured: set QWEN_API_KEY (or DASHSCOPE_API_KEY), or QWEN_BASE_URL / "
@@ -97,12 +101,11 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
     init.jobs.push_back(JobKind::kDescribe);
   }
   SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
-  if (clip_ && ir.image) {
-    // Preprocess now, while the decoded pixels are at hand: the embed worker
-    // then skips a second decode of the original. (Should it claim the job
-    // first, it decodes the original itself and drops this entry when done.)
-    const int res = clip_->image_resolution();
-    pixel_cache_->put(ir.id, res, clip_preprocess(*ir.image, res));
+  if (clip_ && !ir.clip_pixels.empty()) {
+    // Made by the ingest from its one decode, before the job was committed: the
+    // embed worker then skips a second decode of the original. (Should it claim
+    // the job first, it decodes the original itself and drops this entry when done.)
+    pixel_cache_->put(ir.id, clip_->image_resolution(), std::move(ir.clip_pixels));
   }
   AddResult out;
   out.id = ir.id;
@@ -134,6 +137,7 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
   std::atomic<size_t> next{0};
   int64_t done = 0;
   const int64_t total = static_cast<int64_t>(files.size());
+  const bool embedding_now = clip_ && runner_ && runner_->running();
   auto work = [&] {
     while (true) {
       if (cancel.load()) return;
@@ -143,6 +147,13 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       std::string rel = fs::path(path).lexically_relative(parent).generic_string();
       if (rel.empty() || rel.rfind("..", 0) == 0) rel = fs::path(path).filename().string();
       Result<AddResult> r = Status::Internal("unreached");
+      // At the encoder's pace: what is decoded now waits in the pixel cache for the
+      // embed worker; a full cache would make the worker decode the photo again.
+      if (embedding_now) {
+        const int res = clip_->image_resolution();
+        (void)pixel_cache_->wait_for_room(size_t(3) * res * res * sizeof(float), cancel, kCacheStallSeconds);
+        if (cancel.load()) return;
+      }
       auto bytes = read_file(path, static_cast<size_t>(cfg_.max_upload_bytes));
       if (bytes.ok()) {
         r = add_file_impl(rel, *bytes);

@@ -118,6 +118,11 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   io.data_dir = root.string();
   io.max_bytes = cfg.max_upload_bytes;
   io.max_pixels = cfg.max_pixels;
+  // The opt-in reduced-cost decode: JPEGs DCT-scaled to at least twice the model
+  // input, then the exact bicubic (docs/performance.md has its cosine to the exact path).
+  const int min_side = cfg.reduced_decode && clip_ ? 2 * clip_->image_resolution() : 0;
+  io.decode_min_side = min_side;
+  io.clip_resolution = clip_ ? clip_->image_resolution() : 0;
   ingest_ = std::make_unique<Ingestor>(*store_, io);
   pixel_cache_ = std::make_unique<PixelCache>(deps.pixel_cache_bytes);
 
@@ -141,6 +146,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   jd.embed_batch = cfg.embed_batch;
   jd.limits.max_bytes = cfg.max_upload_bytes;
   jd.limits.max_pixels = cfg.max_pixels;
+  jd.limits.min_side = min_side;
   jd.vlm = vlm_.get();
   jd.vlm_concurrency = cfg.vlm.concurrency;
   jd.text_encoder = text_encoder;

@@ -47,6 +47,7 @@ Status apply_config_file(const std::string& path, Config* cfg) {
   SA_RETURN_IF_ERROR(read_key(j, "port", &cfg->port));
   SA_RETURN_IF_ERROR(read_key(j, "threads", &cfg->threads));
   SA_RETURN_IF_ERROR(read_key(j, "embed_batch", &cfg->embed_batch));
+  SA_RETURN_IF_ERROR(read_key(j, "reduced_decode", &cfg->reduced_decode));
   SA_RETURN_IF_ERROR(read_key(j, "max_upload_bytes", &cfg->max_upload_bytes));
   SA_RETURN_IF_ERROR(read_key(j, "max_pixels", &cfg->max_pixels));
   SA_RETURN_IF_ERROR(read_key(j, "web_dir", &cfg->web_dir));
@@ -119,6 +120,7 @@ Result<Config> load_config(const ConfigFlags& flags, const CliEnv& env, bool rea
   if (flags.port) cfg.port = *flags.port;
   if (flags.threads) cfg.threads = *flags.threads;
   if (flags.web_dir) cfg.web_dir = *flags.web_dir;
+  if (flags.reduced_decode) cfg.reduced_decode = *flags.reduced_decode;
   if (flags.vlm_base_url) cfg.vlm.base_url = *flags.vlm_base_url;
   if (flags.vlm_model) cfg.vlm.model = *flags.vlm_model;
 

@@ -23,6 +23,7 @@ struct ConfigFlags {
   std::optional<std::string> data_dir, model, arch, text_model, models_dir, host, web_dir;
   std::optional<int> port, threads;
   std::optional<std::string> vlm_base_url, vlm_model;
+  std::optional<bool> reduced_decode;
 };
 
 // Builds the Config. InvalidArgument for a malformed config.json (named, with the

@@ -82,6 +82,7 @@ WaitOutcome wait_for_jobs(Album& album, const std::string& label, const JobStats
   // Drawn also when the workers finished everything during the import.
   if (now.pending + now.running > 0 || finished(now) > 0) {
     Progress bar(label);
+    bar.show_rate("photos");
     while (true) {
       const int64_t left = now.pending + now.running;
       bar.update(finished(now), finished(now) + left);
@@ -173,6 +174,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
   for (const std::string& dir : folders) {
     if (g_stop) break;
     Progress bar("import " + dir);
+    bar.show_rate("photos");
     std::mutex mu;  // the callback may come from decoding threads
     auto r = (*album)->import_folder(
         dir,

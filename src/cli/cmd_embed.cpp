@@ -58,7 +58,7 @@ int cmd_embed_image(const Config& cfg, const EmbedArgs& a) {
   DecodeLimits lim;
   lim.max_pixels = cfg.max_pixels;
   lim.max_bytes = cfg.max_upload_bytes;
-  lim.max_side = kWorkingSide;  // as the album decodes, so vectors match
+  // Full size, as the album decodes for the exact CLIP preprocessing, so vectors match.
   // Every file is decoded before anything is printed: a bad file fails the command
   // without leaving half the output behind.
   std::vector<float> pixels;

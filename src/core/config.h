@@ -29,6 +29,9 @@ struct Config {
   int port = 5000;
   int threads = 0;          // BLAS threads; 0 = all cores
   int embed_batch = 8;      // images per encoder batch
+  // Import/upload: decode JPEGs with DCT scaling to >= 2x the model input before the
+  // exact bicubic (opt-in; its cosine to the exact path is in docs/performance.md).
+  bool reduced_decode = false;
   long long max_upload_bytes = 200LL << 20;   // per file
   long long max_pixels = 100'000'000;         // decompression-bomb limit
   std::string web_dir;      // static files; default: <source>/web

@@ -460,6 +460,20 @@ Result<ImageMeta> probe_image(std::string_view bytes, const DecodeLimits& lim) {
   return std::move(o.meta);
 }
 
+int jpeg_shrink_factor(int width, int height, int min_side) {
+  if (min_side <= 0) return 1;
+  for (int f : {8, 4, 2}) {
+    if ((width + f - 1) / f >= min_side && (height + f - 1) / f >= min_side) return f;
+  }
+  return 1;
+}
+
+namespace {
+std::atomic<int64_t> g_decodes{0};
+}  // namespace
+
+int64_t image_decode_count() { return g_decodes.load(); }
+
 Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, ImageMeta* meta) {
   // Sequential access: the loader runs top to bottom, serialised. With random access,
   // libvips 8.14's threaded tile reads let some damaged GIF/TIFF files decode "fine" on
@@ -471,9 +485,14 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, Ima
   const int factor = lim.max_side > 0 && side > lim.max_side
                          ? (side + lim.max_side - 1) / lim.max_side
                          : 1;
-  if (factor > 1 && (o.meta.kind == ImageFormat::kJpeg || o.meta.kind == ImageFormat::kWebp)) {
-    const bool jpeg = o.meta.kind == ImageFormat::kJpeg;
-    const int shrink = !jpeg ? 1 : factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
+  const bool jpeg = o.meta.kind == ImageFormat::kJpeg;
+  // JPEG: DCT scaling for max_side (at most the factor), or for min_side (the
+  // reduced-cost decode), whichever shrinks more; a larger factor still meets max_side.
+  const int jpeg_shrink = !jpeg ? 1
+                                : std::max(factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1,
+                                           jpeg_shrink_factor(w, h, lim.min_side));
+  if ((jpeg && jpeg_shrink > 1) || (factor > 1 && o.meta.kind == ImageFormat::kWebp)) {
+    const int shrink = jpeg_shrink;
     const double scale = jpeg ? 1.0 : 1.0 / factor;
     ImageMeta keep = std::move(o.meta);
     o.image.reset();
@@ -524,6 +543,7 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim, Ima
                                  lim.max_seconds));
   }
   if (meta) *meta = std::move(o.meta);
+  g_decodes.fetch_add(1);
   return out;
 }
 

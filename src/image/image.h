@@ -44,11 +44,27 @@ struct DecodeLimits {
   int max_side = 0;
   // A decode that runs longer than this is stopped (ResourceExhausted).
   double max_seconds = 30.0;
+  // decode_rgb only, JPEG only: when > 0, decode with libjpeg's DCT scaling by the
+  // largest factor (2, 4 or 8) that keeps both sides >= min_side (see
+  // jpeg_shrink_factor); with max_side too, the larger of the two factors. The
+  // import's opt-in reduced-cost decode passes twice the model input; 0 (the default)
+  // leaves the size alone, as the exact CLIP preprocessing needs.
+  int min_side = 0;
 };
 
-// The longer side the album works from (thumbnails, CLIP, the VLM): ingest and the
-// job workers decode with DecodeLimits::max_side = kWorkingSide so both paths see the
-// same pixels.
+// The DCT scaling factor decode_rgb uses for a width x height JPEG (as stored) and
+// lim.min_side: the largest of 8, 4, 2 whose output (ceil(side / factor)) keeps both
+// sides >= min_side, else 1. min_side <= 0 gives 1.
+int jpeg_shrink_factor(int width, int height, int min_side);
+
+// Successful decode_rgb calls in this process (thumbnail_jpeg's included): tests
+// check that the import pipeline decodes each photo once.
+int64_t image_decode_count();
+
+// The longer side the album works from where the pixels are only needed small (the
+// VLM's JPEG, previews): decodes for those pass DecodeLimits::max_side = kWorkingSide.
+// The CLIP input is made from the full-size decode by default (the exact reference
+// preprocessing), or from the opt-in reduced-cost decode (DecodeLimits::min_side).
 inline constexpr int kWorkingSide = 2048;
 
 // Starts libvips once (thread-safe, idempotent), blocks its untrusted loaders and

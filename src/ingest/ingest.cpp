@@ -9,6 +9,7 @@
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "image/clip_preprocess.h"
 #include "ingest/safe_name.h"
 
 namespace sa {
@@ -87,13 +88,16 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   lim.max_bytes = opt_.max_bytes;
   lim.max_pixels = opt_.max_pixels;
   // Header limits, structure and the pixel limit are checked before any pixel is
-  // decoded; the pixels are only ever needed small (thumbnail, CLIP, VLM), so the decode
-  // shrinks on load and never holds a 100-Mpx image at full size.
-  lim.max_side = kWorkingSide;
+  // decoded (decode_rgb), and full decodes share the decode memory budget. This one
+  // decode makes the thumbnail and the CLIP input: at full size for the exact CLIP
+  // preprocessing (the default), or DCT-scaled for the opt-in reduced-cost decode.
+  lim.min_side = opt_.decode_min_side;
   ImageMeta meta;
   SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
   SA_ASSIGN_OR_RETURN(std::string thumb,
                       encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+  std::vector<float> clip_pixels;
+  if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
 
   SafeName safe = sanitize_upload_name(name);
   PhotoInfo p;
@@ -136,7 +140,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     // (identical) files we just rewrote.
     return IngestResult{ins->id, true, std::nullopt};
   }
-  return IngestResult{ins->id, false, std::move(img)};
+  return IngestResult{ins->id, false, std::move(img), std::move(clip_pixels)};
 }
 
 Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {

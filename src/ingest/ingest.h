@@ -37,6 +37,15 @@ struct IngestOptions {
   int64_t max_pixels = 100'000'000;
   int thumbnail_side = 400;
   int thumbnail_quality = 82;
+  // DecodeLimits::min_side for the one decode of each photo: 0 = full size (the exact
+  // CLIP preprocessing needs it); > 0 = the opt-in reduced-cost JPEG decode. The
+  // thumbnail and the CLIP input are both made from this one decode.
+  int decode_min_side = 0;
+  // > 0: the CLIP input (clip_preprocess at this resolution) is made from the same
+  // decode BEFORE the row and its embed job are committed, and returned in
+  // IngestResult::clip_pixels; made after the commit, the embed worker could claim
+  // the job in between and decode the photo a second time.
+  int clip_resolution = 0;
 };
 
 // How a new photo starts: its states and the jobs queued with it, written in
@@ -53,6 +62,8 @@ struct IngestResult {
   // The decoded upload (after EXIF orientation) of a new photo; empty for a
   // duplicate. Lets the caller use the pixels without decoding again.
   std::optional<RgbImage> image;
+  // [3, R, R] for IngestOptions::clip_resolution = R > 0 (new photos only).
+  std::vector<float> clip_pixels;
 };
 
 class Ingestor {

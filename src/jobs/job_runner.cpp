@@ -10,7 +10,7 @@
 namespace sa {
 namespace {
 
-// The album never needs the pixels larger than kWorkingSide (see image.h).
+// The VLM never needs the pixels larger than kWorkingSide (see image.h).
 DecodeLimits working(DecodeLimits lim) {
   lim.max_side = kWorkingSide;
   return lim;
@@ -182,7 +182,9 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
     fail(job, "cannot read the original: " + bytes.status().message());
     return false;
   }
-  auto img = decode_rgb(*bytes, working(d_.limits));
+  // As ingest decodes (full size, or the reduced-cost decode): the same vector
+  // whether or not the pixel cache had the photo.
+  auto img = decode_rgb(*bytes, d_.limits);
   if (!img.ok()) {
     fail(job, "cannot decode: " + img.status().message());
     return false;
@@ -198,6 +200,7 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
   }
   std::lock_guard<std::mutex> lk(stats_mu_);
   stats_.decode_seconds += seconds_since(t0);
+  stats_.worker_decodes += 1;
   return true;
 }
 

@@ -48,7 +48,7 @@ struct JobRunnerDeps {
   VectorSet* clip_vectors = nullptr;
   PixelCache* pixel_cache = nullptr;  // optional hand-off from ingest
   int embed_batch = 8;
-  DecodeLimits limits;
+  DecodeLimits limits;  // min_side > 0: the reduced-cost decode, as ingest uses
   // VLM descriptions ('describe' jobs); null = no describe threads.
   VlmClient* vlm = nullptr;
   int vlm_concurrency = 2;
@@ -65,6 +65,7 @@ struct EmbedStats {
   int64_t batches = 0;
   double encode_seconds = 0;   // time inside encode_images
   double decode_seconds = 0;   // time decoding + preprocessing (decode thread)
+  int64_t worker_decodes = 0;  // originals the worker decoded (the pixel cache had no entry)
   double busy_window_seconds = 0;  // from the first claimed batch to the last finished one
 };
 
@@ -79,6 +80,8 @@ class JobRunner {
   // Stops and joins every thread. A batch being encoded is finished and stored;
   // claimed jobs not yet processed go back to 'pending'. Saves dirty indexes.
   void stop();
+  // Between start() and stop().
+  bool running() const { return started_; }
   // Wakes idle workers (call after enqueueing jobs).
   void notify();
 

@@ -1,5 +1,8 @@
 #include "jobs/pixel_cache.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace sa {
 
 bool PixelCache::put(int64_t photo_id, int resolution, std::vector<float> pixels) {
@@ -17,22 +20,55 @@ bool PixelCache::put(int64_t photo_id, int resolution, std::vector<float> pixels
 }
 
 std::optional<std::vector<float>> PixelCache::take(int64_t photo_id, int resolution) {
-  std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(photo_id);
-  if (it == map_.end()) return std::nullopt;
-  Entry e = std::move(it->second);
-  map_.erase(it);
-  bytes_ -= e.pixels.size() * sizeof(float);
+  Entry e;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = map_.find(photo_id);
+    if (it == map_.end()) return std::nullopt;
+    e = std::move(it->second);
+    map_.erase(it);
+    bytes_ -= e.pixels.size() * sizeof(float);
+    ++takes_;
+  }
+  taken_cv_.notify_all();
   if (e.resolution != resolution) return std::nullopt;
   return std::move(e.pixels);
 }
 
 void PixelCache::erase(int64_t photo_id) {
-  std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(photo_id);
-  if (it == map_.end()) return;
-  bytes_ -= it->second.pixels.size() * sizeof(float);
-  map_.erase(it);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = map_.find(photo_id);
+    if (it == map_.end()) return;
+    bytes_ -= it->second.pixels.size() * sizeof(float);
+    map_.erase(it);
+    ++takes_;
+  }
+  taken_cv_.notify_all();
+}
+
+bool PixelCache::wait_for_room(size_t bytes, const std::atomic<bool>& cancel, double stall_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto stall = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(stall_s));
+  std::unique_lock<std::mutex> lk(mu_);
+  uint64_t seen = takes_;
+  auto deadline = Clock::now() + stall;
+  while (bytes_ + bytes > max_bytes_) {
+    // After a stall, waiting again is pointless until the worker takes something.
+    if (cancel.load() || (stalled_ && takes_ == stalled_at_)) return false;
+    // Short waits so a cancel is noticed without a notify from this class.
+    taken_cv_.wait_for(lk, std::chrono::milliseconds(50));
+    if (takes_ != seen) {
+      seen = takes_;
+      deadline = Clock::now() + stall;
+      stalled_ = false;
+    } else if (Clock::now() >= deadline) {
+      stalled_ = true;
+      stalled_at_ = takes_;
+      return false;
+    }
+  }
+  return true;
 }
 
 size_t PixelCache::bytes() const {

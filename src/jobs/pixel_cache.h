@@ -10,6 +10,8 @@
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -30,6 +32,12 @@ class PixelCache {
   void erase(int64_t photo_id);
   size_t bytes() const;
 
+  // Blocks until `bytes` more would fit, so a folder import runs at the encoder's
+  // pace instead of overflowing the cache (whose overflow the worker would decode a
+  // second time). Returns false without room when `cancel` is set or nothing was
+  // taken for `stall_s` seconds (no worker is draining the cache).
+  bool wait_for_room(size_t bytes, const std::atomic<bool>& cancel, double stall_s);
+
  private:
   struct Entry {
     int resolution = 0;
@@ -38,6 +46,10 @@ class PixelCache {
 
   size_t max_bytes_;
   mutable std::mutex mu_;
+  std::condition_variable taken_cv_;
+  uint64_t takes_ = 0;  // entries removed so far: progress for wait_for_room
+  bool stalled_ = false;  // the last wait ran out at takes_ == stalled_at_
+  uint64_t stalled_at_ = 0;
   size_t bytes_ = 0;
   std::unordered_map<int64_t, Entry> map_;
 };
