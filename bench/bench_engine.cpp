@@ -154,9 +154,14 @@ class VitLayerGemms {
 
  private:
   void gemm(const sa::Linear& l) {
+    // The model's fp32 weights may be packed for the engine's own GEMM (l.w
+    // released, f32_gemm.h): OpenBLAS gets a same-shaped random matrix.
+    std::vector<float>& w = w_[l.n_out * 7919 + l.n_in];
+    if (w.empty()) w = random_floats(static_cast<size_t>(l.n_out) * l.n_in, -0.05f, 0.05f, 3);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_, l.n_out, l.n_in, 1.0f, x_.data(),
-                l.n_in, l.w.data(), l.n_in, 0.0f, y_.data(), l.n_out);
+                l.n_in, w.data(), l.n_in, 0.0f, y_.data(), l.n_out);
   }
+  std::map<long, std::vector<float>> w_;
   const sa::VitBlock& blk_;
   int m_, d_, mlp_;
   std::vector<float> x_, y_;

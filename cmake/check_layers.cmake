@@ -15,13 +15,13 @@ set(SA_LAYERS
   "core"
   "model,image,vlm"
   "index,store"
-  "ingest,jobs,search,eval"
+  "ingest,jobs,search,eval,auth"
   "hub,app"
   "server,cli")
 
 # Same-layer includes that are allowed (from:to). Keep this short: each one is
 # an arrow sideways, and two of them in opposite directions would be a cycle.
-set(SA_SAME_LAYER_EDGES "index:store" "jobs:ingest" "cli:server")
+set(SA_SAME_LAYER_EDGES "index:store" "jobs:ingest" "app:hub" "cli:server")
 
 # Modules that may include only the listed modules (besides themselves).
 set(SA_ONLY_store "core")

@@ -8,10 +8,13 @@ DEB_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libvips-dev libsqlite3-dev libfaiss-dev libopenblas-dev libcpp-httplib-dev
   libcurl4-openssl-dev nlohmann-json3-dev libsentencepiece-dev libutf8proc-dev
-  libcli11-dev libspdlog-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libspdlog-dev libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   libminizip-dev
   nodejs npm chromium
+  fonts-noto-cjk
 )
+# fonts-noto-cjk: the page is Chinese; without a CJK font the e2e screenshots
+# (build/e2e-artifacts/, build/e2e-screenshots/) show boxes instead of text.
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

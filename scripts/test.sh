@@ -29,3 +29,4 @@ TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_model --gtest_brief=1 \
 echo "[test] unit, integration and e2e tests"
 cd build
 ctest --output-on-failure -j2 --timeout 600
+echo "[test] e2e screenshots and the 10,000-photo numbers: build/e2e-artifacts/, build/e2e-screenshots/ (keep them as CI artifacts)"

@@ -59,6 +59,23 @@ class Album {
 
   // before_id > 0: the photos older than that id instead of a page (Store::list_photos).
   virtual Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) = 0;
+  // The timeline's list (sort, keyset cursor, date range). Defaults to
+  // Unimplemented so that test doubles need not provide it.
+  virtual Result<PhotoPage> query_photos(const PhotoQuery& q) {
+    (void)q;
+    return Status::Unimplemented("query_photos");
+  }
+  virtual Result<std::vector<MonthCount>> timeline() { return Status::Unimplemented("timeline"); }
+  // Distinct folders with their photo counts, by name (the search bar's folder filter).
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> folders() {
+    return Status::Unimplemented("folders");
+  }
+  // A JPEG of the photo, long edge <= 2048 px, made on first use and cached in the
+  // data directory (previews/). NotFound for an unknown photo.
+  virtual Result<std::string> preview_path(int64_t id) {
+    (void)id;
+    return Status::Unimplemented("preview");
+  }
   virtual Result<PhotoInfo> get_photo(int64_t id) = 0;
   virtual Result<std::string> thumbnail_path(int64_t id) = 0;
   virtual Result<std::string> original_path(int64_t id) = 0;
@@ -128,6 +145,10 @@ class Album {
   virtual Result<std::vector<DuplicateGroup>> duplicates(float threshold) {
     return Status::Unimplemented("duplicates");
   }
+  // How the CLIP / sentence model runs: "fp32", or the INT8 self-check's
+  // summary (model/precision.h) when int8 was asked for; "" when none loaded.
+  virtual std::string model_precision() const { return {}; }
+  virtual std::string text_model_precision() const { return {}; }
 };
 
 }  // namespace sa

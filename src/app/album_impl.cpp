@@ -2,18 +2,27 @@
 #include "app/album_impl.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "core/file_util.h"
+#include "core/time_util.h"
+#include "image/image.h"
 #include "image/clip_preprocess.h"
 #include "ingest/folder_scan.h"
 #include "ingest/ingest.h"
+#include "ingest/safe_name.h"
 #include "jobs/pixel_cache.h"
 #include "jobs/vector_set.h"
+#include "search/date_filter.h"
 #include "search/searcher.h"
 #include "store/store.h"
 
@@ -21,6 +30,8 @@ namespace sa {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr int kPreviewSide = 2048;
 
 // How long import_folder waits for the embed worker to take something from a full
 // pixel cache before it goes on without waiting (a stopped or very slow worker).
@@ -91,7 +102,8 @@ Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view by
   return r;
 }
 
-Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes) {
+Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes,
+                                            std::optional<std::time_t> file_mtime) {
   // The row and its first jobs are written in one transaction by the ingest.
   NewPhoto init;
   init.status = clip_ ? PhotoStatus::kPending : PhotoStatus::kNoModel;
@@ -100,6 +112,9 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
     init.vlm_status = VlmStatus::kPending;
     init.jobs.push_back(JobKind::kDescribe);
   }
+  // Without an EXIF date, an imported file's modification time is closer to when
+  // it was taken than the time of the import.
+  if (file_mtime) init.fallback_taken_at = local_iso_time(*file_mtime);
   SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
   if (clip_ && !ir.clip_pixels.empty()) {
     // Made by the ingest from its one decode, before the job was committed: the
@@ -156,7 +171,10 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       }
       auto bytes = read_file(path, static_cast<size_t>(cfg_.max_upload_bytes));
       if (bytes.ok()) {
-        r = add_file_impl(rel, *bytes);
+        std::optional<std::time_t> mtime;
+        struct stat sb {};
+        if (::stat(path.c_str(), &sb) == 0) mtime = sb.st_mtime;
+        r = add_file_impl(rel, *bytes, mtime);
       } else {
         r = bytes.status();
       }
@@ -194,6 +212,37 @@ Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page, int64_t before_
   return store_->list_photos(page, per_page, before_id);
 }
 
+Result<PhotoPage> AlbumImpl::query_photos(const PhotoQuery& q) {
+  if (q.limit < 1 || q.limit > 1000) return Status::InvalidArgument("limit must be between 1 and 1000");
+  if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
+  SA_RETURN_IF_ERROR(check_date_range(q.date_from, q.date_to));
+  return store_->query_photos(q);
+}
+
+Result<std::vector<MonthCount>> AlbumImpl::timeline() { return store_->timeline(); }
+
+Result<std::vector<std::pair<std::string, int64_t>>> AlbumImpl::folders() { return store_->folders(); }
+
+Result<std::string> AlbumImpl::preview_path(int64_t id) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  if (!is_sha256_hex(p.hash)) return Status::Internal("bad photo hash");
+  const std::string path =
+      (fs::path(cfg_.data_dir) / "previews" / p.hash.substr(0, 2) / (p.hash + ".jpg")).string();
+  if (file_exists(path)) return path;
+  // Made on first use: one decode with shrink-on-load, then cached. Two requests
+  // at once both make it; the atomic write keeps the file whole either way.
+  const std::string orig = ingest_->original_path(p);
+  SA_ASSIGN_OR_RETURN(std::string bytes, read_file(orig, static_cast<size_t>(cfg_.max_upload_bytes)));
+  DecodeLimits lim;
+  lim.max_bytes = cfg_.max_upload_bytes;
+  lim.max_side = kPreviewSide * 2;  // shrink-on-load to at most twice the preview side
+  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim));
+  SA_ASSIGN_OR_RETURN(std::string jpeg, encode_jpeg(img, kPreviewSide, 85));
+  SA_RETURN_IF_ERROR(make_dirs(fs::path(path).parent_path().string()));
+  SA_RETURN_IF_ERROR(write_file_atomic(path, jpeg).with_context("storing preview"));
+  return path;
+}
+
 Result<PhotoInfo> AlbumImpl::get_photo(int64_t id) { return store_->get_photo(id); }
 
 Result<std::string> AlbumImpl::thumbnail_path(int64_t id) {
@@ -216,10 +265,15 @@ Status AlbumImpl::delete_photo(int64_t id) {
   // then the index entries. A crash in between leaves files without a row, which a
   // later upload of the same bytes simply overwrites.
   SA_ASSIGN_OR_RETURN(PhotoInfo p, ingest_->remove_photo(id));
-  (void)p;
   pixel_cache_->erase(id);
   if (clip_vectors_) clip_vectors_->forget(id);
   if (desc_vectors_) desc_vectors_->forget(id);
+  // The preview (made on first view) follows from the same bytes: a re-upload
+  // of them simply makes it again.
+  if (is_sha256_hex(p.hash)) {
+    std::error_code ec;
+    fs::remove(fs::path(cfg_.data_dir) / "previews" / p.hash.substr(0, 2) / (p.hash + ".jpg"), ec);
+  }
   return Status::OK();
 }
 
@@ -263,7 +317,13 @@ Result<int64_t> AlbumImpl::analyze_all() {
 }
 
 Result<std::vector<SearchHit>> AlbumImpl::search(const std::string& query, const SearchOptions& opt) {
-  return searcher_->search(query, opt);
+  // The CLIP anchors of the score are the album's settings (they belong to the
+  // model in use); the description and keyword anchors stay as documented.
+  SearchOptions o = opt;
+  const Settings s = settings();
+  o.calibration.clip_floor = s.score_floor;
+  o.calibration.clip_ceiling = s.score_ceiling;
+  return searcher_->search(query, o);
 }
 
 Result<std::vector<SearchHit>> AlbumImpl::similar(int64_t id, int limit) {
@@ -275,11 +335,28 @@ Settings AlbumImpl::settings() {
   // Describing photos costs API calls: on by default only when a VLM is set up.
   s.auto_analyze = store_->get_bool("auto_analyze", vlm_ != nullptr);
   s.enhanced_search = store_->get_bool("enhanced_search", false);
+  auto number = [&](const char* key, float fallback) {
+    auto v = store_->get_setting(key);
+    if (!v.ok() || !*v) return fallback;
+    char* end = nullptr;
+    const float x = std::strtof((*v)->c_str(), &end);
+    return end && *end == '\0' && std::isfinite(x) ? x : fallback;
+  };
+  s.min_score = number("min_score", s.min_score);
+  s.score_floor = number("score_floor", s.score_floor);
+  s.score_ceiling = number("score_ceiling", s.score_ceiling);
   return s;
 }
 
 Status AlbumImpl::set_settings(const Settings& s) {
+  if (!(s.min_score >= 0 && s.min_score <= 1))
+    return Status::InvalidArgument("min_score must be between 0 and 1");
+  if (!(s.score_ceiling > s.score_floor) || s.score_floor < -1 || s.score_ceiling > 1)
+    return Status::InvalidArgument("score_floor must be below score_ceiling, both in [-1, 1]");
   SA_RETURN_IF_ERROR(store_->set_bool("auto_analyze", s.auto_analyze));
+  SA_RETURN_IF_ERROR(store_->set_setting("min_score", std::to_string(s.min_score)));
+  SA_RETURN_IF_ERROR(store_->set_setting("score_floor", std::to_string(s.score_floor)));
+  SA_RETURN_IF_ERROR(store_->set_setting("score_ceiling", std::to_string(s.score_ceiling)));
   return store_->set_bool("enhanced_search", s.enhanced_search);
 }
 
@@ -293,5 +370,15 @@ JobStats AlbumImpl::job_stats() {
 }
 
 bool AlbumImpl::wait_idle(double timeout_s) { return runner_->wait_idle(timeout_s); }
+
+bool AlbumImpl::wait_indexes_ready(double timeout_s) const {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (const VectorSet* vs : {clip_vectors_.get(), desc_vectors_.get()}) {
+    if (!vs) continue;
+    const double left = std::chrono::duration<double>(end - std::chrono::steady_clock::now()).count();
+    if (!vs->wait_ready(std::max(0.0, left))) return false;
+  }
+  return true;
+}
 
 }  // namespace sa

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -54,6 +56,11 @@ struct AlbumDeps {
   // With workers: how often the background purge looks for expired trash, ms
   // (0: only at open and after empty_trash(); tests call purge_trash()).
   int trash_purge_ms = 3'600'000;
+  // The vector indexes load (or rebuild) on a thread of their own after open
+  // returns; searches meanwhile scan the store exactly (VectorSet::open). The
+  // server does this, so a restart with 1M photos answers at once; the CLI and
+  // most tests load before open returns (open_report() then says how).
+  bool index_in_background = false;
 };
 
 // What open() found; for logs, /api/health and tests.
@@ -80,6 +87,10 @@ class AlbumImpl final : public Album {
       const std::string& dir,
       const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
   Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override;
+  Result<PhotoPage> query_photos(const PhotoQuery& q) override;
+  Result<std::vector<MonthCount>> timeline() override;
+  Result<std::vector<std::pair<std::string, int64_t>>> folders() override;
+  Result<std::string> preview_path(int64_t id) override;
   Result<PhotoInfo> get_photo(int64_t id) override;
   Result<std::string> thumbnail_path(int64_t id) override;
   Result<std::string> original_path(int64_t id) override;
@@ -97,6 +108,8 @@ class AlbumImpl final : public Album {
   bool has_text_model() const override { return text_ != nullptr; }
   bool has_vlm() const override { return vlm_ != nullptr; }
   std::string model_name() const override { return clip_name_; }
+  std::string model_precision() const override;
+  std::string text_model_precision() const override;
 
   // Organising (album_organise.cpp).
   Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
@@ -130,6 +143,9 @@ class AlbumImpl final : public Album {
       const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
       const std::atomic<bool>& cancel);
   const AlbumOpenReport& open_report() const { return report_; }
+  // Waits up to timeout_s for the vector indexes of a background open
+  // (AlbumDeps::index_in_background) to be loaded; true when they are.
+  bool wait_indexes_ready(double timeout_s) const;
   EmbedStats embed_stats() const;
   std::string text_model_name() const { return text_name_; }
   Store& store() { return *store_; }
@@ -151,7 +167,9 @@ class AlbumImpl final : public Album {
   Status init(const Config& cfg, AlbumDeps deps);
   Status load_models(const Config& cfg, AlbumDeps& deps);
   Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
-  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes);
+  // file_mtime: an imported file's modification time, its taken_at when it has no EXIF date.
+  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes,
+                                  std::optional<std::time_t> file_mtime = std::nullopt);
 
   Config cfg_;
   AlbumDeps deps_;

@@ -6,8 +6,9 @@
 #include <filesystem>
 
 #include "app/album_impl.h"
-#include "app/model_hub.h"
+#include "app/thread_budget.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 #include "image/image.h"
 #include "ingest/ingest.h"
 #include "jobs/pixel_cache.h"
@@ -38,35 +39,57 @@ Result<std::unique_ptr<Album>> Album::open(const Config& cfg) {
 }
 
 Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kAlbum));
   std::unique_ptr<AlbumImpl> a(new AlbumImpl());
   SA_RETURN_IF_ERROR(a->init(cfg, std::move(deps)));
   return a;
 }
 
+std::string AlbumImpl::model_precision() const {
+  return clip_ ? clip_->int8_check().summary() : std::string();
+}
+
+std::string AlbumImpl::text_model_precision() const {
+  return text_ ? text_->int8_check().summary() : std::string();
+}
+
 Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
+  SA_ASSIGN_OR_RETURN(const Precision precision, parse_precision(cfg.precision));
+  auto log_precision = [](const std::string& name, const Int8Check& c) {
+    if (!c.ran) return;
+    if (c.passed) {
+      spdlog::info("model '{}' runs {}", name, c.summary());
+    } else {
+      spdlog::warn("model '{}': int8 was asked for but it runs {}", name, c.summary());
+    }
+  };
   if (deps.clip) {
     clip_ = deps.clip;
     clip_name_ = deps.clip_name.empty() ? "custom" : deps.clip_name;
   } else if (!cfg.model.empty()) {
     auto path = resolve_model(cfg.model, cfg.models_dir);
     Result<std::unique_ptr<ChineseClip>> m =
-        path.ok() ? ChineseClip::load(*path, cfg.arch) : Result<std::unique_ptr<ChineseClip>>(path.status());
+        path.ok() ? ChineseClip::load(*path, cfg.arch, precision) : Result<std::unique_ptr<ChineseClip>>(path.status());
     if (m.ok()) {
       clip_ = std::shared_ptr<const ChineseClip>(std::move(*m));
       clip_name_ = model_tag(cfg.model);
+      log_precision(clip_name_, clip_->int8_check());
+      save_int8_check(*path, clip_->int8_check());
       spdlog::info("CLIP model '{}' loaded (dim {}, {} px; {} of {} text projections on the fp16 "
                    "query path)",
                    clip_name_, clip_->embed_dim(), clip_->image_resolution(),
                    clip_->text_fp16_projections(), clip_->text_projections());
-      if (clip_->text_fp16_projections() < clip_->text_projections()) {
+      if (clip_->precision() == Precision::kFp32 &&
+          clip_->text_fp16_projections() < clip_->text_projections()) {
         spdlog::info("CLIP model '{}': weights that are not fp16 values (e.g. a fine-tuned fp32 "
                      "checkpoint) keep the fp32 query path, about half as fast",
                      clip_name_);
       }
     } else {
-      // Not fatal: the album still stores photos; search says why it cannot run.
+      // Not fatal here: the caller decides (the CLI refuses to run with a --model it
+      // cannot load; a library user may still store photos). Reported, not logged,
+      // so that the user sees one line.
       report_.clip_error = m.status().to_string();
-      spdlog::warn("no CLIP model: {}", report_.clip_error);
     }
   }
   if (deps.text) {
@@ -75,14 +98,15 @@ Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
   } else if (!cfg.text_model.empty()) {
     auto path = resolve_model(cfg.text_model, cfg.models_dir);
     Result<std::unique_ptr<SentenceEmbedder>> m =
-        path.ok() ? SentenceEmbedder::load(*path) : Result<std::unique_ptr<SentenceEmbedder>>(path.status());
+        path.ok() ? SentenceEmbedder::load(*path, precision) : Result<std::unique_ptr<SentenceEmbedder>>(path.status());
     if (m.ok()) {
       text_ = std::shared_ptr<const SentenceEmbedder>(std::move(*m));
       text_name_ = model_tag(cfg.text_model);
+      log_precision(text_name_, text_->int8_check());
+      save_int8_check(*path, text_->int8_check());
       spdlog::info("sentence model '{}' loaded (dim {})", text_name_, text_->dim());
     } else {
       report_.text_error = m.status().to_string();
-      spdlog::warn("no sentence model: {}", report_.text_error);
     }
   }
   if (deps.vlm_factory) {
@@ -105,12 +129,14 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 
   if (clip_) {
     SA_ASSIGN_OR_RETURN(clip_vectors_, VectorSet::open(*store_, "clip", clip_name_, clip_->embed_dim(),
-                                                       (root / "index" / "clip.faiss").string()));
+                                                       (root / "index" / "clip.faiss").string(),
+                                                       deps.index_in_background));
     report_.clip_index = clip_vectors_->load_outcome();
   }
   if (text_) {
     SA_ASSIGN_OR_RETURN(desc_vectors_, VectorSet::open(*store_, "desc", text_name_, text_->dim(),
-                                                       (root / "index" / "desc.faiss").string()));
+                                                       (root / "index" / "desc.faiss").string(),
+                                                       deps.index_in_background));
     report_.desc_index = desc_vectors_->load_outcome();
   }
 

@@ -5,15 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/model_hub.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 
 namespace sa::cli {
 namespace {
 
 constexpr const char* kEnvNames[] = {
     "SMART_ALBUM_DATA_DIR", "SMART_ALBUM_MODEL", "SMART_ALBUM_TEXT_MODEL",
-    "SMART_ALBUM_MODELS_DIR", "QWEN_BASE_URL", "QWEN_API_KEY", "DASHSCOPE_API_KEY",
+    "SMART_ALBUM_MODELS_DIR", "SMART_ALBUM_PRECISION", "QWEN_BASE_URL", "QWEN_API_KEY", "DASHSCOPE_API_KEY",
     "QWEN_MODEL", "HF_ENDPOINT", "HF_TOKEN", "XDG_CACHE_HOME", "HOME"};
 
 // Reads one optional key of the config file into `out`, checking its JSON type.
@@ -42,6 +42,7 @@ Status apply_config_file(const std::string& path, Config* cfg) {
   SA_RETURN_IF_ERROR(read_key(j, "model", &cfg->model));
   SA_RETURN_IF_ERROR(read_key(j, "arch", &cfg->arch));
   SA_RETURN_IF_ERROR(read_key(j, "text_model", &cfg->text_model));
+  SA_RETURN_IF_ERROR(read_key(j, "precision", &cfg->precision));
   SA_RETURN_IF_ERROR(read_key(j, "models_dir", &cfg->models_dir));
   SA_RETURN_IF_ERROR(read_key(j, "host", &cfg->host));
   SA_RETURN_IF_ERROR(read_key(j, "port", &cfg->port));
@@ -106,6 +107,7 @@ Result<Config> load_config(const ConfigFlags& flags, const CliEnv& env, bool rea
   };
   env_over("SMART_ALBUM_MODEL", &cfg.model);
   env_over("SMART_ALBUM_TEXT_MODEL", &cfg.text_model);
+  env_over("SMART_ALBUM_PRECISION", &cfg.precision);
   env_over("SMART_ALBUM_MODELS_DIR", &cfg.models_dir);
   env_over("QWEN_BASE_URL", &cfg.vlm.base_url);
   env_over("QWEN_MODEL", &cfg.vlm.model);
@@ -115,6 +117,11 @@ Result<Config> load_config(const ConfigFlags& flags, const CliEnv& env, bool rea
   if (flags.model) cfg.model = *flags.model;
   if (flags.arch) cfg.arch = *flags.arch;
   if (flags.text_model) cfg.text_model = *flags.text_model;
+  if (flags.precision) cfg.precision = *flags.precision;
+  if (cfg.precision.empty()) cfg.precision = "fp32";
+  if (cfg.precision != "fp32" && cfg.precision != "int8") {
+    return Status::InvalidArgument("precision '" + cfg.precision + "' is not fp32 or int8");
+  }
   if (flags.models_dir) cfg.models_dir = *flags.models_dir;
   if (flags.host) cfg.host = *flags.host;
   if (flags.port) cfg.port = *flags.port;

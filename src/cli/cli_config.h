@@ -20,7 +20,7 @@ struct CliEnv {
 
 // Values given on the command line; unset = not given.
 struct ConfigFlags {
-  std::optional<std::string> data_dir, model, arch, text_model, models_dir, host, web_dir;
+  std::optional<std::string> data_dir, model, arch, text_model, models_dir, host, web_dir, precision;
   std::optional<int> port, threads;
   std::optional<std::string> vlm_base_url, vlm_model;
   std::optional<bool> reduced_decode;

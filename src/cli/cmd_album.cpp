@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "app/album_impl.h"
+#include "auth/accounts.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "server/http_server.h"
 #include "server/json_codec.h"
+#include "server/host_names.h"
 
 namespace sa::cli {
 namespace {
@@ -39,8 +41,11 @@ int interrupted_exit(const std::string& what) {
 // existing: the album must be there already (search, analyze), so a mistyped
 // --data-dir is an error rather than a new, empty album.
 // workers: false opens without background workers (jobs are only queued).
+// background_index: the search indexes load (or rebuild) after open returns
+// (serve: the server answers at once after a restart with a large library).
 Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_clip,
-                                                bool existing = false, bool workers = true) {
+                                                bool existing = false, bool workers = true,
+                                                bool background_index = false) {
   if (existing) {
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "album.db", ec)) {
@@ -52,8 +57,18 @@ Result<std::unique_ptr<AlbumImpl>> open_for_cli(const Config& cfg, bool need_cli
   AlbumDeps deps;
   deps.start_workers = workers;
   deps.drop_unrunnable_jobs = false;  // a server may be running with a model: leave its queue
+  deps.index_in_background = background_index;
   SA_ASSIGN_OR_RETURN(auto album, open_album(cfg, std::move(deps)));
   const AlbumOpenReport& r = album->open_report();
+  // A model that was asked for and cannot be loaded is an error, never a silent
+  // model-less album (which would add photos without embeddings).
+  if (!cfg.model.empty() && !r.clip_error.empty()) {
+    return Status::Unavailable("cannot load the CLIP model '" + cfg.model + "': " + r.clip_error);
+  }
+  if (!cfg.text_model.empty() && !r.text_error.empty()) {
+    return Status::Unavailable("cannot load the sentence model '" + cfg.text_model +
+                               "': " + r.text_error);
+  }
   if (need_clip && !album->has_clip_model()) {
     return Status::Unavailable(r.clip_error.empty() ? "no CLIP model: pass --model PATH or a known name"
                                                     : "cannot load the CLIP model: " + r.clip_error);
@@ -132,9 +147,35 @@ void install_signal_handlers() {
 
 }  // namespace
 
-int cmd_serve(const Config& cfg) {
-  auto album = open_for_cli(cfg, /*need_clip=*/false);
+namespace {
+std::string no_accounts_line(const Config& cfg) {
+  return "no accounts yet and --host " + cfg.host + " is reachable from the network: create one first with "
+         "`smart-album user add NAME --admin --data-dir " + cfg.data_dir + "`";
+}
+}  // namespace
+
+int cmd_serve(const Config& cfg, const ServeArgs& a) {
+  const bool loopback = is_loopback_host(host_without_port(cfg.host));
+  if (a.auth == "off" && !loopback) {
+    return fail("--auth off is only allowed on a loopback address (--host 127.0.0.1): anyone on the network "
+                "could read and delete the album");
+  }
+  // Exposed without any account: refused before anything is created or loaded.
+  const std::string db_path = (std::filesystem::path(cfg.data_dir) / "album.db").string();
+  std::error_code ec;
+  if (a.auth == "on" && !loopback && !std::filesystem::exists(db_path, ec)) {
+    return fail(no_accounts_line(cfg));
+  }
+  auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/true,
+                            /*background_index=*/true);
   if (!album.ok()) return fail(album.status());
+  // The accounts live in the album's database, through a second connection.
+  auto users = UserStore::open(db_path);
+  if (!users.ok()) return fail(users.status());
+  Accounts accounts(**users);
+  auto n_users = accounts.count_users();
+  if (!n_users.ok()) return fail(n_users.status());
+  if (a.auth == "on" && *n_users == 0 && !loopback) return fail(no_accounts_line(cfg));
   if (!(*album)->has_clip_model()) {
     spdlog::warn("search is disabled until a CLIP model is loaded (搜索需要模型): use --model");
   }
@@ -143,13 +184,30 @@ int cmd_serve(const Config& cfg) {
   opt.port = cfg.port;
   opt.web_dir = cfg.web_dir;
   opt.max_upload_bytes = cfg.max_upload_bytes;
-  HttpServer server(**album, opt);
+  opt.auth = a.auth == "on";
+  opt.allowed_hosts = a.allowed_hosts;
+  opt.public_url = a.public_url;
+  opt.trusted_proxies = a.trusted_proxies;
+  opt.tls_cert = a.tls_cert;
+  opt.tls_key = a.tls_key;
+  HttpServer server(**album, opt, &accounts);
   Status s = server.start();
   if (!s.ok()) return fail(s);
   install_signal_handlers();
   // Tests and scripts read the bound port from this line (useful with --port 0).
-  std::printf("smart-album %s listening on http://%s:%d\n", kVersion, cfg.host.c_str(), server.port());
+  const char* scheme = a.tls_cert.empty() ? "http" : "https";
+  std::printf("smart-album %s listening on %s://%s:%d\n", kVersion, scheme, cfg.host.c_str(), server.port());
   std::fflush(stdout);
+  if (!opt.auth) {
+    spdlog::warn("sign-in is off (--auth off): anyone who can reach {} uses the album", cfg.host);
+  } else if (*n_users == 0) {
+    spdlog::info("first run: open {}://127.0.0.1:{}/ to create the admin account (创建管理员账号)", scheme,
+                 server.port());
+  }
+  if (!loopback && a.tls_cert.empty() && a.trusted_proxies.empty()) {
+    spdlog::warn("passwords cross the network unencrypted: use --tls-cert/--tls-key or a reverse proxy "
+                 "(docs/security.md)");
+  }
   spdlog::info("data dir {}, model {}, text model {}, VLM {}", cfg.data_dir,
                (*album)->has_clip_model() ? (*album)->model_name() : "none",
                (*album)->has_text_model() ? (*album)->text_model_name() : "none",

@@ -4,9 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/model_hub.h"
+#include "app/thread_budget.h"
 #include "cli/commands.h"
 #include "core/file_util.h"
+#include "hub/model_hub.h"
 #include "image/clip_preprocess.h"
 #include "image/image.h"
 #include "model/chinese_clip.h"
@@ -42,15 +43,25 @@ std::string quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// int8 requested but the self-check kept the model fp32: say so once.
+void warn_if_refused(const Int8Check& c) {
+  if (c.ran && !c.passed) std::fprintf(stderr, "smart-album: warning: %s\n", c.summary().c_str());
+}
+
 Result<std::unique_ptr<ChineseClip>> load_clip(const Config& cfg) {
   if (cfg.model.empty()) return Status::InvalidArgument("--model is required");
   SA_ASSIGN_OR_RETURN(std::string path, resolve_model(cfg.model, cfg.models_dir));
-  return ChineseClip::load(path, cfg.arch);
+  SA_ASSIGN_OR_RETURN(Precision precision, parse_precision(cfg.precision));
+  SA_ASSIGN_OR_RETURN(std::unique_ptr<ChineseClip> clip, ChineseClip::load(path, cfg.arch, precision));
+  warn_if_refused(clip->int8_check());
+  save_int8_check(path, clip->int8_check());
+  return clip;
 }
 
 }  // namespace
 
 int cmd_embed_image(const Config& cfg, const EmbedArgs& a) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto clip = load_clip(cfg);
   if (!clip.ok()) return fail(clip.status());
   const int res = (*clip)->image_resolution();
@@ -86,6 +97,7 @@ int cmd_embed_image(const Config& cfg, const EmbedArgs& a) {
 }
 
 int cmd_embed_text(const Config& cfg, const EmbedArgs& a) {
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto clip = load_clip(cfg);
   if (!clip.ok()) return fail(clip.status());
   const int dim = (*clip)->embed_dim();
@@ -104,10 +116,15 @@ int cmd_embed_text(const Config& cfg, const EmbedArgs& a) {
 
 int cmd_embed_sentence(const Config& cfg, const EmbedArgs& a) {
   if (cfg.text_model.empty()) return fail("--model is required");
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto path = resolve_model(cfg.text_model, cfg.models_dir);
   if (!path.ok()) return fail(path.status());
-  auto m = SentenceEmbedder::load(*path);
+  auto precision = parse_precision(cfg.precision);
+  if (!precision.ok()) return fail(precision.status());
+  auto m = SentenceEmbedder::load(*path, *precision);
   if (!m.ok()) return fail(m.status());
+  warn_if_refused((*m)->int8_check());
+  save_int8_check(*path, (*m)->int8_check());
   const int dim = (*m)->dim();
   std::vector<float> emb(a.inputs.size() * dim);
   Status s = (*m)->embed(a.inputs, emb.data());

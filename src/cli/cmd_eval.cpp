@@ -4,11 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/model_hub.h"
+#include "app/thread_budget.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/file_util.h"
 #include "eval/evaluator.h"
+#include "hub/model_hub.h"
 #include "model/chinese_clip.h"
 
 namespace sa::cli {
@@ -90,6 +91,7 @@ int cmd_eval(const Config& cfg, const EvalArgs& a) {
     truth = std::move(*t);
   }
 
+  apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto path = resolve_model(cfg.model, cfg.models_dir);
   if (!path.ok()) return fail(path.status());
   auto clip = ChineseClip::load(*path, cfg.arch);

@@ -2,19 +2,23 @@
 #include <cstdio>
 #include <memory>
 
-#include "app/model_hub.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "hub/model_hub.h"
+#include "model/precision.h"
 
 namespace sa::cli {
 
 int cmd_models_list(const Config& cfg) {
   std::printf("models dir: %s\n", cfg.models_dir.c_str());
-  std::printf("%-24s %-9s %-10s %s\n", "NAME", "KIND", "SIZE", "DOWNLOADED");
+  // INT8: the last `--precision int8` self-check of the model (precision.h).
+  std::printf("%-24s %-9s %-10s %-11s %s\n", "NAME", "KIND", "SIZE", "DOWNLOADED", "INT8");
   for (const KnownModel& m : known_models()) {
-    std::printf("%-24s %-9s %-10s %s\n", m.name.c_str(), m.kind.c_str(),
-                human_bytes(m.approx_bytes).c_str(),
-                model_is_downloaded(m, cfg.models_dir) ? "yes" : "no");
+    const bool have = model_is_downloaded(m, cfg.models_dir);
+    Result<std::string> path = resolve_model(m.name, cfg.models_dir);
+    const std::string int8 = have && path.ok() ? load_int8_check(*path).short_summary() : "-";
+    std::printf("%-24s %-9s %-10s %-11s %s\n", m.name.c_str(), m.kind.c_str(),
+                human_bytes(m.approx_bytes).c_str(), have ? "yes" : "no", int8.c_str());
   }
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
 }

@@ -2,6 +2,7 @@
 // after printing a one-line reason to stderr (see fail()).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,31 @@ int cmd_embed_image(const Config& cfg, const EmbedArgs& a);
 int cmd_embed_text(const Config& cfg, const EmbedArgs& a);
 int cmd_embed_sentence(const Config& cfg, const EmbedArgs& a);
 
-int cmd_serve(const Config& cfg);
+// serve's sign-in and exposure flags (issue 12; docs/security.md).
+struct ServeArgs {
+  std::string auth = "on";                  // "on" | "off" (off: loopback only)
+  std::vector<std::string> allowed_hosts;   // --allowed-host (repeatable)
+  std::string public_url;                   // --public-url
+  std::vector<std::string> trusted_proxies; // --trusted-proxy (repeatable)
+  std::string tls_cert, tls_key;
+};
+int cmd_serve(const Config& cfg, const ServeArgs& a);
+
+struct UserArgs {
+  std::string action;  // add | list | passwd | remove
+  std::string name;
+  bool admin = false;
+  bool password_stdin = false;
+};
+int cmd_user(const Config& cfg, const UserArgs& a);
+
+struct TokenArgs {
+  std::string action;  // create | list | revoke
+  std::string name;    // user (create; optional filter for list)
+  std::string label;
+  int64_t id = 0;      // revoke
+};
+int cmd_token(const Config& cfg, const TokenArgs& a);
 // album_name: also put the imported photos (new and already present) in this album.
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
                const std::string& album_name = "");

@@ -9,9 +9,9 @@
 #include "cli/cli_config.h"
 #include "cli/commands.h"
 #include "image/image.h"
+#include "model/blas_setup.h"
 #include "server/http_server.h"
 
-extern "C" void openblas_set_num_threads(int);
 
 namespace sa::cli {
 
@@ -42,9 +42,16 @@ void album_flags(CLI::App* app, ConfigFlags& f) {
   str_flag(app, "--models-dir", f.models_dir, "where known model names resolve (env SMART_ALBUM_MODELS_DIR)");
   int_flag(app, "--threads", f.threads, "inference threads (0 = all cores)");
 }
+void precision_flag(CLI::App* app, ConfigFlags& f) {
+  app->add_option_function<std::string>(
+         "--precision", [&f](const std::string& v) { f.precision = v; },
+         "fp32 (default) or int8: ~2-3x faster, embeddings within cosine 0.995 (env SMART_ALBUM_PRECISION)")
+      ->check(CLI::IsMember({"fp32", "int8"}));
+}
 void clip_flags(CLI::App* app, ConfigFlags& f) {
   str_flag(app, "--model", f.model, "Chinese-CLIP checkpoint: path or known name (env SMART_ALBUM_MODEL)");
   str_flag(app, "--arch", f.arch, "architecture of an official checkpoint (ViT-B-16, ViT-L-14, ...)");
+  precision_flag(app, f);
 }
 void decode_flag(CLI::App* app, ConfigFlags& f) {
   app->add_flag_function(
@@ -86,6 +93,7 @@ int run(int argc, char** argv) {
 
   auto* es = app.add_subcommand("embed-sentence", "print the sentence embedding (BCE / text2vec) of each text");
   str_flag(es, "--model", f.text_model, "sentence model directory or known name");
+  precision_flag(es, f);
   es->add_option("texts", embed.inputs, "texts")->required();
   int_flag(es, "--threads", f.threads, "inference threads (0 = all cores)");
 
@@ -97,6 +105,16 @@ int run(int argc, char** argv) {
   str_flag(sv, "--host", f.host, "address to listen on (default 127.0.0.1)");
   int_flag(sv, "--port", f.port, "port (default 5000; 0 = any free port)");
   str_flag(sv, "--web-dir", f.web_dir, "static web files (default: the source tree's web/)");
+  ServeArgs serve;
+  sv->add_option("--auth", serve.auth, "on (default) or off: no sign-in, allowed on a loopback address only")
+      ->check(CLI::IsMember({"on", "off"}));
+  sv->add_option("--allowed-host", serve.allowed_hosts, "a host name people use to reach the album (repeatable)");
+  sv->add_option("--public-url", serve.public_url, "the album's public address, e.g. https://photos.example.com");
+  sv->add_option("--trusted-proxy", serve.trusted_proxies,
+                 "address of a reverse proxy whose X-Forwarded-For/-Proto are believed (repeatable)");
+  sv->add_option("--tls-cert", serve.tls_cert, "serve HTTPS with this PEM certificate (with --tls-key)")
+      ->check(CLI::ExistingFile);
+  sv->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
   decode_flag(sv, f);
 
   auto* im = app.add_subcommand("import", "import folders of photos (recursive, incremental)");
@@ -128,6 +146,33 @@ int run(int argc, char** argv) {
   an->add_flag("--no-wait", no_wait, "queue only; do not wait");
   bool refresh = false;
   an->add_flag("--refresh", refresh, "describe already described photos again (fills in their visible text)");
+
+  UserArgs user;
+  auto* us = app.add_subcommand("user", "manage accounts: add, list, passwd, remove");
+  us->require_subcommand(1);
+  auto* us_add = us->add_subcommand("add", "add an account (asks for the password twice on a terminal)");
+  us_add->add_option("name", user.name, "user name")->required();
+  us_add->add_flag("--admin", user.admin, "may manage users");
+  us_add->add_flag("--password-stdin", user.password_stdin, "read the password from one line of stdin");
+  auto* us_list = us->add_subcommand("list", "list accounts");
+  auto* us_pw = us->add_subcommand("passwd", "set a new password (signs the user out everywhere)");
+  us_pw->add_option("name", user.name, "user name")->required();
+  us_pw->add_flag("--password-stdin", user.password_stdin, "read the password from one line of stdin");
+  auto* us_rm = us->add_subcommand("remove", "remove an account (not the last admin, not while it owns photos)");
+  us_rm->add_option("name", user.name, "user name")->required();
+  for (auto* c : {us_add, us_list, us_pw, us_rm}) str_flag(c, "--data-dir", f.data_dir, "album data directory");
+
+  TokenArgs token;
+  auto* tk = app.add_subcommand("token", "API tokens for scripts: create, list, revoke");
+  tk->require_subcommand(1);
+  auto* tk_new = tk->add_subcommand("create", "create a token for a user and print it (shown once)");
+  tk_new->add_option("name", token.name, "user name")->required();
+  tk_new->add_option("--label", token.label, "what the token is for");
+  auto* tk_list = tk->add_subcommand("list", "list tokens (never their secrets)");
+  tk_list->add_option("--user", token.name, "only this user's tokens");
+  auto* tk_rm = tk->add_subcommand("revoke", "revoke a token by id");
+  tk_rm->add_option("id", token.id, "token id (see token list)")->required();
+  for (auto* c : {tk_new, tk_list, tk_rm}) str_flag(c, "--data-dir", f.data_dir, "album data directory");
 
   EvalArgs ev;
   auto* evc = app.add_subcommand("eval", "retrieval recall or zero-shot accuracy on your own photos, "
@@ -181,7 +226,6 @@ int run(int argc, char** argv) {
   const CliEnv env = CliEnv::from_process();
   auto cfg = load_config(f, env, config_file);
   if (!cfg.ok()) return fail(cfg.status());
-  if (cfg->threads > 0) openblas_set_num_threads(cfg->threads);
   if (ei->parsed() || sv->parsed() || im->parsed() || evc->parsed()) {
     Status s = image_init();
     if (!s.ok()) return fail(s);
@@ -190,7 +234,15 @@ int run(int argc, char** argv) {
   if (ei->parsed()) return cmd_embed_image(*cfg, embed);
   if (et->parsed()) return cmd_embed_text(*cfg, embed);
   if (es->parsed()) return cmd_embed_sentence(*cfg, embed);
-  if (sv->parsed()) return cmd_serve(*cfg);
+  if (sv->parsed()) return cmd_serve(*cfg, serve);
+  if (us->parsed()) {
+    user.action = us_add->parsed() ? "add" : us_list->parsed() ? "list" : us_pw->parsed() ? "passwd" : "remove";
+    return cmd_user(*cfg, user);
+  }
+  if (tk->parsed()) {
+    token.action = tk_new->parsed() ? "create" : tk_list->parsed() ? "list" : "revoke";
+    return cmd_token(*cfg, token);
+  }
   if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
   if (se->parsed()) return cmd_search(*cfg, search);
   if (an->parsed()) return cmd_analyze(*cfg, !no_wait, refresh);
@@ -204,6 +256,7 @@ int run(int argc, char** argv) {
 }  // namespace sa::cli
 
 int main(int argc, char** argv) {
+  sa::reexec_for_blas_kernels(argv);  // OpenBLAS's own CPU detection may pick SSE3 kernels
   try {
     return sa::cli::run(argc, argv);
   } catch (const std::exception& e) {

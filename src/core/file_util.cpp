@@ -1,5 +1,12 @@
 #include "core/file_util.h"
 
+#include <cstdlib>
+
+#include <chrono>
+
+#include <signal.h>
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -63,24 +70,45 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data) {
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1), "");
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data,
+                         const std::string& tmp_dir) {
+  return write_file_atomic(path, std::span<const std::string_view>(&data, 1), tmp_dir);
+}
+
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts) {
+  return write_file_atomic(path, parts, "");
+}
+
+Status write_file_atomic(const std::string& path, std::span<const std::string_view> parts,
+                         const std::string& tmp_dir) {
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   std::random_device rd;
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp" + std::to_string(rd()))).string();
+  std::string tmp =
+      tmp_dir.empty()
+          ? (dir / ("." + target.filename().string() + ".tmp" + std::to_string(rd()))).string()
+          : (fs::path(tmp_dir) / (std::to_string(::getpid()) + "." + std::to_string(rd()) + ".tmp"))
+                .string();
   {
     FdGuard fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return Status::IOError(errno_text("cannot create", tmp));
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Status s = Status::IOError(errno_text("cannot write", tmp));
-        ::unlink(tmp.c_str());
-        return s;
+    for (std::string_view data : parts) {
+      size_t done = 0;
+      while (done < data.size()) {
+        // At most 256 MiB per call: Linux writes at most ~2 GiB at once anyway.
+        ssize_t n = ::write(fd.get(), data.data() + done, std::min<size_t>(data.size() - done, size_t{1} << 28));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          Status s = Status::IOError(errno_text("cannot write", tmp));
+          ::unlink(tmp.c_str());
+          return s;
+        }
+        done += static_cast<size_t>(n);
       }
-      done += static_cast<size_t>(n);
     }
     if (::fsync(fd.get()) != 0) {
       Status s = Status::IOError(errno_text("cannot fsync", tmp));
@@ -97,6 +125,35 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   FdGuard dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
   return Status::OK();
+}
+
+int remove_stale_temp_files(const std::string& tmp_dir,
+                            const std::vector<std::string>& legacy_dirs) {
+  namespace fs = std::filesystem;
+  int removed = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(tmp_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.ends_with(".tmp")) continue;
+    const long pid = std::strtol(name.c_str(), nullptr, 10);
+    const bool alive = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    std::error_code rm;
+    if (!alive && fs::remove(it->path(), rm)) ++removed;
+  }
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const std::string& d : legacy_dirs) {
+    std::error_code wec;
+    for (auto it = fs::recursive_directory_iterator(d, wec);
+         !wec && it != fs::recursive_directory_iterator(); it.increment(wec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() < 2 || name[0] != '.' || name.find(".tmp") == std::string::npos) continue;
+      std::error_code tec, rm;
+      auto t = fs::last_write_time(it->path(), tec);
+      if (!tec && t < cutoff && fs::remove(it->path(), rm)) ++removed;
+    }
+  }
+  return removed;
 }
 
 Status make_dirs(const std::string& path) {

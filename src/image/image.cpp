@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 namespace sa {
 namespace {
@@ -100,14 +101,16 @@ class DecodeBudget {
   int64_t acquire(int64_t bytes) {
     std::unique_lock<std::mutex> lk(mu_);
     bytes = std::min(bytes, limit_);
-    cv_.wait(lk, [&] { return used_ + bytes <= limit_; });
+    cv_.wait(lk, [&] { return used_ + bytes <= limit_ && active_ < slots_; });
     used_ += bytes;
+    ++active_;
     return bytes;
   }
   void release(int64_t bytes) {
     {
       std::lock_guard<std::mutex> lk(mu_);
       used_ -= bytes;
+      --active_;
     }
     cv_.notify_all();
   }
@@ -124,6 +127,10 @@ class DecodeBudget {
   std::condition_variable cv_;
   int64_t limit_ = 512LL << 20;
   int64_t used_ = 0;
+  // Decodes are CPU-bound: more at once than cores only makes each slower (and
+  // closer to its deadline), so they also queue for one of these slots.
+  int slots_ = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  int active_ = 0;
 };
 
 DecodeBudget& budget() {
@@ -225,10 +232,19 @@ std::optional<double> exif_dms_to_degrees(const std::string& raw) {
 }
 
 void read_exif(VipsImage* img, ImageMeta* meta) {
-  for (const char* field : {"exif-ifd2-DateTimeOriginal", "exif-ifd2-DateTimeDigitized",
-                            "exif-ifd0-DateTime"}) {
+  // Each date has its own EXIF 2.31 offset field ("+08:00"); when present it is
+  // appended, so the time stays the camera's wall clock and says its zone.
+  static const std::regex kOffset(R"(^[+-](0\d|1[0-4]):[0-5]\d$)");
+  const std::pair<const char*, const char*> kDates[] = {
+      {"exif-ifd2-DateTimeOriginal", "exif-ifd2-OffsetTimeOriginal"},
+      {"exif-ifd2-DateTimeDigitized", "exif-ifd2-OffsetTimeDigitized"},
+      {"exif-ifd0-DateTime", "exif-ifd2-OffsetTime"}};
+  for (const auto& [field, offset_field] : kDates) {
     meta->taken_at = exif_datetime_to_iso(exif_raw(img, field));
-    if (!meta->taken_at.empty()) break;
+    if (meta->taken_at.empty()) continue;
+    const std::string offset = trim(exif_raw(img, offset_field));
+    if (std::regex_match(offset, kOffset)) meta->taken_at += offset;
+    break;
   }
 
   std::string make = trim(exif_raw(img, "exif-ifd0-Make"));
@@ -592,19 +608,6 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
     }
   }
   return save_jpeg(in.get(), quality);
-}
-
-Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
-                                   int quality) {
-  if (max_side <= 0) return Status::InvalidArgument("thumbnail: max_side must be positive");
-  if (quality < 1 || quality > 100) {
-    return Status::InvalidArgument("thumbnail: quality must be in 1..100");
-  }
-  // Shrink-on-load / box shrink to at most twice the size, then encode_jpeg's lanczos.
-  DecodeLimits small = lim;
-  small.max_side = max_side * 2;
-  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, small));
-  return encode_jpeg(img, max_side, quality);
 }
 
 void image_set_decode_budget(int64_t bytes) { budget().set_limit(bytes); }

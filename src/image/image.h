@@ -29,7 +29,8 @@ struct ImageMeta {
   ImageFormat kind = ImageFormat::kUnknown;
   int width = 0, height = 0;  // as displayed: after EXIF orientation (swapped for 5..8)
   std::string taken_at;       // "YYYY-MM-DDTHH:MM:SS" or "": EXIF DateTimeOriginal, else
-                              // DateTimeDigitized, else DateTime; no time zone
+                              // DateTimeDigitized, else DateTime; followed by its EXIF
+                              // offset ("+08:00") when the file records one
   std::string camera;         // "Make Model" ("Model" when it already starts with Make) or ""
   std::optional<double> gps_lat, gps_lon;  // decimal degrees, south/west negative
   int orientation = 1;        // EXIF orientation as stored (1..8)
@@ -57,7 +58,7 @@ struct DecodeLimits {
 // sides >= min_side, else 1. min_side <= 0 gives 1.
 int jpeg_shrink_factor(int width, int height, int min_side);
 
-// Successful decode_rgb calls in this process (thumbnail_jpeg's included): tests
+// Successful decode_rgb calls in this process: tests
 // check that the import pipeline decodes each photo once.
 int64_t image_decode_count();
 
@@ -72,13 +73,14 @@ inline constexpr int kWorkingSide = 2048;
 Status image_init();
 
 // Threads libvips may use inside one decode/encode (process-wide; 0 = libvips default,
-// all cores). The job workers already decode different photos in parallel, so a server
-// should pass 1 to keep to one thread budget; the CLI can leave the default.
+// all cores). Set by the thread budget (app/thread_budget.h), not called elsewhere.
 void image_set_threads(int threads);
 
 // Full decodes share one memory budget (bytes, process-wide; default 512 MiB): each
 // decode reserves what its decoder will hold (estimated from the header) and waits
-// while the budget is spent; a decode bigger than the whole budget runs alone.
+// while the budget is spent; a decode bigger than the whole budget runs alone. At most
+// one decode per core runs at a time (the others queue; their deadline starts when
+// they run).
 void image_set_decode_budget(int64_t bytes);
 
 // Reads the header only: format, dimensions, EXIF. Errors:
@@ -98,12 +100,5 @@ Result<RgbImage> decode_rgb(std::string_view bytes, const DecodeLimits& lim,
 // is first downscaled (aspect kept, longer side == max_side). Used for thumbnails (~400)
 // and for the VLM (<= 1024). InvalidArgument for an empty/inconsistent image.
 Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality = 85);
-
-// Bytes -> JPEG thumbnail without a full-size decode (JPEG/WebP/HEIF shrink on load):
-// longer side <= max_side, EXIF orientation applied, same colour handling as
-// decode_rgb (CMYK/ICC are colour-managed to sRGB here). Same errors as decode_rgb.
-// Use it when the full-resolution pixels are not needed for anything else.
-Result<std::string> thumbnail_jpeg(std::string_view bytes, int max_side, const DecodeLimits& lim,
-                                   int quality = 85);
 
 }  // namespace sa

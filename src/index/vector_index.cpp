@@ -1,52 +1,43 @@
 #include "index/vector_index.h"
 
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexIDMap.h>
-#include <faiss/impl/FaissException.h>
-#include <faiss/impl/IDSelector.h>
-#include <faiss/impl/io.h>
-#include <faiss/index_io.h>
+#include <fcntl.h>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <numeric>
+#include <queue>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/file_util.h"
-#include "core/sha256.h"
+#include "model/huge_pages.h"
 #include "model/ops.h"
 
 namespace sa {
 
 namespace {
 
-constexpr char kMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '1'};
-constexpr int kFormatVersion = 1;
+constexpr char kMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '2'};
+constexpr char kOldMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '1'};
+constexpr int kFormatVersion = 2;
 // A header is a few hundred bytes; anything larger is not ours.
 constexpr uint32_t kMaxHeaderBytes = 1 << 16;
+// Columns per panel of matmul_xwt_fp16_panels's layout (ops.h).
+constexpr int64_t kPanel = 16;
+static_assert(VectorIndex::kChunkVectors % kPanel == 0);
 
-// Reads the FAISS payload straight out of the mapped file: no second copy of a
-// possibly large index. Short reads return fewer items; FAISS turns that into
-// an exception, which load() reports as Corruption.
-struct SpanReader : faiss::IOReader {
-  SpanReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  size_t operator()(void* ptr, size_t size, size_t nitems) override {
-    if (size == 0 || nitems == 0) return 0;
-    size_t avail = (size_ - pos_) / size;
-    size_t n = std::min(avail, nitems);
-    std::memcpy(ptr, data_ + pos_, n * size);
-    pos_ += n * size;
-    return n;
-  }
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
+using Chunk = std::vector<uint16_t, HugePageAllocator<uint16_t>>;
 
 // Normalises rows in place; false if a row is zero or not finite.
 bool normalise_rows(std::span<float> data, int dim, size_t* bad_row) {
@@ -65,16 +56,109 @@ bool normalise_rows(std::span<float> data, int dim, size_t* bad_row) {
   return true;
 }
 
-std::string faiss_error(const char* what, const std::exception& e) {
-  return std::string(what) + ": " + e.what();
+// IEEE 754 binary16, round to nearest even (|x| <= 1 here, but any finite x
+// converts; overflow gives infinity).
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  x &= 0x7fffffffu;
+  if (x >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (x > 0x7f800000u ? 0x200u : 0));
+  if (x >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (x < 0x38800000u) {  // below 2^-14: subnormal half (or zero)
+    if (x < 0x33000000u) return static_cast<uint16_t>(sign);  // below half the smallest subnormal
+    const uint32_t e = x >> 23;
+    const uint32_t m = (x & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - e;  // 14 + 113 - e - 1 ... value = m * 2^(e-150), unit 2^-24
+    uint32_t h = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = ((x >> 13) - (112u << 10));
+  const uint32_t rem = x & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+// A 64-bit multiply-xor hash of bytes, fed in pieces (sizes need not be
+// multiples of 8). Not cryptographic: it detects damage, fast.
+class PayloadHash {
+ public:
+  void update(const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    while (n > 0 && fill_ != 0) {
+      push_byte(*p++);
+      --n;
+    }
+    while (n >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      mix(w);
+      p += 8;
+      n -= 8;
+    }
+    while (n > 0) {
+      push_byte(*p++);
+      --n;
+    }
+  }
+  std::string hex() {
+    uint64_t h = h_;
+    if (fill_ != 0) h = (h ^ pending_ ^ (uint64_t{fill_} << 56)) * kMul;
+    h ^= h >> 29;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+  }
+
+ private:
+  static constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  void mix(uint64_t w) { h_ = ((h_ ^ w) * kMul) ^ (h_ >> 31); }
+  void push_byte(uint8_t b) {
+    pending_ |= uint64_t{b} << (8 * fill_);
+    if (++fill_ == 8) {
+      mix(pending_);
+      pending_ = 0;
+      fill_ = 0;
+    }
+  }
+  uint64_t h_ = 0x6A09E667F3BCC908ull;
+  uint64_t pending_ = 0;
+  unsigned fill_ = 0;
+};
+
+size_t chunk_used_halves(int64_t vectors_in_chunk, int dim) {
+  return static_cast<size_t>((vectors_in_chunk + kPanel - 1) / kPanel) * kPanel * static_cast<size_t>(dim);
 }
 
 }  // namespace
 
 struct VectorIndex::Impl {
-  // IndexIDMap2 owns the flat index (own_fields) and keeps rev_map (id ->
-  // position), which makes contains() and replacement cheap.
-  std::unique_ptr<faiss::IndexIDMap2> map;
+  std::vector<int64_t> ids;                   // position -> id
+  std::unordered_map<int64_t, int64_t> pos;   // id -> position
+  std::vector<Chunk> chunks;                  // position p in chunks[p / kChunkVectors]
+
+  uint16_t* column(int64_t p, int dim) {
+    Chunk& c = chunks[static_cast<size_t>(p / kChunkVectors)];
+    const int64_t l = p % kChunkVectors;
+    return c.data() + static_cast<size_t>(l / kPanel) * kPanel * dim + l % kPanel;
+  }
+  // Makes position p (the next one) writable.
+  void grow_to(int64_t p, int dim) {
+    const size_t ci = static_cast<size_t>(p / kChunkVectors);
+    if (chunks.size() <= ci) chunks.emplace_back();
+    Chunk& c = chunks[ci];
+    const size_t need = chunk_used_halves(p % kChunkVectors + 1, dim);
+    if (c.size() < need) {
+      if (c.capacity() < need) {
+        // Grow by doubling within the chunk, never past a whole chunk.
+        size_t cap = std::max(need, std::min(c.capacity() * 2, chunk_used_halves(kChunkVectors, dim)));
+        c.reserve(cap);
+      }
+      c.resize(need, 0);
+    }
+  }
 };
 
 const char* index_load_outcome_name(IndexLoadOutcome o) {
@@ -87,30 +171,73 @@ const char* index_load_outcome_name(IndexLoadOutcome o) {
   return "unknown";
 }
 
-VectorIndex::VectorIndex(int dim) : dim_(dim > 0 ? dim : 1), impl_(std::make_unique<Impl>()) {
-  auto flat = std::make_unique<faiss::IndexFlatIP>(dim_);
-  impl_->map = std::make_unique<faiss::IndexIDMap2>(flat.get());
-  flat.release();
-  impl_->map->own_fields = true;
-}
+VectorIndex::VectorIndex(int dim) : dim_(dim > 0 ? dim : 1), impl_(std::make_unique<Impl>()) {}
 
 VectorIndex::~VectorIndex() = default;
 
 int64_t VectorIndex::size() const {
   std::shared_lock lock(mu_);
-  return impl_->map->ntotal;
+  if (standby_) return standby_size_;
+  return static_cast<int64_t>(impl_->ids.size());
+}
+
+void VectorIndex::set_standby(StandbySearch standby, int64_t expected_size) {
+  std::unique_lock lock(mu_);
+  standby_ = std::move(standby);
+  standby_size_ = expected_size;
+}
+
+void VectorIndex::replace_contents(VectorIndex&& loaded) {
+  if (&loaded == this) return;
+  std::unique_lock lock(mu_);
+  std::unique_lock other(loaded.mu_);
+  if (loaded.dim_ == dim_) std::swap(impl_, loaded.impl_);
+  standby_ = nullptr;
+  standby_size_ = 0;
+}
+
+bool VectorIndex::ready() const {
+  std::shared_lock lock(mu_);
+  return !standby_;
 }
 
 bool VectorIndex::contains(int64_t id) const {
   std::shared_lock lock(mu_);
-  return impl_->map->rev_map.count(id) > 0;
+  return impl_->pos.count(id) > 0;
 }
 
 std::vector<int64_t> VectorIndex::ids() const {
   std::shared_lock lock(mu_);
-  std::vector<int64_t> out(impl_->map->id_map.begin(), impl_->map->id_map.end());
+  std::vector<int64_t> out(impl_->ids);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+float VectorIndex::fp16_error_bound() const {
+  // Per component |x - half(x)| <= 2^-11 |x| (normal range) or 2^-25 (subnormal),
+  // so ||v - half(v)|| <= 2^-11 + sqrt(dim) 2^-25 for a unit v; by Cauchy-Schwarz
+  // the score of a unit query moves at most that. 1e-4 covers fp32 rounding in
+  // both sums and the re-normalisation of the stored vector.
+  return static_cast<float>(std::ldexp(1.0, -11) + std::sqrt(static_cast<double>(dim_)) * std::ldexp(1.0, -25) + 1e-4);
+}
+
+size_t VectorIndex::memory_bytes() const {
+  std::shared_lock lock(mu_);
+  size_t b = impl_->ids.capacity() * sizeof(int64_t);
+  b += impl_->pos.size() * 32 + impl_->pos.bucket_count() * sizeof(void*);
+  for (const auto& c : impl_->chunks) b += c.capacity() * sizeof(uint16_t);
+  return b;
+}
+
+void VectorIndex::set_exact_lookup(ExactLookup lookup) {
+  std::unique_lock lock(mu_);
+  lookup_ = std::move(lookup);
+}
+
+void VectorIndex::reserve_locked(int64_t n) {
+  if (n <= 0) return;
+  impl_->ids.reserve(static_cast<size_t>(n));
+  impl_->pos.reserve(static_cast<size_t>(n));
 }
 
 Status VectorIndex::add(std::span<const int64_t> ids, std::span<const float> vectors) {
@@ -124,51 +251,77 @@ Status VectorIndex::add_locked(std::span<const int64_t> ids, std::span<const flo
                                    std::to_string(ids.size()) + " ids of dim " + std::to_string(dim_));
   if (ids.empty()) return Status::OK();
   std::unordered_set<int64_t> seen;
-  std::vector<faiss::Index::idx_t> existing;
   for (int64_t id : ids) {
     if (!seen.insert(id).second)
       return Status::InvalidArgument("index add: id " + std::to_string(id) + " twice in one batch");
-    if (impl_->map->rev_map.count(id)) existing.push_back(id);
   }
   std::vector<float> data(vectors.begin(), vectors.end());
   size_t bad = 0;
   if (!normalise_rows(data, dim_, &bad))
     return Status::InvalidArgument("index add: vector for id " + std::to_string(ids[bad]) +
                                    " is zero or not finite");
-  std::vector<faiss::Index::idx_t> fids(ids.begin(), ids.end());
-  try {
-    if (!existing.empty()) {
-      // Replace, never duplicate: a re-embedded photo must appear once.
-      faiss::IDSelectorBatch sel(existing.size(), existing.data());
-      impl_->map->remove_ids(sel);
+  Impl& m = *impl_;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    int64_t p;
+    if (auto it = m.pos.find(ids[i]); it != m.pos.end()) {
+      p = it->second;  // replace, never duplicate: a re-embedded photo appears once
+    } else {
+      p = static_cast<int64_t>(m.ids.size());
+      m.grow_to(p, dim_);
+      m.ids.push_back(ids[i]);
+      m.pos.emplace(ids[i], p);
     }
-    impl_->map->add_with_ids(static_cast<faiss::Index::idx_t>(ids.size()), data.data(), fids.data());
-  } catch (const std::exception& e) {
-    return Status::Internal(faiss_error("faiss add", e));
+    uint16_t* col = m.column(p, dim_);
+    const float* row = data.data() + i * static_cast<size_t>(dim_);
+    int j = 0;
+#ifdef __F16C__
+    // The same rounding (to nearest even) eight at a time.
+    alignas(16) uint16_t h8[8];
+    for (; j + 8 <= dim_; j += 8) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(h8), _mm256_cvtps_ph(_mm256_loadu_ps(row + j), _MM_FROUND_TO_NEAREST_INT));
+      for (int t = 0; t < 8; ++t) col[static_cast<size_t>(j + t) * kPanel] = h8[t];
+    }
+#endif
+    for (; j < dim_; ++j) col[static_cast<size_t>(j) * kPanel] = float_to_half(row[j]);
   }
   return Status::OK();
 }
 
 Result<int64_t> VectorIndex::remove(std::span<const int64_t> ids) {
   std::unique_lock lock(mu_);
-  std::vector<faiss::Index::idx_t> present;
-  for (int64_t id : ids)
-    if (impl_->map->rev_map.count(id)) present.push_back(id);
-  if (present.empty()) return int64_t{0};
-  try {
-    faiss::IDSelectorBatch sel(present.size(), present.data());
-    return static_cast<int64_t>(impl_->map->remove_ids(sel));
-  } catch (const std::exception& e) {
-    return Status::Internal(faiss_error("faiss remove", e));
+  Impl& m = *impl_;
+  int64_t removed = 0;
+  for (int64_t id : ids) {
+    auto it = m.pos.find(id);
+    if (it == m.pos.end()) continue;
+    const int64_t p = it->second;
+    const int64_t last = static_cast<int64_t>(m.ids.size()) - 1;
+    m.pos.erase(it);
+    uint16_t* dst = m.column(p, dim_);
+    uint16_t* src = m.column(last, dim_);
+    if (p != last) {
+      // The last vector moves into the hole.
+      for (int j = 0; j < dim_; ++j) dst[static_cast<size_t>(j) * kPanel] = src[static_cast<size_t>(j) * kPanel];
+      m.ids[static_cast<size_t>(p)] = m.ids[static_cast<size_t>(last)];
+      m.pos[m.ids[static_cast<size_t>(p)]] = p;
+    }
+    for (int j = 0; j < dim_; ++j) src[static_cast<size_t>(j) * kPanel] = 0;
+    m.ids.pop_back();
+    if (last % kChunkVectors == 0) m.chunks.pop_back();  // its only vector left
+    ++removed;
   }
+  return removed;
 }
 
 void VectorIndex::clear() {
   std::unique_lock lock(mu_);
-  impl_->map->reset();
+  impl_->ids.clear();
+  impl_->pos.clear();
+  impl_->chunks.clear();
 }
 
-Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> query, int k) const {
+Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> query, int k,
+                                                      const IdFilter& filter) const {
   if (query.size() != static_cast<size_t>(dim_))
     return Status::InvalidArgument("query has " + std::to_string(query.size()) +
                                    " components, index dim is " + std::to_string(dim_));
@@ -177,40 +330,104 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
   std::vector<float> q(query.begin(), query.end());
   if (!normalise_rows(q, dim_, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
 
-  std::shared_lock lock(mu_);
-  int64_t n = impl_->map->ntotal;
-  int64_t kk = std::min<int64_t>(k, n);
-  if (kk == 0) return out;
-  // One query against the flat storage: the inner products are a matrix-vector
-  // product, done by the engine's few-row kernel on both cores (Debian's FAISS
-  // 1.7.3 is built without AVX2 and measured 2-2.5x slower at 100k x 512 here;
-  // OpenBLAS's sgemv is as fast but leaves its pool spinning against the next
-  // query, see matmul_xwt), then a partial sort. FAISS still owns the vectors,
-  // ids and persistence.
-  const auto* flat = dynamic_cast<const faiss::IndexFlatIP*>(impl_->map->index);
-  if (flat != nullptr && static_cast<int64_t>(impl_->map->id_map.size()) == n) {
+  struct Cand {
+    int64_t id;
+    double score;  // fp16 score, then the exact one
+  };
+  std::vector<Cand> cands;
+  ExactLookup lookup;
+  size_t kk = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (standby_) {
+      StandbySearch standby = standby_;
+      lock.unlock();
+      return standby(q, k, filter);
+    }
+    const Impl& m = *impl_;
+    const int64_t n = static_cast<int64_t>(m.ids.size());
+    if (n == 0) return out;
+    // One query against every stored vector: the engine's fp16 panel kernel on
+    // both cores (the same kernel as the text tower's projections), a chunk at
+    // a time.
     std::vector<float> scores(static_cast<size_t>(n));
-    matmul_xwt(q.data(), 1, flat->get_xb(), static_cast<int>(n), dim_, scores.data());
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    auto better = [&](int64_t a, int64_t b) {
-      return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-    };
-    std::partial_sort(order.begin(), order.begin() + kk, order.end(), better);
-    out.reserve(static_cast<size_t>(kk));
-    for (int64_t i = 0; i < kk; ++i) out.push_back({impl_->map->id_map[order[i]], scores[order[i]]});
-    return out;
+    for (size_t c = 0; c < m.chunks.size(); ++c) {
+      const int64_t base = static_cast<int64_t>(c) * kChunkVectors;
+      const int64_t cnt = std::min(kChunkVectors, n - base);
+      matmul_xwt_fp16_panels(q.data(), 1, m.chunks[c].data(), static_cast<int>(cnt), dim_,
+                             scores.data() + base);
+    }
+    constexpr float kOut = -std::numeric_limits<float>::infinity();
+    int64_t allowed = n;
+    if (filter) {
+      allowed = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (filter(m.ids[static_cast<size_t>(i)])) {
+          ++allowed;
+        } else {
+          scores[static_cast<size_t>(i)] = kOut;
+        }
+      }
+    }
+    kk = static_cast<size_t>(std::min<int64_t>(k, allowed));
+    if (kk == 0) return out;
+    // The kk-th best fp16 score, then every vector within twice the error bound
+    // of it: the fp32 top kk is among them (header comment).
+    float kth;
+    if (kk <= 4096) {
+      std::priority_queue<float, std::vector<float>, std::greater<float>> heap;
+      for (float s : scores) {
+        if (s == kOut) continue;
+        if (heap.size() < kk) {
+          heap.push(s);
+        } else if (s > heap.top()) {
+          heap.pop();
+          heap.push(s);
+        }
+      }
+      kth = heap.top();
+    } else {
+      std::vector<float> tmp;
+      tmp.reserve(static_cast<size_t>(allowed));
+      for (float s : scores)
+        if (s != kOut) tmp.push_back(s);
+      std::nth_element(tmp.begin(), tmp.begin() + static_cast<int64_t>(kk) - 1, tmp.end(), std::greater<float>());
+      kth = tmp[kk - 1];
+    }
+    const float floor = kth - 2 * fp16_error_bound();
+    for (int64_t i = 0; i < n; ++i) {
+      const float s = scores[static_cast<size_t>(i)];
+      if (s != kOut && s >= floor) cands.push_back({m.ids[static_cast<size_t>(i)], s});
+    }
+    lookup = lookup_;
   }
-  std::vector<float> dist(static_cast<size_t>(kk));
-  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(kk));
-  try {
-    impl_->map->search(1, q.data(), kk, dist.data(), labels.data());
-  } catch (const std::exception& e) {
-    return Status::Internal(faiss_error("faiss search", e));
+  // Exact re-rank outside the lock: the lookup reads the store.
+  // In double, from the query as given: candidates a few ulps apart in fp32
+  // (near duplicates) are still ordered as the exact scan orders them.
+  if (lookup && cands.size() <= kMaxRerank) {
+    double qn = 0;
+    for (float x : query) qn += static_cast<double>(x) * x;
+    qn = std::sqrt(qn);
+    std::vector<float> v(static_cast<size_t>(dim_));
+    for (Cand& c : cands) {
+      if (!lookup(c.id, v)) continue;
+      double dot = 0, ss = 0;
+      for (int j = 0; j < dim_; ++j) {
+        dot += static_cast<double>(query[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
+        ss += static_cast<double>(v[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
+      }
+      if (ss > 0 && std::isfinite(ss)) c.score = dot / (std::sqrt(ss) * qn);
+    }
   }
-  out.reserve(static_cast<size_t>(kk));
-  for (int64_t i = 0; i < kk; ++i)
-    if (labels[i] >= 0) out.push_back({labels[i], dist[i]});
+  auto better = [](const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
+  if (cands.size() > kk) {
+    std::partial_sort(cands.begin(), cands.begin() + static_cast<int64_t>(kk), cands.end(), better);
+    cands.resize(kk);
+  } else {
+    std::sort(cands.begin(), cands.end(), better);
+  }
+  out.reserve(cands.size());
+  for (const Cand& c : cands) out.push_back({c.id, static_cast<float>(c.score)});
   return out;
 }
 
@@ -218,16 +435,24 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
   if (meta.dim != dim_)
     return Status::InvalidArgument("index save: meta dim " + std::to_string(meta.dim) +
                                    " != index dim " + std::to_string(dim_));
-  faiss::VectorIOWriter writer;
-  {
-    std::shared_lock lock(mu_);
-    try {
-      faiss::write_index(impl_->map.get(), &writer);
-    } catch (const std::exception& e) {
-      return Status::Internal(faiss_error("faiss write_index", e));
-    }
+  // The payload is written straight from the index's own arrays: no copy of a
+  // possibly gigabyte-sized index (the FAISS writer made two).
+  std::shared_lock lock(mu_);
+  const Impl& m = *impl_;
+  const int64_t n = static_cast<int64_t>(m.ids.size());
+  std::vector<std::string_view> parts;
+  parts.emplace_back(reinterpret_cast<const char*>(m.ids.data()), m.ids.size() * sizeof(int64_t));
+  for (size_t c = 0; c < m.chunks.size(); ++c) {
+    const int64_t cnt = std::min(kChunkVectors, n - static_cast<int64_t>(c) * kChunkVectors);
+    parts.emplace_back(reinterpret_cast<const char*>(m.chunks[c].data()),
+                       chunk_used_halves(cnt, dim_) * sizeof(uint16_t));
   }
-  std::string_view payload(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
+  PayloadHash hash;
+  size_t payload_bytes = 0;
+  for (std::string_view p : parts) {
+    hash.update(p.data(), p.size());
+    payload_bytes += p.size();
+  }
   nlohmann::json h = {
       {"version", kFormatVersion},
       {"model", meta.model},
@@ -236,20 +461,20 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
       {"max_id", meta.fingerprint.max_id},
       {"id_sum", meta.fingerprint.id_sum},
       {"generation", meta.fingerprint.generation},
-      {"payload_bytes", payload.size()},
-      {"payload_sha256", sha256_hex(payload)},
+      {"vectors", n},
+      {"chunk_vectors", kChunkVectors},
+      {"payload_bytes", payload_bytes},
+      {"payload_hash", hash.hex()},
   };
   std::string header = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string file;
-  file.reserve(sizeof(kMagic) + 4 + header.size() + payload.size());
-  file.append(kMagic, sizeof(kMagic));
+  std::string head(kMagic, sizeof(kMagic));
   uint32_t hlen = static_cast<uint32_t>(header.size());
-  for (int i = 0; i < 4; ++i) file.push_back(static_cast<char>((hlen >> (8 * i)) & 0xff));
-  file += header;
-  file += payload;
+  for (int i = 0; i < 4; ++i) head.push_back(static_cast<char>((hlen >> (8 * i)) & 0xff));
+  head += header;
+  parts.insert(parts.begin(), head);
   std::string parent = std::filesystem::path(path).parent_path().string();
   if (!parent.empty()) SA_RETURN_IF_ERROR(make_dirs(parent));
-  return write_file_atomic(path, file).with_context("saving index '" + path + "'");
+  return write_file_atomic(path, parts).with_context("saving index '" + path + "'");
 }
 
 Status VectorIndex::save(const std::string& path, Store& store, const std::string& kind,
@@ -258,25 +483,63 @@ Status VectorIndex::save(const std::string& path, Store& store, const std::strin
   return save(path, IndexMeta{model, dim_, fp});
 }
 
+namespace {
+
+// Reads exactly n bytes (false on a short file or an error).
+bool read_exact(int fd, void* dst, size_t n) {
+  auto* p = static_cast<char*>(dst);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, std::min<size_t>(n, size_t{1} << 28));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
 Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(const std::string& path) {
-  SA_ASSIGN_OR_RETURN(MappedFile file, MappedFile::open(path));
+  // read(), not mmap: the file's pages stay in the page cache instead of being
+  // counted a second time in the process's resident memory.
+  Fd f;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no index file '" + path + "'");
+    return Status::IOError("cannot open index file '" + path + "': " + std::strerror(errno));
+  }
   auto corrupt = [&](const std::string& why) {
     return Status::Corruption("index file '" + path + "': " + why);
   };
-  const uint8_t* p = file.data();
-  size_t size = file.size();
-  if (size < sizeof(kMagic) + 4 || std::memcmp(p, kMagic, sizeof(kMagic)) != 0)
-    return corrupt("bad magic (not a smart-album index)");
+  const off_t file_size = ::lseek(f.fd, 0, SEEK_END);
+  if (file_size < 0 || ::lseek(f.fd, 0, SEEK_SET) != 0) return corrupt("cannot seek");
+  const size_t size = static_cast<size_t>(file_size);
+  uint8_t pre[sizeof(kMagic) + 4];
+  if (size < sizeof pre || !read_exact(f.fd, pre, sizeof pre)) return corrupt("too short");
+  if (std::memcmp(pre, kOldMagic, sizeof(kMagic)) == 0)
+    return corrupt("older format (FAISS flat index, before fp16 storage)");
+  if (std::memcmp(pre, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic (not a smart-album index)");
   uint32_t hlen = 0;
-  for (int i = 0; i < 4; ++i) hlen |= static_cast<uint32_t>(p[sizeof(kMagic) + i]) << (8 * i);
-  size_t hstart = sizeof(kMagic) + 4;
+  for (int i = 0; i < 4; ++i) hlen |= static_cast<uint32_t>(pre[sizeof(kMagic) + i]) << (8 * i);
+  const size_t hstart = sizeof pre;
   if (hlen == 0 || hlen > kMaxHeaderBytes || hlen > size - hstart) return corrupt("bad header length");
-  nlohmann::json h = nlohmann::json::parse(p + hstart, p + hstart + hlen, nullptr, false);
+  std::string hbytes(hlen, '\0');
+  if (!read_exact(f.fd, hbytes.data(), hlen)) return corrupt("truncated header");
+  nlohmann::json h = nlohmann::json::parse(hbytes, nullptr, false);
   if (!h.is_object()) return corrupt("header is not JSON");
 
   IndexMeta meta;
   size_t payload_bytes = 0;
-  std::string want_sha;
+  int64_t n = 0, chunk_vectors = 0;
+  std::string want_hash;
   try {
     if (h.at("version").get<int>() != kFormatVersion) return corrupt("unsupported version");
     meta.model = h.at("model").get<std::string>();
@@ -285,43 +548,52 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
     meta.fingerprint.max_id = h.at("max_id").get<int64_t>();
     meta.fingerprint.id_sum = h.at("id_sum").get<int64_t>();
     meta.fingerprint.generation = h.at("generation").get<int64_t>();
+    n = h.at("vectors").get<int64_t>();
+    chunk_vectors = h.at("chunk_vectors").get<int64_t>();
     payload_bytes = h.at("payload_bytes").get<size_t>();
-    want_sha = h.at("payload_sha256").get<std::string>();
+    want_hash = h.at("payload_hash").get<std::string>();
   } catch (const std::exception& e) {
     return corrupt(std::string("bad header: ") + e.what());
   }
-  if (meta.dim <= 0) return corrupt("bad dim");
-  const uint8_t* payload = p + hstart + hlen;
-  size_t have = size - hstart - hlen;
+  if (meta.dim <= 0 || meta.dim > (1 << 16)) return corrupt("bad dim");
+  if (chunk_vectors != kChunkVectors) return corrupt("other chunk size");
+  const size_t have = size - hstart - hlen;
   if (have != payload_bytes)
     return corrupt("payload is " + std::to_string(have) + " bytes, header says " +
                    std::to_string(payload_bytes) + " (truncated?)");
-  // The checksum is what makes FAISS safe to call: its reader trusts the
-  // sizes inside the payload, and a flipped byte could ask for a huge allocation.
-  if (sha256_hex(std::string_view(reinterpret_cast<const char*>(payload), have)) != want_sha)
-    return corrupt("payload checksum mismatch");
-
-  std::unique_ptr<faiss::Index> raw;
-  try {
-    SpanReader reader(payload, have);
-    raw.reset(faiss::read_index(&reader));
-  } catch (const std::exception& e) {
-    return corrupt(faiss_error("faiss read_index", e));
-  }
-  auto* map = dynamic_cast<faiss::IndexIDMap2*>(raw.get());
-  if (!map || !dynamic_cast<faiss::IndexFlatIP*>(map->index))
-    return corrupt("not an IndexIDMap2 over IndexFlatIP");
-  if (map->d != meta.dim) return corrupt("faiss dim " + std::to_string(map->d) + " != header dim");
-  raw.release();
+  // The sizes below come from the header: check them against the file before
+  // allocating anything.
+  if (n < 0 || static_cast<uint64_t>(n) > have / sizeof(int64_t)) return corrupt("bad vector count");
+  size_t expect = static_cast<size_t>(n) * sizeof(int64_t);
+  for (int64_t base = 0; base < n; base += kChunkVectors)
+    expect += chunk_used_halves(std::min(kChunkVectors, n - base), meta.dim) * sizeof(uint16_t);
+  if (expect != have) return corrupt("payload size does not match " + std::to_string(n) + " vectors");
 
   auto index = std::make_unique<VectorIndex>(meta.dim);
-  index->impl_->map.reset(map);
+  Impl& m = *index->impl_;
+  PayloadHash hash;
+  m.ids.resize(static_cast<size_t>(n));
+  if (!read_exact(f.fd, m.ids.data(), m.ids.size() * sizeof(int64_t))) return corrupt("truncated ids");
+  hash.update(m.ids.data(), m.ids.size() * sizeof(int64_t));
+  for (int64_t base = 0; base < n; base += kChunkVectors) {
+    const size_t halves = chunk_used_halves(std::min(kChunkVectors, n - base), meta.dim);
+    Chunk c;
+    c.resize(halves);
+    if (!read_exact(f.fd, c.data(), halves * sizeof(uint16_t))) return corrupt("truncated vectors");
+    hash.update(c.data(), halves * sizeof(uint16_t));
+    m.chunks.push_back(std::move(c));
+  }
+  if (hash.hex() != want_hash) return corrupt("payload checksum mismatch");
+  m.pos.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!m.pos.emplace(m.ids[static_cast<size_t>(i)], i).second) return corrupt("duplicate id");
+  }
   return std::make_pair(std::move(index), std::move(meta));
 }
 
 Result<std::unique_ptr<VectorIndex>> VectorIndex::load_or_rebuild(
     const std::string& path, Store& store, const std::string& kind, const std::string& model, int dim,
-    IndexLoadOutcome* outcome) {
+    IndexLoadOutcome* outcome, const IndexLoadControl* control) {
   if (dim <= 0) return Status::InvalidArgument("index dim must be positive");
   // Read before rebuilding: if vectors change during the rebuild, the saved
   // fingerprint is older than the content and the next start rebuilds again --
@@ -359,19 +631,48 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::load_or_rebuild(
 
   spdlog::warn("index {}: rebuilding from the database ({}): {}", kind, index_load_outcome_name(result), why);
   auto index = std::make_unique<VectorIndex>(dim);
-  int64_t skipped = 0;
-  Status s = store.for_each_vector(kind, model, dim,
-      [&](std::span<const int64_t> ids, std::span<const float> data) -> Status {
-        std::unique_lock lock(index->mu_);
-        Status st = index->add_locked(ids, data);
-        if (st.ok()) return st;
-        // A zero vector in one row must not cost the whole index: add row by row.
-        for (size_t i = 0; i < ids.size(); ++i) {
-          auto row = data.subspan(i * static_cast<size_t>(dim), static_cast<size_t>(dim));
-          if (!index->add_locked(ids.subspan(i, 1), row).ok()) ++skipped;
-        }
-        return Status::OK();
-      });
+  {
+    std::unique_lock lock(index->mu_);
+    index->reserve_locked(fp.count);
+  }
+  if (control && control->total) *control->total = fp.count;
+  int64_t skipped = 0, next_log = fp.count / 10;
+  // Batches by photo id, the store's lock taken per batch: requests served
+  // meanwhile wait for one batch at most, not for the whole walk.
+  Status s;
+  std::vector<int64_t> ids;
+  std::vector<float> data;
+  int64_t after = 0;
+  while (true) {
+    if (control && control->cancel && control->cancel->load()) {
+      s = Status::Unavailable("index rebuild cancelled");
+      break;
+    }
+    ids.clear();
+    data.clear();
+    auto got = store.read_vectors(kind, model, dim, after, 4096, &ids, &data);
+    if (!got.ok()) {
+      s = got.status();
+      break;
+    }
+    if (ids.empty()) break;
+    after = ids.back();
+    std::unique_lock lock(index->mu_);
+    if (!index->add_locked(ids, data).ok()) {
+      // A zero vector in one row must not cost the whole index: add row by row.
+      for (size_t i = 0; i < ids.size(); ++i) {
+        auto row = std::span<const float>(data).subspan(i * static_cast<size_t>(dim), static_cast<size_t>(dim));
+        if (!index->add_locked(std::span<const int64_t>(ids).subspan(i, 1), row).ok()) ++skipped;
+      }
+    }
+    const int64_t done = static_cast<int64_t>(index->impl_->ids.size());
+    lock.unlock();
+    if (control && control->done) *control->done = done;
+    if (fp.count >= 100000 && done >= next_log) {
+      spdlog::info("index {}: rebuilding, {} of {} vectors", kind, done, fp.count);
+      next_log += fp.count / 10;
+    }
+  }
   SA_RETURN_IF_ERROR(s.with_context("rebuilding index " + kind));
   if (skipped > 0) spdlog::warn("index {}: skipped {} unusable vector(s)", kind, skipped);
   spdlog::info("index {}: rebuilt with {} '{}' vectors", kind, index->size(), model);

@@ -1,25 +1,48 @@
-// VectorIndex: an exact inner-product index over L2-normalised vectors
-// (faiss::IndexIDMap2 over faiss::IndexFlatIP), where the FAISS id IS the photo id.
+// VectorIndex: an exact inner-product index over L2-normalised vectors, keyed
+// by photo id.
+//
+// Storage (issue 16): each vector is kept once, as fp16, packed in the panel
+// layout of the engine's few-row kernel (matmul_xwt_fp16_panels, ops.h), in
+// chunks of kChunkVectors so that growing never copies more than one chunk:
+// 1 KiB per 512-d vector instead of FAISS's 2 KiB fp32, and half the bytes to
+// stream per query. Results are nevertheless those of an exact fp32 scan:
+//
+//   fp16 rounding moves each component by at most 2^-11 of itself, so for a
+//   unit query the fp16 score of a unit vector is within E = 2^-11 +
+//   sqrt(dim) * 2^-25 + 1e-4 (fp32 summation) of its fp32 score. The search
+//   keeps every vector whose fp16 score is within 2E of the k-th best fp16
+//   score -- a set that provably holds the fp32 top k -- and re-ranks those
+//   candidates on their fp32 vectors from the exact lookup (the store, the
+//   source of truth; set_exact_lookup). Without a lookup (or for more than
+//   kMaxRerank candidates: deep pages) the fp16 scores are returned (within E).
 //
 // The index is a cache of the `vectors` table (store.h): it is saved atomically
 // with a fingerprint of the rows it was built from and, at start,
 // load_or_rebuild() uses the file only if that fingerprint still matches the
-// database; otherwise (missing, truncated, corrupt, stale, other model or dim)
-// it rebuilds from the table. Losing the file never loses data.
+// database; otherwise (missing, truncated, corrupt, stale, other model or dim,
+// older format) it rebuilds from the table. Losing the file never loses data.
 //
 // Scores: vectors are L2-normalised on add and queries on search, so a score is
 // the cosine similarity in [-1, 1].
 //
-// Thread safety: all methods may be called concurrently (std::shared_mutex:
-// searches share, add/remove/save exclude). FAISS exceptions never leave this
-// class; they become Status (Internal / Corruption / InvalidArgument).
+// Filters: search() takes an optional id predicate applied before the top k is
+// chosen, so a filter never costs a qualifying vector its place (no widening).
 //
-// File format (docs/storage.md): "SAIDX001" magic, u32 LE header length, a JSON
-// header {"version":1,"model","dim","count","max_id","id_sum","generation",
-// "payload_bytes","payload_sha256"}, then the faiss::write_index bytes.
+// Thread safety: all methods may be called concurrently (std::shared_mutex:
+// searches share, add/remove/save exclude; the exact lookup runs outside the
+// lock).
+//
+// File format (docs/storage.md): "SAIDX002" magic, u32 LE header length, a JSON
+// header {"version":2,"model","dim","count","max_id","id_sum","generation",
+// "chunk_vectors","payload_bytes","payload_hash"}, then the payload: count ids
+// (int64 LE), then each chunk's used panels (uint16 LE halves). payload_hash is
+// a 64-bit multiply-xor hash (hex) over the payload: the file is a cache, and a
+// SHA-256 of 1 GB would add seconds to every start.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <span>
@@ -53,8 +76,31 @@ enum class IndexLoadOutcome {
 };
 const char* index_load_outcome_name(IndexLoadOutcome o);  // "loaded", "rebuilt_missing", ...
 
+// Fills `out` (dim floats) with the stored fp32 vector of `id`; false if there
+// is none (the candidate then keeps its fp16 score).
+using ExactLookup = std::function<bool(int64_t id, std::span<float> out)>;
+// True if `id` may be returned by a search.
+using IdFilter = std::function<bool(int64_t id)>;
+
+// An exact search done elsewhere while the index itself is not loaded yet
+// (set_standby): query already L2-normalised.
+using StandbySearch = std::function<Result<std::vector<SearchResult>>(std::span<const float> query, int k,
+                                                                      const IdFilter& filter)>;
+
+// Optional control of a load_or_rebuild() that runs in the background.
+struct IndexLoadControl {
+  const std::atomic<bool>* cancel = nullptr;  // set: the rebuild stops (Unavailable)
+  std::atomic<int64_t>* done = nullptr;       // vectors added so far (progress)
+  std::atomic<int64_t>* total = nullptr;      // vectors to add (the database's count)
+};
+
 class VectorIndex {
  public:
+  // Vectors per storage chunk (a multiple of the kernel's 16-column panels).
+  static constexpr int64_t kChunkVectors = 65536;
+  // Most candidates re-ranked on fp32 vectors per search.
+  static constexpr size_t kMaxRerank = 4096;
+
   // An empty index for vectors of `dim` (> 0) components.
   explicit VectorIndex(int dim);
   ~VectorIndex();
@@ -76,10 +122,28 @@ class VectorIndex {
   Result<int64_t> remove(std::span<const int64_t> ids);
   void clear();
 
-  // The k best matches for one query of `dim` components, best first
-  // (fewer if the index holds fewer). InvalidArgument for a wrong size or a zero
-  // query; k <= 0 gives an empty result.
-  Result<std::vector<SearchResult>> search(std::span<const float> query, int k) const;
+  // The k best matches for one query of `dim` components, best first, ties by
+  // ascending id (fewer if the index holds fewer, or fewer pass `filter`).
+  // InvalidArgument for a wrong size or a zero query; k <= 0 gives an empty
+  // result.
+  Result<std::vector<SearchResult>> search(std::span<const float> query, int k,
+                                           const IdFilter& filter = {}) const;
+
+  // Where search() reads fp32 vectors for its exact re-rank (see above). Set
+  // it before searching concurrently.
+  void set_exact_lookup(ExactLookup lookup);
+
+  // Start-up in the background (issue 16): while a standby is set, search()
+  // answers through it (an exact scan of the store) and size() reports
+  // `expected_size`; replace_contents() then moves a loaded index's vectors in
+  // (same dim) and drops the standby. ready() is false while a standby is set.
+  void set_standby(StandbySearch standby, int64_t expected_size);
+  void replace_contents(VectorIndex&& loaded);
+  bool ready() const;
+  // The bound E on |fp16 score - fp32 score| for unit vectors of this dim.
+  float fp16_error_bound() const;
+  // Bytes held for vectors, ids and the id map (for logs and benchmarks).
+  size_t memory_bytes() const;
 
   // Writes the index and `meta` (whose dim must equal dim()) atomically to
   // `path` (temp file + rename). meta.fingerprint should describe the database
@@ -103,15 +167,19 @@ class VectorIndex {
   // Logs which happened (spdlog); `outcome` (optional) reports it too.
   static Result<std::unique_ptr<VectorIndex>> load_or_rebuild(
       const std::string& path, Store& store, const std::string& kind, const std::string& model,
-      int dim, IndexLoadOutcome* outcome = nullptr);
+      int dim, IndexLoadOutcome* outcome = nullptr, const IndexLoadControl* control = nullptr);
 
  private:
-  struct Impl;  // owns the faiss::IndexIDMap2 (keeps FAISS headers out of callers)
+  struct Impl;  // ids, id -> position, fp16 chunks
   Status add_locked(std::span<const int64_t> ids, std::span<const float> vectors);
+  void reserve_locked(int64_t n);
 
   int dim_;
   mutable std::shared_mutex mu_;
   std::unique_ptr<Impl> impl_;
+  ExactLookup lookup_;
+  StandbySearch standby_;
+  int64_t standby_size_ = 0;
 };
 
 }  // namespace sa

@@ -50,11 +50,14 @@ std::string join(const std::string& dir, const std::string& rel) {
 
 }  // namespace
 
-std::string mime_for_format(std::string_view format) {
-  return std::string(mime_for_extension(format));
+Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {
+  // Crash debris (a kill -9 while an original was written) is cleared at start.
+  int n = remove_stale_temp_files(tmp_dir(), {join(opt_.data_dir, "originals"),
+                                              join(opt_.data_dir, "thumbnails")});
+  if (n > 0) spdlog::info("removed {} temporary file(s) left by an interrupted write", n);
 }
 
-Ingestor::Ingestor(Store& store, IngestOptions opt) : store_(store), opt_(std::move(opt)) {}
+std::string Ingestor::tmp_dir() const { return join(opt_.data_dir, "tmp"); }
 
 std::string Ingestor::original_path(const PhotoInfo& p) const {
   // The extension follows the stored MIME type, which came from sniffing the bytes.
@@ -109,6 +112,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.width = meta.width;
   p.height = meta.height;
   p.taken_at = meta.taken_at;
+  if (p.taken_at.empty() && !init.fallback_taken_at.empty()) {
+    p.taken_at = init.fallback_taken_at;
+    p.taken_at_source = "file";
+  }
   p.camera = meta.camera;
   p.gps_lat = meta.gps_lat;
   p.gps_lon = meta.gps_lon;
@@ -122,9 +129,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   // rollback cannot take anything away from another photo.
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
-  Status st = write_file_atomic(orig, bytes);
+  SA_RETURN_IF_ERROR(make_dirs(tmp_dir()));
+  Status st = write_file_atomic(orig, bytes, tmp_dir());
   if (!st.ok()) return st.with_context("storing original");
-  st = write_file_atomic(thumb_path, thumb);
+  st = write_file_atomic(thumb_path, thumb, tmp_dir());
   if (!st.ok()) {
     remove_quietly(orig);
     return st.with_context("storing thumbnail");

@@ -54,6 +54,9 @@ struct NewPhoto {
   PhotoStatus status = PhotoStatus::kPending;  // kPending or kNoModel
   VlmStatus vlm_status = VlmStatus::kNone;     // kPending when a description is queued
   std::vector<JobKind> jobs;
+  // taken_at when the file has no EXIF date (an imported file's modification
+  // time, source "file"); "" lets the store use the upload time.
+  std::string fallback_taken_at;
 };
 
 struct IngestResult {
@@ -92,6 +95,10 @@ class Ingestor {
 
   const IngestOptions& options() const { return opt_; }
 
+  // <data_dir>/tmp: where originals and thumbnails are written before being renamed
+  // into place; files of dead processes are removed when an Ingestor is created.
+  std::string tmp_dir() const;
+
  private:
   // Per-hash mutual exclusion so the check-write-insert sequence is atomic
   // for identical uploads while different photos proceed in parallel.
@@ -107,7 +114,5 @@ class Ingestor {
   std::set<std::string> busy_hashes_;
 };
 
-// The MIME type recorded for a probed format ("jpeg" -> "image/jpeg").
-std::string mime_for_format(std::string_view format);
 
 }  // namespace sa

@@ -1,7 +1,5 @@
 #include "ingest/safe_name.h"
 
-#include "image/format.h"
-
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,16 +17,34 @@ constexpr size_t kMaxExtensionBytes = 32;
 // U+FFFD exactly as the JSON layer replaces it (nlohmann's error_handler_t::replace,
 // one U+FFFD per maximal invalid subpart): the stored name is valid UTF-8 and the
 // upload reply, which echoes the raw name through that same replacement, shows
-// the name the album stored. Control characters (C0 and DEL) are dropped.
+// the name the album stored. Control characters (C0, DEL, C1) are dropped, and so are
+// the bidirectional controls (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069), with which
+// "\u202Egnp.exe" would display as "exe.png".
 std::string clean_utf8(std::string_view s) {
   const std::string quoted = nlohmann::json(std::string(s)).dump(
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
   const std::string valid = nlohmann::json::parse(quoted).get<std::string>();
   std::string out;
   out.reserve(valid.size());
-  for (char ch : valid) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c != 0x7f) out.push_back(ch);
+  for (size_t i = 0; i < valid.size(); ++i) {
+    const auto c = static_cast<unsigned char>(valid[i]);
+    const auto c1 = i + 1 < valid.size() ? static_cast<unsigned char>(valid[i + 1]) : 0;
+    const auto c2 = i + 2 < valid.size() ? static_cast<unsigned char>(valid[i + 2]) : 0;
+    if (c < 0x20 || c == 0x7f) continue;
+    if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F) {  // C1 controls
+      ++i;
+      continue;
+    }
+    if (c == 0xD8 && c1 == 0x9C) {  // U+061C ARABIC LETTER MARK
+      ++i;
+      continue;
+    }
+    if (c == 0xE2 && ((c1 == 0x80 && (c2 == 0x8E || c2 == 0x8F || (c2 >= 0xAA && c2 <= 0xAE))) ||
+                      (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9))) {
+      i += 2;
+      continue;
+    }
+    out.push_back(valid[i]);
   }
   return out;
 }
@@ -95,10 +111,6 @@ SafeName sanitize_upload_name(std::string_view name) {
     out.folder += utf8_prefix(parts[i], kMaxComponentBytes);
   }
   return out;
-}
-
-std::string extension_for_format(std::string_view format) {
-  return std::string(format_info(format_from_extension(format)).ext);
 }
 
 bool is_sha256_hex(std::string_view s) {

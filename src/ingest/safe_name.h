@@ -21,8 +21,6 @@ struct SafeName {
 // its extension ("<long>.jpg" stays "....jpg"). The folder keeps its last 16 components.
 SafeName sanitize_upload_name(std::string_view name);
 
-// Lower-case file extension (no dot) for a probed image format: "jpeg" -> "jpg".
-std::string extension_for_format(std::string_view format);
 
 // Relative on-disk locations inside the data directory, derived from the SHA-256 hex
 // only: "originals/ab/abcdef....jpg", "thumbnails/ab/abcdef....jpg".

@@ -37,6 +37,19 @@ constexpr JobKind kEmbedKinds[] = {JobKind::kEmbed};
 constexpr JobKind kDescribeKinds[] = {JobKind::kDescribe};
 constexpr JobKind kTextKinds[] = {JobKind::kEmbedDesc};
 
+// The worker's bookkeeping writes (job done/failed/released, photo status) are
+// checked here instead of at each call. Their failure cannot be handled better
+// where it happens: the work itself is done (or has failed) either way. What it
+// can leave behind is bounded: a job still 'running' goes back to 'pending' at
+// the next start (Store::reset_running_jobs) and is then redone; a stale
+// photo status is rewritten by that redo. NotFound is no failure at all: the
+// photo was deleted meanwhile and its jobs went with it (ON DELETE CASCADE).
+void check_write(const Status& s, std::string_view what, const Job& job) {
+  if (s.ok() || s.code() == StatusCode::kNotFound) return;
+  spdlog::warn("{} for {} job {} (photo {}) failed: {}", what, to_string(job.kind), job.id,
+               job.photo_id, s.to_string());
+}
+
 }  // namespace
 
 JobRunner::JobRunner(JobRunnerDeps deps) : d_(std::move(deps)) {
@@ -128,8 +141,13 @@ bool JobRunner::wait_idle(double timeout_s) {
       }
     }
     if (idle) {
-      if (d_.clip_vectors) (void)d_.clip_vectors->save_if_dirty();
-      if (d_.desc_vectors) (void)d_.desc_vectors->save_if_dirty();
+      // Saving is an optimisation (an index is rebuilt from the store when its
+      // file is missing or stale), so a failure is logged, not returned.
+      for (VectorSet* vs : {d_.clip_vectors, d_.desc_vectors}) {
+        if (!vs) continue;
+        Status st = vs->save_if_dirty();
+        if (!st.ok()) spdlog::warn("saving an index failed: {}", st.to_string());
+      }
       return true;
     }
     if (Clock::now() >= deadline) return false;
@@ -145,15 +163,17 @@ EmbedStats JobRunner::embed_stats() const {
 void JobRunner::fail(const Job& job, const std::string& reason) {
   spdlog::warn("{} job {} (photo {}) failed: {}", to_string(job.kind), job.id, job.photo_id, reason);
   if (job.kind == JobKind::kEmbed) {
-    (void)d_.store->set_photo_status(job.photo_id, PhotoStatus::kFailed, reason);
+    check_write(d_.store->set_photo_status(job.photo_id, PhotoStatus::kFailed, reason), "marking the photo failed", job);
   } else if (job.kind == JobKind::kDescribe) {
-    (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kFailed, reason);
+    check_write(d_.store->set_vlm_status(job.photo_id, VlmStatus::kFailed, reason), "marking the description failed", job);
   }
-  (void)d_.store->fail_job(job.id, reason, /*retry=*/false);
+  check_write(d_.store->fail_job(job.id, reason, /*retry=*/false), "failing the job", job);
 }
 
 void JobRunner::release(const std::vector<Job>& jobs) {
-  for (const auto& j : jobs) (void)d_.store->fail_job(j.id, "interrupted by shutdown", /*retry=*/true);
+  for (const auto& j : jobs) {
+    check_write(d_.store->fail_job(j.id, "interrupted by shutdown", /*retry=*/true), "releasing the job", j);
+  }
 }
 
 // ---- embed pipeline ----
@@ -171,7 +191,7 @@ bool JobRunner::prepare_embed(const Job& job, std::vector<float>* pixels) {
   if (!photo.ok()) {
     // The photo was deleted after the job was queued: nothing to do.
     if (photo.status().code() == StatusCode::kNotFound) {
-      (void)d_.store->complete_job(job.id);
+      check_write(d_.store->complete_job(job.id), "completing the job", job);
     } else {
       fail(job, photo.status().to_string());
     }
@@ -297,7 +317,7 @@ void JobRunner::run_batch(Batch& batch) {
       const Job& job = batch.items[i].job;
       Status ps = d_.clip_vectors->put(job.photo_id, std::span<const float>(out.data() + static_cast<size_t>(i) * dim, dim));
       if (ps.code() == StatusCode::kNotFound) {
-        (void)d_.store->complete_job(job.id);  // deleted while being embedded
+        check_write(d_.store->complete_job(job.id), "completing the job", job);  // deleted while being embedded
         continue;
       }
       if (!ps.ok()) {
@@ -305,8 +325,8 @@ void JobRunner::run_batch(Batch& batch) {
         ++failed;
         continue;
       }
-      (void)d_.store->set_photo_status(job.photo_id, PhotoStatus::kReady, "");
-      (void)d_.store->complete_job(job.id);
+      check_write(d_.store->set_photo_status(job.photo_id, PhotoStatus::kReady, ""), "marking the photo ready", job);
+      check_write(d_.store->complete_job(job.id), "completing the job", job);
       ++ok_count;
     }
   }
@@ -336,13 +356,13 @@ void JobRunner::run_describe(const Job& job) {
   auto photo = d_.store->get_photo(job.photo_id);
   if (!photo.ok()) {
     if (photo.status().code() == StatusCode::kNotFound) {
-      (void)d_.store->complete_job(job.id);
+      check_write(d_.store->complete_job(job.id), "completing the job", job);
     } else {
       fail(job, photo.status().to_string());
     }
     return;
   }
-  (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kRunning);
+  check_write(d_.store->set_vlm_status(job.photo_id, VlmStatus::kRunning), "marking the description running", job);
   auto bytes = read_file(d_.ingest->original_path(*photo), static_cast<size_t>(d_.limits.max_bytes));
   if (!bytes.ok()) return fail(job, "cannot read the original: " + bytes.status().message());
   auto img = decode_rgb(*bytes, working(d_.limits));
@@ -351,14 +371,14 @@ void JobRunner::run_describe(const Job& job) {
   if (!jpeg.ok()) return fail(job, "cannot encode for the VLM: " + jpeg.status().message());
   auto res = d_.vlm->describe(*jpeg);
   if (!res.ok() && stop_) {  // cancelled by stop(): not the photo's fault
-    (void)d_.store->set_vlm_status(job.photo_id, VlmStatus::kPending);
+    check_write(d_.store->set_vlm_status(job.photo_id, VlmStatus::kPending), "putting the description back", job);
     release({job});
     return;
   }
   if (!res.ok()) return fail(job, "VLM: " + res.status().to_string());
   Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model, res->text);
   if (st.code() == StatusCode::kNotFound) {
-    (void)d_.store->complete_job(job.id);
+    check_write(d_.store->complete_job(job.id), "completing the job", job);
     return;
   }
   if (!st.ok()) return fail(job, "storing the description failed: " + st.message());
@@ -370,7 +390,7 @@ void JobRunner::run_describe(const Job& job) {
     }
     notify();
   }
-  (void)d_.store->complete_job(job.id);
+  check_write(d_.store->complete_job(job.id), "completing the job", job);
 }
 
 // ---- description embeddings ----
@@ -393,7 +413,7 @@ void JobRunner::run_embed_desc(const std::vector<Job>& jobs) {
     auto photo = d_.store->get_photo(job.photo_id);
     if (!photo.ok()) {
       if (photo.status().code() == StatusCode::kNotFound) {
-        (void)d_.store->complete_job(job.id);
+        check_write(d_.store->complete_job(job.id), "completing the job", job);
       } else {
         fail(job, photo.status().to_string());
       }
@@ -406,8 +426,12 @@ void JobRunner::run_embed_desc(const std::vector<Job>& jobs) {
       text += k;
     }
     if (text.empty()) {
-      (void)d_.desc_vectors->remove(job.photo_id);
-      (void)d_.store->complete_job(job.id);
+      // No text any more: its old vector (if any) must not match queries. A
+      // failure leaves a stale entry the next index rebuild drops.
+      if (Status r = d_.desc_vectors->remove(job.photo_id); !r.ok()) {
+        spdlog::warn("removing the description vector of photo {} failed: {}", job.photo_id, r.to_string());
+      }
+      check_write(d_.store->complete_job(job.id), "completing the job", job);
       continue;
     }
     todo.push_back(job);
@@ -433,7 +457,7 @@ void JobRunner::run_embed_desc(const std::vector<Job>& jobs) {
       fail(todo[i], "storing the description vector failed: " + ps.message());
       continue;
     }
-    (void)d_.store->complete_job(todo[i].id);
+    check_write(d_.store->complete_job(todo[i].id), "completing the job", todo[i]);
   }
 }
 

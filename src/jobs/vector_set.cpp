@@ -1,18 +1,121 @@
 #include "jobs/vector_set.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <queue>
 #include <iterator>
 
 namespace sa {
 
-Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kind,
-                                                   std::string model, int dim, std::string path) {
+Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kind, std::string model,
+                                                   int dim, std::string path, bool background) {
   std::unique_ptr<VectorSet> vs(new VectorSet(store, std::move(kind), std::move(model), std::move(path)));
-  IndexLoadOutcome outcome = IndexLoadOutcome::kLoaded;
-  SA_ASSIGN_OR_RETURN(vs->index_, VectorIndex::load_or_rebuild(vs->path_, store, vs->kind_,
-                                                               vs->model_, dim, &outcome));
-  vs->outcome_ = outcome;
+  if (background) {
+    if (dim <= 0) return Status::InvalidArgument("index dim must be positive");
+    SA_ASSIGN_OR_RETURN(VectorFingerprint fp, store.vector_fingerprint(vs->kind_, vs->model_));
+    vs->index_ = std::make_unique<VectorIndex>(dim);
+    VectorSet* self = vs.get();
+    vs->index_->set_standby(
+        [self](std::span<const float> q, int k, const IdFilter& filter) { return self->scan_store(q, k, filter); },
+        fp.count);
+  } else {
+    IndexLoadOutcome outcome = IndexLoadOutcome::kLoaded;
+    SA_ASSIGN_OR_RETURN(vs->index_, VectorIndex::load_or_rebuild(vs->path_, store, vs->kind_,
+                                                                 vs->model_, dim, &outcome));
+    vs->outcome_ = outcome;
+  }
+  // The index keeps fp16 copies; its final candidates are re-ranked on the
+  // stored fp32 vectors (exact scores, VectorIndex header).
+  vs->index_->set_exact_lookup([&store, kind = vs->kind_, model = vs->model_](int64_t id, std::span<float> out) {
+    auto v = store.get_vector(id, kind);
+    if (!v.ok() || v->model != model || v->data.size() != out.size()) return false;
+    std::copy(v->data.begin(), v->data.end(), out.begin());
+    return true;
+  });
+  if (background) {
+    VectorSet* self = vs.get();
+    vs->loader_ = std::thread([self, dim] { self->load_in_background(dim); });
+  }
   return vs;
+}
+
+VectorSet::~VectorSet() {
+  cancel_ = true;
+  if (loader_.joinable()) loader_.join();
+}
+
+void VectorSet::load_in_background(int dim) {
+  IndexLoadOutcome outcome = IndexLoadOutcome::kLoaded;
+  IndexLoadControl ctl{&cancel_, &load_done_, &load_total_};
+  auto loaded = VectorIndex::load_or_rebuild(path_, store_, kind_, model_, dim, &outcome, &ctl);
+  if (!loaded.ok()) {
+    // Searches keep the exact (slow) scan of the store; the next start tries again.
+    if (!cancel_) spdlog::error("index {}: background load failed: {}", kind_, loaded.status().to_string());
+    return;
+  }
+  std::lock_guard<std::mutex> lk(write_mu_);
+  index_->replace_contents(std::move(**loaded));
+  outcome_ = outcome;
+  // Writes made while loading went to the store (and the standby index,
+  // replaced now): bring the loaded index in line with the store.
+  auto synced = sync_locked();
+  if (!synced.ok()) spdlog::warn("index {}: sync after load failed: {}", kind_, synced.status().to_string());
+  spdlog::info("index {}: ready ({} vectors, {})", kind_, index_->size(), index_load_outcome_name(outcome));
+}
+
+bool VectorSet::wait_ready(double timeout_s) const {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+Result<std::vector<SearchResult>> VectorSet::scan_store(std::span<const float> q, int k,
+                                                        const IdFilter& filter) const {
+  // Min-heap of the best k (score, then larger id first out).
+  using Entry = std::pair<double, int64_t>;
+  auto worse = [](const Entry& a, const Entry& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(worse)> heap(worse);
+  const int dim = static_cast<int>(q.size());
+  std::vector<int64_t> ids;
+  std::vector<float> data;
+  int64_t after = 0;
+  if (k <= 0) return std::vector<SearchResult>{};
+  while (true) {
+    ids.clear();
+    data.clear();
+    SA_ASSIGN_OR_RETURN(int64_t n, store_.read_vectors(kind_, model_, dim, after, 4096, &ids, &data));
+    if (n == 0) break;
+    after = ids.back();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (filter && !filter(ids[i])) continue;
+      const float* v = data.data() + i * static_cast<size_t>(dim);
+      double dot = 0, ss = 0;
+      for (int j = 0; j < dim; ++j) {
+        dot += static_cast<double>(q[static_cast<size_t>(j)]) * v[j];
+        ss += static_cast<double>(v[j]) * v[j];
+      }
+      if (!(ss > 0) || !std::isfinite(ss)) continue;
+      Entry e{dot / std::sqrt(ss), ids[i]};
+      if (static_cast<int>(heap.size()) < k) {
+        heap.push(e);
+      } else if (worse(e, heap.top())) {
+        heap.pop();
+        heap.push(e);
+      }
+    }
+  }
+  std::vector<SearchResult> out(heap.size());
+  for (size_t i = out.size(); i-- > 0;) {
+    out[i] = {heap.top().second, static_cast<float>(heap.top().first)};
+    heap.pop();
+  }
+  return out;
 }
 
 Status VectorSet::put(int64_t photo_id, std::span<const float> v) {
@@ -49,6 +152,12 @@ void VectorSet::forget(int64_t photo_id) {
 
 Result<int64_t> VectorSet::sync_from_store() {
   std::lock_guard<std::mutex> lk(write_mu_);
+  // While loading, the index is a standby: the load syncs when it is done.
+  if (!index_->ready()) return int64_t{0};
+  return sync_locked();
+}
+
+Result<int64_t> VectorSet::sync_locked() {
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> want, store_.photo_ids_with_vector(kind_, model_));
   const std::vector<int64_t> have = index_->ids();
   std::vector<int64_t> add, drop;
@@ -73,7 +182,8 @@ Result<int64_t> VectorSet::sync_from_store() {
 
 Status VectorSet::save_if_dirty() {
   std::lock_guard<std::mutex> lk(write_mu_);
-  if (!dirty_) return Status::OK();
+  // Never save the empty standby over a good file.
+  if (!dirty_ || !index_->ready()) return Status::OK();
   SA_ASSIGN_OR_RETURN(VectorFingerprint fp, store_.vector_fingerprint(kind_, model_));
   IndexMeta meta;
   meta.model = model_;

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 
 #include "core/status.h"
 #include "index/vector_index.h"
@@ -26,14 +27,30 @@ namespace sa {
 class VectorSet {
  public:
   // Loads `path` or rebuilds it from the store (VectorIndex::load_or_rebuild).
+  // background: returns at once; the load or rebuild runs on a thread of its
+  // own while searches are answered by an exact scan of the store (slow, but
+  // never wrong), then the loaded index takes over and whatever was written
+  // meanwhile is synced into it (issue 16: a restart with 1M photos answers
+  // at once). Destroying the set stops a rebuild in progress (nothing is
+  // saved; the next open rebuilds).
   static Result<std::unique_ptr<VectorSet>> open(Store& store, std::string kind,
-                                                 std::string model, int dim, std::string path);
+                                                 std::string model, int dim, std::string path,
+                                                 bool background = false);
+  ~VectorSet();
+
+  // False while a background load or rebuild is running.
+  bool ready() const { return index_->ready(); }
+  // Vectors added by a background rebuild so far, and how many it will add.
+  int64_t load_done() const { return load_done_; }
+  int64_t load_total() const { return load_total_; }
+  // Waits up to timeout_s for ready(); true if ready.
+  bool wait_ready(double timeout_s) const;
 
   const std::string& kind() const { return kind_; }
   const std::string& model() const { return model_; }
   int dim() const { return index_->dim(); }
   const VectorIndex& index() const { return *index_; }
-  IndexLoadOutcome load_outcome() const { return outcome_; }
+  IndexLoadOutcome load_outcome() const { return outcome_; }  // kLoaded until a background load ends
 
   // Stores the (already L2-normalised) vector of a photo: put_vector, then index
   // add. NotFound if the photo was deleted meanwhile (nothing is stored then).
@@ -56,12 +73,20 @@ class VectorSet {
   VectorSet(Store& store, std::string kind, std::string model, std::string path)
       : store_(store), kind_(std::move(kind)), model_(std::move(model)), path_(std::move(path)) {}
 
+  Result<int64_t> sync_locked();  // sync_from_store() with write_mu_ held
+  void load_in_background(int dim);
+  // Exact top k by a walk over the store's vectors (the standby while loading).
+  Result<std::vector<SearchResult>> scan_store(std::span<const float> q, int k, const IdFilter& filter) const;
+
   Store& store_;
   std::string kind_, model_, path_;
   std::unique_ptr<VectorIndex> index_;
-  IndexLoadOutcome outcome_ = IndexLoadOutcome::kLoaded;
+  std::atomic<IndexLoadOutcome> outcome_{IndexLoadOutcome::kLoaded};
   std::mutex write_mu_;
   std::atomic<bool> dirty_{false};
+  std::atomic<bool> cancel_{false};
+  std::atomic<int64_t> load_done_{0}, load_total_{0};
+  std::thread loader_;
 };
 
 }  // namespace sa

@@ -183,6 +183,14 @@ int bert_attach_fp16(BertWeights& w) {
   return n;
 }
 
+int bert_attach_int8(BertWeights& w, bool drop_fp32) {
+  int n = 0;
+  for (BertLayer& l : w.layers) {
+    for (Linear* lin : l.projections()) n += attach_int8(*lin, drop_fp32) ? 1 : 0;
+  }
+  return n;
+}
+
 void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out) {
   if (n_tok <= 0) return;
   bert_forward_impl(w, ids, {0, n_tok}, out, nullptr);

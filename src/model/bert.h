@@ -21,6 +21,10 @@ Status validate_bert_ids(const BertConfig& cfg, const int32_t* ids, int n_tok);
 // how many of the 4 * layers projections got an fp16 copy (the rest stay fp32).
 int bert_attach_fp16(BertWeights& w);
 
+// attach_int8 (ops.h) on the four projections of every layer (the INT8
+// precision; replaces the fp16 copies). Returns how many got an INT8 copy.
+int bert_attach_int8(BertWeights& w, bool drop_fp32);
+
 // One unpadded sequence (no attention mask needed) -> last hidden states
 // out [n_tok, hidden]. ids must have passed validate_bert_ids.
 void bert_forward(const BertWeights& w, const int32_t* ids, int n_tok, float* out);

@@ -9,6 +9,7 @@
 
 #include "model/bert.h"
 #include "model/clip_loader.h"
+#include "model/int8_gemm.h"
 #include "model/ops.h"
 #include "model/tokenizer_wordpiece.h"
 #include "model/vit.h"
@@ -22,18 +23,75 @@ constexpr int kImageChunk = 16;
 // Tokens per bert_forward_batch call.
 constexpr int kTextChunkTokens = 2048;
 
+// The INT8 self-check's calibration set: synthetic 'photos' (smooth
+// gradients, blocks of colour, a horizon, texture with noise) in CLIP's
+// normalised pixel space, and a few everyday queries.
+std::vector<float> calibration_images(int res, int n) {
+  static const float kMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+  static const float kStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+  std::vector<float> px(static_cast<size_t>(n) * 3 * res * res);
+  uint32_t seed = 12345;
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < 3; ++c) {
+      for (int y = 0; y < res; ++y) {
+        for (int x = 0; x < res; ++x) {
+          const float u = static_cast<float>(x) / res, v = static_cast<float>(y) / res;
+          seed = seed * 1664525u + 1013904223u;
+          const float noise = static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
+          float val;
+          switch (i % 4) {
+            case 0: val = 0.5f + 0.4f * std::sin(6.2832f * (1.5f * u + 0.3f * c)) * std::cos(6.2832f * v); break;
+            case 1: val = static_cast<float>((static_cast<int>(u * 8) + static_cast<int>(v * 6) + c) % 3) / 2.0f; break;
+            case 2: val = v < 0.45f ? 0.45f + 0.2f * c - 0.3f * v : 0.3f + 0.15f * std::sin(40 * u + 13 * v + c) + 0.1f * noise; break;
+            default: val = 0.5f + 0.25f * std::sin(17 * u * (c + 1)) * std::sin(23 * v) + 0.3f * noise; break;
+          }
+          val = std::min(1.0f, std::max(0.0f, val));
+          px[((static_cast<size_t>(i) * 3 + c) * res + y) * res + x] = (val - kMean[c]) / kStd[c];
+        }
+      }
+    }
+  }
+  return px;
+}
+
+const char* const kCalibrationTexts[] = {"一只猫在沙发上睡觉", "海边的日落", "生日蛋糕和蜡烛",
+                                         "雪山下的湖泊", "穿红色衣服的小女孩在公园里奔跑"};
+
+double cosine(const float* a, const float* b, int d) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int i = 0; i < d; ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
+template <typename Fn>
+void for_each_projection(ClipWeights& w, Fn&& fn) {
+  fn(w.visual.patch_embed);
+  for (VitBlock& b : w.visual.blocks) {
+    for (Linear* l : {&b.qkv, &b.attn_out, &b.fc, &b.proj}) fn(*l);
+  }
+  for (BertLayer& l : w.text.layers) {
+    for (Linear* lin : l.projections()) fn(*lin);
+  }
+}
+
 }  // namespace
 
 ChineseClip::ChineseClip() = default;
 ChineseClip::~ChineseClip() = default;
 
 Result<std::unique_ptr<ChineseClip>> ChineseClip::load(const std::string& path,
-                                                       const std::string& arch) {
+                                                       const std::string& arch,
+                                                       Precision precision) {
   SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch));
-  return from_weights(std::move(w));
+  return from_weights(std::move(w), precision);
 }
 
-Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
+Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w,
+                                                               Precision precision) {
   SA_RETURN_IF_ERROR(validate_vit(w.visual));
   SA_RETURN_IF_ERROR(validate_bert(w.text));
   if (w.embed_dim <= 0 || w.visual.proj.n_out != w.embed_dim) {
@@ -49,7 +107,51 @@ Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w) {
   bert_attach_fp16(w.text);
   std::unique_ptr<ChineseClip> clip(new ChineseClip());
   clip->w_ = std::move(w);
+  if (precision == Precision::kInt8) clip->enable_int8();
+  // fp32 (asked for, or int8 refused): the image tower's products on the
+  // engine's packed GEMM where the CPU has AVX-512.
+  if (clip->precision() == Precision::kFp32) vit_attach_packed_f32(clip->w_.visual);
   return clip;
+}
+
+void ChineseClip::enable_int8() {
+  // fp32 embeddings of the calibration set first, then the same with the
+  // projections quantized; keep INT8 only if every cosine holds.
+  const int n_img = 4;
+  const int ed = embed_dim();
+  const std::vector<float> px = calibration_images(image_resolution(), n_img);
+  std::vector<std::vector<int32_t>> ids;
+  const BertConfig& tc = w_.text.cfg;
+  for (const char* t : kCalibrationTexts) {
+    std::vector<int32_t> v = tokenize(t);
+    v.resize(std::min<size_t>(v.size(), tc.max_position - tc.position_offset));
+    for (int32_t& id : v) id %= tc.vocab_size;  // small test vocabularies
+    ids.push_back(std::move(v));
+  }
+  const int n = n_img + static_cast<int>(ids.size());
+  std::vector<float> ref(static_cast<size_t>(n) * ed), got(ref.size());
+  auto embed_all = [&](float* out) {
+    return encode_images(px.data(), n_img, out).ok() &&
+           encode_texts(ids, out + static_cast<size_t>(n_img) * ed).ok();
+  };
+  int8_.ran = true;
+  int8_.samples = n;
+  int8_.kernel = q8_kernel_name(q8_best_kernel());
+  if (!embed_all(ref.data())) return;
+  for_each_projection(w_, [](Linear& l) { attach_int8(l, /*drop_fp32=*/false); });
+  const bool ok = embed_all(got.data());
+  double worst = ok ? 1.0 : 0.0;
+  for (int i = 0; ok && i < n; ++i) {
+    worst = std::min(worst, cosine(&ref[static_cast<size_t>(i) * ed], &got[static_cast<size_t>(i) * ed], ed));
+  }
+  int8_.worst_cosine = worst;
+  int8_.passed = worst >= kInt8MinCosine;
+  if (int8_.passed) {
+    for_each_projection(w_, [](Linear& l) { std::vector<float>().swap(l.w); });
+  } else {
+    for_each_projection(w_, [](Linear& l) { l.q8 = Q8Weights(); });
+    bert_attach_fp16(w_.text);
+  }
 }
 
 int ChineseClip::text_fp16_projections() const {

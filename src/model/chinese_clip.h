@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/precision.h"
 #include "model/weights.h"
 
 namespace sa {
@@ -24,10 +25,15 @@ class ChineseClip {
   // ChineseCLIPModel directory (config.json + model.safetensors|pytorch_model.bin).
   // `arch` ("ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14") overrides the
   // architecture of an official checkpoint; empty = model_info.json / file name.
+  // precision kInt8: quantizes the encoder projections after loading and runs
+  // the self-check of precision.h (int8_check()); the model stays fp32 when the
+  // check fails.
   static Result<std::unique_ptr<ChineseClip>> load(const std::string& path,
-                                                   const std::string& arch = "");
+                                                   const std::string& arch = "",
+                                                   Precision precision = Precision::kFp32);
   // Takes ownership of ready weights (tests and benchmarks build random ones).
-  static Result<std::unique_ptr<ChineseClip>> from_weights(ClipWeights w);
+  static Result<std::unique_ptr<ChineseClip>> from_weights(ClipWeights w,
+                                                           Precision precision = Precision::kFp32);
   ~ChineseClip();
 
   const ClipWeights& weights() const { return w_; }
@@ -39,6 +45,11 @@ class ChineseClip {
   int text_fp16_projections() const;
   int text_projections() const { return 4 * static_cast<int>(w_.text.layers.size()); }
   float logit_scale() const { return w_.logit_scale; }
+  // The precision the model runs in (int8 only when requested and its
+  // self-check passed) and that check's outcome. With int8 the fp32 copies of
+  // the quantized projections are released (weights() no longer holds them).
+  Precision precision() const { return int8_.passed ? Precision::kInt8 : Precision::kFp32; }
+  const Int8Check& int8_check() const { return int8_; }
 
   // pixels: [n, 3, R, R] channel-major, preprocessed (see image/clip_preprocess.h).
   // out: [n, embed_dim], raw (not normalised).
@@ -52,7 +63,10 @@ class ChineseClip {
 
  private:
   ChineseClip();
+  void enable_int8();
+
   ClipWeights w_;
+  Int8Check int8_;
   std::unique_ptr<WordPieceTokenizer> tok_;
 };
 

@@ -568,4 +568,41 @@ void matmul_xwt(const float* x, int m, const float* w, int n, int k, float* y) {
   gemm_xwt(x, m, w, nullptr, n, k, 0.0f, y);
 }
 
+void matmul_xwt_fp16_panels(const float* x, int m, const uint16_t* w16, int n, int k, float* y) {
+  if (m <= 0 || n <= 0) return;
+#ifdef SA_OPS_F16C
+  if (m <= kPanelMaxM) {
+    gemm_xwt(x, m, nullptr, w16, n, k, 0.0f, y);
+    return;
+  }
+#endif
+  // Portable path: IEEE half -> float by bit manipulation.
+  auto widen = [](uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+    if (exp == 0x1f) {
+      bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+      bits = sign | ((exp + 112) << 23) | (man << 13);
+    } else if (man == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do { ++e; man <<= 1; } while ((man & 0x400u) == 0);
+      bits = sign | ((112 - e) << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  };
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const uint16_t* col = w16 + static_cast<size_t>(j / kFp16PanelCols) * kFp16PanelCols * k + j % kFp16PanelCols;
+      float s = 0.0f;
+      for (int p = 0; p < k; ++p) s += x[static_cast<size_t>(i) * k + p] * widen(col[static_cast<size_t>(p) * kFp16PanelCols]);
+      y[static_cast<size_t>(i) * n + j] = s;
+    }
+  }
+}
+
 }  // namespace sa

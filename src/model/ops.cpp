@@ -9,10 +9,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "model/elementwise.h"
+#include "model/f32_gemm.h"
 #include "model/few_row_gemm.h"
+#include "model/int8_gemm.h"
 #include "model/simd.h"
 
 namespace sa {
@@ -25,6 +29,15 @@ using simd::hsum;
 
 void linear(const Linear& l, const float* x, int m, float* y, Act act) {
   if (m <= 0) return;
+  if (!l.p32.empty()) {
+    gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, 0, l.n_out, 0.0f, y, l.n_out,
+                    l.b.empty() ? nullptr : l.b.data(), act);
+    return;
+  }
+  if (!l.q8.empty()) {
+    gemm_q8(x, m, l.q8, 0, l.n_out, 0.0f, y, l.n_out, l.b.empty() ? nullptr : l.b.data(), act);
+    return;
+  }
   gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 0.0f, y,
            l.b.empty() ? nullptr : l.b.data(), act);
 }
@@ -32,6 +45,30 @@ void linear(const Linear& l, const float* x, int m, float* y, Act act) {
 void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float* y) {
   if (m <= 0 || r1 <= r0) return;
   const int n = r1 - r0;
+  if (!l.q8.empty() || !l.p32.empty()) {
+    const float* bias = l.b.empty() ? nullptr : l.b.data();
+    const bool packed = !l.p32.empty();
+    auto run = [&](int c0, int cols, float* out) {
+      if (packed) {
+        gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, c0, cols, 0.0f, out, cols,
+                        bias ? bias + c0 : nullptr, Act::kNone);
+      } else {
+        gemm_q8(x, m, l.q8, c0, cols, 0.0f, out, cols, bias ? bias + c0 : nullptr, Act::kNone);
+      }
+    };
+    const int lead = r0 % (packed ? kF32PanelCols : kQ8PanelCols);  // kernels start on a panel
+    if (lead == 0) {
+      run(r0, n, y);
+      return;
+    }
+    std::vector<float> wide(static_cast<size_t>(m) * (n + lead));
+    run(r0 - lead, n + lead, wide.data());
+    for (int r = 0; r < m; ++r) {
+      std::memcpy(y + static_cast<size_t>(r) * n, wide.data() + static_cast<size_t>(r) * (n + lead) + lead,
+                  sizeof(float) * n);
+    }
+    return;
+  }
   const size_t off = static_cast<size_t>(r0) * l.n_in;
   // The panels serve a slice that starts on a panel boundary.
   const uint16_t* w16 = half_weights(l);
@@ -42,6 +79,16 @@ void linear_slice(const Linear& l, int r0, int r1, const float* x, int m, float*
 
 void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool add_bias) {
   if (m <= 0) return;
+  if (!l.p32.empty()) {
+    gemm_f32_packed(x, m, l.p32.data(), l.n_out, l.n_in, 0, l.n_out, 1.0f, y, l.n_out,
+                    add_bias && !l.b.empty() ? l.b.data() : nullptr, Act::kNone);
+    return;
+  }
+  if (!l.q8.empty()) {
+    gemm_q8(x, m, l.q8, 0, l.n_out, 1.0f, y, l.n_out,
+            add_bias && !l.b.empty() ? l.b.data() : nullptr, Act::kNone);
+    return;
+  }
   if (add_bias && !l.b.empty()) apply_rows<IdentityOp>(y, l.b.data(), m, l.n_out);
   gemm_xwt(x, m, l.w.data(), half_weights(l), l.n_out, l.n_in, 1.0f, y);
 }
@@ -100,19 +147,43 @@ void layer_norm_row(const float* xr, const float* g, const float* b, int d, floa
 }  // namespace
 
 void layer_norm(const LayerNormW& ln, const float* x, int m, int d, float eps, float* y) {
-  for (int r = 0; r < m; ++r) {
-    layer_norm_row(x + static_cast<size_t>(r) * d, ln.g.data(), ln.b.data(), d, eps,
-                   y + static_cast<size_t>(r) * d);
+  add_bias_layer_norm(const_cast<float*>(x), nullptr, ln, m, d, eps, y);  // x is only read
+}
+
+namespace {
+
+struct LnJob {
+  float* x;
+  const float* bias;
+  const LayerNormW* ln;
+  int m, d;
+  float eps;
+  float* y;
+};
+constexpr int kLnRowsPerItem = 32;
+
+void ln_rows(const LnJob& j, int r0, int r1) {
+  for (int r = r0; r < r1; ++r) {
+    float* xr = j.x + static_cast<size_t>(r) * j.d;
+    if (j.bias) apply<IdentityOp>(xr, j.bias, j.d);  // row is cache-hot for the LayerNorm
+    layer_norm_row(xr, j.ln->g.data(), j.ln->b.data(), j.d, j.eps, j.y + static_cast<size_t>(r) * j.d);
   }
 }
 
+}  // namespace
+
 void add_bias_layer_norm(float* x, const float* bias, const LayerNormW& ln, int m, int d,
                          float eps, float* y) {
-  for (int r = 0; r < m; ++r) {
-    float* xr = x + static_cast<size_t>(r) * d;
-    if (bias) apply<IdentityOp>(xr, bias, d);  // row is cache-hot for the LayerNorm
-    layer_norm_row(xr, ln.g.data(), ln.b.data(), d, eps, y + static_cast<size_t>(r) * d);
+  const LnJob job{x, bias, &ln, m, d, eps, y};
+  if (m < 2 * kLnRowsPerItem) {
+    ln_rows(job, 0, m);
+    return;
   }
+  // Image batches (hundreds of rows): rows on both threads.
+  parallel_for((m + kLnRowsPerItem - 1) / kLnRowsPerItem, [](const void* ctx, int i) {
+    const LnJob& j = *static_cast<const LnJob*>(ctx);
+    ln_rows(j, i * kLnRowsPerItem, std::min(j.m, (i + 1) * kLnRowsPerItem));
+  }, &job);
 }
 
 void quick_gelu(float* x, size_t n) { apply<QuickGeluOp>(x, nullptr, n); }
@@ -200,6 +271,182 @@ void attention_direct(const float* q, int ld_q, int n_q, const float* k, const f
   }
 }
 
+#ifdef SA_OPS_AVX2
+// One head of any size with the engine's kernels: kt = scale * k^T packed
+// [hd][nk] (nk = n_kv rounded up to 32, zeros past n_kv), scores in blocks of
+// 4 queries x 32 keys (16 accumulators, per dimension 4 loads and 4
+// broadcasts), softmax, then out in blocks of 2 queries x 64 dimensions.
+// Buffers are the calling thread's, kept between calls.
+void attention_head(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
+                    int n_kv, int hd, float scale, float* out, int ld_out) {
+  thread_local std::vector<float> kt_buf, s_buf;
+  const int nk = (n_kv + 31) / 32 * 32;
+  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
+  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
+  float* kt = kt_buf.data();
+  float* s = s_buf.data();
+  for (int c = 0; c < hd; ++c) {
+    float* row = kt + static_cast<size_t>(c) * nk;
+    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
+    std::fill(row + n_kv, row + nk, 0.0f);
+  }
+  for (int i0 = 0; i0 < n_q; i0 += 4) {
+    const int rows = std::min(4, n_q - i0);
+    const float* qr[4];
+    for (int r = 0; r < 4; ++r) qr[r] = q + static_cast<size_t>(i0 + std::min(r, rows - 1)) * ld_q;
+    for (int j0 = 0; j0 < nk; j0 += 32) {
+      __m256 acc[4][4];
+      for (auto& ar : acc)
+        for (auto& x : ar) x = _mm256_setzero_ps();
+      const float* kc = kt + j0;
+      for (int c = 0; c < hd; ++c, kc += nk) {
+        const __m256 k0 = _mm256_loadu_ps(kc), k1 = _mm256_loadu_ps(kc + 8);
+        const __m256 k2 = _mm256_loadu_ps(kc + 16), k3 = _mm256_loadu_ps(kc + 24);
+        for (int r = 0; r < 4; ++r) {
+          const __m256 b = _mm256_broadcast_ss(qr[r] + c);
+          acc[r][0] = _mm256_fmadd_ps(b, k0, acc[r][0]);
+          acc[r][1] = _mm256_fmadd_ps(b, k1, acc[r][1]);
+          acc[r][2] = _mm256_fmadd_ps(b, k2, acc[r][2]);
+          acc[r][3] = _mm256_fmadd_ps(b, k3, acc[r][3]);
+        }
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* sr = s + static_cast<size_t>(i0 + r) * nk + j0;
+        for (int t = 0; t < 4; ++t) _mm256_storeu_ps(sr + 8 * t, acc[r][t]);
+      }
+    }
+  }
+  softmax_rows(s, n_q, n_kv, nk);
+  for (int i0 = 0; i0 < n_q; i0 += 2) {
+    const int rows = std::min(2, n_q - i0);
+    const float* p0 = s + static_cast<size_t>(i0) * nk;
+    const float* p1 = s + static_cast<size_t>(i0 + rows - 1) * nk;
+    int c0 = 0;
+    for (; c0 + 64 <= hd; c0 += 64) {
+      __m256 a[8], b[8];
+      for (int t = 0; t < 8; ++t) a[t] = b[t] = _mm256_setzero_ps();
+      const float* vj = v + c0;
+      for (int j = 0; j < n_kv; ++j, vj += ld_kv) {
+        const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+        for (int t = 0; t < 8; ++t) {
+          const __m256 vv = _mm256_loadu_ps(vj + 8 * t);
+          a[t] = _mm256_fmadd_ps(w0, vv, a[t]);
+          b[t] = _mm256_fmadd_ps(w1, vv, b[t]);
+        }
+      }
+      float* o0 = out + static_cast<size_t>(i0) * ld_out + c0;
+      for (int t = 0; t < 8; ++t) _mm256_storeu_ps(o0 + 8 * t, a[t]);
+      if (rows > 1) {
+        float* o1 = o0 + ld_out;
+        for (int t = 0; t < 8; ++t) _mm256_storeu_ps(o1 + 8 * t, b[t]);
+      }
+    }
+    for (int r = 0; r < rows && c0 < hd; ++r) {  // dimensions past the last 64
+      const float* pr = r == 0 ? p0 : p1;
+      float* o = out + static_cast<size_t>(i0 + r) * ld_out;
+      std::fill(o + c0, o + hd, 0.0f);
+      for (int j = 0; j < n_kv; ++j) {
+        const float* vj = v + static_cast<size_t>(j) * ld_kv;
+        for (int c = c0; c < hd; ++c) o[c] += pr[j] * vj[c];
+      }
+    }
+  }
+}
+
+// The same with 512-bit registers, for CPUs with AVX-512 (runtime check):
+// scores in blocks of 8 queries x 32 keys, out in blocks of 4 queries x 64
+// dimensions, each sixteen zmm accumulators. ~1.8x the 256-bit kernel's rate.
+__attribute__((target("avx512f"))) void attention_head_avx512(
+    const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv, int n_kv, int hd,
+    float scale, float* out, int ld_out) {
+  thread_local std::vector<float> kt_buf, s_buf;
+  const int nk = (n_kv + 31) / 32 * 32;
+  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
+  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
+  float* kt = kt_buf.data();
+  float* s = s_buf.data();
+  for (int c = 0; c < hd; ++c) {
+    float* row = kt + static_cast<size_t>(c) * nk;
+    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
+    std::fill(row + n_kv, row + nk, 0.0f);
+  }
+  for (int i0 = 0; i0 < n_q; i0 += 8) {
+    const int rows = std::min(8, n_q - i0);
+    const float* qr[8];
+    for (int r = 0; r < 8; ++r) qr[r] = q + static_cast<size_t>(i0 + std::min(r, rows - 1)) * ld_q;
+    for (int j0 = 0; j0 < nk; j0 += 32) {
+      __m512 a[8], b[8];
+      for (int r = 0; r < 8; ++r) a[r] = b[r] = _mm512_setzero_ps();
+      const float* kc = kt + j0;
+      for (int c = 0; c < hd; ++c, kc += nk) {
+        const __m512 k0 = _mm512_loadu_ps(kc), k1 = _mm512_loadu_ps(kc + 16);
+        for (int r = 0; r < 8; ++r) {
+          const __m512 x = _mm512_set1_ps(qr[r][c]);
+          a[r] = _mm512_fmadd_ps(x, k0, a[r]);
+          b[r] = _mm512_fmadd_ps(x, k1, b[r]);
+        }
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* sr = s + static_cast<size_t>(i0 + r) * nk + j0;
+        _mm512_storeu_ps(sr, a[r]);
+        _mm512_storeu_ps(sr + 16, b[r]);
+      }
+    }
+  }
+  softmax_rows(s, n_q, n_kv, nk);
+  for (int i0 = 0; i0 < n_q; i0 += 4) {
+    const int rows = std::min(4, n_q - i0);
+    const float* p[4];
+    for (int r = 0; r < 4; ++r) p[r] = s + static_cast<size_t>(i0 + std::min(r, rows - 1)) * nk;
+    int c0 = 0;
+    for (; c0 + 64 <= hd; c0 += 64) {
+      __m512 acc[4][4];
+      for (auto& ar : acc)
+        for (auto& x : ar) x = _mm512_setzero_ps();
+      const float* vj = v + c0;
+      for (int j = 0; j < n_kv; ++j, vj += ld_kv) {
+        const __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16);
+        const __m512 v2 = _mm512_loadu_ps(vj + 32), v3 = _mm512_loadu_ps(vj + 48);
+        for (int r = 0; r < 4; ++r) {
+          const __m512 w = _mm512_set1_ps(p[r][j]);
+          acc[r][0] = _mm512_fmadd_ps(w, v0, acc[r][0]);
+          acc[r][1] = _mm512_fmadd_ps(w, v1, acc[r][1]);
+          acc[r][2] = _mm512_fmadd_ps(w, v2, acc[r][2]);
+          acc[r][3] = _mm512_fmadd_ps(w, v3, acc[r][3]);
+        }
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* o = out + static_cast<size_t>(i0 + r) * ld_out + c0;
+        for (int t = 0; t < 4; ++t) _mm512_storeu_ps(o + 16 * t, acc[r][t]);
+      }
+    }
+    for (int r = 0; r < rows && c0 < hd; ++r) {  // dimensions past the last 64
+      float* o = out + static_cast<size_t>(i0 + r) * ld_out;
+      std::fill(o + c0, o + hd, 0.0f);
+      for (int j = 0; j < n_kv; ++j) {
+        const float* vj = v + static_cast<size_t>(j) * ld_kv;
+        for (int c = c0; c < hd; ++c) o[c] += p[r][j] * vj[c];
+      }
+    }
+  }
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && !std::getenv("SA_NO_AVX512");
+  return yes;
+}
+
+// SA_ENGINE_ATTENTION=0 keeps OpenBLAS for the long-sequence attention
+// (comparisons); by default the engine's kernel runs it.
+bool use_engine_attention() {
+  static const bool on = [] {
+    const char* e = std::getenv("SA_ENGINE_ATTENTION");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+#endif
+
 }  // namespace
 
 void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
@@ -224,6 +471,27 @@ void attention(const float* q, int ld_q, int n_q, const float* k, const float* v
     }, &a);
     return;
   }
+#ifdef SA_OPS_AVX2
+  if (use_engine_attention()) {
+    // Heads on both threads, each with the engine's own kernel: no OpenBLAS
+    // call, whose pool would spin on the second core while the INT8 products
+    // and the next heads want it.
+    struct Args {
+      const float *q, *k, *v;
+      int ld_q, n_q, ld_kv, n_kv, hd;
+      float scale;
+      float* out;
+      int ld_out;
+    } a{q, k, v, ld_q, n_q, ld_kv, n_kv, hd, scale, out, ld_out};
+    parallel_for(heads, [](const void* ctx, int h) {
+      const Args& a = *static_cast<const Args*>(ctx);
+      (has_avx512() ? attention_head_avx512 : attention_head)(
+          a.q + h * a.hd, a.ld_q, a.n_q, a.k + h * a.hd, a.v + h * a.hd, a.ld_kv, a.n_kv, a.hd,
+          a.scale, a.out + h * a.hd, a.ld_out);
+    }, &a);
+    return;
+  }
+#endif
   for (int h = 0; h < heads; ++h) {
     // scores [n_q, n_kv] = scale * q_h k_h^T
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_kv, hd, scale, q + h * hd, ld_q,
@@ -239,6 +507,27 @@ void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float*
                float* scratch) {
   attention(qkv, ld_qkv, n_tok, qkv + d, qkv + 2 * d, ld_qkv, n_tok, d, heads, out, ld_out,
             scratch);
+}
+
+bool attach_packed_f32(Linear& l) {
+  if (!f32_packed_available() || l.n_out <= 0 || l.n_in <= 0 ||
+      l.w.size() != static_cast<size_t>(l.n_out) * l.n_in) {
+    return !l.p32.empty();
+  }
+  l.p32.resize(f32_packed_floats(l.n_out, l.n_in));
+  f32_pack(l.w.data(), l.n_out, l.n_in, l.p32.data());
+  std::vector<float>().swap(l.w);
+  return true;
+}
+
+bool attach_int8(Linear& l, bool drop_fp32) {
+  if (l.w.size() != static_cast<size_t>(l.n_out) * l.n_in || l.n_out <= 0 || l.n_in <= 0) {
+    return !l.q8.empty();
+  }
+  q8_quantize_weights(l.w.data(), l.n_out, l.n_in, &l.q8);
+  decltype(l.w16)().swap(l.w16);  // int8 products never read the fp16 copy
+  if (drop_fp32) std::vector<float>().swap(l.w);
+  return true;
 }
 
 Status check_size(const std::vector<float>& v, size_t n, const std::string& name) {

@@ -46,6 +46,18 @@ void linear_accumulate(const Linear& l, const float* x, int m, float* y, bool ad
 // fp16_copy_halves values). Returns whether w16 was filled.
 bool attach_fp16(Linear& l);
 
+// Quantizes l.w to INT8 (int8_gemm.h: per output channel, symmetric) into
+// l.q8; from then on linear / linear_slice / linear_accumulate on l run the
+// INT8 kernels (activations quantized per row). Drops the fp16 copy, and the
+// fp32 weights too when drop_fp32 (then check_linear no longer holds for l:
+// validate first). Returns whether l has an INT8 copy.
+bool attach_int8(Linear& l, bool drop_fp32);
+
+// On CPUs with AVX-512 (f32_gemm.h): moves l.w into l.p32, packed for the
+// engine's fp32 GEMM, which then runs every product of l (OpenBLAS no more);
+// l.w is released (same memory). Returns whether l has the packed copy.
+bool attach_packed_f32(Linear& l);
+
 // y[m, n] = x[m, k] @ w[n, k]^T with fp32 w (row-major, PyTorch layout): the
 // few-row kernel and helper thread for up to 32 rows, OpenBLAS beyond. For
 // callers outside the model with the same shape of work, e.g. the vector
@@ -53,6 +65,14 @@ bool attach_fp16(Linear& l);
 // cblas would wake OpenBLAS's pool, whose threads then spin for ~0.1 s and
 // slow the next query's text encoding (search p99 82 -> 31 ms without them).
 void matmul_xwt(const float* x, int m, const float* w, int n, int k, float* y);
+
+// The same product with w given only as fp16 panels, the layout attach_fp16
+// makes (panel c holds rows [16c, 16c + 16) of w k-major: w16[c * 16 * k +
+// p * 16 + j] = w[16c + j][p]; rows past n are zero; fp16_copy_halves(n, k)
+// halves). m <= 128. The vector index keeps its vectors this way (half the
+// bytes of fp32 to stream per query). Without the F16C kernel
+// (fp16_kernel_available() false) a scalar loop computes the same sums.
+void matmul_xwt_fp16_panels(const float* x, int m, const uint16_t* w16, int n, int k, float* y);
 
 // Size of the fp16 copy attach_fp16 makes of an [n_out, n_in] weight, in
 // halves: n_out rounded up to 16, times n_in (0 without the F16C kernel).

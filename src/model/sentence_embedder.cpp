@@ -13,6 +13,7 @@
 #include "model/bert.h"
 #include "model/bert_loader.h"
 #include "model/chinese_clip.h"
+#include "model/int8_gemm.h"
 #include "model/tokenizer_spm.h"
 #include "model/tokenizer_wordpiece.h"
 
@@ -92,7 +93,8 @@ std::string lower_utf8(std::string_view s) {
 SentenceEmbedder::SentenceEmbedder() = default;
 SentenceEmbedder::~SentenceEmbedder() = default;
 
-Result<std::unique_ptr<SentenceEmbedder>> SentenceEmbedder::load(const std::string& dir_str) {
+Result<std::unique_ptr<SentenceEmbedder>> SentenceEmbedder::load(const std::string& dir_str,
+                                                                 Precision precision) {
   const fs::path dir(dir_str);
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -222,7 +224,41 @@ Result<std::unique_ptr<SentenceEmbedder>> SentenceEmbedder::load(const std::stri
                                    std::to_string(tok_vocab) + " tokens but the embedding table " +
                                    std::to_string(e->w_.cfg.vocab_size));
   }
+  if (precision == Precision::kInt8) e->enable_int8();
   return e;
+}
+
+void SentenceEmbedder::enable_int8() {
+  // The same self-check as ChineseClip's (precision.h), on sentences.
+  static const std::vector<std::string> kTexts = {
+      "一只猫在沙发上睡觉", "海边的日落，天空是橙色的", "生日蛋糕和蜡烛",
+      "雪山下的湖泊", "穿红色衣服的小女孩在公园里奔跑", "A dog running on the beach"};
+  const int d = dim();
+  const int n = static_cast<int>(kTexts.size());
+  std::vector<float> ref(static_cast<size_t>(n) * d), got(ref.size());
+  int8_.ran = true;
+  int8_.samples = n;
+  int8_.kernel = q8_kernel_name(q8_best_kernel());
+  if (!embed(kTexts, ref.data()).ok()) return;
+  bert_attach_int8(w_, /*drop_fp32=*/false);
+  double worst = embed(kTexts, got.data()).ok() ? 1.0 : 0.0;
+  for (int i = 0; worst > 0 && i < n; ++i) {
+    double dot = 0;  // rows are L2-normalised
+    for (int j = 0; j < d; ++j) dot += static_cast<double>(ref[i * d + j]) * got[i * d + j];
+    worst = std::min(worst, dot);
+  }
+  int8_.worst_cosine = worst;
+  int8_.passed = worst >= kInt8MinCosine;
+  for (BertLayer& l : w_.layers) {
+    for (Linear* lin : l.projections()) {
+      if (int8_.passed) {
+        std::vector<float>().swap(lin->w);
+      } else {
+        lin->q8 = Q8Weights();
+      }
+    }
+  }
+  if (!int8_.passed) bert_attach_fp16(w_);
 }
 
 std::vector<int32_t> SentenceEmbedder::tokenize(std::string_view text) const {

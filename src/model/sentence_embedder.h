@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/precision.h"
 #include "model/weights.h"
 
 namespace sa {
@@ -42,13 +43,18 @@ enum class SentencePooling { kCls, kMean };
 
 class SentenceEmbedder {
  public:
-  static Result<std::unique_ptr<SentenceEmbedder>> load(const std::string& dir);
+  // precision kInt8: quantized encoder projections after the self-check of
+  // precision.h (int8_check()); stays fp32 when it fails.
+  static Result<std::unique_ptr<SentenceEmbedder>> load(const std::string& dir,
+                                                        Precision precision = Precision::kFp32);
   ~SentenceEmbedder();
 
   int dim() const { return w_.cfg.hidden; }
   int max_seq_length() const { return max_len_; }  // ids per text, specials included
   SentencePooling pooling() const { return pooling_; }
   const BertWeights& weights() const { return w_; }
+  Precision precision() const { return int8_.passed ? Precision::kInt8 : Precision::kFp32; }
+  const Int8Check& int8_check() const { return int8_; }
 
   // The ids fed to the encoder: [CLS] .. [SEP] or <s> .. </s>, truncated to
   // max_seq_length().
@@ -62,7 +68,10 @@ class SentenceEmbedder {
  private:
   SentenceEmbedder();
 
+  void enable_int8();
+
   BertWeights w_;
+  Int8Check int8_;
   std::unique_ptr<WordPieceTokenizer> wordpiece_;  // exactly one of the two is set
   std::unique_ptr<SentencePieceTokenizer> spm_;
   SentencePooling pooling_ = SentencePooling::kMean;

@@ -53,6 +53,22 @@ Status validate_vit(const VitWeights& w) {
   return check_linear(w.proj, w.proj.n_out, d, false, "visual.proj");
 }
 
+int vit_attach_packed_f32(VitWeights& w) {
+  int n = attach_packed_f32(w.patch_embed) ? 1 : 0;
+  for (VitBlock& b : w.blocks) {
+    for (Linear* l : {&b.qkv, &b.attn_out, &b.fc, &b.proj}) n += attach_packed_f32(*l) ? 1 : 0;
+  }
+  return n;
+}
+
+int vit_attach_int8(VitWeights& w, bool drop_fp32) {
+  int n = attach_int8(w.patch_embed, drop_fp32) ? 1 : 0;
+  for (VitBlock& b : w.blocks) {
+    for (Linear* l : {&b.qkv, &b.attn_out, &b.fc, &b.proj}) n += attach_int8(*l, drop_fp32) ? 1 : 0;
+  }
+  return n;
+}
+
 void vit_forward(const VitWeights& w, const float* pixels, int n, float* out) {
   if (n <= 0) return;
   const VitConfig& c = w.cfg;

@@ -20,6 +20,26 @@
 
 namespace sa {
 
+// INT8 copy of one [n, k] Linear (int8_gemm.h, `--precision int8`): weights
+// quantized per output channel (symmetric, scale = max|w| / 127), packed for
+// the kernels: columns in panels of 16, k in groups of 4 (the VNNI / AMX
+// B-tile layout): w[(c * k_pad + 4 g) * 16 + 4 j + t] = q(w[16 c + j][4 g + t]).
+// n_pad is n rounded up to 16 plus one spare zero panel, k_pad k rounded up to
+// 64; the padding is zeros.
+struct Q8Weights {
+  int n = 0;
+  int k = 0;
+  int n_pad = 0;
+  int k_pad = 0;
+  // Ordinary pages: 2 MiB rounding of ~100 blocks of 0.6-2.4 MB would cost
+  // ~80 MB for ViT-B-16, 15 % of the INT8 model's memory.
+  std::vector<int8_t> w;
+  std::vector<float> scale;     // [n_pad]: w ~= q * scale[col]
+  std::vector<int32_t> colsum;  // [n_pad]: sum over k of q (u8-offset correction)
+  bool empty() const { return w.empty(); }
+  size_t bytes() const { return w.size() + scale.size() * 4 + colsum.size() * 4; }
+};
+
 struct Linear {
   int n_out = 0;
   int n_in = 0;
@@ -30,6 +50,13 @@ struct Linear {
   // is an fp16 value; few-row products then stream it instead of w. Empty =
   // fp32 only. On huge pages when large: every text query reads all of it.
   std::vector<uint16_t, HugePageAllocator<uint16_t>> w16;
+  // Optional INT8 copy (attach_int8, ops.h): when set, every product of this
+  // Linear runs on it (the `int8` precision), and w may be released.
+  Q8Weights q8;
+  // Optional fp32 copy packed for the engine's AVX-512 GEMM (attach_packed_f32,
+  // ops.h): panels of 32 output columns, k-major, n rounded up to 32 with zero
+  // columns. When set, products run on it instead of OpenBLAS and w is released.
+  std::vector<float> p32;  // ordinary pages: panels are reused from cache, and 2 MiB rounding would cost ~45 MB
 };
 
 struct LayerNormW {

@@ -10,6 +10,7 @@
 
 #include "search/date_filter.h"
 #include "search/match_explain.h"
+#include "search/relevance.h"
 #include "store/keyword_score.h"
 
 namespace sa {
@@ -47,6 +48,11 @@ Status no_model() {
 }  // namespace
 
 bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt) {
+  if (!opt.folder.empty() && p.folder != opt.folder &&
+      !(p.folder.size() > opt.folder.size() && p.folder.compare(0, opt.folder.size(), opt.folder) == 0 &&
+        p.folder[opt.folder.size()] == '/')) {
+    return false;
+  }
   if (opt.date_from.empty() && opt.date_to.empty()) return true;
   if (p.taken_at.empty()) return false;
   if (!opt.date_from.empty() && p.taken_at.compare(0, opt.date_from.size(), opt.date_from) < 0) return false;
@@ -106,7 +112,7 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
   const int need = opt.offset + opt.limit;
   SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
   const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
-                         !opt.date_to.empty() || set_filter.active();
+                         !opt.date_to.empty() || !opt.folder.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
   std::vector<SearchHit> hits;
   while (true) {
@@ -115,8 +121,9 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     std::unordered_map<int64_t, float> score;
     bool below_min = false;
     for (const auto& r : res) {
-      if (opt.min_score && r.score < *opt.min_score) {
-        below_min = true;  // results are sorted: nothing further can pass
+      // Relevance rises with the cosine: below the cut here, nothing further passes.
+      if (opt.min_score && clip_relevance(r.score, opt.calibration) < *opt.min_score) {
+        below_min = true;
         break;
       }
       ids.push_back(r.id);
@@ -127,7 +134,8 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     for (auto& p : photos) {
       if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
       SearchHit h;
-      h.score = h.clip_score = score[p.id];
+      h.clip_score = score[p.id];
+      h.score = clip_relevance(h.clip_score, opt.calibration);
       h.photo = std::move(p);
       hits.push_back(std::move(h));
     }
@@ -151,7 +159,8 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   // for min_score: fused scores fall along the ranking, so photos further down
   // would not pass it.
   SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
-  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || set_filter.active();
+  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty() ||
+                         set_filter.active();
   int pool = std::max(d_.hybrid_pool, need * 2);
   if (filtering) pool = std::max(pool, need * 4 + 50);
   const int64_t indexed = std::max<int64_t>(d_.clip_index->size(),
@@ -274,12 +283,15 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   for (size_t i = 0; i < cands.size(); ++i) known_clip[cands[i].id] = has_clip[i];
   for (const auto& f : fused) {
     const PhotoInfo& p = photos[pos[f.id]];
-    if (opt.min_score && f.score < *opt.min_score) continue;
+    // Ranked by the fused score; the reported score (and the cut) is the
+    // calibrated relevance, on the same scale as CLIP mode's.
+    const float relevance = hybrid_relevance(f.clip, f.desc, f.keyword, opt.calibration);
+    if (opt.min_score && relevance < *opt.min_score) continue;
     if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
     if (static_cast<int>(out.hits.size()) >= need) break;
     SearchHit h;
     h.photo = p;
-    h.score = f.score;
+    h.score = relevance;
     h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
     h.desc_score = f.desc;
     h.keyword_score = f.keyword;

@@ -31,6 +31,15 @@ std::string error_body(const Status& s) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void send_error_code(httplib::Response& res, int http_status, const std::string& code,
+                     const std::string& message) {
+  nlohmann::json j;
+  j["error"] = {{"code", code}, {"message", message}};
+  res.status = http_status;
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json; charset=utf-8");
+}
+
 void send_error(httplib::Response& res, const Status& s) {
   res.status = http_status_for(s.code());
   res.set_content(error_body(s), "application/json; charset=utf-8");

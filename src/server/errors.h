@@ -20,4 +20,10 @@ std::string error_body(const Status& s);
 // Sets status code, body and Content-Type on res.
 void send_error(httplib::Response& res, const Status& s);
 
+// The same JSON shape with an explicit HTTP status and code, for answers no
+// StatusCode names: 401 "unauthenticated", 403 "permission_denied",
+// 421 "misdirected_request", 415 "unsupported_media_type", 429 "too_many_requests".
+void send_error_code(httplib::Response& res, int http_status, const std::string& code,
+                     const std::string& message);
+
 }  // namespace sa

@@ -13,6 +13,7 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"width", p.width},
       {"height", p.height},
       {"taken_at", p.taken_at},
+      {"taken_at_source", p.taken_at_source},
       {"camera", p.camera},
       {"added_at", p.added_at},
       {"status", to_string(p.status)},
@@ -28,6 +29,7 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"trashed_at", p.trashed_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.trashed_at)},
       {"thumbnail_url", "/api/photos/" + std::to_string(p.id) + "/thumbnail"},
       {"original_url", "/api/photos/" + std::to_string(p.id) + "/original"},
+      {"preview_url", "/api/photos/" + std::to_string(p.id) + "/preview"},
   };
   j["gps_lat"] = p.gps_lat ? nlohmann::json(*p.gps_lat) : nlohmann::json(nullptr);
   j["gps_lon"] = p.gps_lon ? nlohmann::json(*p.gps_lon) : nlohmann::json(nullptr);

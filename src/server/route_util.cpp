@@ -41,6 +41,16 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
   return x;
 }
 
+Result<nlohmann::json> json_body(const httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.rfind("application/json", 0) != 0) {
+    return Status::InvalidArgument("the body must be JSON (Content-Type: application/json)");
+  }
+  nlohmann::json j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("body must be a JSON object");
+  return j;
+}
+
 Result<int64_t> id_param(const httplib::Request& req) {
   if (req.matches.size() < 2) return Status::NotFound("no photo id in path");
   const std::string v = req.matches[1].str();

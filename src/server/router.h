@@ -45,14 +45,21 @@ class Router {
   // (whole path), in registration order without repeats; HEAD follows GET
   // (httplib answers HEAD with the GET handler). Empty when no route matches.
   std::vector<std::string> allowed_methods(const std::string& path) const;
+  bool has_route(const std::string& method, const std::string& path) const;
+  // Every route as "METHOD pattern", in registration order.
+  std::vector<std::string> routes() const;
 
  private:
   void add(const char* method, const std::string& pattern) {
-    routes_.emplace_back(method, std::regex(pattern));
+    routes_.push_back({method, pattern, std::regex(pattern)});
   }
+  struct Route {
+    std::string method, pattern;
+    std::regex re;
+  };
 
   httplib::Server& srv_;
-  std::vector<std::pair<std::string, std::regex>> routes_;
+  std::vector<Route> routes_;
 };
 
 }  // namespace sa

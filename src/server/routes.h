@@ -17,12 +17,17 @@
 #include "server/json_codec.h"
 #include "server/router.h"
 #include "search/duplicates.h"  // kDefaultDuplicateThreshold
+#include "server/security.h"
 
 namespace sa {
+
+class Accounts;
 
 struct RouteContext {
   Album& album;
   ServerOptions opt;
+  Accounts* accounts = nullptr;  // null when opt.auth is false and no Accounts was given
+  const RequestGuard* guard = nullptr;
 };
 
 using RouteHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -45,6 +50,12 @@ Result<PhotoFilter> photo_filter_params(const httplib::Request& req);
 
 void register_organise_routes(Router& srv, RouteContext& ctx);
 void register_download_routes(Router& srv, RouteContext& ctx);
+// The body of a JSON request as an object. InvalidArgument unless the body is a
+// JSON object (the pre-routing guard has already answered 415 for a body that
+// is not application/json).
+Result<nlohmann::json> json_body(const httplib::Request& req);
+
+void register_auth_routes(Router& srv, RouteContext& ctx);
 void register_photo_routes(Router& srv, RouteContext& ctx);
 void register_search_routes(Router& srv, RouteContext& ctx);
 void register_settings_routes(Router& srv, RouteContext& ctx);

@@ -72,7 +72,8 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     bool too_big = false;
     bool active = false;
   } cur;
-  int n_files = 0;
+  int n_files = 0, n_parts = 0;
+  bool too_many_parts = false;
   const int64_t limit = ctx.opt.max_upload_bytes;
 
   // Each result carries "index", the file's position among the request's
@@ -106,13 +107,19 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
       [&](const httplib::MultipartFormData& f) {
         finish();
         cur = Part{};
+        if (++n_parts > ctx.opt.max_upload_parts) {
+          // The rest is read (so the client gets the answer) but not processed.
+          too_many_parts = true;
+          cur.active = false;
+          return true;
+        }
         cur.active = true;
         cur.name = f.name;
         cur.filename = multipart_filename(f.filename);
         return true;
       },
       [&](const char* data, size_t len) {
-        if (cur.too_big || cur.name != "files") return true;
+        if (too_many_parts || cur.too_big || cur.name != "files") return true;
         if (static_cast<int64_t>(cur.data.size() + len) > limit) {
           cur.too_big = true;
           std::string().swap(cur.data);
@@ -122,6 +129,20 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
         return true;
       });
   finish();
+  if (too_many_parts) {
+    // The files before the limit were processed: say which, beside the error.
+    send_json(res,
+              {{"error",
+                {{"code", status_code_name(StatusCode::kResourceExhausted)},
+                 {"message", "more than " + std::to_string(ctx.opt.max_upload_parts) +
+                                 " parts in one upload; the rest was skipped (send the files "
+                                 "in several requests)"}}},
+               {"uploaded", uploaded},
+               {"rejected", rejected}},
+              413);
+    res.set_header("Connection", "close");
+    return;
+  }
   if (!ok) {
     send_error(res, Status::InvalidArgument("malformed multipart body"));
     return;
@@ -131,6 +152,42 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     return;
   }
   send_json(res, {{"uploaded", uploaded}, {"rejected", rejected}});
+}
+
+// GET /api/photos?sort=taken|added&cursor=&limit=|per_page=&page=&date_from=&date_to=
+void list_timeline(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  PhotoQuery q;
+  if (req.has_param("sort") && !req.get_param_value("sort").empty()) q.sort = req.get_param_value("sort");
+  if (q.sort != "taken" && q.sort != "added") {
+    return send_error(res, Status::InvalidArgument("parameter 'sort' must be 'taken' or 'added'"));
+  }
+  auto per_page = int_param(req, "per_page", 50, 1, 500);
+  if (!per_page.ok()) return send_error(res, per_page.status());
+  auto limit = int_param(req, "limit", *per_page, 1, 500);
+  if (!limit.ok()) return send_error(res, limit.status());
+  auto page = int_param(req, "page", 1, 1, 1'000'000);
+  if (!page.ok()) return send_error(res, page.status());
+  q.limit = static_cast<int>(*limit);
+  q.cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+  // after=CURSOR: the page just newer than that photo (scrolling up after a jump).
+  if (q.cursor.empty() && req.has_param("after") && !req.get_param_value("after").empty()) {
+    q.cursor = req.get_param_value("after");
+    q.newer = true;
+  }
+  if (q.cursor.empty()) q.offset = static_cast<int>((*page - 1) * *limit);
+  q.date_from = req.has_param("date_from") ? req.get_param_value("date_from") : "";
+  q.date_to = req.has_param("date_to") ? req.get_param_value("date_to") : "";
+  auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
+  if (!filter.ok()) return send_error(res, filter.status());
+  q.filter = *filter;
+  auto r = ctx.album.query_photos(q);
+  if (!r.ok()) return send_error(res, r.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& p : r->items) items.push_back(photo_json(p));
+  send_json(res, {{"total", r->total}, {"page", r->page}, {"per_page", r->per_page},
+                  {"sort", q.sort}, {"next_cursor", r->next_cursor.empty() ? nlohmann::json(nullptr)
+                                                                            : nlohmann::json(r->next_cursor)},
+                  {"items", items}});
 }
 
 }  // namespace
@@ -146,6 +203,9 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
   });
 
   srv.Get("/api/photos", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    // The timeline's list (sort, cursor, date range) unless the request is the
+    // older before=ID form.
+    if (!req.has_param("before")) return list_timeline(ctx, req, res);
     auto page = int_param(req, "page", 1, 1, 1'000'000'000);
     if (!page.ok()) return send_error(res, page.status());
     auto per_page = int_param(req, "per_page", 50, 1, 500);
@@ -192,6 +252,42 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     if (!path.ok()) return send_error(res, path.status());
     Status s = send_file(req, res, *path, "image/jpeg");
     if (!s.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
+  }));
+
+  srv.Get("/api/timeline", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    auto months = ctx.album.timeline();
+    if (!months.ok()) return send_error(res, months.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : *months) out.push_back({{"month", m.month}, {"count", m.count}});
+    send_json(res, out);
+  }));
+
+  srv.Get("/api/folders", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    auto folders = ctx.album.folders();
+    if (!folders.ok()) return send_error(res, folders.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [f, n] : *folders) out.push_back({{"folder", f}, {"count", n}});
+    send_json(res, out);
+  }));
+
+  srv.Get(R"(/api/photos/([^/]+)/preview)", guarded([&ctx](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    auto id = id_param(req);
+    if (!id.ok()) return send_error(res, id.status());
+    auto p = ctx.album.get_photo(*id);
+    if (!p.ok()) return send_error(res, p.status());
+    // The preview follows from the original's bytes: the hash names it for ever.
+    const std::string etag = "\"p-" + p->hash + "\"";
+    res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+    res.set_header("ETag", etag);
+    if (etag_matches(req, etag)) {
+      res.status = 304;
+      return;
+    }
+    auto path = ctx.album.preview_path(*id);
+    if (!path.ok()) return send_error(res, path.status());
+    Status s = send_file(req, res, *path, "image/jpeg");
+    if (!s.ok()) return send_error(res, s);
   }));
 
   srv.Get(R"(/api/photos/([^/]+)/original)", guarded([&ctx](const httplib::Request& req,

@@ -44,10 +44,16 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
     if (end != v.c_str() + v.size() || !std::isfinite(x)) {
       return Status::InvalidArgument("parameter 'min_score' must be a number");
     }
+    if (!(x >= 0 && x <= 1)) return Status::InvalidArgument("parameter 'min_score' must be in [0, 1]");
     o.min_score = x;
+  } else {
+    o.min_score = ctx.album.settings().min_score;  // the album's calibrated cut-off
   }
   // Real calendar dates, date_from not after date_to (the Searcher checks the
   // same; checking here names the parameter before any model work).
+  // folder=A/B: photos in that folder or below it (as the page's folder filter).
+  o.folder = trimmed_param(req, "folder");
+  while (!o.folder.empty() && o.folder.back() == '/') o.folder.pop_back();
   o.date_from = trimmed_param(req, "date_from");
   o.date_to = trimmed_param(req, "date_to");
   SA_RETURN_IF_ERROR(check_date_range(o.date_from, o.date_to));
@@ -73,7 +79,7 @@ void register_search_routes(Router& srv, RouteContext& ctx) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& h : *hits) items.push_back(hit_json(h));
     send_json(res, {{"query", q}, {"mode", to_string(opt->mode)}, {"limit", opt->limit},
-                    {"offset", opt->offset}, {"items", items}});
+                    {"offset", opt->offset}, {"min_score", *opt->min_score}, {"items", items}});
   }));
 
   srv.Get(R"(/api/photos/([^/]+)/similar)", guarded([&ctx](const httplib::Request& req,

@@ -6,7 +6,9 @@ namespace sa {
 namespace {
 
 nlohmann::json settings_json(const Settings& s) {
-  return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search}};
+  return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search},
+          {"min_score", s.min_score}, {"score_floor", s.score_floor},
+          {"score_ceiling", s.score_ceiling}};
 }
 
 // A PUT body may carry any subset of the settings; unknown keys are rejected so a
@@ -17,6 +19,17 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
     return Status::InvalidArgument("body must be a JSON object");
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
+    float* number = nullptr;
+    if (it.key() == "min_score") number = &cur.min_score;
+    else if (it.key() == "score_floor") number = &cur.score_floor;
+    else if (it.key() == "score_ceiling") number = &cur.score_ceiling;
+    if (number) {
+      if (!it.value().is_number()) {
+        return Status::InvalidArgument("setting '" + it.key() + "' must be a number");
+      }
+      *number = it.value().get<float>();
+      continue;
+    }
     bool* field = nullptr;
     if (it.key() == "auto_analyze") field = &cur.auto_analyze;
     else if (it.key() == "enhanced_search") field = &cur.enhanced_search;
@@ -32,12 +45,17 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
 }  // namespace
 
 void register_settings_routes(Router& srv, RouteContext& ctx) {
-  srv.Get("/api/health", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/api/health", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     Album& a = ctx.album;
     nlohmann::json j = {{"status", "ok"}, {"version", kVersion}};
+    // Anyone may ask whether the album is up; the rest is for signed-in users.
+    if (ctx.opt.auth && !request_user(req)) return send_json(res, j);
     j["model"] = a.has_clip_model() ? nlohmann::json(a.model_name()) : nlohmann::json(nullptr);
     j["text_model"] = a.has_text_model() ? nlohmann::json(a.text_model_name()) : nlohmann::json(nullptr);
     j["vlm"] = a.has_vlm();
+    // "fp32", or "int8 (<kernel>; self-check ...)" / "fp32 (int8 refused ...)".
+    j["precision"] = {{"model", a.has_clip_model() ? nlohmann::json(a.model_precision()) : nlohmann::json(nullptr)},
+                      {"text_model", a.has_text_model() ? nlohmann::json(a.text_model_precision()) : nlohmann::json(nullptr)}};
     auto page = a.list_photos(1, 1);
     j["photos"] = page.ok() ? page->total : 0;
     send_json(res, j);

@@ -175,7 +175,6 @@ void Stmt::reset() {
   sqlite3_clear_bindings(st_);
 }
 
-int Stmt::column_count() const { return sqlite3_column_count(st_); }
 bool Stmt::column_is_null(int i) const { return sqlite3_column_type(st_, i) == SQLITE_NULL; }
 int64_t Stmt::column_int64(int i) const { return sqlite3_column_int64(st_, i); }
 double Stmt::column_double(int i) const { return sqlite3_column_double(st_, i); }

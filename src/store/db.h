@@ -87,7 +87,6 @@ class Stmt {
   // Resets for re-execution and clears bindings.
   void reset();
 
-  int column_count() const;
   bool column_is_null(int i) const;
   int64_t column_int64(int i) const;
   double column_double(int i) const;

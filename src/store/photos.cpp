@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/time_util.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 
@@ -15,7 +16,7 @@ namespace store_internal {
 const char* const kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
     "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "favorite, coalesce(trashed_at, ''), photo_text";
+    "taken_at_source, favorite, coalesce(trashed_at, ''), photo_text";
 
 static std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
@@ -53,19 +54,21 @@ PhotoInfo read_photo(const Stmt& st) {
   p.vlm_model = st.column_text(18);
   p.described_at = st.column_text(19);
   p.vlm_error = st.column_text(20);
-  p.favorite = st.column_int64(21) != 0;
-  p.trashed_at = st.column_text(22);
-  p.photo_text = st.column_text(23);
+  p.taken_at_source = st.column_text(21);
+  p.favorite = st.column_int64(22) != 0;
+  p.trashed_at = st.column_text(23);
+  p.photo_text = st.column_text(24);
   return p;
 }
 
 }  // namespace store_internal
 
+PhotoInfo read_photo_row(const Stmt& st) { return store_internal::read_photo(st); }
+
 namespace {
 
 using store_internal::kPhotoColumns;
 using store_internal::read_photo;
-
 std::string keywords_json(const std::vector<std::string>& keywords) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& k : keywords) j.push_back(k);
@@ -88,6 +91,19 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<cons
   using namespace store_internal;
   if (p.hash.empty()) return Status::InvalidArgument("photo hash is empty");
 
+  // Every photo has a date for the timeline: the camera's when it has one,
+  // else now (local wall clock with its offset) as the upload time.
+  std::string taken_at = p.taken_at;
+  std::string source = p.taken_at_source;
+  if (taken_at.empty()) {
+    taken_at = local_iso_time(std::time(nullptr));
+    source = "upload";
+  } else if (source.empty()) {
+    source = "exif";
+  }
+  if (!one_of(source, {"exif", "file", "upload"}))
+    return Status::InvalidArgument("unknown taken_at source '" + source + "'");
+
   std::lock_guard lock(mu_);
   // The row and its jobs commit together or not at all (the destructor of an
   // uncommitted Transaction rolls back).
@@ -97,13 +113,13 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<cons
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "INSERT INTO photos(hash, filename, folder, mime, size, width, height, taken_at, camera, "
       "gps_lat, gps_lon, added_at, status, error, description, keywords, vlm_status, vlm_model, "
-      "described_at) VALUES (?,?,?,?,?,?,?,?,?,?,?, coalesce(nullif(?, ''), ") + kNowSql +
-      "),?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING"));
+      "described_at, taken_at_source) VALUES (?,?,?,?,?,?,?,?,?,?,?, coalesce(nullif(?, ''), ") +
+      kNowSql + "),?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING"));
   st.bind(1, p.hash).bind(2, p.filename).bind(3, p.folder).bind(4, p.mime).bind(5, p.size);
-  st.bind(6, p.width).bind(7, p.height).bind(8, p.taken_at).bind(9, p.camera);
+  st.bind(6, p.width).bind(7, p.height).bind(8, taken_at).bind(9, p.camera);
   st.bind(10, p.gps_lat).bind(11, p.gps_lon).bind(12, p.added_at).bind(13, to_string(p.status)).bind(14, p.error);
   st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, to_string(p.vlm_status));
-  st.bind(18, p.vlm_model).bind(19, p.described_at);
+  st.bind(18, p.vlm_model).bind(19, p.described_at).bind(20, source);
   SA_RETURN_IF_ERROR(st.run());
   st = Stmt();
   if (db_.changes() == 1) {

@@ -198,6 +198,50 @@ CREATE UNIQUE INDEX jobs_one_pending ON jobs(kind, photo_id) WHERE state = 'pend
 CREATE INDEX jobs_state ON jobs(state, kind, id);
 CREATE INDEX jobs_photo ON jobs(photo_id);
 )sql", true},
+    // Accounts (issue 12): users with Argon2id password hashes, sessions and
+    // API tokens stored as BLAKE2b hashes of the secret (a copied database
+    // gives no usable cookie or token), and an owner for every photo. Photos
+    // from before accounts have owner_id NULL until the first admin is created,
+    // who then adopts them (Store::create_user).
+    {3, R"sql(
+CREATE TABLE users(
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  admin         INTEGER NOT NULL DEFAULT 0 CHECK(admin IN (0, 1)),
+  created_at    TEXT NOT NULL
+);
+CREATE TABLE sessions(
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_hash   TEXT NOT NULL UNIQUE,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at   TEXT NOT NULL,
+  last_used_at TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE api_tokens(
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_hash   TEXT NOT NULL UNIQUE,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  label        TEXT NOT NULL DEFAULT '',
+  created_at   TEXT NOT NULL,
+  last_used_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+ALTER TABLE photos ADD COLUMN owner_id INTEGER REFERENCES users(id);
+CREATE INDEX photos_owner ON photos(owner_id, id);
+)sql"},
+    // Browsing (issue 13): every photo has a taken_at to sort the timeline by,
+    // and says where it came from. Rows from before: an EXIF date they have is
+    // 'exif'; the others take their added_at (UTC) as 'upload'. The index serves
+    // ORDER BY taken_at DESC, id DESC and the keyset cursor (taken_at, id) < (?, ?).
+    {4, R"sql(
+ALTER TABLE photos ADD COLUMN taken_at_source TEXT NOT NULL DEFAULT ''
+  CHECK(taken_at_source IN ('', 'exif', 'file', 'upload'));
+UPDATE photos SET taken_at_source = 'exif' WHERE taken_at != '';
+UPDATE photos SET taken_at = added_at, taken_at_source = 'upload' WHERE taken_at = '';
+CREATE INDEX photos_taken_id ON photos(taken_at, id);
+)sql"},
     // Organising (issue 14): trash, favourites, albums, and the visible text of
     // a photo (read by the VLM) beside its description, indexed for search.
     // trashed_at NULL = not in the trash; a photo trashed at or before

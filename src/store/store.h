@@ -119,6 +119,19 @@ class Store {
   // Photos in the trash are not listed (nor counted in total).
   Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0);
   Result<int64_t> count_photos();
+  // The timeline's list: q.sort "taken" (taken_at newest first, then id) or
+  // "added" (id newest first); q.cursor from the previous page's next_cursor
+  // (keyset: stable under inserts and deletes), else q.offset; q.date_from /
+  // q.date_to inclusive prefixes of taken_at (checked by the caller). total
+  // counts the photos matching the date range. InvalidArgument for an unknown
+  // sort or a malformed cursor.
+  Result<PhotoPage> query_photos(const PhotoQuery& q);
+  // Photos per "YYYY-MM" of taken_at, newest first.
+  Result<std::vector<MonthCount>> timeline();
+  // Distinct non-empty folders and their photo counts, by name.
+  Result<std::vector<std::pair<std::string, int64_t>>> folders();
+  // Replaces taken_at and its source ("exif" | "file" | "upload"). NotFound if no photo.
+  Status set_taken_at(int64_t id, std::string_view taken_at, std::string_view source);
   // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
   // what it was, so the caller can remove the original and the thumbnail.
   Result<PhotoInfo> delete_photo(int64_t id);
@@ -169,6 +182,13 @@ class Store {
   Status for_each_vector(std::string_view kind, std::string_view model, int dim,
                          const std::function<Status(std::span<const int64_t>, std::span<const float>)>& fn,
                          int batch = 4096);
+  // One batch of the same walk without holding the store across batches: up to
+  // `limit` vectors of (kind, model, dim) with photo_id > after_id, ascending,
+  // appended to *ids and *data (row-major). Returns how many. A background
+  // index rebuild reads this way so that requests are not blocked for the
+  // whole walk (seconds at 1M vectors).
+  Result<int64_t> read_vectors(std::string_view kind, std::string_view model, int dim, int64_t after_id,
+                               int limit, std::vector<int64_t>* ids, std::vector<float>* data);
 
   // ---- jobs (jobs.cpp) ----
   // Queues a job unless an identical (kind, photo_id) job is already pending.

@@ -45,3 +45,9 @@ inline Result<std::vector<int64_t>> column_ids(Stmt& st) {
 }
 
 }  // namespace sa::store_internal
+
+namespace sa {
+struct PhotoInfo;
+// photos.cpp: a row selected with photos.cpp's column list (kPhotoColumns) as a PhotoInfo.
+PhotoInfo read_photo_row(const Stmt& st);
+}  // namespace sa

@@ -50,7 +50,11 @@ struct PhotoInfo {
   std::string mime;          // "image/jpeg", ...
   int64_t size = 0;          // bytes
   int width = 0, height = 0; // after EXIF orientation
-  std::string taken_at;      // ISO 8601 or ""
+  std::string taken_at;      // "YYYY-MM-DDTHH:MM:SS", then the zone ("+08:00", "Z") when known
+  // Where taken_at came from: "exif" (the camera's date), "file" (the file's
+  // modification time, for imports), "upload" (when it was added). Set by the Store
+  // on insert when empty.
+  std::string taken_at_source;
   std::string camera;        // "Make Model" or ""
   std::optional<double> gps_lat, gps_lon;
   std::string added_at;      // ISO 8601 UTC
@@ -70,6 +74,8 @@ struct PhotoPage {
   int64_t total = 0;
   int page = 1, per_page = 50;
   std::vector<PhotoInfo> items;
+  // query_photos(): pass back as PhotoQuery::cursor for the next page; "" at the end.
+  std::string next_cursor;
 };
 
 // Which photos a listing shows (besides "not in the trash", always).
@@ -77,6 +83,30 @@ struct PhotoFilter {
   bool favorite_only = false;
   int64_t album_id = 0;  // > 0: only the photos of this album
 };
+
+// One page of the photo list for the timeline (Album::query_photos).
+struct PhotoQuery {
+  std::string sort = "taken";  // "taken": taken_at newest first | "added": newest upload first
+  // Opaque, from PhotoPage::next_cursor: the page after the last photo of the
+  // previous one (keyset paging: inserts and deletes elsewhere shift nothing).
+  std::string cursor;
+  // With a cursor: the `limit` photos just NEWER than it instead (still newest
+  // first), for scrolling up after a jump; next_cursor is then set when even
+  // newer ones exist (the first item's cursor).
+  bool newer = false;
+  int offset = 0;              // without a cursor: photos to skip (page numbers)
+  int limit = 50;              // 1..1000
+  // Inclusive "YYYY", "YYYY-MM" or "YYYY-MM-DD" prefixes of taken_at (search/date_filter.h).
+  std::string date_from, date_to;
+  PhotoFilter filter;          // favourites / one album (never the trash)
+};
+
+// GET /api/timeline: photos per month of taken_at, newest month first.
+struct MonthCount {
+  std::string month;  // "YYYY-MM"
+  int64_t count = 0;
+};
+
 
 // A named set of photos (docs/organise.md). A photo may be in many albums;
 // deleting an album never deletes photos.
@@ -121,6 +151,11 @@ struct JobStats {
 struct Settings {
   bool auto_analyze = false;
   bool enhanced_search = false;
+  // Search: the relevance cut-off GET /api/search applies when the request names
+  // none, and the CLIP cosines that map to relevance 0 and 1 (docs/search.md).
+  float min_score = 0.3f;
+  float score_floor = 0.15f;
+  float score_ceiling = 0.40f;
 };
 
 }  // namespace sa

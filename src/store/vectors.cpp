@@ -195,4 +195,33 @@ Status Store::for_each_vector(
   return Status::OK();
 }
 
+Result<int64_t> Store::read_vectors(std::string_view kind, std::string_view model, int dim,
+                                    int64_t after_id, int limit, std::vector<int64_t>* ids,
+                                    std::vector<float>* data) {
+  SA_RETURN_IF_ERROR(check_kind(kind));
+  if (dim <= 0) return Status::InvalidArgument("dim must be positive");
+  if (limit <= 0) return int64_t{0};
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
+      "SELECT photo_id, data FROM vectors WHERE kind = ? AND model = ? AND photo_id > ? AND dim = ? "
+      "ORDER BY photo_id LIMIT ?"));
+  st.bind(1, kind).bind(2, model).bind(3, after_id).bind(4, static_cast<int64_t>(dim)).bind(5, static_cast<int64_t>(limit));
+  const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
+  int64_t n = 0;
+  while (true) {
+    SA_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    auto blob = st.column_blob(1);
+    if (blob.size() != row_bytes)
+      return Status::Corruption("vector of photo " + std::to_string(st.column_int64(0)) + " has " +
+                                std::to_string(blob.size()) + " bytes for dim " + std::to_string(dim));
+    ids->push_back(st.column_int64(0));
+    size_t off = data->size();
+    data->resize(off + static_cast<size_t>(dim));
+    std::memcpy(data->data() + off, blob.data(), row_bytes);
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace sa

@@ -4,7 +4,6 @@
 // limit, and a retry loop whose waits go through the injectable clock.
 #include "vlm/vlm_client.h"
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,28 +13,14 @@
 #include <mutex>
 #include <optional>
 
+#include "core/curl_easy.h"
+
 namespace sa {
 namespace {
 
 constexpr int kDefaultTimeoutS = 60;
 constexpr int kMaxConnectTimeoutMs = 10'000;
 constexpr size_t kErrorSnippetChars = 300;
-
-struct CurlEasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-struct CurlSlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-void global_curl_init() {
-  // curl_global_init is not thread-safe in older libcurl; run it exactly once.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 class Semaphore {
  public:
@@ -124,14 +109,6 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
-std::string replace_all(std::string s, const std::string& needle, const std::string& with) {
-  if (needle.empty()) return s;
-  for (size_t pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + with.size())) {
-    s.replace(pos, needle.size(), with);
-  }
-  return s;
-}
-
 std::string truncate_utf8(std::string s, size_t max) {
   if (s.size() <= max) return s;
   size_t n = max;
@@ -167,11 +144,10 @@ class CurlVlmClient final : public VlmClient {
   }
 
  private:
-  // Replaces every occurrence of the API key: a server may echo it back in an
-  // error ("Incorrect API key provided: sk-...").
-  std::string redact(std::string s) const {
-    return cfg_.api_key.empty() ? s : replace_all(std::move(s), cfg_.api_key, "[REDACTED]");
-  }
+  // Replaces the API key and anything shaped like one or like a bearer token: a
+  // server may echo the key back, whole or masked ("Incorrect API key provided:
+  // sk-AB****yz").
+  std::string redact(std::string s) const { return redact_secrets(std::move(s), cfg_.api_key); }
 
   Result<VlmResult> describe_impl(std::string_view jpeg_bytes) {
     if (jpeg_bytes.empty()) return Status::InvalidArgument("VLM: empty image");
@@ -250,7 +226,7 @@ class CurlVlmClient final : public VlmClient {
         return Status::ResourceExhausted("VLM response larger than " +
                                          std::to_string(opt_.max_response_bytes) + " bytes");
       }
-      std::string why = reply.curl_error.empty() ? curl_easy_strerror(reply.curl) : reply.curl_error;
+      std::string why = curl_error_text(reply.curl, reply.curl_error.c_str());
       if (reply.curl == CURLE_OPERATION_TIMEDOUT) {
         return Status::Timeout("VLM request to " + url_ + " timed out after " +
                                std::to_string(timeout_ms_) + " ms (" + why + ")");
@@ -275,26 +251,19 @@ class CurlVlmClient final : public VlmClient {
 
   HttpReply post(const std::string& body) const {
     HttpReply reply;
-    CurlEasy h(curl_easy_init());
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    CurlEasy h = curl_easy_new(errbuf);  // also: no signals, User-Agent, no proxy for localhost
     if (!h) {
       reply.curl = CURLE_FAILED_INIT;
       reply.curl_error = "curl_easy_init failed";
       return reply;
     }
     CurlSlist headers;
-    auto add_header = [&headers](const std::string& line) {
-      curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-      if (next != nullptr) {
-        (void)headers.release();
-        headers.reset(next);
-      }
-    };
-    add_header("Content-Type: application/json");
-    add_header("Accept: application/json");
-    add_header("Expect:");  // no 100-continue round trip for large bodies
-    if (!cfg_.api_key.empty()) add_header("Authorization: Bearer " + cfg_.api_key);
+    curl_add_header(headers, "Content-Type: application/json");
+    curl_add_header(headers, "Accept: application/json");
+    curl_add_header(headers, "Expect:");  // no 100-continue round trip for large bodies
+    if (!cfg_.api_key.empty()) curl_add_header(headers, "Authorization: Bearer " + cfg_.api_key);
 
-    char errbuf[CURL_ERROR_SIZE] = {0};
     TransferState st{&reply, opt_.max_response_bytes, &cancelled_};
     CURL* c = h.get();
     curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
@@ -306,17 +275,12 @@ class CurlVlmClient final : public VlmClient {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &st);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // required with timeouts in threads
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(timeout_ms_, kMaxConnectTimeoutMs)));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "smart-album/1.0");
-    // A local model server is never reached through an HTTP proxy.
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 
     reply.curl = curl_easy_perform(c);
     if (reply.curl != CURLE_OK) reply.curl_error = errbuf;
@@ -339,7 +303,6 @@ std::unique_ptr<VlmClient> VlmClient::create(const VlmConfig& cfg) {
 }
 
 std::unique_ptr<VlmClient> VlmClient::create(const VlmConfig& cfg, VlmClientOptions opt) {
-  global_curl_init();
   return std::make_unique<CurlVlmClient>(cfg, std::move(opt));
 }
 

@@ -1,6 +1,8 @@
 // Pure request/response mapping for the OpenAI-compatible chat API.
 #include "vlm/vlm_protocol.h"
 
+#include <regex>
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -319,6 +321,19 @@ Result<VlmResult> parse_chat_response(std::string_view body) {
   }
   if (auto m = j.find("model"); m != j.end() && m->is_string()) r.model = m->get<std::string>();
   return r;
+}
+
+std::string redact_secrets(std::string s, std::string_view key) {
+  if (!key.empty()) {
+    for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + 10)) {
+      s.replace(at, key.size(), "[REDACTED]");
+    }
+  }
+  static const std::regex kKey(R"((^|[^A-Za-z0-9])sk[-_][A-Za-z0-9_\-\*\.]{4,})");
+  static const std::regex kBearer(R"((Bearer|bearer|BEARER)\s+[^\s"',;]+)");
+  s = std::regex_replace(s, kKey, "$1[REDACTED]");
+  s = std::regex_replace(s, kBearer, "$1 [REDACTED]");
+  return s;
 }
 
 }  // namespace sa

@@ -47,4 +47,10 @@ VlmResult parse_description_text(std::string_view content);
 // Standard base64 (RFC 4648, with padding) through OpenSSL EVP_EncodeBlock.
 std::string base64_encode(std::string_view bytes);
 
+// Text from upstream (error bodies, messages) may echo credentials, whole or masked
+// ("sk-AB****yz"): replaces `key` (when not empty), anything shaped like an API key
+// ("sk-" / "sk_" followed by 4+ key characters, '*' and '.' included) and the token
+// after "Bearer " with "[REDACTED]".
+std::string redact_secrets(std::string s, std::string_view key);
+
 }  // namespace sa

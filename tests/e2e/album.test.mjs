@@ -62,7 +62,8 @@ function startBadVlm() {
 // Starts `smart-album serve --port 0` and resolves with its base URL.
 function startAlbum(name, extraArgs) {
   const dataDir = path.join(tmp, name);
-  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0',
+  // --auth off: these tests cover the album itself; auth.test.mjs covers sign-in.
+  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--auth', 'off',
     '--web-dir', path.join(SRC, 'web'), ...extraArgs], {
     env: { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, 'cache') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -176,23 +177,27 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.click('#upload-close');
   await page.screenshot({ path: path.join(SHOTS, 'gallery.png') });
 
-  // Search: results carry scores, in the API's order.
-  const api = await getJson(base + '/api/search?mode=clip&limit=100&q=' + encodeURIComponent('一只猫'));
+  // Search: the random test model matches nothing under the default cut-off
+  // (docs/search.md); anchors that spread its cosines and no cut-off list every
+  // photo, in the API's order, without raw numbers on the tiles.
+  await fetch(base + '/api/settings', { method: 'PUT', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ min_score: 0, score_floor: -0.4, score_ceiling: 0 }) });
+  const api = await getJson(base + '/api/search?mode=clip&limit=60&q=' + encodeURIComponent('一只猫'));
+  assert.equal(api.items.length, 5);
   await page.fill('#search-input', '一只猫');
   await page.press('#search-input', 'Enter');
-  await page.waitForSelector('#grid .card .badge.score');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 5);
   assert.match(await page.textContent('#section-title'), /一只猫/);
   const shown = await page.$$eval('#grid .card', (cs) => cs.map((c) => +c.dataset.id));
   assert.deepEqual(shown, api.items.map((i) => i.id));
-  const firstScore = await page.textContent('#grid .card .badge.score');
-  assert.equal(firstScore, api.items[0].score.toFixed(3));
+  assert.equal(await page.$$eval('#grid .card .badge.score', (b) => b.length), 0);
   await page.screenshot({ path: path.join(SHOTS, 'search.png') });
 
   // Detail of the top hit, then analyze it with the fake VLM.
   await page.click('#grid .card >> nth=0');
   await page.waitForSelector('#detail:not([hidden])');
   assert.equal(await page.textContent('#detail-name'), api.items[0].filename);
-  assert.match(await page.textContent('#detail-meta'), /相似度/);
+  assert.match(await page.textContent('#detail-meta'), /相关度/);
   await page.waitForFunction(() => document.getElementById('detail-img').naturalWidth > 0);
   await page.click('#analyze-btn');
   await page.waitForFunction((d) => document.getElementById('detail-desc').textContent === d, DESCRIPTION,
@@ -229,7 +234,7 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.press('#search-input', 'Enter');
   const hres = await (await hybrid).json();
   assert.equal(hres.mode, 'hybrid');
-  await page.waitForSelector('#grid .card .badge.score');
+  await page.waitForSelector('#grid .card');
   assert.equal(+(await page.getAttribute('#grid .card >> nth=0', 'data-id')), api.items[0].id);
 
   // Reload: the setting came back from the server.
@@ -276,7 +281,8 @@ async function plainAlbum() {
 
 const BLANK = 'data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg"/%3E';
 const fakePhoto = (id) => ({ id, filename: `p${id}.jpg`, folder: '', status: 'ready', vlm_status: 'none',
-  vlm_error: '', added_at: '2024-05-01T16:05:00Z', thumbnail_url: BLANK, original_url: BLANK });
+  vlm_error: '', added_at: '2024-05-01T16:05:00Z', taken_at: '2024-05-01T16:05:00', taken_at_source: 'exif',
+  thumbnail_url: BLANK, original_url: BLANK, preview_url: BLANK });
 const fakeList = (ids, total = ids.length) => ({ total, page: 1, per_page: 60, items: ids.map(fakePhoto) });
 // A promise the test resolves when it wants a held-back reply to go out.
 function gate() {
@@ -361,11 +367,16 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('dialog', (d) => d.accept());
+  // The timeline pages by a cursor (taken_at|id of the last photo shown); all
+  // fake photos share one taken_at, so the server's order is by id.
   await page.route('**/api/photos?*', (route) => {
     const u = new URL(route.request().url()).searchParams;
-    const per = +(u.get('per_page') || 50), pg = +(u.get('page') || 1), before = +(u.get('before') || 0);
-    const items = ids.filter((id) => !before || id < before).slice((pg - 1) * per, pg * per);
-    return route.fulfill({ json: { total: ids.length, page: pg, per_page: per, items: items.map(fakePhoto) } });
+    const per = +(u.get('limit') || u.get('per_page') || 50);
+    const before = +((u.get('cursor') || '').split('|')[1] || 0);
+    const rest = ids.filter((id) => !before || id < before);
+    const items = rest.slice(0, per);
+    return route.fulfill({ json: { total: ids.length, page: 1, per_page: per, items: items.map(fakePhoto),
+      next_cursor: rest.length > per ? `2024-05-01T16:05:00|${items[items.length - 1]}` : null } });
   });
   await page.route(/\/api\/photos\/\d+$/, (route) => {
     const id = +route.request().url().match(/(\d+)$/)[1];
@@ -389,17 +400,24 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   await page.click('#delete-btn');
   await page.waitForSelector('#detail', { state: 'hidden' });
   await scrollUntil(119);
-  assert.deepEqual(await cardIds(page), ids.slice(0, 119), 'after deleting #130: no photo skipped');
+  // At least two pages, maybe the third too (a slow machine may load it while
+  // the test looks): whatever shows is the list's head, nothing skipped or repeated.
+  const afterDelete = await cardIds(page);
+  assert.ok(afterDelete.length >= 119, String(afterDelete.length));
+  assert.deepEqual(afterDelete, ids.slice(0, afterDelete.length), 'after deleting #130: no photo skipped');
 
   ids.unshift(132, 131);  // uploaded from elsewhere while the user scrolls
   await scrollUntil(129);
   const shown = await cardIds(page);
   assert.deepEqual(shown, Array.from({ length: 129 }, (_, i) => 129 - i), 'no photo repeated or lost');
-  assert.equal(await page.textContent('#section-count'), '131 张');
+  // The count is the total of the last page fetched: 131 once the last page
+  // came after the two uploads, 129 if it came before them.
+  const total = afterDelete.length < 129 ? 131 : 129;
+  assert.equal(await page.textContent('#section-count'), `${total} 张`);
 
-  // An upload finished while scrolled down: the new photo (and the two
-  // uploaded elsewhere before it) go on top, the reader keeps their place (the
-  // gallery used to reload from the top).
+  // An upload finished while scrolled down: the new photo goes on top (its
+  // place by date taken), the reader keeps their place (the gallery used to
+  // reload from the top). The two uploaded elsewhere come with the next load.
   await page.route('**/api/photos', (route) => {
     if (route.request().method() !== 'POST') return route.fallback();
     ids.unshift(133);
@@ -409,10 +427,10 @@ test('infinite scroll neither skips nor repeats photos after a delete or an uplo
   assert.ok(scrolled > 500, 'scrolled down before the upload');
   await page.setInputFiles('#files-input', { name: 'new.png', mimeType: 'image/png', buffer: Buffer.from('png') });
   await page.waitForFunction(() => document.querySelector('#grid .card')?.dataset.id === '133', null, { timeout: 15000 });
-  assert.equal(await page.textContent('#section-count'), '132 张');
+  assert.equal(await page.textContent('#section-count'), `${total + 1} 张`);
   assert.ok(await page.evaluate(() => window.scrollY) >= scrolled, 'scroll position kept');
   const after = await cardIds(page);
-  assert.deepEqual(after, [133, 132, 131, ...Array.from({ length: 129 }, (_, i) => 129 - i)]);
+  assert.deepEqual(after, [133, ...Array.from({ length: 129 }, (_, i) => 129 - i)]);
   assert.deepEqual(await page.$$eval('#grid .card', (cs) => cs.map((c) => +c.dataset.index)),
                    after.map((_, i) => i));
   await page.click('#upload-close');
@@ -439,7 +457,9 @@ test('a photo list that fails to load says so and can be retried', { timeout: 30
     : route.fulfill({ json: fakeList([7, 6]) })));
   await page.goto(base + '/');
   await page.waitForSelector('#load-error:not([hidden])', { timeout: 5000 });
-  assert.match(await page.textContent('#load-error'), /数据库暂时不可用/);
+  // The Chinese text for the code, not the server's message.
+  assert.match(await page.textContent('#load-error'), /相册服务内部出错/);
+  assert.doesNotMatch(await page.textContent('#load-error'), /数据库暂时不可用/);
   assert.equal(await page.isHidden('#empty'), true, 'not the empty-album screen');
   await page.screenshot({ path: path.join(SHOTS, 'load-error.png') });
   fail = false;
@@ -474,7 +494,7 @@ test('odd file names, a failed analysis, local times, similar without a model', 
     { name: 'again.png', mimeType: 'image/png', buffer: img('chelsea.png') },
     { name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from('这不是图片') },
   ]);
-  const doneToast = page.locator('.toast', { hasText: '重复 1，被拒绝 1' });
+  const doneToast = page.locator('.toast', { hasText: '重复 1 张，被拒绝 1 个' });
   await doneToast.waitFor();
   assert.equal(await doneToast.getAttribute('class'), 'toast');
   await page.click('#upload-close');
@@ -490,7 +510,7 @@ test('odd file names, a failed analysis, local times, similar without a model', 
     `${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}`;
   await page.route(new RegExp(`/api/photos/${cheese.id}$`), async (route) => {
     const res = await route.fetch();
-    await route.fulfill({ response: res, json: { ...(await res.json()), taken_at: '2023-01-22T10:30:00' } });
+    await route.fulfill({ response: res, json: { ...(await res.json()), taken_at: '2023-01-22T10:30:00', taken_at_source: 'exif' } });
   });
   await page.click(`#grid .card[data-id="${cheese.id}"]`);
   await page.waitForFunction(() => /2023年1月22日 10:30/.test(document.getElementById('detail-meta').textContent));

@@ -205,6 +205,64 @@ TEST(Cli, EmbedSentenceMatchesGoldens) {
   }
 }
 
+// --precision int8 on every embed command: the goldens within cosine 0.995,
+// the self-check's record written beside the model, a bad value refused.
+TEST(Cli, PrecisionInt8EmbedsWithinToleranceAndRecordsTheCheck) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_int8_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  fs::copy(kTiny + "/hf-safetensors", tmp / "clip", fs::copy_options::recursive);
+  const std::string clip = (tmp / "clip").string();
+  json g = load_json(kTiny + "/golden.json");
+  std::vector<std::string> files;
+  for (const auto& im : g["images"]) files.push_back(kData + "/images/" + im["file"].get<std::string>());
+  std::vector<std::string> args = {"embed-image", "--precision", "int8", "--model", clip};
+  args.insert(args.end(), files.begin(), files.end());
+  RunResult r = run(args);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto lines = r.lines();
+  ASSERT_EQ(lines.size(), files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto emb = json::parse(lines[i])["embedding"].get<std::vector<double>>();
+    EXPECT_GE(cosine(emb, g["images"][i]["embedding"].get<std::vector<double>>()), 0.995) << files[i];
+  }
+  auto rec = read_file((tmp / "clip" / ".int8-check").string());
+  ASSERT_TRUE(rec.ok()) << "no self-check record";
+  EXPECT_EQ(rec->rfind("1 ", 0), 0u) << *rec;  // passed
+
+  args = {"embed-text", "--precision", "int8", "--model", clip};
+  for (const auto& t : g["texts"]) args.push_back(t["text"]);
+  r = run(args);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  lines = r.lines();
+  ASSERT_EQ(lines.size(), g["texts"].size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    json j = json::parse(lines[i]);
+    EXPECT_EQ(j["ids"], g["texts"][i]["ids"]);
+    EXPECT_GE(cosine(j["embedding"].get<std::vector<double>>(),
+                     g["texts"][i]["embedding"].get<std::vector<double>>()), 0.995);
+  }
+
+  fs::copy(kData + "/text/tiny-xlmr-cls", tmp / "sent", fs::copy_options::recursive);
+  json gs = load_json(kData + "/text/tiny-xlmr-cls/golden.json");
+  args = {"embed-sentence", "--precision", "int8", "--model", (tmp / "sent").string()};
+  for (const auto& t : gs["texts"]) args.push_back(t["text"]);
+  r = run(args);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  lines = r.lines();
+  ASSERT_EQ(lines.size(), gs["texts"].size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_GE(cosine(json::parse(lines[i])["embedding"].get<std::vector<double>>(),
+                     gs["texts"][i]["embedding"].get<std::vector<double>>()), 0.995);
+  }
+  EXPECT_TRUE(fs::exists(tmp / "sent" / ".int8-check"));
+
+  expect_one_line_failure(run({"embed-text", "--precision", "int4", "--model", clip, "猫"}), "bad precision");
+  expect_one_line_failure(run({"embed-text", "--model", clip, "猫"}, {{"SMART_ALBUM_PRECISION", "fp16"}}),
+                          "bad precision in the environment");
+  fs::remove_all(tmp);
+}
+
 TEST(Cli, FailuresAreOneLine) {
   const std::string m = kTiny + "/hf-safetensors";
   const fs::path tmp = fs::temp_directory_path() / ("sa_cli_bad_" + std::to_string(::getpid()));
@@ -353,7 +411,7 @@ TEST(Cli, ImportThenSearch) {
   for (size_t i = 0; i + 1 < res["items"].size(); ++i) {
     const double a = want.at(res["items"][i]["filename"]), b = want.at(res["items"][i + 1]["filename"]);
     EXPECT_GE(a, b - 0.02) << i;
-    EXPECT_NEAR(res["items"][i]["score"].get<double>(), a, 0.02);
+    EXPECT_NEAR(res["items"][i]["clip_score"].get<double>(), a, 0.02);  // score is the calibrated relevance
   }
   // Environment beats the config file; the flag beats both.
   expect_one_line_failure(run({"search", "--data-dir", data, query}, {{"SMART_ALBUM_MODEL", "/broken"}}),

@@ -81,6 +81,7 @@ TEST_F(Hostile, EveryBadImageThroughUploadIsAnsweredAndTheServerKeepsServing) {
   auto album = Album::open(cfg);
   ASSERT_TRUE(album.ok()) << album.status().to_string();
   ServerOptions opt;
+  opt.auth = false;  // this test covers hostile files, not sign-in (auth_test.cpp does)
   opt.port = 0;
   opt.max_upload_bytes = 64 << 20;
   auto server = std::make_unique<HttpServer>(**album, opt);
@@ -237,6 +238,44 @@ TEST_F(Hostile, EveryBadImageThroughImportIsAnsweredOneLineEach) {
     if (e.is_regular_file() && bytes_of(e.path()) == good) found = true;
   }
   EXPECT_TRUE(found) << "the photo imported first is gone or changed";
+}
+
+// Issue 11, item 8: a --model that cannot be loaded is one clear line and a non-zero
+// exit, never a warning and a model-less import.
+TEST_F(Hostile, BadModelIsOneLineAndANonZeroExit) {
+  const fs::path photos = root_ / "photos";
+  fs::create_directories(photos);
+  fs::copy_file(kData + "/images/coffee.png", photos / "coffee.png");
+  ASSERT_TRUE(write_file_atomic((root_ / "trunc.safetensors").string(), "\x10\0\0\0").ok());
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>(i * 7919 + 13);
+  ASSERT_TRUE(write_file_atomic((root_ / "random.pt").string(), random).ok());
+  fs::create_directories(root_ / "emptydir");
+  const std::string data = (root_ / "album").string();
+  for (const std::string model :
+       {(root_ / "missing.pt").string(), (root_ / "trunc.safetensors").string(),
+        (root_ / "random.pt").string(), (root_ / "emptydir").string(), std::string("no-such-name")}) {
+    for (const char* cmd : {"import", "serve"}) {
+      std::vector<std::string> args = {cmd, "--data-dir", data, "--model", model};
+      if (std::string(cmd) == "import") args.push_back(photos.string());
+      else args.insert(args.end(), {"--port", "0"});
+      Outcome o = run_import(args, root_, std::chrono::seconds(30));
+      ASSERT_FALSE(o.timed_out) << cmd << " " << model << " did not exit";
+      EXPECT_NE(o.rc, 0) << cmd << " " << model << "\n" << o.err;
+      int lines = 0;
+      for (char c : o.err) lines += c == '\n';
+      EXPECT_EQ(lines, 1) << cmd << " " << model << "\n" << o.err;
+      EXPECT_NE(o.err.find("cannot load the CLIP model"), std::string::npos) << o.err;
+    }
+  }
+  // Nothing was imported without embeddings.
+  Config cfg;
+  cfg.data_dir = data;
+  auto album = Album::open(cfg);
+  ASSERT_TRUE(album.ok());
+  auto page = (*album)->list_photos(1, 10);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 0);
 }
 
 }  // namespace

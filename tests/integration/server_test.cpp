@@ -81,6 +81,7 @@ class AlbumServer {
     EXPECT_TRUE(a.ok()) << a.status().to_string();
     album = std::move(*a);
     ServerOptions opt;
+    opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
     opt.port = 0;
     opt.web_dir = std::string(SA_SOURCE_DIR) + "/web";
     opt.max_upload_bytes = 4 << 20;
@@ -231,6 +232,27 @@ TEST_F(ServerIntegration, UploadSearchSimilarDeleteRestartRebuild) {
     EXPECT_EQ(health["status"], "ok");
     EXPECT_TRUE(health["model"].is_string());
     EXPECT_EQ(health["photos"], 8);
+
+    // Honest search: with the default anchors (set for released Chinese-CLIP) the
+    // random test model matches nothing, so the default cut-off leaves nothing, for
+    // nonsense and for a caption alike; min_score=0 still lists every photo, scored 0.
+    json none = s.get("/api/search?q=asdfghjkl");
+    EXPECT_TRUE(none["items"].empty()) << none.dump();
+    EXPECT_NEAR(none["min_score"].get<double>(), 0.3, 1e-6);
+    EXPECT_TRUE(s.get("/api/search?q=" + httplib::detail::encode_query_param("一只猫"))["items"].empty());
+    json all = s.get("/api/search?limit=50&min_score=0&q=asdfghjkl");
+    EXPECT_EQ(all["items"].size(), 8u);
+    for (const auto& it : all["items"]) EXPECT_EQ(it["score"].get<double>(), 0.0);
+    EXPECT_EQ(s.get("/api/search?q=x&min_score=2", 400)["error"]["code"], "invalid_argument");
+    // The anchors are the album's settings: these spread the test model's cosines
+    // (-0.4 .. 0) over [0,1]; kept across the restarts below.
+    auto put = s.client->Put("/api/settings", R"({"min_score":0,"score_floor":-0.4,"score_ceiling":0})",
+                             "application/json");
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 200) << put->body;
+    auto bad = s.client->Put("/api/settings", R"({"score_floor":0.5,"score_ceiling":0.1})", "application/json");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
   }
 
   // Ranking: evil.png has no golden, so rank among the golden images only and ask the
@@ -252,7 +274,8 @@ TEST_F(ServerIntegration, UploadSearchSimilarDeleteRestartRebuild) {
       const std::string f = it["filename"];
       if (f == "evil.png") continue;
       EXPECT_NEAR(it["clip_score"].get<double>(), dot(emb, goldens().images.at(f)), 0.02) << f;
-      EXPECT_GE(it["score"].get<double>(), -1.0);
+      EXPECT_NEAR(it["score"].get<double>(),
+                  std::clamp((it["clip_score"].get<double>() + 0.4) / 0.4, 0.0, 1.0), 1e-5);
     }
   };
   {

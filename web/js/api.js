@@ -9,6 +9,9 @@ export class ApiError extends Error {
   }
 }
 
+// Called when a request cannot reach the server at all (errors.js Connection).
+export const hooks = { onNetworkError: null };
+
 async function request(method, url, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
@@ -19,10 +22,12 @@ async function request(method, url, body) {
   try {
     res = await fetch(url, init);
   } catch (e) {
+    if (hooks.onNetworkError) hooks.onNetworkError();
     throw new ApiError(0, 'network', '无法连接到相册服务');
   }
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (res.status === 401) window.dispatchEvent(new Event('sa-unauthenticated'));
   if (!res.ok) {
     const err = data && data.error ? data.error : { code: 'http_' + res.status, message: res.statusText };
     throw new ApiError(res.status, err.code, err.message);
@@ -38,6 +43,11 @@ export const api = {
   // favorite: 1 and album: ID narrow the list (organise.js).
   photos: ({ page, perPage, before, favorite, album } = {}) =>
     request('GET', '/api/photos?' + q({ page, per_page: perPage, before, favorite, album })),
+  // The timeline: newest taken first; cursor = older than, after = newer than a photo.
+  timelinePage: ({ cursor, after, limit, dateTo, dateFrom, favorite, album } = {}) =>
+    request('GET', '/api/photos?' + q({ sort: 'taken', cursor, after, limit, date_to: dateTo, date_from: dateFrom, favorite, album })),
+  timeline: () => request('GET', '/api/timeline'),
+  folders: () => request('GET', '/api/folders'),
   photo: (id) => request('GET', `/api/photos/${id}`),
   remove: (id) => request('DELETE', `/api/photos/${id}`),
   analyze: (id) => request('POST', `/api/photos/${id}/analyze`),
@@ -59,22 +69,29 @@ export const api = {
   duplicates: (threshold) => request('GET', '/api/duplicates?' + q({ threshold })),
 };
 
-// POST /api/photos with one chunk of files; onProgress(loadedBytes, totalBytes).
-// Resolves with {uploaded, rejected}; each entry's "index" is the file's position in `files`.
+// POST /api/photos with some files; onProgress(loadedBytes, totalBytes).
+// Returns {done, abort}: done resolves with {uploaded, rejected} (each entry's
+// "index" is the file's position in `files`) or rejects with an ApiError whose
+// code is 'network' (connection lost), 'cancelled' (abort()) or the server's.
 export function uploadChunk(files, onProgress) {
-  return new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  const done = new Promise((resolve, reject) => {
     const form = new FormData();
     for (const f of files) form.append('files', f.file, f.name);
-    const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/photos');
     xhr.responseType = 'json';
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
     xhr.onload = () => {
       const body = xhr.response;
       if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
-      else reject(new ApiError(xhr.status, body?.error?.code || 'http', body?.error?.message || `上传失败 (HTTP ${xhr.status})`));
+      else reject(new ApiError(xhr.status, body?.error?.code || `http_${xhr.status}`, body?.error?.message || ''));
     };
-    xhr.onerror = () => reject(new ApiError(0, 'network', '网络错误，上传中断'));
+    xhr.onerror = () => {
+      if (hooks.onNetworkError) hooks.onNetworkError();
+      reject(new ApiError(0, 'network', ''));
+    };
+    xhr.onabort = () => reject(new ApiError(0, 'cancelled', ''));
     xhr.send(form);
   });
+  return { done, abort: () => xhr.abort() };
 }

@@ -1,9 +1,18 @@
-// 智能相册 page: gallery (infinite scroll), search, detail view, settings, job progress.
-import { api } from './api.js';
+// 智能相册 page: timeline (infinite scroll both ways, month scrubber), search,
+// photo viewer, settings, job progress; hash URLs (router.js).
+import { api, hooks } from './api.js';
+import { signIn } from './auth.js';
 import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
+import { Connection, errorText } from './errors.js';
+import { parseHash, go, sameRoute } from './router.js';
+import { DayGroups, Scrubber, cursorOf, dayKey, newerFirst } from './timeline.js';
+import { Viewer } from './viewer.js';
+import { FocusTrap } from './dialog.js';
 
 const $ = (id) => document.getElementById(id);
 const PER_PAGE = 60;
+const SEARCH_PAGE = 60;
+const SEARCH_MAX = 1000;  // the server pages search results up to offset + limit = 1000
 
 const state = {
   view: 'all',        // 'all' | 'search' | 'similar'
@@ -17,15 +26,34 @@ const state = {
   health: null,
   current: -1,        // index in items of the open detail
   pollTimer: null,
+  route: null,        // the route shown (router.js)
+  base: { name: 'all' },  // the list under the viewer (Back from #/photo/ID goes here)
+  month: '',          // timeline started at this month (scrubber jump): newer photos load on scroll up
+  topDone: true,      // nothing newer than items[0] is left to load
+  loadingTop: false,
+  searchRoute: null, searchMore: false, searchLoading: false,
+  viewerPushed: false,  // the viewer's URL was pushed by a click here (close = Back)
 };
+const debugScores = /[?&]debug=1/.test(location.search);
+const groups = () => new DayGroups($('grid'));
+let scrubber = null, viewer = null, connection = null;
+const traps = {};
 
 // ---------- helpers ----------
+// One toast at a time (a new one replaces the last); lost connections show the
+// banner instead (errors.js Connection).
 function toast(msg, isError = false) {
+  const box = $('toasts');
+  box.textContent = '';
   const t = document.createElement('div');
   t.className = 'toast' + (isError ? ' error' : '');
   t.textContent = msg;
-  $('toasts').appendChild(t);
+  box.appendChild(t);
   setTimeout(() => t.remove(), isError ? 5000 : 2500);
+}
+function toastError(e, context) {
+  if (e && e.code === 'network') return;  // the connection banner says it
+  toast(errorText(e, context), true);
 }
 const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
 const pad2 = (n) => String(n).padStart(2, '0');
@@ -43,6 +71,7 @@ function fmtDate(iso) {
   return m ? `${m[1]}年${+m[2]}月${+m[3]}日${m[4] ? ` ${m[4]}:${m[5]}` : ''}` : iso;
 }
 const fmtScore = (s) => (typeof s === 'number' ? s.toFixed(3) : '');
+const TAKEN_SOURCE = { file: '（文件修改时间）', upload: '（上传时间）' };
 const VLM_STATE = { none: '尚未分析', pending: '排队中…', running: '分析中…', done: '已完成', failed: '分析失败' };
 const EMBED_STATE = { pending: '处理中', failed: '失败', no_model: '' };
 const NEEDS_MODEL = '搜索需要模型：请用 --model 启动相册后再搜索或查找相似照片。照片仍可上传和浏览。';
@@ -62,7 +91,7 @@ function card(p, index) {
   img.alt = p.filename;
   img.src = p.thumbnail_url;
   b.appendChild(img);
-  if (typeof p.score === 'number') {
+  if (typeof p.score === 'number' && debugScores) {
     const s = document.createElement('span');
     s.className = 'badge score';
     s.textContent = fmtScore(p.score);
@@ -85,40 +114,72 @@ function card(p, index) {
 
 function renderAppend(newItems) {
   const grid = $('grid');
-  const frag = document.createDocumentFragment();
   const start = state.items.length;
   state.items.push(...newItems);
-  newItems.forEach((p, i) => frag.appendChild(card(p, start + i)));
-  grid.appendChild(frag);
+  const cards = newItems.map((p, i) => card(p, start + i));
+  if (state.view === 'all') {
+    groups().append(newItems, cards);
+  } else {
+    const frag = document.createDocumentFragment();
+    cards.forEach((c) => frag.appendChild(c));
+    grid.appendChild(frag);
+  }
   updateHead();
-  // An open detail view's › follows the list as it grows behind it.
-  if (!$('detail').hidden) $('detail-next').hidden = state.current >= state.items.length - 1;
+  if (!$('detail').hidden) {
+    // A photo opened from a link before its list had loaded finds its place in
+    // it, so ‹ › and swipes work; › follows the list as it grows behind it.
+    if (state.current < 0) state.current = state.items.findIndex((x) => x.id === state.shownId);
+    $('detail-prev').hidden = state.current <= 0;
+    $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
+  }
 }
 
-// New uploads (ids above the newest shown) go on top of the gallery without
-// a reload, so a reader scrolled far down keeps their place.
-async function prependNewest() {
-  if (!state.items.length || state.failed) return showAll();
-  const gen = state.gen;
-  const newest = state.items.length ? state.items[0].id : 0;
-  let res;
-  try { res = await api.photos({ perPage: PER_PAGE }); } catch (e) { return; }
-  if (gen !== state.gen) return;
-  const fresh = res.items.filter((p) => p.id > newest);
-  // More new photos than one page: the gap cannot be filled from here.
-  if (fresh.length === res.items.length) return showAll();
-  state.total = res.total;
-  if (!fresh.length) return updateHead();
-  state.items.unshift(...fresh);
-  const frag = document.createDocumentFragment();
-  fresh.forEach((p, i) => frag.appendChild(card(p, i)));
-  const grid = $('grid');
-  const keep = window.scrollY, before = grid.scrollHeight;
-  grid.prepend(frag);
-  [...grid.children].forEach((c, i) => { c.dataset.index = i; });
-  if (keep > 0) window.scrollTo(0, keep + grid.scrollHeight - before);
-  if (state.current >= 0) state.current += fresh.length;
+const reindex = () => $('grid').querySelectorAll('.card').forEach((c, i) => { c.dataset.index = i; });
+
+// A photo that just finished uploading goes to its place in the timeline (by
+// date taken) when that place is among the photos loaded; otherwise the
+// scrolling that reaches its place loads it.
+function insertLive(p) {
+  if (state.view !== 'all' || state.items.some((x) => x.id === p.id)) return;
+  state.total++;
+  let at = state.items.findIndex((x) => newerFirst(p, x) < 0);
+  if (at < 0) at = state.items.length;
+  const fits = (at > 0 || state.topDone) && (at < state.items.length || state.done);
+  if (!fits) return updateHead();
+  state.items.splice(at, 0, p);
+  const keep = window.scrollY, before = document.documentElement.scrollHeight;
+  const firstBefore = $('grid').querySelector('.card');
+  const above = firstBefore && firstBefore.getBoundingClientRect().top < 0 && at === 0;
+  groups().insertAt(state.items, at, card(p, at));
+  reindex();
+  if (above) window.scrollTo(0, keep + document.documentElement.scrollHeight - before);
+  if (state.current >= at && !$('detail').hidden) state.current++;
   updateHead();
+}
+
+// After a scrubber jump: the page of photos just newer than the first shown,
+// put on top without moving what the reader looks at.
+async function loadNewer() {
+  if (state.view !== 'all' || state.topDone || state.loadingTop || !state.items.length) return;
+  const gen = state.gen;
+  state.loadingTop = true;
+  let res;
+  try { res = await api.timelinePage({ after: cursorOf(state.items[0]), limit: PER_PAGE }); } catch (e) {
+    state.loadingTop = false;
+    return toastError(e, 'list');
+  }
+  if (gen !== state.gen) return;
+  state.loadingTop = false;
+  state.topDone = !res.next_cursor;
+  const shown = new Set(state.items.map((p) => p.id));
+  const fresh = res.items.filter((p) => !shown.has(p.id));
+  if (!fresh.length) return;
+  const keep = window.scrollY, before = document.documentElement.scrollHeight;
+  state.items.unshift(...fresh);
+  groups().prepend(fresh, fresh.map((p, i) => card(p, i)));
+  reindex();
+  window.scrollTo(0, keep + document.documentElement.scrollHeight - before);
+  if (state.current >= 0) state.current += fresh.length;
 }
 
 function updateHead() {
@@ -126,11 +187,12 @@ function updateHead() {
   $('section-count').textContent = n ? `${n} 张` : '';
   const empty = state.items.length === 0 && state.done;
   $('empty').hidden = !empty;
-  if (empty) {
+  if (empty && !state.emptyError) {
     $('empty-text').textContent = state.view === 'all'
       ? '还没有照片。点击右上角「上传」选择一个文件夹，或把照片拖到这里。'
-      : '没有找到匹配的照片，换个描述试试。';
+      : '没有找到相关照片。换个描述，或放宽日期和文件夹筛选试试。';
   }
+  $('more-btn').hidden = !(state.view === 'search' && state.searchMore && !state.searchLoading);
 }
 
 // Starts a new view. Requests of the old view may still be in flight: their
@@ -143,11 +205,22 @@ function reset(view) {
   state.done = false;
   state.loading = false;
   state.failed = false;
+  state.emptyError = false;
+  state.nextCursor = null;
+  state.month = '';
+  state.topDone = true;
+  state.loadingTop = false;
+  state.searchMore = false;
+  state.searchLoading = false;
   $('grid').textContent = '';
+  $('grid').classList.toggle('timeline', view === 'all');
+  $('scrubber').hidden = view !== 'all' || !scrubber || scrubber.months.length < 2;
+  $('filters-row').hidden = $('filters-row').dataset.open !== '1';
   $('empty').hidden = true;
   $('load-error').hidden = true;
   $('spinner').hidden = true;
   $('back-btn').hidden = view === 'all';
+  $('more-btn').hidden = true;
 }
 
 async function loadMore() {
@@ -156,24 +229,33 @@ async function loadMore() {
   state.loading = true;
   $('spinner').hidden = false;
   // A cursor (the oldest photo shown), not a page number: photos deleted or
-  // uploaded meanwhile do not shift what the next page holds.
+  // uploaded meanwhile do not shift what the next page holds. The first page
+  // after a scrubber jump starts at the end of that month.
   const last = state.items[state.items.length - 1];
   let res = null, error = null;
   try {
-    res = await api.photos({ before: last ? last.id : undefined, perPage: PER_PAGE, ...state.filter });
+    res = await api.timelinePage(last ? { cursor: cursorOf(last), limit: PER_PAGE, ...state.filter }
+      : { dateTo: state.month || undefined, limit: PER_PAGE, ...state.filter });
   } catch (e) { error = e; }
   if (gen !== state.gen) return;
   state.loading = false;
   $('spinner').hidden = true;
   if (error) {
     state.failed = true;
-    $('load-error-text').textContent = '照片列表加载失败：' + error.message;
+    $('load-error-text').textContent = '照片列表加载失败：' + errorText(error, 'list');
     $('load-error').hidden = false;
   } else {
-    state.total = res.total;
+    if (!state.month || state.items.length) state.total = res.total;
     const shown = new Set(state.items.map((p) => p.id));
+    const first = !state.items.length;
     renderAppend(res.items.filter((p) => !shown.has(p.id)));
-    state.done = res.items.length < PER_PAGE || state.items.length >= res.total;
+    state.done = !res.next_cursor;
+    if (first && state.month) {
+      scrubber?.highlight(state.month);
+      // The top sentinel has been on screen all along (no new intersection to
+      // report): load what is just newer now, kept above the reader's place.
+      if ($('top-sentinel').getBoundingClientRect().bottom > 0) setTimeout(loadNewer, 0);
+    }
   }
   updateHead();
   // Keep filling while the sentinel is still on screen (tall screens).
@@ -191,69 +273,147 @@ function retryLoad() {
 }
 const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
 
-function showAll() {
+// The timeline, from the newest photo or (month = "YYYY-MM", a scrubber jump)
+// from the end of that month; newer photos then load when scrolling up.
+function showAll(month = '') {
   $('search-input').value = '';
   $('section-title').textContent = '全部照片';
   reset('all');
   state.filter = {};
   document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {} } }));
+  state.month = month;
+  state.topDone = !month;
+  window.scrollTo(0, 0);
   loadMore();
+  loadTimeline();
 }
 
-// A filtered gallery (favourites, one album) asked for by organise.js.
+// A filtered gallery (favourites, one album) asked for by organise.js. No month
+// scrubber: its counts are the whole library's.
 function showFiltered({ title, filter }) {
   $('search-input').value = '';
   $('section-title').textContent = title;
   reset('all');
   state.filter = filter;
+  state.month = '';
+  state.topDone = true;
+  window.scrollTo(0, 0);
   $('back-btn').hidden = false;
+  $('scrubber').hidden = true;
   document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter } }));
   loadMore();
 }
 
+async function loadTimeline() {
+  try {
+    const months = await api.timeline();
+    if (!scrubber) return;
+    scrubber.load(months);
+    if (state.view === 'all' && (state.month || !state.total)) state.total = months.reduce((n, m) => n + m.count, 0);
+    $('scrubber').hidden = state.view !== 'all' || Object.keys(state.filter || {}).length > 0 || months.length < 2;
+    if (state.month) scrubber.highlight(state.month);
+    if (state.view === 'all') updateHead();
+  } catch (e) { /* the scrubber is a help, not needed */ }
+}
+
 // Fills the search / similar view that reset() just started from one request.
-async function showResults(request, failPrefix) {
+async function showResults(request, failPrefix, context) {
   const gen = state.gen;
   $('spinner').hidden = false;
+  state.searchLoading = true;
   let res = null, error = null;
   try { res = await request; } catch (e) { error = e; }
-  if (gen !== state.gen) return;
+  if (gen !== state.gen) return null;
   $('spinner').hidden = true;
+  state.searchLoading = false;
   state.done = true;
-  if (!error) return renderAppend(res.items);
-  updateHead();
-  // 503 without a model loaded: say what to do, not the server's English.
+  if (!error) { renderAppend(res.items); return res; }
+  // Never the server's English: the Chinese text for the error's code.
   const noModel = error.status === 503 && !state.health?.model;
-  const msg = noModel ? NEEDS_MODEL : failPrefix + error.message;
+  const msg = noModel ? NEEDS_MODEL : failPrefix + errorText(error, context);
+  state.emptyError = true;
   $('empty-text').textContent = msg;
-  toast(msg, true);
+  updateHead();
+  if (error.code !== 'network') toast(msg, true);
+  return null;
 }
 
-function runSearch(query) {
-  query = query.trim();
-  if (!query) return showAll();
+const searchOpts = (r, offset) => ({
+  limit: SEARCH_PAGE, offset, mode: state.settings.enhanced_search ? 'hybrid' : 'clip',
+  date_from: r.from || undefined, date_to: r.to || undefined, folder: r.folder || undefined,
+});
+
+async function runSearch(r) {
+  if (typeof r === 'string') r = { name: 'search', q: r.trim() };
+  if (!r.q) return showAll();
   reset('search');
-  state.query = query;
+  state.query = r.q;
+  state.searchRoute = r;
+  $('search-input').value = r.q;
+  setFilterInputs(r);
   const mode = state.settings.enhanced_search ? 'hybrid' : 'clip';
-  $('section-title').textContent = `“${query}” 的搜索结果`;
-  return showResults(api.search(query, { limit: 100, mode }), '搜索失败：');
+  $('section-title').textContent = `“${r.q}” 的搜索结果`;
+  const res = await showResults(api.search(r.q, searchOpts(r, 0)), '搜索失败：', 'search');
+  if (res) { state.searchMore = res.items.length === SEARCH_PAGE && SEARCH_PAGE < SEARCH_MAX; updateHead(); }
+  return mode;
 }
 
-function runSimilar(photo) {
-  closeModal('detail');
+// 加载更多: the next page of the same search (offset), up to 1000 results.
+async function searchMore() {
+  const r = state.searchRoute;
+  if (!r || state.view !== 'search' || state.searchLoading) return;
+  const gen = state.gen;
+  const offset = state.items.length;
+  state.searchLoading = true;
+  updateHead();
+  let res;
+  try { res = await api.search(r.q, searchOpts(r, offset)); } catch (e) {
+    if (gen === state.gen) { state.searchLoading = false; updateHead(); toastError(e, 'search'); }
+    return;
+  }
+  if (gen !== state.gen) return;
+  state.searchLoading = false;
+  const shown = new Set(state.items.map((p) => p.id));
+  renderAppend(res.items.filter((p) => !shown.has(p.id)));
+  state.searchMore = res.items.length === SEARCH_PAGE && offset + 2 * SEARCH_PAGE <= SEARCH_MAX;
+  updateHead();
+}
+
+async function runSimilar(photo) {
+  closeModal('detail', { silent: true });
   reset('similar');
   state.similarTo = photo.id;
-  $('section-title').textContent = `与 “${photo.filename}” 相似的照片`;
+  $('section-title').textContent = photo.filename ? `与 “${photo.filename}” 相似的照片` : '相似的照片';
   $('search-input').value = '';
-  return showResults(api.similar(photo.id, 60), '查找相似照片失败：');
+  if (!photo.filename) {
+    api.photo(photo.id).then((p) => {
+      if (state.view === 'similar' && state.similarTo === p.id) $('section-title').textContent = `与 “${p.filename}” 相似的照片`;
+    }).catch(() => {});
+  }
+  return showResults(api.similar(photo.id, 60), '查找相似照片失败：', 'similar');
 }
 
 // ---------- detail ----------
-function openModal(id) { $(id).hidden = false; document.body.style.overflow = 'hidden'; }
-function closeModal(id) {
+function openModal(id, initialFocus) {
+  const wasHidden = $(id).hidden;
+  $(id).hidden = false;
+  document.body.style.overflow = 'hidden';
+  if (wasHidden) (traps[id] ||= new FocusTrap($(id))).activate(initialFocus);
+}
+// Closing the viewer also leaves its URL: Back when this page pushed it,
+// otherwise the list's URL replaces it (silent: the caller changes the URL).
+function closeModal(id, { silent = false } = {}) {
+  if ($(id).hidden) return;
   $(id).hidden = true;
   if ($('detail').hidden && $('settings').hidden) document.body.style.overflow = '';
-  if (id === 'detail') stopAnalyzePoll();
+  traps[id]?.release();
+  if (id !== 'detail') return;
+  stopAnalyzePoll();
+  viewer?.stop();
+  $('detail').querySelector('.detail-card').classList.remove('info-open');
+  if (silent || state.route?.name !== 'photo') return;
+  if (state.viewerPushed) { state.viewerPushed = false; history.back(); }
+  else go(state.base, { replace: true });
 }
 
 function metaRows(dl, rows) {
@@ -266,24 +426,27 @@ function metaRows(dl, rows) {
   }
 }
 
-function renderDetail(p, hit) {
+function renderDetail(p, hit, fresh = false) {
   $('detail-name').textContent = p.filename;
-  const img = $('detail-img');
-  img.src = p.original_url;
-  img.alt = p.filename;
+  if (fresh) viewer.show(p);
   $('original-link').href = p.original_url;
   const rows = [
     ['文件夹', p.folder || '（根目录）'],
-    ['拍摄时间', fmtDate(p.taken_at) || '未知'],
+    // The camera's own clock (as the day headers), not converted to this browser's zone.
+    ['拍摄时间', (fmtDate((p.taken_at || '').slice(0, 19)) || '未知') + (TAKEN_SOURCE[p.taken_at_source] || '')],
     ['相机', p.camera],
     ['尺寸', p.width && p.height ? `${p.width} × ${p.height}` : ''],
     ['大小', p.size ? fmtBytes(p.size) : ''],
     ['添加时间', fmtDate(p.added_at)],
   ];
   if (hit && typeof hit.score === 'number') {
-    rows.push(['相似度', fmtScore(hit.score)]);
-    if (typeof hit.desc_score === 'number') rows.push(['描述相似度', fmtScore(hit.desc_score)]);
-    if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
+    // Relevance in words; the numbers only with ?debug=1.
+    rows.push(['相关度', hit.score >= 0.7 ? '很高' : hit.score >= 0.4 ? '较高' : hit.score > 0 ? '一般' : '较低']);
+    if (debugScores) {
+      rows.push(['相似度', fmtScore(hit.score)]);
+      if (typeof hit.desc_score === 'number') rows.push(['描述相似度', fmtScore(hit.desc_score)]);
+      if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
+    }
   }
   if (p.status === 'failed') rows.push(['处理失败', p.error]);
   if (p.vlm_status === 'failed') rows.push(['分析失败原因', p.vlm_error || '未知']);
@@ -299,14 +462,14 @@ function renderDetail(p, hit) {
     c.className = 'chip';
     c.textContent = k;
     c.title = `搜索 “${k}”`;
-    c.onclick = () => { closeModal('detail'); $('search-input').value = k; runSearch(k); };
+    c.onclick = () => go({ name: 'search', q: k });
     kw.appendChild(c);
   }
   renderAnalyzeState(p);
   // organise.js: heart, visible text, why a search hit matched.
   document.dispatchEvent(new CustomEvent('sa:detail', { detail: { ...p, matched: hit && hit.matched } }));
   $('detail-prev').hidden = state.current <= 0;
-  $('detail-next').hidden = state.current >= state.items.length - 1;
+  $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
 }
 
 function renderAnalyzeState(p) {
@@ -322,17 +485,32 @@ function renderAnalyzeState(p) {
   st.title = failed ? p.vlm_error || '' : '';
 }
 
-async function openDetail(index) {
-  const hit = state.items[index];
+// Shows items[index] (or a photo outside the list, index -1) in the viewer.
+async function openDetail(index, photo = null) {
+  const hit = photo || state.items[index];
   if (!hit) return;
-  state.current = index;
-  renderDetail(hit, hit);
-  openModal('detail');
+  state.current = photo ? -1 : index;
+  state.shownId = hit.id;
+  renderDetail(hit, hit, true);
+  openModal('detail', $('detail-close'));
+  // Preload the neighbours' previews: the next swipe shows them at once.
+  for (const n of [state.items[index + 1], state.items[index - 1]]) {
+    if (!photo && n) { const im = new Image(); im.src = n.preview_url || `/api/photos/${n.id}/preview`; }
+  }
   try {
     const p = await api.photo(hit.id);
-    if (state.items[state.current]?.id === hit.id) renderDetail(p, hit);
+    if (state.shownId === hit.id && !$('detail').hidden) renderDetail(p, hit);
     if (p.vlm_status === 'pending' || p.vlm_status === 'running') startAnalyzePoll(hit.id, hit);
-  } catch (e) { toast(e.message, true); }
+  } catch (e) { toastError(e, 'photo'); }
+}
+
+// Viewer navigation: the URL follows without new history entries, so Back
+// leaves the viewer instead of stepping through every photo seen.
+function step(delta) {
+  const i = state.current + delta;
+  if (state.current < 0 || i < 0 || i >= state.items.length) return;
+  go({ name: 'photo', id: state.items[i].id }, { replace: true });
+  if (i >= state.items.length - 3 && state.view === 'all') loadMore();
 }
 
 let analyzePoll = null;
@@ -342,15 +520,17 @@ function startAnalyzePoll(id, hit) {
   analyzePoll = setInterval(async () => {
     try {
       const p = await api.photo(id);
-      if ($('detail').hidden || state.items[state.current]?.id !== id) return stopAnalyzePoll();
+      if ($('detail').hidden || state.shownId !== id) return stopAnalyzePoll();
       renderDetail(p, hit);
       if (p.vlm_status !== 'pending' && p.vlm_status !== 'running') stopAnalyzePoll();
     } catch (e) { stopAnalyzePoll(); }
   }, 1500);
 }
 
+const currentPhoto = () => (state.current >= 0 ? state.items[state.current] : state.standalone);
+
 async function analyzeCurrent() {
-  const hit = state.items[state.current];
+  const hit = currentPhoto();
   if (!hit) return;
   $('analyze-btn').disabled = true;
   $('analyze-state').textContent = '排队中…';
@@ -359,14 +539,14 @@ async function analyzeCurrent() {
     startAnalyzePoll(hit.id, hit);
     pollJobs();
   } catch (e) {
-    $('analyze-state').textContent = e.message;
+    $('analyze-state').textContent = errorText(e, 'analyze');
     $('analyze-state').classList.add('failed');
     $('analyze-btn').disabled = false;
   }
 }
 
 async function deleteCurrent() {
-  const hit = state.items[state.current];
+  const hit = currentPhoto();
   if (!hit) return;
   try {
     await api.remove(hit.id);  // to the trash (回收站), restorable for 30 days
@@ -376,16 +556,24 @@ async function deleteCurrent() {
     if (el) el.remove();
     const at = state.items.findIndex((x) => x.id === hit.id);
     if (at >= 0) state.items.splice(at, 1);
-    if (state.view === 'all') state.total = Math.max(0, state.total - 1);
-    [...$('grid').children].forEach((c, i) => { c.dataset.index = i; });
+    if (state.view === 'all') { state.total = Math.max(0, state.total - 1); groups().prune(); }
+    reindex();
     updateHead();
-  } catch (e) { toast(e.message, true); }
+  } catch (e) { toastError(e, 'delete'); }
 }
 
 // ---------- settings + health ----------
 function showSettings() {
   $('set-auto-analyze').checked = state.settings.auto_analyze;
   $('set-enhanced').checked = state.settings.enhanced_search;
+  const ms = state.settings.min_score;
+  if (typeof ms === 'number') {
+    const sel = $('set-min-score');
+    if (![...sel.options].some((o) => Math.abs(+o.value - ms) < 1e-6)) {
+      sel.add(new Option(`自定义（${ms.toFixed(2)}）`, String(ms)));
+    }
+    sel.value = [...sel.options].find((o) => Math.abs(+o.value - ms) < 1e-6).value;
+  }
   $('mode-chip').hidden = !state.settings.enhanced_search;
 }
 
@@ -397,7 +585,7 @@ async function loadSettings() {
     if (seq !== settingsSeq) return;
     state.settings = s;
     showSettings();
-  } catch (e) { toast(e.message, true); }
+  } catch (e) { toastError(e, 'settings'); }
 }
 
 async function saveSetting(key, value) {
@@ -408,9 +596,9 @@ async function saveSetting(key, value) {
     if (seq === settingsSeq) { state.settings = s; showSettings(); }
     status.textContent = '已保存';
     status.style.color = '';
-    if (key === 'enhanced_search' && state.view === 'search') runSearch(state.query);
+    if ((key === 'enhanced_search' || key === 'min_score') && state.view === 'search') runSearch(state.searchRoute);
   } catch (e) {
-    status.textContent = '保存失败：' + e.message;
+    status.textContent = '保存失败：' + errorText(e, 'settings');
     status.style.color = 'var(--danger)';
     loadSettings();
   }
@@ -429,7 +617,7 @@ async function loadHealth() {
       ['视觉大模型', h.vlm ? '已配置' : '未配置'],
       ['照片数量', String(h.photos)],
     ]);
-  } catch (e) { toast(e.message, true); }
+  } catch (e) { toastError(e, 'health'); }
 }
 
 // ---------- jobs ----------
@@ -444,7 +632,11 @@ async function pollJobs() {
     if (busy && jobsBase === null) jobsBase = j.done + j.failed;
     const done = jobsBase === null ? 0 : Math.max(0, j.done + j.failed - jobsBase);
     const total = done + open;
-    $('jobs').hidden = !busy;
+    // While the upload panel is open it is the one progress bar on screen; the
+    // background work shows there as a line of text.
+    $('jobs').hidden = !busy || !$('upload-panel').hidden;
+    $('upload-processing').textContent = busy ? `后台处理中（生成向量 / 描述）：还剩 ${open} 项`
+      : (j.done > 0 ? '后台处理已完成' : '');
     if (busy) {
       $('jobs-label').textContent = `正在处理照片（生成向量 / 描述）：${done} / ${total}`;
       $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
@@ -455,7 +647,7 @@ async function pollJobs() {
     f.title = (j.recent_failures || []).map((x) => `#${x.photo_id} ${x.kind}: ${x.error}`).join('\n');
     if (!busy) jobsBase = null;
     if (lastBusy && !busy && state.view === 'all') refreshStates();
-  } catch (e) { /* server restarting: try again later */ }
+  } catch (e) { /* server restarting: the connection banner says so; try again later */ }
   lastBusy = busy;
   jobsTimer = setTimeout(pollJobs, busy ? 1500 : 8000);
 }
@@ -463,8 +655,12 @@ async function pollJobs() {
 // After jobs finish, refresh badges of the cards already shown.
 async function refreshStates() {
   const gen = state.gen;
+  if (!state.items.length) return;
   try {
-    const res = await api.photos({ page: 1, perPage: Math.max(PER_PAGE, Math.min(500, state.items.length)) });
+    const first = state.items[0];
+    const res = state.topDone
+      ? await api.timelinePage({ limit: Math.max(PER_PAGE, Math.min(500, state.items.length)) })
+      : await api.timelinePage({ cursor: `${first.taken_at}|${first.id + 1}`, limit: Math.min(500, state.items.length) });
     if (gen !== state.gen) return;
     const byId = new Map(res.items.map((p) => [p.id, p]));
     $('grid').querySelectorAll('.card').forEach((el) => {
@@ -476,23 +672,129 @@ async function refreshStates() {
   } catch (e) { /* ignore */ }
 }
 
+// ---------- routes ----------
+// The URL says what is on screen; every view change goes through it, so Back,
+// Forward, reload and a copied link all land on the same view.
+async function applyRoute() {
+  const r = parseHash();
+  const prev = state.route;
+  state.route = r;
+  if (r.name === 'photo') {
+    const at = state.items.findIndex((p) => p.id === r.id);
+    if (!prev) { state.base = { name: 'all' }; showAll(); }  // opened from a link: the timeline behind
+    if (at >= 0) return openDetail(at);
+    try {
+      const p = await api.photo(r.id);
+      if (state.route !== r) return;
+      state.standalone = p;
+      const i = state.items.findIndex((x) => x.id === r.id);
+      return i >= 0 ? openDetail(i) : openDetail(-1, p);
+    } catch (e) {
+      toastError(e, 'photo');
+      if (state.route === r) go(state.base, { replace: true });
+      return;
+    }
+  }
+  state.viewerPushed = false;
+  closeModal('detail', { silent: true });
+  if (sameRoute(r, state.base) && prev && prev.name === 'photo' && (state.items.length || state.done)) return;
+  state.base = r;
+  if (r.name === 'search') return runSearch(r);
+  if (r.name === 'similar') return runSimilar({ id: r.id });
+  return showAll(r.month);
+}
+
+function setFilterInputs(r) {
+  $('filter-from').value = r.from || '';
+  $('filter-to').value = r.to || '';
+  const sel = $('filter-folder');
+  sel.dataset.want = r.folder || '';
+  if (r.folder && ![...sel.options].some((o) => o.value === r.folder)) sel.add(new Option(r.folder, r.folder));
+  sel.value = r.folder || '';
+  const n = ['from', 'to', 'folder'].filter((k) => r[k]).length;
+  if (n) showFilters(true);
+  $('filter-btn').classList.toggle('active', n > 0);
+  $('filter-btn').setAttribute('aria-label', n ? `筛选（已设 ${n} 项）` : '筛选');
+}
+
+async function loadFolders() {
+  try {
+    const list = await api.folders();
+    const sel = $('filter-folder');
+    const keep = sel.value || sel.dataset.want || '';
+    sel.length = 1;
+    for (const f of list) sel.add(new Option(`${f.folder}（${f.count}）`, f.folder));
+    if (keep && !list.some((f) => f.folder === keep)) sel.add(new Option(keep, keep));
+    sel.value = keep;
+  } catch (e) { /* the filter still works without the list */ }
+}
+
+function showFilters(open) {
+  const row = $('filters-row');
+  const was = !row.hidden;
+  row.hidden = !open;
+  row.dataset.open = open ? '1' : '';
+  $('filter-btn').setAttribute('aria-expanded', String(open));
+  if (open && !was) loadFolders();
+}
+
 // ---------- wiring ----------
 function init() {
+  connection = new Connection($('conn-banner'));
+  hooks.onNetworkError = () => connection.lost();
+  connection.onBack(() => {
+    loadHealth();
+    if (state.failed) retryLoad();
+    pollJobs();
+  });
+  scrubber = new Scrubber($('scrubber'), (month) => go({ name: 'all', month }));
+  viewer = new Viewer({
+    stage: $('detail').querySelector('.detail-image'),
+    onPrev: () => step(-1),
+    onNext: () => step(1),
+    onTap: () => $('detail').querySelector('.detail-card').classList.toggle('info-open'),
+  });
+
+  let uploadedNew = 0;
   const uploader = new Uploader({
-    onChunkDone: () => pollJobs(),
+    onFileDone: async (u) => {
+      if (u.duplicate) return;
+      uploadedNew++;
+      try { insertLive(await api.photo(u.id)); } catch (e) { /* it shows on the next load */ }
+      pollJobs();
+    },
     onFinished: (s) => {
       // Red only when nothing got into the album (a duplicate is already there).
-      toast(`上传完成：已上传 ${s.ok}，重复 ${s.dup}，被拒绝 ${s.bad}`, s.bad > 0 && s.ok + s.dup === 0);
+      toast(`上传结束：${Uploader.summaryText(s)}`, (s.bad + s.failed) > 0 && s.ok + s.dup === 0);
       loadHealth();
-      if (state.view === 'all') prependNewest();
+      if (uploadedNew) { loadTimeline(); loadFolders(); }
+      uploadedNew = 0;
     },
   });
 
-  $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch($('search-input').value); });
-  $('search-input').addEventListener('search', () => { if (!$('search-input').value) showAll(); });
-  $('back-btn').addEventListener('click', showAll);
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = $('search-input').value.trim();
+    if (!q) return go({ name: 'all' });
+    const r = { name: 'search', q, from: $('filter-from').value, to: $('filter-to').value, folder: $('filter-folder').value };
+    if (r.from && r.to && r.from > r.to) { toast('开始日期不能晚于结束日期', true); return; }
+    if (new TextEncoder().encode(q).length > 1000) { toast('搜索内容太长了，请精简到 300 个汉字以内', true); return; }
+    if (!go(r)) runSearch(r);  // the same search again: run it anyway
+  });
+  $('search-input').addEventListener('search', () => { if (!$('search-input').value) go({ name: 'all' }); });
+  $('filter-btn').addEventListener('click', () => {
+    const open = $('filters-row').hidden;
+    showFilters(open);
+    if (open) $('filter-from').focus();
+  });
+  $('filter-clear').addEventListener('click', () => {
+    setFilterInputs({});
+    if (state.view === 'search') $('search-form').requestSubmit();
+  });
+  $('back-btn').addEventListener('click', () => go({ name: 'all' }));
+  $('more-btn').addEventListener('click', searchMore);
   $('retry-btn').addEventListener('click', retryLoad);
-  $('brand').addEventListener('click', (e) => { e.preventDefault(); showAll(); });
+  $('brand').addEventListener('click', (e) => { e.preventDefault(); if (!go({ name: 'all' })) showAll(); });
 
   const menu = $('upload-menu');
   $('upload-btn').addEventListener('click', (e) => { e.stopPropagation(); menu.hidden = !menu.hidden; });
@@ -500,7 +802,11 @@ function init() {
   $('pick-folder').addEventListener('click', () => $('folder-input').click());
   $('pick-files').addEventListener('click', () => $('files-input').click());
   for (const id of ['folder-input', 'files-input']) {
-    $(id).addEventListener('change', (e) => { uploader.upload(filesFromInput(e.target)); e.target.value = ''; });
+    $(id).addEventListener('change', (e) => {
+      uploader.upload(filesFromInput(e.target));
+      e.target.value = '';
+      $('jobs').hidden = true;
+    });
   }
 
   let dragDepth = 0;
@@ -511,25 +817,32 @@ function init() {
     e.preventDefault();
     dragDepth = 0;
     $('drop-overlay').hidden = true;
-    try { uploader.upload(await filesFromDrop(e.dataTransfer)); } catch (err) { toast('无法读取拖入的文件：' + err.message, true); }
+    try { uploader.upload(await filesFromDrop(e.dataTransfer)); } catch (err) { toast('无法读取拖入的文件，请改用「上传」按钮选择', true); }
   });
 
   $('grid').addEventListener('click', (e) => {
     const c = e.target.closest('.card');
-    if (c) openDetail(+c.dataset.index);
+    if (!c) return;
+    state.viewerPushed = go({ name: 'photo', id: +c.dataset.id });
   });
   document.querySelectorAll('[data-close]').forEach((el) =>
     el.addEventListener('click', () => closeModal(el.closest('.modal').id)));
-  $('detail-prev').addEventListener('click', () => openDetail(state.current - 1));
-  $('detail-next').addEventListener('click', () => openDetail(state.current + 1));
+  $('detail-prev').addEventListener('click', () => step(-1));
+  $('detail-next').addEventListener('click', () => step(1));
+  $('info-btn').addEventListener('click', () => $('detail').querySelector('.detail-card').classList.toggle('info-open'));
   $('analyze-btn').addEventListener('click', analyzeCurrent);
   $('delete-btn').addEventListener('click', deleteCurrent);
-  $('similar-btn').addEventListener('click', () => { const p = state.items[state.current]; if (p) runSimilar(p); });
+  $('similar-btn').addEventListener('click', () => {
+    const p = currentPhoto();
+    if (!p) return;
+    closeModal('detail', { silent: true });
+    go({ name: 'similar', id: p.id }, { replace: state.route?.name === 'photo' && !state.viewerPushed });
+  });
   document.addEventListener('keydown', (e) => {
     if (!$('detail').hidden) {
       if (e.key === 'Escape') closeModal('detail');
-      else if (e.key === 'ArrowLeft' && state.current > 0) openDetail(state.current - 1);
-      else if (e.key === 'ArrowRight' && state.current < state.items.length - 1) openDetail(state.current + 1);
+      else if (e.key === 'ArrowLeft') step(-1);
+      else if (e.key === 'ArrowRight') step(1);
     } else if (!$('settings').hidden && e.key === 'Escape') closeModal('settings');
   });
 
@@ -539,9 +852,13 @@ function init() {
   });
   $('set-auto-analyze').addEventListener('change', (e) => saveSetting('auto_analyze', e.target.checked));
   $('set-enhanced').addEventListener('change', (e) => saveSetting('enhanced_search', e.target.checked));
+  $('set-min-score').addEventListener('change', (e) => saveSetting('min_score', +e.target.value));
 
   new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
                            { rootMargin: '400px' }).observe($('sentinel'));
+  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadNewer(); },
+                           { rootMargin: '200px' }).observe($('top-sentinel'));
+  window.addEventListener('hashchange', applyRoute);
 
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
@@ -552,8 +869,8 @@ function init() {
 
   loadHealth();
   loadSettings();
-  showAll();
+  applyRoute();
   pollJobs();
 }
 
-init();
+signIn().then(init);

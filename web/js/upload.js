@@ -1,27 +1,15 @@
 // Folder / file upload: collects files (picker or drag & drop, folders walked
-// recursively), sends them in chunks with XHR progress, and shows per-file state
-// and a summary (已上传 / 重复 / 被拒绝 with reasons).
+// recursively) and sends them one file per request, a few at a time, so each
+// photo appears in the album as soon as it is stored. One progress bar counts
+// photos; 取消 stops what is left; 重试失败的文件 sends again the files that
+// failed for a reason a retry can fix (connection lost, server restarting).
 import { uploadChunk } from './api.js';
+import { errorText } from './errors.js';
 
-const CHUNK_FILES = 8;
-const CHUNK_BYTES = 24 * 1024 * 1024;
-const PARALLEL = 2;
+const PARALLEL = 3;    // files in flight at once
 const MAX_ROWS = 400;  // per-file rows kept in the DOM; failures are always shown
 
 const $ = (id) => document.getElementById(id);
-
-function chunked(items) {
-  const out = [];
-  let cur = [], bytes = 0;
-  for (const it of items) {
-    if (cur.length && (cur.length >= CHUNK_FILES || bytes + it.file.size > CHUNK_BYTES)) {
-      out.push(cur); cur = []; bytes = 0;
-    }
-    cur.push(it); bytes += it.file.size;
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
 
 // Files from a drop: DataTransferItem entries, directories walked recursively.
 export async function filesFromDrop(dataTransfer) {
@@ -54,96 +42,158 @@ export function filesFromInput(input) {
 }
 
 const isHidden = (name) => name.split('/').some((p) => p.startsWith('.'));
+// Failures worth another try: the connection, the server's own trouble, a cancel.
+const retryable = (code) => ['network', 'cancelled', 'internal', 'io_error', 'unavailable', 'timeout'].includes(code)
+  || /^http_5/.test(code || '');
 
 export class Uploader {
-  constructor({ onChunkDone, onFinished }) {
-    this.onChunkDone = onChunkDone;
+  // onFileDone({id, duplicate, filename}) after each stored file;
+  // onFinished(stats) when a batch ends (also after a cancel).
+  constructor({ onFileDone, onFinished }) {
+    this.onFileDone = onFileDone;
     this.onFinished = onFinished;
     this.busy = false;
+    this.items = [];
+    this.pending = [];
+    this.inflight = new Set();
+    this.cancelled = false;
     $('upload-close').addEventListener('click', () => { if (!this.busy) $('upload-panel').hidden = true; });
+    $('upload-cancel').addEventListener('click', () => this.cancel());
+    $('upload-retry').addEventListener('click', () => this.retryFailed());
   }
 
-  async upload(items) {
+  upload(items) {
     items = items.filter((it) => !isHidden(it.name));
     if (!items.length) return;
-    if (this.busy) { this.queue = (this.queue || []).concat(items); return; }
-    this.busy = true;
-    const stats = { ok: 0, dup: 0, bad: 0, total: items.length, bytes: 0, sent: 0 };
-    items.forEach((it, i) => { it.index = i; it.loaded = 0; stats.bytes += it.file.size; });
-    const panel = $('upload-panel'), list = $('upload-list');
-    panel.hidden = false;
-    list.textContent = '';
-    $('upload-title').textContent = `正在上传 ${items.length} 个文件`;
-    const rows = items.map((it, i) => i < MAX_ROWS ? this.row(it) : null);
-    rows.forEach((r) => r && list.appendChild(r));
-    this.summary(stats);
+    if (!this.busy) {
+      this.items = [];
+      $('upload-list').textContent = '';
+    }
+    for (const it of items) {
+      it.index = this.items.length;
+      it.state = 'waiting';
+      this.items.push(it);
+      it.row = it.index < MAX_ROWS ? this.row(it) : null;
+      if (it.row) $('upload-list').appendChild(it.row);
+      this.pending.push(it);
+    }
+    $('upload-panel').hidden = false;
+    this.start();
+  }
 
-    const chunks = chunked(items);
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++];
-        const chunkBytes = chunk.reduce((s, it) => s + it.file.size, 0) || 1;
-        chunk.forEach((it) => this.setState(it, rows, 'sending', '上传中'));
-        try {
-          const res = await uploadChunk(chunk, (loaded, total) => {
-            // The multipart body adds a little framing; spread progress over the files by size.
-            let left = loaded * chunkBytes / (total || 1);
-            for (const it of chunk) {
-              it.loaded = Math.min(it.file.size, left);
-              left -= it.file.size;
-              this.setProgress(it, rows, it.file.size ? it.loaded / it.file.size : 1);
-            }
-            this.bar(items, stats);
-          });
-          // Results name their file by "index" (position in the chunk); names are
-          // only a fallback for a server without it (a name may come back changed).
-          const byName = new Map();
-          chunk.forEach((it) => byName.set(it.name, (byName.get(it.name) || []).concat([it])));
-          const answered = new Set();
-          const take = (r) => {
-            const it = Number.isInteger(r.index) ? chunk[r.index]
-              : (byName.get(r.filename) || []).find((x) => !answered.has(x));
-            if (!it || answered.has(it)) return null;
-            answered.add(it);
-            it.loaded = it.file.size;
-            return it;
-          };
-          for (const u of res.uploaded || []) {
-            const it = take(u); if (!it) continue;
-            if (u.duplicate) { stats.dup++; this.setState(it, rows, 'dup', '重复'); }
-            else { stats.ok++; this.setState(it, rows, 'ok', '已上传'); }
-          }
-          for (const r of res.rejected || []) {
-            const it = take(r); if (!it) continue;
-            stats.bad++;
-            this.setState(it, rows, 'bad', '被拒绝', r.error, list);
-          }
-          // A file the reply did not mention must not stay "上传中" forever.
-          for (const it of chunk) {
-            if (answered.has(it)) continue;
-            it.loaded = it.file.size;
-            stats.bad++;
-            this.setState(it, rows, 'bad', '失败', '服务器没有返回这个文件的结果', list);
-          }
-        } catch (e) {
-          for (const it of chunk) {
-            it.loaded = it.file.size;
-            stats.bad++;
-            this.setState(it, rows, 'bad', '失败', e.message, list);
-          }
-        }
-        this.summary(stats);
-        this.bar(items, stats);
-        if (this.onChunkDone) this.onChunkDone();
+  start() {
+    this.cancelled = false;
+    if (!this.busy) {
+      this.busy = true;
+      $('upload-cancel').hidden = false;
+      $('upload-retry').hidden = true;
+    }
+    this.render();
+    while (this.inflight.size < PARALLEL && this.pending.length) this.send(this.pending.shift());
+  }
+
+  async send(it) {
+    this.inflight.add(it);
+    this.setState(it, 'sending', '上传中');
+    const req = uploadChunk([it], (loaded, total) => this.setProgress(it, total ? loaded / total : 1));
+    it.abort = req.abort;
+    try {
+      const res = await req.done;
+      const u = (res.uploaded || [])[0];
+      const r = (res.rejected || [])[0];
+      if (u) {
+        this.setState(it, u.duplicate ? 'dup' : 'ok', u.duplicate ? '重复' : '已上传');
+        if (this.onFileDone) this.onFileDone(u);
+      } else {
+        this.fail(it, 'bad', '被拒绝', r ? r.code || 'invalid_argument' : 'http');
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, chunks.length) }, worker));
-    $('upload-title').textContent = '上传完成';
-    $('upload-bar').style.width = '100%';
+    } catch (e) {
+      this.fail(it, e.code === 'cancelled' ? 'cancelled' : 'failed', e.code === 'cancelled' ? '已取消' : '失败', e.code);
+    }
+    this.inflight.delete(it);
+    if (!this.cancelled && this.pending.length) this.send(this.pending.shift());
+    this.render();
+    if (!this.inflight.size && !this.pending.length) this.finish();
+  }
+
+  fail(it, state, text, code) {
+    it.code = code;
+    this.setState(it, state, text, errorText({ code }, 'upload'));
+  }
+
+  cancel() {
+    if (!this.busy) return;
+    this.cancelled = true;
+    for (const it of this.pending) this.fail(it, 'cancelled', '已取消', 'cancelled');
+    this.pending = [];
+    for (const it of this.inflight) if (it.abort) it.abort();
+    this.render();
+    if (!this.inflight.size) this.finish();
+  }
+
+  retryFailed() {
+    if (this.busy) return;
+    const again = this.items.filter((it) => (it.state === 'failed' || it.state === 'cancelled' ||
+      (it.state === 'bad' && retryable(it.code))));
+    if (!again.length) return;
+    for (const it of again) {
+      it.state = 'waiting';
+      if (it.row) { it.row.querySelector('.reason')?.remove(); }
+      this.setState(it, 'waiting', '等待中');
+      this.pending.push(it);
+    }
+    this.start();
+  }
+
+  finish() {
     this.busy = false;
-    if (this.onFinished) this.onFinished(stats);
-    if (this.queue && this.queue.length) { const q = this.queue; this.queue = []; this.upload(q); }
+    $('upload-cancel').hidden = true;
+    const s = this.stats();
+    $('upload-retry').hidden = !this.items.some((it) => it.state === 'failed' || it.state === 'cancelled' ||
+      (it.state === 'bad' && retryable(it.code)));
+    this.render();
+    if (this.onFinished) this.onFinished(s);
+  }
+
+  stats() {
+    const s = { total: this.items.length, ok: 0, dup: 0, bad: 0, failed: 0, cancelled: 0, reasons: {} };
+    for (const it of this.items) {
+      if (it.state === 'ok') s.ok++;
+      else if (it.state === 'dup') s.dup++;
+      else if (it.state === 'bad') { s.bad++; const t = errorText({ code: it.code }, 'upload'); s.reasons[t] = (s.reasons[t] || 0) + 1; }
+      else if (it.state === 'failed') s.failed++;
+      else if (it.state === 'cancelled') s.cancelled++;
+    }
+    return s;
+  }
+
+  // Summary line in Chinese: what is new, already there, refused (and why), failed.
+  static summaryText(s) {
+    const parts = [`新增 ${s.ok} 张`, `重复 ${s.dup} 张`];
+    if (s.bad) parts.push(`被拒绝 ${s.bad} 个`);
+    if (s.failed) parts.push(`失败 ${s.failed} 个`);
+    if (s.cancelled) parts.push(`已取消 ${s.cancelled} 个`);
+    return parts.join('，');
+  }
+
+  render() {
+    const s = this.stats();
+    const done = s.ok + s.dup + s.bad + s.failed + s.cancelled;
+    $('upload-title').textContent = this.busy ? `正在上传：${done} / ${s.total} 张`
+      : (s.failed || s.cancelled ? '上传未全部完成' : '上传完成');
+    $('upload-bar').style.width = `${s.total ? Math.round(100 * done / s.total) : 0}%`;
+    $('upload-bar').parentElement.setAttribute('aria-valuenow', String(done));
+    $('upload-bar').parentElement.setAttribute('aria-valuemax', String(s.total));
+    const el = $('upload-summary');
+    el.textContent = '';
+    const add = (cls, text) => { const sp = document.createElement('span'); sp.className = cls; sp.textContent = text; el.appendChild(sp); };
+    add('', `${done} / ${s.total}`);
+    add('ok', `已上传 ${s.ok}`);
+    add('dup', `重复 ${s.dup}`);
+    add('bad', `被拒绝 ${s.bad}`);
+    if (s.failed) add('bad', `失败 ${s.failed}`);
+    if (s.cancelled) add('dup', `已取消 ${s.cancelled}`);
+    for (const [reason, n] of Object.entries(s.reasons)) add('reason-sum', `${reason}：${n} 个`);
   }
 
   row(it) {
@@ -154,38 +204,31 @@ export class Uploader {
     return li;
   }
 
-  setProgress(it, rows, frac) {
-    const li = rows[it.index];
-    if (li) li.querySelector('.progress-bar').style.width = `${Math.round(frac * 100)}%`;
+  setProgress(it, frac) {
+    const bar = it.row?.querySelector('.progress-bar');
+    if (bar) bar.style.width = `${Math.round(frac * 100)}%`;
   }
 
-  setState(it, rows, cls, text, reason, list) {
-    let li = rows[it.index];
-    if (!li && cls === 'bad' && list) {  // beyond MAX_ROWS: still show every failure
-      li = rows[it.index] = this.row(it);
-      list.prepend(li);
+  setState(it, cls, text, reason) {
+    it.state = cls;
+    let li = it.row;
+    if (!li && reason) {  // beyond MAX_ROWS: still show every failure
+      li = it.row = this.row(it);
+      $('upload-list').prepend(li);
     }
     if (!li) return;
     li.className = cls;
     li.querySelector('.state').textContent = text;
-    if (cls !== 'sending') li.querySelector('.progress')?.remove();
+    if (cls === 'waiting' && !li.querySelector('.progress')) {
+      li.insertAdjacentHTML('beforeend', '<div class="progress"><div class="progress-bar"></div></div>');
+    }
+    if (cls !== 'sending' && cls !== 'waiting') li.querySelector('.progress')?.remove();
     if (reason) {
+      li.querySelector('.reason')?.remove();
       const r = document.createElement('span');
       r.className = 'reason';
       r.textContent = reason;
       li.appendChild(r);
     }
-  }
-
-  bar(items, stats) {
-    const loaded = items.reduce((s, it) => s + it.loaded, 0);
-    $('upload-bar').style.width = `${Math.round(100 * loaded / (stats.bytes || 1))}%`;
-  }
-
-  summary(s) {
-    const done = s.ok + s.dup + s.bad;
-    $('upload-summary').innerHTML =
-      `<span>${done} / ${s.total}</span><span class="ok">已上传 ${s.ok}</span>` +
-      `<span class="dup">重复 ${s.dup}</span><span class="bad">被拒绝 ${s.bad}</span>`;
   }
 }

@@ -239,7 +239,7 @@ TEST_F(AlbumTest, TextSearchFollowsTheGoldenEmbeddings) {
       rank[n] = i;
       for (auto& im : golden_->images) {
         if (im.name == n) {
-          EXPECT_NEAR((*hits)[i].score, golden::dot(t.emb, im.emb), 0.01) << t.name << " " << n;
+          EXPECT_NEAR((*hits)[i].clip_score, golden::dot(t.emb, im.emb), 0.01) << t.name << " " << n;
         }
       }
     }

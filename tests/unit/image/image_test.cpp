@@ -75,6 +75,14 @@ void put_be32(std::string& s, uint32_t v) {
   for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+// A thumbnail through the shrink-on-load decode (what thumbnail_jpeg did before it
+// was removed as unused): decode_rgb to at most twice the size, then encode_jpeg.
+Result<std::string> small_jpeg(std::string_view bytes, int side, DecodeLimits lim = {}) {
+  lim.max_side = side * 2;
+  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim));
+  return encode_jpeg(img, side);
+}
+
 // A PNG signature + a valid IHDR chunk (correct CRC) declaring w x h RGB8, then a tiny
 // IDAT and IEND: a decompression bomb's header without the bomb.
 std::string png_header_only(uint32_t w, uint32_t h) {
@@ -198,7 +206,7 @@ TEST_F(ImageTest, RejectsTruncatedFilesQuietly) {
       ASSERT_FALSE(d.ok());
       EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << d.status().to_string();
       EXPECT_EQ(err, "") << "libvips warnings leaked to stderr";
-      auto t = thumbnail_jpeg(cut, 100, DecodeLimits{});
+      auto t = small_jpeg(cut, 100);
       EXPECT_FALSE(t.ok());
     }
     // A header cut short is caught at probe time.
@@ -215,7 +223,7 @@ TEST_F(ImageTest, RefusesDecompressionBombFromHeader) {
   EXPECT_NE(p.status().message().find("30000x30000"), std::string::npos);
   auto d = decode_rgb(bomb, DecodeLimits{});
   EXPECT_EQ(d.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(thumbnail_jpeg(bomb, 400, DecodeLimits{}).status().code(),
+  EXPECT_EQ(small_jpeg(bomb, 400).status().code(),
             StatusCode::kResourceExhausted);
   // Within the pixel limit the same header-only file is refused for another reason:
   // its data ends long before the image does (issue 11, item 9).
@@ -385,6 +393,24 @@ TEST_F(ImageTest, ReadsExifDateCameraAndGps) {
   EXPECT_FALSE(meta2->gps_lat.has_value());
 }
 
+TEST_F(ImageTest, ExifDateCarriesItsOffsetWhenRecorded) {
+  Img base = make_image<uint8_t>(64, 48, 3, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_sRGB, grad_fn);
+  VipsImage* copy = nullptr;
+  ASSERT_EQ(vips_copy(base.get(), &copy, nullptr), 0);
+  Img t(copy);
+  vips_image_set_string(t.get(), "exif-ifd2-DateTimeOriginal", "2023:07:14 21:30:05");
+  vips_image_set_string(t.get(), "exif-ifd2-OffsetTimeOriginal", "+08:00");
+  auto meta = probe_image(save(t.get(), "jpg"), DecodeLimits{});
+  ASSERT_TRUE(meta.ok()) << meta.status().to_string();
+  EXPECT_EQ(meta->taken_at, "2023-07-14T21:30:05+08:00");
+
+  // A malformed offset is ignored, the date kept.
+  vips_image_set_string(t.get(), "exif-ifd2-OffsetTimeOriginal", "local");
+  auto meta2 = probe_image(save(t.get(), "jpg"), DecodeLimits{});
+  ASSERT_TRUE(meta2.ok());
+  EXPECT_EQ(meta2->taken_at, "2023-07-14T21:30:05");
+}
+
 // ---- encoding ------------------------------------------------------------------------
 
 TEST_F(ImageTest, EncodeJpegHonoursMaxSideAndAspect) {
@@ -439,7 +465,7 @@ TEST_F(ImageTest, EncodeJpegRejectsBadArguments) {
 }
 
 TEST_F(ImageTest, ThumbnailFromBytesIsUprightAndSmall) {
-  auto jpg = thumbnail_jpeg(load("chelsea_exif6.jpg"), 200, DecodeLimits{});
+  auto jpg = small_jpeg(load("chelsea_exif6.jpg"), 200);
   ASSERT_TRUE(jpg.ok()) << jpg.status().to_string();
   auto thumb = decode_rgb(*jpg, DecodeLimits{});
   ASSERT_TRUE(thumb.ok());
@@ -455,7 +481,7 @@ TEST_F(ImageTest, ThumbnailFromBytesIsUprightAndSmall) {
   for (size_t i = 0; i < ref->pixels.size(); ++i)
     sum += std::abs(int(ref->pixels[i]) - int(thumb->pixels[i]));
   EXPECT_LT(sum / ref->pixels.size(), 6.0);
-  EXPECT_EQ(thumbnail_jpeg("junk", 200, DecodeLimits{}).status().code(),
+  EXPECT_EQ(small_jpeg("junk", 200).status().code(),
             StatusCode::kInvalidArgument);
 }
 
@@ -544,7 +570,7 @@ TEST_F(ImageTest, SingleThreadedDecodeGivesTheSamePixels) {
   auto multi = decode_rgb(bytes, DecodeLimits{});
   image_set_threads(1);
   auto single = decode_rgb(bytes, DecodeLimits{});
-  auto thumb = thumbnail_jpeg(bytes, 100, DecodeLimits{});
+  auto thumb = small_jpeg(bytes, 100);
   image_set_threads(0);
   ASSERT_TRUE(multi.ok());
   ASSERT_TRUE(single.ok());

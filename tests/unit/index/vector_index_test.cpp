@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -52,6 +53,16 @@ std::vector<float> normalised(std::vector<float> v) {
   return v;
 }
 
+// An exact lookup (VectorIndex::set_exact_lookup) over a map of fp32 vectors.
+ExactLookup map_lookup(const std::map<int64_t, std::vector<float>>* m) {
+  return [m](int64_t id, std::span<float> out) {
+    auto it = m->find(id);
+    if (it == m->end() || it->second.size() != out.size()) return false;
+    std::copy(it->second.begin(), it->second.end(), out.begin());
+    return true;
+  };
+}
+
 float dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
@@ -69,6 +80,9 @@ TEST(VectorIndex, AddSearchRemove) {
     flat.insert(flat.end(), vecs.back().begin(), vecs.back().end());
   }
   ASSERT_TRUE(index.add(ids, flat).ok());
+  std::map<int64_t, std::vector<float>> fp32;
+  for (size_t i = 0; i < ids.size(); ++i) fp32[ids[i]] = vecs[i];
+  index.set_exact_lookup(map_lookup(&fp32));  // scores re-ranked on these
   EXPECT_EQ(index.size(), 3);
   EXPECT_TRUE(index.contains(7));
   EXPECT_FALSE(index.contains(8));
@@ -112,6 +126,8 @@ TEST(VectorIndex, ReAddReplacesInsteadOfDuplicating) {
   std::vector<int64_t> id = {42};
   ASSERT_TRUE(index.add(id, a).ok());
   ASSERT_TRUE(index.add(id, b).ok());
+  std::map<int64_t, std::vector<float>> fp32 = {{42, b}};
+  index.set_exact_lookup(map_lookup(&fp32));
   EXPECT_EQ(index.size(), 1);
   auto r = index.search(b, 5);
   ASSERT_EQ(r->size(), 1u);
@@ -221,9 +237,22 @@ TEST(VectorIndex, LoadRejectsDamagedFiles) {
   std::string huge_header = bytes;
   huge_header[8] = huge_header[9] = huge_header[10] = huge_header[11] = '\xff';
   EXPECT_EQ(VectorIndex::load(write("hdr.faiss", huge_header)).status().code(), StatusCode::kCorruption);
-  // A raw FAISS file (no header) is not accepted either.
-  EXPECT_EQ(VectorIndex::load(write("raw.faiss", bytes.substr(bytes.find("IxM2")))).status().code(),
+  // The payload alone (no header) is not accepted either.
+  const size_t hlen = static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
+  EXPECT_EQ(VectorIndex::load(write("raw.faiss", bytes.substr(12 + hlen))).status().code(),
             StatusCode::kCorruption);
+  // Nor a file of the FAISS format before fp16 storage (it is rebuilt).
+  std::string old_format = bytes;
+  old_format.replace(0, 8, "SAIDX001");
+  auto r = VectorIndex::load(write("old.faiss", old_format));
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().to_string().find("older format"), std::string::npos) << r.status().to_string();
+  // A header that claims more vectors than the payload holds.
+  std::string more = bytes;
+  size_t at = more.find("\"vectors\":3");
+  ASSERT_NE(at, std::string::npos);
+  more[at + 10] = '9';
+  EXPECT_EQ(VectorIndex::load(write("more.faiss", more)).status().code(), StatusCode::kCorruption);
 }
 
 TEST(VectorIndex, ConcurrentSearchAndAdd) {
@@ -256,8 +285,9 @@ TEST(VectorIndex, ConcurrentSearchAndAdd) {
 }  // namespace
 }  // namespace sa
 
-// The single-query path (sgemv over the flat storage + partial sort) must give
-// exactly the ranking of a brute-force double-precision scan, ids mapped back.
+// The single-query path (fp16 scan, candidates within the error bound,
+// re-rank on the fp32 vectors) must give exactly the ranking of a brute-force
+// double-precision scan, ids mapped back.
 TEST(VectorIndex, SearchMatchesBruteForce) {
   const int dim = 64, n = 3000, k = 25;
   std::mt19937 rng(7);
@@ -269,6 +299,10 @@ TEST(VectorIndex, SearchMatchesBruteForce) {
   sa::VectorIndex index(dim);
   ASSERT_TRUE(index.add(ids, x).ok());
   ASSERT_TRUE(index.remove(std::vector<int64_t>{ids[5], ids[77]}).ok());
+  std::map<int64_t, std::vector<float>> fp32;
+  for (int i = 0; i < n; ++i)
+    fp32[ids[i]].assign(x.begin() + static_cast<size_t>(i) * dim, x.begin() + static_cast<size_t>(i + 1) * dim);
+  index.set_exact_lookup(sa::map_lookup(&fp32));
   std::vector<float> q(dim);
   for (float& v : q) v = nd(rng);
   auto got = index.search(q, k);

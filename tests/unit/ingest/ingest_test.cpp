@@ -1,3 +1,4 @@
+#include <chrono>
 #include "ingest/ingest.h"
 
 #include <gtest/gtest.h>
@@ -372,6 +373,35 @@ TEST(FolderScan, UnreadableFolderIsReportedNotFatal) {
   ASSERT_TRUE(WIFEXITED(status));
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot drop root privileges";
   EXPECT_EQ(WEXITSTATUS(status), 0) << "child check failed (see the exit codes in the test)";
+}
+
+// Issue 11, item 7: a kill -9 while an original is written leaves a temporary file;
+// temporary files live in <data>/tmp and a new Ingestor (every start) removes the ones
+// whose writer is gone, plus old debris of the former in-place naming.
+TEST_F(IngestTest, CrashDebrisIsClearedAtStart) {
+  const fs::path tmp = data_ / "tmp";
+  fs::create_directories(tmp);
+  fs::create_directories(data_ / "originals" / "ab");
+  auto touch = [](const fs::path& p) { ASSERT_TRUE(write_file_atomic(p.string(), "x").ok()); };
+  touch(tmp / "999999999.123.tmp");                                  // writer gone
+  touch(tmp / (std::to_string(::getpid()) + ".456.tmp"));            // writer alive (us)
+  touch(data_ / "originals" / "ab" / ".abcd.jpg.tmp789");           // old format, old
+  touch(data_ / "originals" / "ab" / ".abce.jpg.tmp790");           // old format, fresh
+  fs::last_write_time(data_ / "originals" / "ab" / ".abcd.jpg.tmp789",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+  // A write goes through <data>/tmp and leaves nothing there.
+  auto r = ingest_->add("a.jpg", read_test_image("coffee_q90.jpg"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(ingest_->tmp_dir(), tmp.string());
+
+  Ingestor restarted(*store_, ingest_->options());  // "the next start"
+  EXPECT_FALSE(fs::exists(tmp / "999999999.123.tmp"));
+  EXPECT_TRUE(fs::exists(tmp / (std::to_string(::getpid()) + ".456.tmp")));
+  EXPECT_FALSE(fs::exists(data_ / "originals" / "ab" / ".abcd.jpg.tmp789"));
+  EXPECT_TRUE(fs::exists(data_ / "originals" / "ab" / ".abce.jpg.tmp790"));
+  size_t left = 0;
+  for (auto& e : fs::directory_iterator(tmp)) left += e.is_regular_file();
+  EXPECT_EQ(left, 1u);  // only the live writer's file
 }
 
 }  // namespace

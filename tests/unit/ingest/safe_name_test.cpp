@@ -162,9 +162,28 @@ TEST(SafeName, PathsComeFromTheHashOnly) {
   EXPECT_TRUE(is_sha256_hex(h));
   EXPECT_FALSE(is_sha256_hex("../" + h.substr(3)));
   EXPECT_FALSE(is_sha256_hex(std::string(64, 'A')));
-  EXPECT_EQ(extension_for_format("jpeg"), "jpg");
-  EXPECT_EQ(extension_for_format("png"), "png");
-  EXPECT_EQ(extension_for_format("weird"), "bin");
+}
+
+}  // namespace
+}  // namespace sa
+
+namespace sa {
+namespace {
+
+// Issue 11, item 11: bidi controls would make "\u202Egnp.exe" display as "exe.png".
+TEST(SafeName, BidiControlsAreStripped) {
+  EXPECT_EQ(sanitize_upload_name("\xE2\x80\xAEgnp.exe").filename, "gnp.exe");
+  for (const char* ctl : {"\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
+                          "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8",
+                          "\xE2\x81\xA9", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xD8\x9C",
+                          "\xC2\x85"}) {
+    SafeName n = sanitize_upload_name(std::string("trip") + ctl + "/a" + ctl + "b.jpg");
+    EXPECT_EQ(n.folder, "trip") << ctl;
+    EXPECT_EQ(n.filename, "ab.jpg") << ctl;
+  }
+  // Neighbours that are ordinary text stay: U+2010 hyphen, U+2070 superscript zero, 猫.
+  EXPECT_EQ(sanitize_upload_name("a\xE2\x80\x90" "b\xE2\x81\xB0猫.png").filename,
+            "a\xE2\x80\x90" "b\xE2\x81\xB0猫.png");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "model/few_row_gemm.h"
@@ -284,10 +285,12 @@ TEST(Ops, ParallelForRunsEveryIndexOnce) {
 }
 
 TEST(Ops, Attention) {
-  // 1 and 23 tokens take the direct path for short sequences, 70 the sgemm one.
-  for (int n : {1, 23, 70}) {
-    SCOPED_TRACE("n=" + std::to_string(n));
-    const int d = 36, heads = 3;
+  // 1 and 23 tokens take the direct path for short sequences, 70 and 101 the
+  // engine's blocked kernel (4-query x 32-key score blocks, 64-dimension output
+  // blocks: head widths 12, 64 and 80 cover its tails).
+  for (int n : {1, 23, 70, 101})
+  for (const auto& [d, heads] : {std::pair{36, 3}, std::pair{128, 2}, std::pair{240, 3}}) {
+    SCOPED_TRACE("n=" + std::to_string(n) + " d=" + std::to_string(d));
     auto qkv = randn(static_cast<size_t>(n) * 3 * d, 1.0f, 9);
     std::vector<double> qd(qkv.begin(), qkv.end());
     auto ref = ref_attention(qd, n, d, heads);

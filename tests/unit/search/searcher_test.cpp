@@ -1,3 +1,4 @@
+#include "search/relevance.h"
 #include "search/searcher.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,9 @@ class SearcherTest : public ::testing::Test {
       p.filename = im.file;
       p.mime = "image/png";
       // Two dated photos for the date filters.
+      // Every photo has a date since migration 4 (the upload time when it has no
+      // EXIF date): the others are from 2010, outside the ranges tested below.
+      p.taken_at = "2010-05-05T12:00:00";
       if (im.name == "pokemon") p.taken_at = "2023-01-22T10:00:00";
       if (im.name == "coffee") p.taken_at = "2021-06-01T08:00:00";
       auto r = store_->insert_photo(p);
@@ -84,13 +88,16 @@ TEST_F(SearcherTest, TextQueriesRankAsTheGoldenEmbeddingsImply) {
     for (size_t i = 0; i < hits->size(); ++i) {
       const auto& h = (*hits)[i];
       rank[name_of_[h.photo.id]] = i;
-      // The score is the cosine with the golden text embedding (text tower within tolerance).
+      // clip_score is the cosine with the golden text embedding (text tower within
+      // tolerance); score is its calibrated relevance in [0,1].
       for (auto& im : golden_->images) {
         if (im.name == name_of_[h.photo.id]) {
-          EXPECT_NEAR(h.score, golden::dot(t.emb, im.emb), 2e-3) << t.name;
+          EXPECT_NEAR(h.clip_score, golden::dot(t.emb, im.emb), 2e-3) << t.name;
         }
       }
-      EXPECT_FLOAT_EQ(h.score, h.clip_score);
+      EXPECT_FLOAT_EQ(h.score, clip_relevance(h.clip_score, opt.calibration));
+      EXPECT_GE(h.score, 0.0f);
+      EXPECT_LE(h.score, 1.0f);
       if (i > 0) {
         EXPECT_GE((*hits)[i - 1].score, h.score);
       }
@@ -119,13 +126,46 @@ TEST_F(SearcherTest, LimitOffsetAndMinScore) {
   opt.offset = 10;
   EXPECT_TRUE(searcher_->search("小火龙", opt)->empty());
 
+  // The tiny random model's cosines lie in [-0.4, 0]: anchors there spread its
+  // relevance over [0,1] (with the defaults for released models every score is 0).
   SearchOptions ms;
   ms.limit = 7;
-  ms.min_score = ((*all)[1].score + (*all)[2].score) / 2;
+  ms.calibration.clip_floor = -0.4f;
+  ms.calibration.clip_ceiling = 0.0f;
+  auto spread = searcher_->search("小火龙", ms);
+  ASSERT_TRUE(spread.ok());
+  ASSERT_EQ(spread->size(), 7u);
+  EXPECT_GT((*spread)[0].score, (*spread)[6].score);
+  ms.min_score = ((*spread)[1].score + (*spread)[2].score) / 2;
   auto top = searcher_->search("小火龙", ms);
   ASSERT_TRUE(top.ok());
   ASSERT_EQ(top->size(), 2u);
   for (auto& h : *top) EXPECT_GE(h.score, *ms.min_score);
+
+  // With the default anchors (released models: cosine 0.15 -> 0, 0.40 -> 1) the
+  // random model matches nothing: every relevance is 0 and a cut-off drops all.
+  SearchOptions def;
+  def.limit = 7;
+  def.min_score = 0.3f;
+  auto none = searcher_->search("小火龙", def);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(Relevance, MapsCosinesOntoZeroOne) {
+  ScoreCalibration c;  // clip 0.15 .. 0.40
+  EXPECT_FLOAT_EQ(clip_relevance(0.10f, c), 0.0f);
+  EXPECT_FLOAT_EQ(clip_relevance(0.15f, c), 0.0f);
+  EXPECT_NEAR(clip_relevance(0.275f, c), 0.5f, 1e-6);
+  EXPECT_FLOAT_EQ(clip_relevance(0.55f, c), 1.0f);
+  // Hybrid without other evidence equals CLIP mode: the same number means the same.
+  EXPECT_FLOAT_EQ(hybrid_relevance(0.275f, std::nullopt, 0.0f, c), clip_relevance(0.275f, c));
+  // A full keyword match alone is strong evidence; evidence only adds.
+  EXPECT_NEAR(hybrid_relevance(0.0f, std::nullopt, 1.0f, c), 0.9f, 1e-6);
+  EXPECT_GT(hybrid_relevance(0.3f, 0.6f, 0.0f, c), hybrid_relevance(0.3f, std::nullopt, 0.0f, c));
+  EXPECT_LE(hybrid_relevance(1.0f, 1.0f, 1.0f, c), 1.0f);
+  EXPECT_FLOAT_EQ(calibrated(0.5f, 0.5f, 0.5f), 1.0f);  // degenerate anchors: a step
+  EXPECT_FLOAT_EQ(calibrated(0.4f, 0.5f, 0.5f), 0.0f);
 }
 
 // A repeated query is served from the cache: same vector, same ranking, and

@@ -60,6 +60,28 @@ class FakeAlbum : public Album {
     }
     return pg;
   }
+  // Newest id first (the fake's photos carry no dates, so both sorts agree);
+  // cursor = the last id shown; offset for page numbers.
+  Result<PhotoPage> query_photos(const PhotoQuery& q) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_query = q;
+    PhotoPage pg;
+    pg.total = static_cast<int64_t>(photos_.size());
+    pg.per_page = q.limit;
+    pg.page = q.offset / q.limit + 1;
+    const int64_t before = q.cursor.empty() ? INT64_MAX : std::stoll(q.cursor);
+    int skipped = 0;
+    for (auto it = photos_.rbegin(); it != photos_.rend(); ++it) {
+      if (it->first >= before) continue;
+      if (skipped++ < q.offset) continue;
+      if (static_cast<int>(pg.items.size()) == q.limit) {
+        pg.next_cursor = std::to_string(pg.items.back().id);
+        break;
+      }
+      pg.items.push_back(it->second);
+    }
+    return pg;
+  }
   Result<PhotoInfo> get_photo(int64_t id) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = photos_.find(id);
@@ -67,6 +89,10 @@ class FakeAlbum : public Album {
     return it->second;
   }
   Result<std::string> thumbnail_path(int64_t id) override { return original_path(id); }
+  Result<std::string> preview_path(int64_t id) override {
+    ++preview_calls;
+    return original_path(id);
+  }
   Result<std::string> original_path(int64_t id) override {
     SA_ASSIGN_OR_RETURN(auto p, get_photo(id));
     return dir_ + "/" + std::to_string(p.id) + ".jpg";
@@ -149,6 +175,8 @@ class FakeAlbum : public Album {
   bool vlm = false;
   std::vector<std::string> added_names;
   SearchOptions last_search;
+  PhotoQuery last_query;
+  int preview_calls = 0;
 
  private:
   std::string dir_;

@@ -82,6 +82,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(write_file_atomic((root_ / "secret.txt").string(), "secret").ok());
     album_ = std::make_unique<testing::FakeAlbum>((root_ / "store").string());
     ServerOptions opt;
+    opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
     opt.port = 0;
     opt.web_dir = (root_ / "web").string();
     opt.max_upload_bytes = 1000;
@@ -202,6 +203,46 @@ TEST_F(ServerTest, UploadWithoutFilesIsBadRequest) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   expect_error(json::parse(r->body), "invalid_argument");
+}
+
+TEST_F(ServerTest, TimelineListPagesByCursorAndPassesFilters) {
+  upload({{"files", "IMG1", "one.jpg", "image/jpeg"}, {"files", "IMG2", "two.jpg", "image/jpeg"},
+          {"files", "IMG3", "three.jpg", "image/jpeg"}});
+  json first = get_json("/api/photos?per_page=2", 200);
+  EXPECT_EQ(first["sort"], "taken");  // the default
+  ASSERT_EQ(first["items"].size(), 2u);
+  ASSERT_TRUE(first["next_cursor"].is_string());
+  json second = get_json("/api/photos?per_page=2&cursor=" + first["next_cursor"].get<std::string>(), 200);
+  ASSERT_EQ(second["items"].size(), 1u);
+  EXPECT_EQ(second["items"][0]["id"], 1);
+  EXPECT_TRUE(second["next_cursor"].is_null());
+  EXPECT_EQ(album_->last_query.cursor, first["next_cursor"].get<std::string>());
+
+  get_json("/api/photos?sort=added&date_from=2023-07&date_to=2023-07-14&limit=7", 200);
+  EXPECT_EQ(album_->last_query.sort, "added");
+  EXPECT_EQ(album_->last_query.date_from, "2023-07");
+  EXPECT_EQ(album_->last_query.date_to, "2023-07-14");
+  EXPECT_EQ(album_->last_query.limit, 7);
+  expect_error(get_json("/api/photos?sort=name", 400), "invalid_argument");
+  expect_error(get_json("/api/photos?limit=0", 400), "invalid_argument");
+}
+
+TEST_F(ServerTest, PreviewIsCachedByEtag) {
+  upload({{"files", "IMG1", "one.jpg", "image/jpeg"}});
+  auto r = client_->Get("/api/photos/1/preview");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/jpeg");
+  EXPECT_NE(r->get_header_value("Cache-Control").find("max-age"), std::string::npos);
+  const std::string etag = r->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  const int calls = album_->preview_calls;
+  auto again = client_->Get("/api/photos/1/preview", {{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_EQ(album_->preview_calls, calls);  // a 304 makes nothing
+  expect_error(get_json("/api/photos/9/preview", 404), "not_found");
+  EXPECT_EQ(get_json("/api/photos/1", 200)["preview_url"], "/api/photos/1/preview");
 }
 
 TEST_F(ServerTest, ListGetDeleteAndBytes) {
@@ -596,6 +637,7 @@ TEST(HttpServerTimeouts, StalledHeadIsDroppedButSlowUploadCompletes) {
   auto dir = fs::temp_directory_path() / ("sa_server_timeouts_" + std::to_string(::getpid()));
   testing::FakeAlbum album(dir.string());
   ServerOptions opt;
+  opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
   opt.port = 0;
   opt.read_timeout_s = 1;
   HttpServer server(album, opt);
@@ -637,6 +679,7 @@ TEST(HttpServerLifecycle, BusyPortIsAClearError) {
   auto dir = fs::temp_directory_path() / "sa_server_busy";
   testing::FakeAlbum album(dir.string());
   ServerOptions opt;
+  opt.auth = false;  // these tests cover the album, not sign-in (auth_test.cpp does)
   opt.port = 0;
   HttpServer a(album, opt);
   ASSERT_TRUE(a.start().ok());

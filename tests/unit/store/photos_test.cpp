@@ -87,9 +87,9 @@ TEST(StoreMigration, Version1DatabaseKeepsEverything) {
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     Store& st = **s;
     ASSERT_EQ(st.schema_version(), 1);
-    a = st.insert_photo(make_photo("a", "beach.jpg"))->id;
-    b = st.insert_photo(make_photo("b", "cat.jpg"))->id;
-    c = st.insert_photo(make_photo("c", "mountain.jpg"))->id;
+    a = insert_legacy_photo(path, "a", "beach.jpg");
+    b = insert_legacy_photo(path, "b", "cat.jpg");
+    c = insert_legacy_photo(path, "c", "mountain.jpg");
     const std::vector<float> v = {1, 2, 3};
     ASSERT_TRUE(st.put_vector(a, "clip", "m", v).ok());
     ASSERT_TRUE(st.put_vector(b, "clip", "m", v).ok());

@@ -48,6 +48,26 @@ inline PhotoInfo make_photo(const std::string& hash, const std::string& filename
   return p;
 }
 
+// Inserts a photos row with only the columns every schema version has, through
+// a second connection: for tests that build a database at an older version
+// (Store::insert_photo writes the newest schema's columns).
+inline int64_t insert_legacy_photo(const std::string& db_path, const std::string& hash,
+                                   const std::string& filename, const std::string& taken_at = "",
+                                   const std::string& added_at = "2022-05-01T08:00:00Z") {
+  auto db = Db::open(db_path);
+  EXPECT_TRUE(db.ok()) << db.status().to_string();
+  if (!db.ok()) return 0;
+  auto st = db->prepare(
+      "INSERT INTO photos(hash, filename, folder, mime, taken_at, added_at) "
+      "VALUES (?, ?, 'trip/day1', 'image/jpeg', ?, ?)");
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return 0;
+  st->bind(1, hash).bind(2, filename).bind(3, taken_at).bind(4, added_at);
+  Status r = st->run();
+  EXPECT_TRUE(r.ok()) << r.to_string();
+  return db->last_insert_rowid();
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -214,5 +214,23 @@ TEST(VisibleText, PromptAsksForItAndItIsParsed) {
   EXPECT_TRUE(r.text.empty());
 }
 
+// Issue 11, item 10: a provider echoing the key, whole or masked, must not leak it.
+TEST(RedactSecrets, KeysMaskedKeysAndBearerTokensAreRedacted) {
+  const std::string key = "sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+  EXPECT_EQ(redact_secrets("Incorrect API key provided: " + key + ".", key),
+            "Incorrect API key provided: [REDACTED].");
+  std::string masked = redact_secrets("Incorrect API key provided: sk-AB****yz. See docs", key);
+  EXPECT_EQ(masked.find("sk-AB"), std::string::npos) << masked;
+  EXPECT_EQ(masked.find("****yz"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("[REDACTED]"), std::string::npos) << masked;
+  // Another key than ours (a proxy's), and an underscore form.
+  EXPECT_EQ(redact_secrets("{\"error\":\"bad key sk_live_9f8e7d6c\"}", key),
+            "{\"error\":\"bad key [REDACTED]\"}");
+  std::string bearer = redact_secrets("header was Authorization: Bearer abc.def-123, rejected", "");
+  EXPECT_EQ(bearer, "header was Authorization: Bearer [REDACTED], rejected");
+  // Ordinary text stays: "desk-top", "task", "sk-" alone.
+  EXPECT_EQ(redact_secrets("a desk-top ask-me sk- task", key), "a desk-top ask-me sk- task");
+}
+
 }  // namespace
 }  // namespace sa

@@ -1,6 +1,6 @@
 // Model hub: name resolution and `models pull` against a fake hub on 127.0.0.1
 // serving the tiny Chinese-CLIP test model.
-#include "app/model_hub.h"
+#include "hub/model_hub.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>

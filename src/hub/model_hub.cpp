@@ -7,9 +7,8 @@
 // -> check a weight file's structure (check_weight_file: a transfer without a
 // size that the server cut short is caught here) -> fsync -> rename over the
 // final name.
-#include "app/model_hub.h"
+#include "hub/model_hub.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
@@ -20,11 +19,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <unistd.h>
 
+#include "core/curl_easy.h"
 #include "core/file_util.h"
 #include "model/checkpoint.h"
 
@@ -36,14 +35,6 @@ namespace {
 constexpr int kMaxTransferAttempts = 3;
 constexpr size_t kErrorBodyBytes = 2048;
 
-struct CurlEasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-struct CurlSlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 struct FileCloser {
   void operator()(FILE* f) const { std::fclose(f); }
 };
@@ -51,11 +42,6 @@ using File = std::unique_ptr<FILE, FileCloser>;
 struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
-
-void global_curl_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -246,16 +232,13 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
-void common_options(CURL* c, const PullOptions& opt, curl_slist* headers, char* errbuf) {
+// The download options on top of curl_easy_new()'s shared ones.
+void common_options(CURL* c, const PullOptions& opt, curl_slist* headers) {
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, opt.connect_timeout_s)));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max(1, opt.stall_timeout_s)));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "smart-album/1.0");
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
   if (headers != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 }
 
@@ -264,7 +247,7 @@ CurlSlist auth_headers(const std::string& url, const PullOptions& opt) {
   // The token goes to the HF endpoint only; libcurl drops custom
   // Authorization headers when a redirect leaves that host.
   if (!opt.hf_token.empty() && url.rfind(strip_slash(opt.hf_endpoint) + "/", 0) == 0) {
-    list.reset(curl_slist_append(nullptr, ("Authorization: Bearer " + opt.hf_token).c_str()));
+    curl_add_header(list, "Authorization: Bearer " + opt.hf_token);
   }
   return list;
 }
@@ -280,7 +263,7 @@ Status http_status_error(long status, const std::string& url, const std::string&
 }
 
 Status curl_error(CURLcode code, const char* errbuf, const std::string& url) {
-  std::string why = errbuf[0] ? errbuf : curl_easy_strerror(code);
+  std::string why = curl_error_text(code, errbuf);
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -302,12 +285,12 @@ struct Probe {
 // HEAD is advisory: presigned CDN URLs may refuse HEAD, so only a 404 (or an
 // unreachable host) is final; anything else leaves the size unknown.
 Result<Probe> probe(const std::string& url, const PullOptions& opt) {
-  CurlEasy h(curl_easy_init());
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CurlEasy h = curl_easy_new(errbuf);
   if (!h) return Status::Internal("curl_easy_init failed");
   HeaderInfo hi;
-  char errbuf[CURL_ERROR_SIZE] = {0};
   CurlSlist headers = auth_headers(url, opt);
-  common_options(h.get(), opt, headers.get(), errbuf);
+  common_options(h.get(), opt, headers.get());
   curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(h.get(), CURLOPT_NOBODY, 1L);
   curl_easy_setopt(h.get(), CURLOPT_HEADERFUNCTION, on_header);
@@ -335,7 +318,8 @@ Status get_once(const std::string& url, const std::string& part, const PullOptio
   *range_rejected = false;
   *transient = false;
   *http_status = 0;
-  CurlEasy h(curl_easy_init());
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CurlEasy h = curl_easy_new(errbuf);
   if (!h) return Status::Internal("curl_easy_init failed");
   HeaderInfo hi;
   GetState st;
@@ -346,9 +330,8 @@ Status get_once(const std::string& url, const std::string& part, const PullOptio
   st.opt = &opt;
   st.display = display;
   st.total_hint = total_hint;
-  char errbuf[CURL_ERROR_SIZE] = {0};
   CurlSlist headers = auth_headers(url, opt);
-  common_options(h.get(), opt, headers.get(), errbuf);
+  common_options(h.get(), opt, headers.get());
   curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(h.get(), CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h.get(), CURLOPT_HEADERDATA, &hi);
@@ -512,7 +495,6 @@ namespace {
 Status download_file_impl(const std::string& url, const std::string& dest, const PullOptions& opt,
                           const std::string& display_name, long* refused) {
   *refused = 0;
-  global_curl_init();
   const std::string display = display_name.empty() ? fs::path(dest).filename().string() : display_name;
   const std::string part = dest + ".part";
   {

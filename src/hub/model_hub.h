@@ -93,14 +93,12 @@ Status download_file(const std::string& url, const std::string& dest, const Pull
                      const std::string& display_name = "");
 
 // Structural check of a weight file, chosen by the extension of `name` (default:
-// `path`), so a "<file>.part" can be checked under its final name:
-//   .safetensors: u64 LE header length N, N bytes of JSON, then a data area that
-//     ends exactly at the largest data_offsets end (shorter = truncated);
-//   .bin .pt .pth (torch zip): a zip end-of-central-directory record ending
-//     exactly at the end of the file (absent = truncated, or a pre-1.6 torch file);
-//   anything else: OK without reading it.
-// Reads the header or the last 64 KiB only. Corruption naming the file and the
-// offsets on failure; IOError if it cannot be read.
+// `path`), so a "<file>.part" can be checked under its final name: .safetensors
+// and .bin .pt .pth (torch zip) are opened with the engine's own checkpoint
+// readers (model/checkpoint.h), which validate every header, directory entry,
+// offset and size against the file -- what a cut transfer breaks; anything else
+// is OK without reading it. Corruption naming the file and the reader's reason
+// on failure; IOError if it cannot be read.
 Status check_weight_file(const std::string& path, const std::string& name = "");
 
 }  // namespace sa
