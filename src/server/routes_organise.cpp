@@ -13,12 +13,6 @@
 namespace sa {
 namespace {
 
-Result<nlohmann::json> json_body(const httplib::Request& req) {
-  nlohmann::json j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("expected a JSON object");
-  return j;
-}
-
 // {"ids":[1,2,...]}: positive integers, at least one.
 Result<std::vector<int64_t>> ids_field(const nlohmann::json& j) {
   if (!j.contains("ids") || !j["ids"].is_array()) {

@@ -112,19 +112,19 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   if (use_fts) {
     // Column weights follow the re-scoring order: keywords > description > names.
     sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords, p.photo_text FROM photos_fts f "
-          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 "
+          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 AND p.trashed_at IS NULL "
           "ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0, 0.6) LIMIT ?2";
   } else {
     // Scans photos itself (cheaper than a scan of the FTS table), newest first,
     // stopping at the limit. keywords is JSON text here; a substring match on
     // it is a substring match on some keyword for any term without '"' or '\'.
-    sql = "SELECT id, filename, folder, description, keywords, photo_text FROM photos WHERE ";
+    sql = "SELECT id, filename, folder, description, keywords, photo_text FROM photos "
+          "WHERE trashed_at IS NULL";
     for (size_t i = 0; i < terms.size(); ++i) {
       std::string p = "?";
       p += std::to_string(i + 2);
       p += " ESCAPE '\\'";
-      if (i) sql += " AND ";
-      sql += "(filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
+      sql += " AND (filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
              " OR keywords LIKE " + p + " OR photo_text LIKE " + p + ")";
     }
     sql += " ORDER BY id DESC LIMIT ?1";

@@ -48,6 +48,7 @@ class OrganiseRoutes : public ::testing::Test {
     ServerOptions opt;
     opt.port = 0;
     opt.web_dir = std::string(SA_SOURCE_DIR) + "/web";
+    opt.auth = false;  // single-user mode; the owner rules are tested in owners' tests
     server_ = std::make_unique<HttpServer>(*album_, opt);
     ASSERT_TRUE(server_->start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -124,7 +125,7 @@ TEST_F(OrganiseRoutes, TrashRestoreEmptyAndPermanentDelete) {
   // Details and thumbnail stay readable (the trash view shows them).
   EXPECT_TRUE(get("/api/photos/" + std::to_string(cat))["trashed_at"].is_string());
   // Not in search or similar.
-  const json found = get("/api/search?q=%E7%8C%AB&limit=50");
+  const json found = get("/api/search?q=%E7%8C%AB&limit=50&min_score=0");
   EXPECT_EQ(found["items"].size(), 4u);
   for (const auto& it : found["items"]) EXPECT_NE(it["id"], cat);
   const json sim = get("/api/photos/" + sid("b/cat.png") + "/similar");
@@ -169,7 +170,7 @@ TEST_F(OrganiseRoutes, FavouritesFilterListAndSearch) {
   json p = call("PATCH", "/api/photos/" + std::to_string(poke), R"({"favorite":true})", 200);
   EXPECT_EQ(p["favorite"], true);
   EXPECT_EQ(listed("/api/photos?favorite=1"), std::vector<int64_t>{poke});
-  EXPECT_EQ(listed("/api/search?q=%E7%8C%AB&favorite=1"), std::vector<int64_t>{poke});
+  EXPECT_EQ(listed("/api/search?q=%E7%8C%AB&favorite=1&min_score=0"), std::vector<int64_t>{poke});
   EXPECT_EQ(get("/api/photos")["items"].size(), 5u);
   expect_error(call("PATCH", "/api/photos/" + std::to_string(poke), R"({"favorite":"yes"})", 400),
                "invalid_argument");
@@ -199,7 +200,7 @@ TEST_F(OrganiseRoutes, AlbumsCreateAddListSearchRenameDelete) {
   EXPECT_EQ(get(base + "/photos?per_page=1")["items"].size(), 1u);
   EXPECT_EQ(get(base + "/photos?per_page=1")["total"], 2);
   EXPECT_EQ(listed("/api/photos?album=" + std::to_string(album)), (std::vector<int64_t>{c1, c2}));
-  EXPECT_EQ(listed("/api/search?q=%E5%92%96%E5%95%A1&album=" + std::to_string(album)),
+  EXPECT_EQ(listed("/api/search?q=%E5%92%96%E5%95%A1&min_score=0&album=" + std::to_string(album)),
             (std::vector<int64_t>{c1, c2}));
   json albums = get("/api/albums");
   ASSERT_EQ(albums["items"].size(), 1u);

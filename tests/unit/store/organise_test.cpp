@@ -196,9 +196,9 @@ TEST(StoreMigration5, KeepsTheTextIndexOfExistingPhotos) {
   const std::string path = dir.file("album.db");
   int64_t cat = 0;
   {
-    StoreOptions v2;
-    v2.migrate_up_to = 2;
-    auto s = Store::open(path, v2);
+    StoreOptions v4;
+    v4.migrate_up_to = 4;
+    auto s = Store::open(path, v4);
     ASSERT_TRUE(s.ok());
     cat = (*s)->insert_photo(make_photo("h1", "sofa.jpg"))->id;
     ASSERT_TRUE((*s)->set_description(cat, "沙发上的橘猫", {"橘猫"}, "qwen").ok());
