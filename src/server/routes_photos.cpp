@@ -65,6 +65,20 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     send_error(res, Status::InvalidArgument("expected multipart/form-data with field 'files'"));
     return;
   }
+  // ?album=ID (上传到相册): every stored file, new or already present, also
+  // goes into that album. An unknown album fails the request before any file.
+  int64_t album_id = 0;
+  if (req.has_param("album")) {
+    auto a = int_param(req, "album", 0, 1, std::numeric_limits<int64_t>::max());
+    Status s = a.ok() ? ctx.album.get_album(*a).status() : a.status();
+    if (!s.ok()) {
+      reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
+             [](const char*, size_t) { return true; });
+      send_error(res, s);
+      return;
+    }
+    album_id = *a;
+  }
   nlohmann::json uploaded = nlohmann::json::array();
   nlohmann::json rejected = nlohmann::json::array();
   struct Part {
@@ -92,6 +106,17 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
       return;
     }
     auto r = ctx.album.add_file(fname, cur.data);
+    if (r.ok() && album_id > 0) {
+      const int64_t ids[] = {r->id};
+      auto b = ctx.album.batch(BatchAction::kAddToAlbum, ids, album_id);
+      // The photo is stored either way; say why it is not in the album.
+      if (!b.ok() || !b->not_found.empty()) {
+        rejected.push_back({{"index", index}, {"filename", fname}, {"id", r->id},
+                            {"code", status_code_name(b.ok() ? StatusCode::kNotFound : b.status().code())},
+                            {"error", b.ok() ? "the album no longer exists" : b.status().message()}});
+        return;
+      }
+    }
     if (r.ok()) {
       uploaded.push_back(
           {{"index", index}, {"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
