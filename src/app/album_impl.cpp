@@ -345,6 +345,8 @@ Settings AlbumImpl::settings() {
   s.min_score = number("min_score", s.min_score);
   s.score_floor = number("score_floor", s.score_floor);
   s.score_ceiling = number("score_ceiling", s.score_ceiling);
+  auto p = store_->get_setting("precision");
+  if (p.ok() && *p && (**p == "fp32" || **p == "int8")) s.precision = **p;
   return s;
 }
 
@@ -353,7 +355,10 @@ Status AlbumImpl::set_settings(const Settings& s) {
     return Status::InvalidArgument("min_score must be between 0 and 1");
   if (!(s.score_ceiling > s.score_floor) || s.score_floor < -1 || s.score_ceiling > 1)
     return Status::InvalidArgument("score_floor must be below score_ceiling, both in [-1, 1]");
+  if (!s.precision.empty() && s.precision != "fp32" && s.precision != "int8")
+    return Status::InvalidArgument("precision must be fp32 or int8");
   SA_RETURN_IF_ERROR(store_->set_bool("auto_analyze", s.auto_analyze));
+  if (!s.precision.empty()) SA_RETURN_IF_ERROR(store_->set_setting("precision", s.precision));
   SA_RETURN_IF_ERROR(store_->set_setting("min_score", std::to_string(s.min_score)));
   SA_RETURN_IF_ERROR(store_->set_setting("score_floor", std::to_string(s.score_floor)));
   SA_RETURN_IF_ERROR(store_->set_setting("score_ceiling", std::to_string(s.score_ceiling)));

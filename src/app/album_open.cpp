@@ -54,7 +54,11 @@ std::string AlbumImpl::text_model_precision() const {
 }
 
 Status AlbumImpl::load_models(const Config& cfg, AlbumDeps& deps) {
-  SA_ASSIGN_OR_RETURN(const Precision precision, parse_precision(cfg.precision));
+  // --precision / SMART_ALBUM_PRECISION / config.json, else the page's saved
+  // setting, else fp32.
+  std::string wanted = cfg.precision;
+  if (wanted.empty()) wanted = settings().precision;
+  SA_ASSIGN_OR_RETURN(const Precision precision, parse_precision(wanted));
   auto log_precision = [](const std::string& name, const Int8Check& c) {
     if (!c.ran) return;
     if (c.passed) {

@@ -118,8 +118,8 @@ Result<Config> load_config(const ConfigFlags& flags, const CliEnv& env, bool rea
   if (flags.arch) cfg.arch = *flags.arch;
   if (flags.text_model) cfg.text_model = *flags.text_model;
   if (flags.precision) cfg.precision = *flags.precision;
-  if (cfg.precision.empty()) cfg.precision = "fp32";
-  if (cfg.precision != "fp32" && cfg.precision != "int8") {
+  // Empty: the album's saved setting decides (serve, import), else fp32.
+  if (!cfg.precision.empty() && cfg.precision != "fp32" && cfg.precision != "int8") {
     return Status::InvalidArgument("precision '" + cfg.precision + "' is not fp32 or int8");
   }
   if (flags.models_dir) cfg.models_dir = *flags.models_dir;

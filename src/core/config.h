@@ -24,7 +24,9 @@ struct Config {
   std::string model;        // CLIP checkpoint path or known name ("ViT-B-16"); empty = no search
   std::string arch;         // overrides architecture of an official checkpoint
   std::string text_model;   // sentence embedder dir or known name; empty = none
-  std::string precision = "fp32";  // inference precision of both models: fp32 | int8
+  // Inference precision of both models: fp32 | int8; empty = the album's saved
+  // setting (the page's 精度, applied at start), else fp32.
+  std::string precision;
   std::string models_dir;   // where `models pull` stores and names resolve; default $XDG_CACHE_HOME/smart-album/models
   std::string host = "127.0.0.1";
   int port = 5000;

@@ -8,7 +8,10 @@ namespace {
 nlohmann::json settings_json(const Settings& s) {
   return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search},
           {"min_score", s.min_score}, {"score_floor", s.score_floor},
-          {"score_ceiling", s.score_ceiling}};
+          {"score_ceiling", s.score_ceiling},
+          // Saved for the next start ("" = not chosen: fp32); /api/health says
+          // what the loaded models run now.
+          {"precision", s.precision}};
 }
 
 // A PUT body may carry any subset of the settings; unknown keys are rejected so a
@@ -19,6 +22,13 @@ Result<Settings> merge_settings(Settings cur, const std::string& body) {
     return Status::InvalidArgument("body must be a JSON object");
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "precision") {
+      if (!it.value().is_string() || (it.value() != "fp32" && it.value() != "int8")) {
+        return Status::InvalidArgument("setting 'precision' must be \"fp32\" or \"int8\"");
+      }
+      cur.precision = it.value().get<std::string>();
+      continue;
+    }
     float* number = nullptr;
     if (it.key() == "min_score") number = &cur.min_score;
     else if (it.key() == "score_floor") number = &cur.score_floor;

@@ -156,6 +156,9 @@ struct Settings {
   float min_score = 0.3f;
   float score_floor = 0.15f;
   float score_ceiling = 0.40f;
+  // The models' inference precision at the next start ("fp32" | "int8"; ""
+  // = not chosen: fp32). --precision / SMART_ALBUM_PRECISION override it.
+  std::string precision;
 };
 
 }  // namespace sa

@@ -226,6 +226,13 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.waitForFunction(() => document.getElementById('settings-status').textContent === '已保存');
   assert.equal((await getJson(base + '/api/settings')).enhanced_search, true);
   assert.equal(await page.isChecked('#set-enhanced'), true);
+  // 精度 (precision.js): saved through /api/settings for the next start.
+  await page.waitForFunction(() => /当前运行：fp32/.test(document.getElementById('precision-note').textContent));
+  assert.equal(await page.inputValue('#set-precision'), 'fp32');
+  await page.selectOption('#set-precision', 'int8');
+  await page.waitForFunction(() => document.getElementById('settings-status').textContent === '已保存，重启后生效');
+  assert.equal((await getJson(base + '/api/settings')).precision, 'int8');
+  await page.waitForFunction(() => /重启相册服务后改用 int8/.test(document.getElementById('precision-note').textContent));
   await page.screenshot({ path: path.join(SHOTS, 'settings.png') });
   await page.click('#settings .settings-card [data-close]');
   assert.equal(await page.isVisible('#mode-chip'), true);
@@ -242,6 +249,7 @@ test('upload a folder, search, open, analyze, enhanced search', { timeout: 90000
   await page.waitForSelector('#grid .card');
   await page.click('#settings-btn');
   assert.equal(await page.isChecked('#set-enhanced'), true);
+  await page.waitForFunction(() => document.getElementById('set-precision').value === 'int8');
   await page.click('#settings .settings-card [data-close]');
 
   // Phone-sized screen.

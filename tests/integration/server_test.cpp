@@ -72,10 +72,12 @@ std::vector<std::pair<std::string, double>> golden_ranking(const std::vector<dou
 
 class AlbumServer {
  public:
-  explicit AlbumServer(const std::string& data_dir, const std::string& model = kModel) {
+  explicit AlbumServer(const std::string& data_dir, const std::string& model = kModel,
+                       const std::string& precision = "") {
     Config cfg;
     cfg.data_dir = data_dir;
     cfg.model = model;
+    cfg.precision = precision;
     cfg.threads = 2;
     auto a = Album::open(cfg);
     EXPECT_TRUE(a.ok()) << a.status().to_string();
@@ -364,6 +366,38 @@ TEST_F(ServerIntegration, UploadSearchSimilarDeleteRestartRebuild) {
     s.wait_jobs();
     EXPECT_EQ(s.get("/api/photos")["total"], 7);
     check_search(s, remaining);
+  }
+}
+
+// The page's precision setting (设置: 精度) is saved through /api/settings and
+// applies when the album next opens; --precision (cfg.precision) overrides it.
+TEST_F(ServerIntegration, PrecisionSettingAppliesAtTheNextStart) {
+  auto running = [](AlbumServer& s) { return s.get("/api/health")["precision"]["model"].get<std::string>(); };
+  {
+    AlbumServer s(data_);
+    EXPECT_EQ(s.get("/api/settings")["precision"], "");
+    EXPECT_EQ(running(s), "fp32");
+    auto put = s.client->Put("/api/settings", R"({"precision": "int8"})", "application/json");
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->status, 200) << put->body;
+    EXPECT_EQ(json::parse(put->body)["precision"], "int8");
+    EXPECT_EQ(running(s), "fp32");  // not live: the model is loaded once
+    for (const char* bad : {R"({"precision": "int4"})", R"({"precision": 8})"}) {
+      auto r = s.client->Put("/api/settings", bad, "application/json");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400) << bad;
+      EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_argument") << bad;
+    }
+    EXPECT_EQ(s.get("/api/settings")["precision"], "int8");
+  }
+  {
+    AlbumServer s(data_);
+    EXPECT_EQ(running(s).rfind("int8 (", 0), 0u) << running(s);
+  }
+  {
+    AlbumServer s(data_, kModel, "fp32");  // --precision fp32
+    EXPECT_EQ(running(s), "fp32");
+    EXPECT_EQ(s.get("/api/settings")["precision"], "int8");
   }
 }
 

@@ -8,6 +8,7 @@ import { parseHash, go, sameRoute } from './router.js';
 import { DayGroups, Scrubber, cursorOf, dayKey, newerFirst } from './timeline.js';
 import { Viewer } from './viewer.js';
 import { FocusTrap } from './dialog.js';
+import { initPrecision } from './precision.js';
 
 const $ = (id) => document.getElementById(id);
 const PER_PAGE = 60;
@@ -875,6 +876,7 @@ function init() {
 
   loadHealth();
   loadSettings();
+  initPrecision();
   applyRoute();
   pollJobs();
 }
