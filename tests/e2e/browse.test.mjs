@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './harness.mjs';
 import { Albums, gate, getJson, jpegSize, jpegWithExifDate, png16, shotDir, waitJobsIdle } from './browse_util.mjs';
 
 const BIN = process.env.SA_BINARY;
@@ -26,12 +26,7 @@ const albums = new Albums(BIN, SRC, tmp);
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -35,7 +35,7 @@ const state = {
 };
 const debugScores = /[?&]debug=1/.test(location.search);
 const groups = () => new DayGroups($('grid'));
-let scrubber = null, viewer = null, connection = null;
+let scrubber = null, viewer = null, connection = null, uploader = null;
 const traps = {};
 
 // ---------- helpers ----------
@@ -427,8 +427,9 @@ function renderDetail(p, hit, fresh = false) {
       if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
     }
   }
-  if (p.status === 'failed') rows.push(['处理失败', p.error]);
-  if (p.vlm_status === 'failed') rows.push(['分析失败原因', p.vlm_error || '未知']);
+  // The codes' Chinese, never the stored (English) error text.
+  if (p.status === 'failed') rows.push(['处理失败', errorText({ code: 'processing_failed' })]);
+  if (p.vlm_status === 'failed') rows.push(['分析失败原因', errorText({ code: p.vlm_error_code || 'vlm_failed' })]);
   metaRows($('detail-meta'), rows);
   const desc = $('detail-desc');
   desc.textContent = p.description || '暂无描述。';
@@ -459,7 +460,7 @@ function renderAnalyzeState(p) {
   st.textContent = vlm ? (VLM_STATE[p.vlm_status] || '') : '未配置视觉大模型';
   const failed = p.vlm_status === 'failed';
   st.classList.toggle('failed', failed);
-  st.title = failed ? p.vlm_error || '' : '';
+  st.title = failed ? errorText({ code: p.vlm_error_code || 'vlm_failed' }) : '';
 }
 
 // Shows items[index] (or a photo outside the list, index -1) in the viewer.
@@ -598,31 +599,29 @@ async function loadHealth() {
 }
 
 // ---------- jobs ----------
-let jobsTimer = null, lastBusy = false, jobsBase = null;
+// Counts photos, not jobs (a photo may have two: its vector and its description).
+let jobsTimer = null, lastBusy = false, jobsPeak = 0;
 async function pollJobs() {
   clearTimeout(jobsTimer);
   let busy = false;
   try {
     const j = await api.jobs();
-    const open = j.pending + j.running;
-    busy = open > 0;
-    if (busy && jobsBase === null) jobsBase = j.done + j.failed;
-    const done = jobsBase === null ? 0 : Math.max(0, j.done + j.failed - jobsBase);
-    const total = done + open;
+    busy = j.pending + j.running > 0;
+    const open = Math.max(busy ? 1 : 0, j.photos_active ?? 0);
+    jobsPeak = busy ? Math.max(jobsPeak, open) : 0;
+    const done = jobsPeak - open, total = jobsPeak;
     // While the upload panel is open it is the one progress bar on screen; the
     // background work shows there as a line of text.
     $('jobs').hidden = !busy || !$('upload-panel').hidden;
-    $('upload-processing').textContent = busy ? `后台处理中（生成向量 / 描述）：还剩 ${open} 项`
-      : (j.done > 0 ? '后台处理已完成' : '');
+    uploader?.processing(busy ? open : 0);
     if (busy) {
-      $('jobs-label').textContent = `正在处理照片（生成向量 / 描述）：${done} / ${total}`;
+      $('jobs-label').textContent = `正在处理照片（生成搜索向量 / 描述）：${done} / ${total} 张`;
       $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
     }
     const f = $('jobs-failures');
     f.hidden = !(busy && j.failed > 0);
     f.textContent = `${j.failed} 个失败`;
-    f.title = (j.recent_failures || []).map((x) => `#${x.photo_id} ${x.kind}: ${x.error}`).join('\n');
-    if (!busy) jobsBase = null;
+    f.title = (j.recent_failures || []).map((x) => `#${x.photo_id}：${errorText(x)}`).join('\n');
     if (lastBusy && !busy && state.view === 'all') refreshStates();
   } catch (e) { /* server restarting: the connection banner says so; try again later */ }
   lastBusy = busy;
@@ -733,7 +732,7 @@ function init() {
   });
 
   let uploadedNew = 0;
-  const uploader = new Uploader({
+  uploader = new Uploader({
     onFileDone: async (u) => {
       if (u.duplicate) return;
       uploadedNew++;

@@ -1,7 +1,7 @@
 // Folder / file upload: collects files (picker or drag & drop, folders walked
 // recursively) and sends them one file per request, a few at a time, so each
 // photo appears in the album as soon as it is stored. One progress bar counts
-// photos; 取消 stops what is left; 重试失败的文件 sends again the files that
+// photos, uploaded and processed; 取消 stops what is left; 重试失败的文件 sends again the files that
 // failed for a reason a retry can fix (connection lost, server restarting).
 import { uploadChunk } from './api.js';
 import { errorText } from './errors.js';
@@ -57,6 +57,15 @@ export class Uploader {
     this.pending = [];
     this.inflight = new Set();
     this.cancelled = false;
+    this.active = 0;          // photos the server is still processing (/api/jobs photos_active)
+    this.sawProcessing = false;
+    // The one bar: uploaded photos (light) with the processed ones (solid) over it.
+    const bar = $('upload-bar');
+    bar.classList.add('uploaded');
+    this.doneBar = document.createElement('div');
+    this.doneBar.className = 'progress-bar processed';
+    this.doneBar.id = 'upload-bar-processed';
+    bar.parentElement.appendChild(this.doneBar);
     $('upload-close').addEventListener('click', () => { if (!this.busy) $('upload-panel').hidden = true; });
     $('upload-cancel').addEventListener('click', () => this.cancel());
     $('upload-retry').addEventListener('click', () => this.retryFailed());
@@ -67,6 +76,7 @@ export class Uploader {
     if (!items.length) return;
     if (!this.busy) {
       this.items = [];
+      this.sawProcessing = false;
       $('upload-list').textContent = '';
     }
     for (const it of items) {
@@ -176,21 +186,40 @@ export class Uploader {
     return parts.join('，');
   }
 
+  // From the job poll: how many photos the server is still working on (their
+  // search vector, their description). Not per batch: when other photos are in
+  // the queue too, "processed" is a lower bound.
+  processing(activePhotos) {
+    this.active = activePhotos;
+    if (activePhotos > 0) this.sawProcessing = true;
+    if (!$('upload-panel').hidden) this.render();
+  }
+
   render() {
     const s = this.stats();
     const done = s.ok + s.dup + s.bad + s.failed + s.cancelled;
+    // A duplicate was processed when it first came; a new photo once no job is open for it.
+    const stored = s.ok + s.dup;
+    const processed = s.dup + Math.max(0, s.ok - this.active);
+    this.doneBar.style.width = `${s.total ? Math.round(100 * processed / s.total) : 0}%`;
+    $('upload-processing').textContent = this.sawProcessing && stored
+      ? (processed < stored ? `已处理 ${processed} / ${stored} 张（正在生成搜索向量 / 描述）` : `已处理 ${stored} / ${stored} 张`)
+      : '';
     $('upload-title').textContent = this.busy ? `正在上传：${done} / ${s.total} 张`
       : (s.failed || s.cancelled ? '上传未全部完成' : '上传完成');
     $('upload-bar').style.width = `${s.total ? Math.round(100 * done / s.total) : 0}%`;
-    $('upload-bar').parentElement.setAttribute('aria-valuenow', String(done));
-    $('upload-bar').parentElement.setAttribute('aria-valuemax', String(s.total));
+    const meter = $('upload-bar').parentElement;
+    meter.setAttribute('aria-valuenow', String(done));
+    meter.setAttribute('aria-valuemax', String(s.total));
+    meter.setAttribute('aria-valuetext', `已上传 ${stored} / ${s.total} 张，已处理 ${processed} 张`);
     const el = $('upload-summary');
     el.textContent = '';
-    const add = (cls, text) => { const sp = document.createElement('span'); sp.className = cls; sp.textContent = text; el.appendChild(sp); };
+    // A count of 0 is grey: red only when something was refused.
+    const add = (cls, text, n = 1) => { const sp = document.createElement('span'); sp.className = n ? cls : 'zero'; sp.textContent = text; el.appendChild(sp); };
     add('', `${done} / ${s.total}`);
-    add('ok', `已上传 ${s.ok}`);
-    add('dup', `重复 ${s.dup}`);
-    add('bad', `被拒绝 ${s.bad}`);
+    add('ok', `已上传 ${s.ok}`, s.ok);
+    add('dup', `重复 ${s.dup}`, s.dup);
+    add('bad', `被拒绝 ${s.bad}`, s.bad);
     if (s.failed) add('bad', `失败 ${s.failed}`);
     if (s.cancelled) add('dup', `已取消 ${s.cancelled}`);
     for (const [reason, n] of Object.entries(s.reasons)) add('reason-sum', `${reason}：${n} 个`);
@@ -198,6 +227,7 @@ export class Uploader {
 
   row(it) {
     const li = document.createElement('li');
+    li.className = 'waiting';
     li.innerHTML = '<span class="name"></span><span class="state">等待中</span><div class="progress"><div class="progress-bar"></div></div>';
     li.querySelector('.name').textContent = it.name;
     li.querySelector('.name').title = it.name;
