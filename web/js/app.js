@@ -830,10 +830,13 @@ function init() {
   $('set-enhanced').addEventListener('change', (e) => saveSetting('enhanced_search', e.target.checked));
   $('set-min-score').addEventListener('change', (e) => saveSetting('min_score', +e.target.value));
 
-  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
+  // An entry may be stale by the time it is delivered (a page rendered in
+  // between pushed the sentinel away): look again before loading.
+  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting) && isVisible($('sentinel'))) loadMore(); },
                            { rootMargin: '400px' }).observe($('sentinel'));
-  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadNewer(); },
-                           { rootMargin: '200px' }).observe($('top-sentinel'));
+  new IntersectionObserver((entries) => {
+    if (entries.some((x) => x.isIntersecting) && $('top-sentinel').getBoundingClientRect().bottom > -200) loadNewer();
+  }, { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
 
   loadHealth();

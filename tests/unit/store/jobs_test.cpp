@@ -46,7 +46,9 @@ TEST_F(StoreTest, JobStatsCountsPhotosWithOpenJobs) {
   st = store_->job_stats();
   EXPECT_EQ(st->pending, 2);
   EXPECT_EQ(st->photos_active, 2);
-  for (const Job& j : *store_->claim_jobs({}, 10)) ASSERT_TRUE(store_->complete_job(j.id).ok());
+  auto rest = store_->claim_jobs({}, 10);
+  ASSERT_EQ(rest->size(), 2u);
+  for (const Job& j : *rest) ASSERT_TRUE(store_->complete_job(j.id).ok());
   EXPECT_EQ(store_->job_stats()->photos_active, 0);
 }
 
