@@ -87,8 +87,7 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
                           {"error", f.error}, {"code", code}, {"at", f.at}});
     }
     send_json(res, {{"pending", js.pending}, {"running", js.running}, {"done", js.done},
-                    {"failed", js.failed}, {"photos_active", js.photos_active},
-                    {"recent_failures", failures}});
+                    {"failed", js.failed}, {"recent_failures", failures}});
   }));
 }
 

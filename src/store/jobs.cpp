@@ -193,12 +193,6 @@ Result<JobStats> Store::job_stats(int n_recent) {
       case JobState::kFailed: s.failed = n; break;
     }
   }
-  {
-    SA_ASSIGN_OR_RETURN(Stmt a, db_.prepare(
-        "SELECT count(DISTINCT photo_id) FROM jobs WHERE state IN ('pending', 'running')"));
-    SA_ASSIGN_OR_RETURN(bool row, a.step());
-    if (row) s.photos_active = a.column_int64(0);
-  }
   if (n_recent > 0) {
     SA_ASSIGN_OR_RETURN(Stmt f, db_.prepare(
         "SELECT id, photo_id, kind, error, updated_at FROM jobs WHERE state = 'failed' "

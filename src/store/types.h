@@ -145,9 +145,6 @@ struct JobFailure {
 
 struct JobStats {
   int64_t pending = 0, running = 0, done = 0, failed = 0;
-  // Photos with a pending or running job (a photo may have two: embed and
-  // describe): what a progress bar that counts photos counts.
-  int64_t photos_active = 0;
   std::vector<JobFailure> recent_failures;
 };
 

@@ -169,37 +169,53 @@ test('one upload progress bar counts photos, uploaded and processed, not backgro
   const a = await albums.start('progress', []);
   const page = await newPage();
   // The job queue as a server with the model and auto-analysis reports it: two
-  // jobs per photo (vector + description), three photos still open.
-  let jobs = { pending: 5, running: 1, done: 0, failed: 0, photos_active: 3, recent_failures: [] };
+  // jobs per photo (vector + description). Photos with id >= pendingFrom are
+  // still being processed (the real server has no model: it has nothing to do).
+  let jobs = { pending: 5, running: 1, done: 0, failed: 0, recent_failures: [] };
+  let pendingFrom = 0;
   await page.route('**/api/jobs', (route) => route.fulfill({ json: jobs }));
+  await page.route(/\/api\/photos\?.*sort=added/, async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.items = body.items.map((p) => (p.id >= pendingFrom ? { ...p, status: 'pending', vlm_status: 'pending' } : p));
+    await route.fulfill({ response: res, json: body });
+  });
   await page.goto(a.base + '/');
   await page.waitForSelector('#empty:not([hidden])');
-  await page.setInputFiles('#files-input', dated(3).map((buffer, i) => ({ name: `p${i}.jpg`, mimeType: 'image/jpeg', buffer })));
+  const upload = (n, tag) => page.setInputFiles('#files-input', dated(n).map((buffer, i) => ({ name: `${tag}${i}.jpg`, mimeType: 'image/jpeg', buffer })));
+  await upload(3, 'p');
   await page.waitForFunction(() => document.getElementById('upload-title').textContent === '上传完成');
   await page.waitForFunction(() => document.getElementById('upload-processing').textContent.startsWith('已处理 0 / 3 张'));
   const bars = () => page.$$eval('.progress', (ps) => ps.filter((p) => p.getClientRects().length).length);
   assert.equal(await bars(), 1, 'one progress bar on screen');
   assert.equal(await page.isHidden('#jobs'), true);
   assert.match(await page.getAttribute('#upload-panel [role=progressbar]', 'aria-valuetext'), /已上传 3 \/ 3 张，已处理 0 张/);
-  jobs = { pending: 2, running: 0, done: 4, failed: 0, photos_active: 1, recent_failures: [] };
+  // Two of the three done (oldest first), four jobs still open: 2 / 3 photos, not 2 / 6 jobs.
+  const ids = (await getJson(a.base + '/api/photos?sort=added')).items.map((p) => p.id).sort((x, y) => x - y);
+  pendingFrom = ids[2];
+  jobs = { pending: 2, running: 0, done: 4, failed: 0, recent_failures: [] };
   await page.waitForFunction(() => document.getElementById('upload-processing').textContent.startsWith('已处理 2 / 3 张'));
-  const w = await page.$eval('#upload-bar-processed', (b) => b.style.width);
-  assert.equal(w, '67%');
+  assert.equal(await page.$eval('#upload-bar-processed', (b) => b.style.width), '67%');
   await page.screenshot({ path: path.join(SHOTS, 'upload-processing.png') });
-  jobs = { pending: 0, running: 0, done: 6, failed: 0, photos_active: 0, recent_failures: [] };
+  jobs = { pending: 0, running: 0, done: 6, failed: 0, recent_failures: [] };
   await page.waitForFunction(() => document.getElementById('upload-processing').textContent === '已处理 3 / 3 张', null, { timeout: 12000 });
 
-  // Panel closed: the top bar counts photos too, and a failure's reason is Chinese.
-  await page.click('#upload-close');
-  jobs = { pending: 6, running: 0, done: 6, failed: 1, photos_active: 3, recent_failures: [
+  // Two more, then the panel closed: the top bar counts those photos (0 / 2 张
+  // while four jobs are open), and a failure's reason is Chinese.
+  jobs = { pending: 4, running: 0, done: 6, failed: 1, recent_failures: [
     { job_id: 9, photo_id: 2, kind: 'describe', code: 'vlm_timeout', error: 'VLM: timeout: VLM request to http://10.0.0.9/v1/chat/completions timed out' }] };
+  pendingFrom = ids[2] + 1;
+  await upload(2, 'q');
+  await page.waitForFunction(() => document.getElementById('upload-title').textContent === '上传完成');
+  await page.click('#upload-close');
   await page.waitForSelector('#jobs:not([hidden])', { timeout: 12000 });
-  assert.match(await page.textContent('#jobs-label'), /0 \/ 3 张$/);
+  await page.waitForFunction(() => /刚上传的照片.*：0 \/ 2 张$/.test(document.getElementById('jobs-label').textContent));
   const why = await page.getAttribute('#jobs-failures', 'title');
   assert.match(why, /视觉大模型响应超时/);
   assert.doesNotMatch(why, /timed out|http/);
-  jobs = { ...jobs, pending: 2, photos_active: 1 };
-  await page.waitForFunction(() => /2 \/ 3 张$/.test(document.getElementById('jobs-label').textContent));
+  pendingFrom = Infinity;
+  jobs = { ...jobs, pending: 1 };  // e.g. the sentence embedding of a description: no photo waits for it
+  await page.waitForFunction(() => /还剩 1 项任务$/.test(document.getElementById('jobs-label').textContent), null, { timeout: 12000 });
   await page.screenshot({ path: path.join(SHOTS, 'jobs-bar.png') });
   assert.deepEqual(page.errors, []);
   await page.context().close();

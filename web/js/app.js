@@ -622,23 +622,34 @@ async function loadHealth() {
 }
 
 // ---------- jobs ----------
-// Counts photos, not jobs (a photo may have two: its vector and its description).
-let jobsTimer = null, lastBusy = false, jobsPeak = 0;
+// The top bar counts photos while a batch of uploads is being processed (the
+// upload panel's own bar when that is open); other background work (an import,
+// 全部分析) is counted in tasks (项), never mixed with photos.
+let jobsTimer = null, lastBusy = false, jobsBase = null;
 async function pollJobs() {
   clearTimeout(jobsTimer);
   let busy = false;
   try {
+    const open = uploader ? uploader.openIds() : [];  // before asking: see Uploader.processing
     const j = await api.jobs();
-    busy = j.pending + j.running > 0;
-    const open = Math.max(busy ? 1 : 0, j.photos_active ?? 0);
-    jobsPeak = busy ? Math.max(jobsPeak, open) : 0;
-    const done = jobsPeak - open, total = jobsPeak;
-    // While the upload panel is open it is the one progress bar on screen; the
-    // background work shows there as a line of text.
+    const left = j.pending + j.running;
+    busy = left > 0;
+    if (busy && jobsBase === null) jobsBase = j.done + j.failed;
+    if (!busy) jobsBase = null;
+    await uploader?.processing(busy, open);
+    // While the upload panel is open it is the one progress bar on screen.
     $('jobs').hidden = !busy || !$('upload-panel').hidden;
-    uploader?.processing(busy ? open : 0);
     if (busy) {
-      $('jobs-label').textContent = `正在处理照片（生成搜索向量 / 描述）：${done} / ${total} 张`;
+      const batch = uploader ? uploader.processedCount() : { done: 0, total: 0 };
+      let done, total;
+      if (batch.total > batch.done) {
+        ({ done, total } = batch);
+        $('jobs-label').textContent = `正在处理刚上传的照片（生成搜索向量 / 描述）：${done} / ${total} 张`;
+      } else {
+        done = Math.max(0, j.done + j.failed - jobsBase);
+        total = done + left;
+        $('jobs-label').textContent = `后台处理中（生成搜索向量 / 描述）：还剩 ${left} 项任务`;
+      }
       $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
     }
     const f = $('jobs-failures');

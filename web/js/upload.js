@@ -3,7 +3,7 @@
 // photo appears in the album as soon as it is stored. One progress bar counts
 // photos, uploaded and processed; 取消 stops what is left; 重试失败的文件 sends again the files that
 // failed for a reason a retry can fix (connection lost, server restarting).
-import { uploadChunk } from './api.js';
+import { api, uploadChunk } from './api.js';
 import { errorText } from './errors.js';
 
 const PARALLEL = 3;    // files in flight at once
@@ -57,8 +57,11 @@ export class Uploader {
     this.pending = [];
     this.inflight = new Set();
     this.cancelled = false;
-    this.active = 0;          // photos the server is still processing (/api/jobs photos_active)
+    // The new photos of this batch: id -> true once the server has processed it
+    // (search vector made, description written when one was asked for).
+    this.processed = new Map();
     this.sawProcessing = false;
+    this.checking = false;
     // The one bar: uploaded photos (light) with the processed ones (solid) over it.
     const bar = $('upload-bar');
     bar.classList.add('uploaded');
@@ -77,6 +80,7 @@ export class Uploader {
     if (!items.length) return;
     if (!this.busy) {
       this.items = [];
+      this.processed = new Map();
       this.sawProcessing = false;
       $('upload-list').textContent = '';
     }
@@ -115,6 +119,7 @@ export class Uploader {
       const r = (res.rejected || [])[0];
       if (u) {
         this.setState(it, u.duplicate ? 'dup' : 'ok', u.duplicate ? '重复' : '已上传');
+        if (!u.duplicate) this.processed.set(u.id, false);
         if (this.onFileDone) this.onFileDone(u);
       } else {
         this.fail(it, 'bad', '被拒绝', r ? r.code || 'invalid_argument' : 'http');
@@ -188,13 +193,39 @@ export class Uploader {
     return parts.join('，');
   }
 
-  // From the job poll: how many photos the server is still working on (their
-  // search vector, their description). Not per batch: when other photos are in
-  // the queue too, "processed" is a lower bound.
-  processing(activePhotos) {
-    this.active = activePhotos;
-    if (activePhotos > 0) this.sawProcessing = true;
-    if (!$('upload-panel').hidden) this.render();
+  // The batch's photos the server has not finished yet (ids), for the job poll
+  // to take before it asks /api/jobs.
+  openIds() { return [...this.processed].filter(([, done]) => !done).map(([id]) => id); }
+
+  // After a job poll: queueBusy is whether any job is open; open = openIds()
+  // taken before that poll. An idle queue has finished every photo it held
+  // then; a busy one is asked which of ours are still pending: the newest
+  // photos by upload (ours are among them, processed oldest first), counted as
+  // photos, never as jobs (a photo may have two: its vector and its description).
+  async processing(queueBusy, open) {
+    if (!open.length) return;
+    if (!queueBusy) {
+      for (const id of open) this.processed.set(id, true);
+      return this.render();
+    }
+    this.sawProcessing = true;
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const page = await api.photosByUpload(Math.min(500, open.length + 20));
+      const busy = (p) => p.status === 'pending' || p.vlm_status === 'pending' || p.vlm_status === 'running';
+      const want = new Set(open);
+      for (const p of page.items || []) if (want.has(p.id) && !busy(p)) this.processed.set(p.id, true);
+    } catch (e) { /* the next poll asks again */ }
+    this.checking = false;
+    this.render();
+  }
+
+  // {done, total} of the batch's new photos, for the top bar once the panel is closed.
+  processedCount() {
+    let done = 0;
+    for (const d of this.processed.values()) if (d) done++;
+    return { done, total: this.processed.size };
   }
 
   render() {
@@ -202,7 +233,7 @@ export class Uploader {
     const done = s.ok + s.dup + s.bad + s.failed + s.cancelled;
     // A duplicate was processed when it first came; a new photo once no job is open for it.
     const stored = s.ok + s.dup;
-    const processed = s.dup + Math.max(0, s.ok - this.active);
+    const processed = s.dup + this.processedCount().done;
     this.doneBar.style.width = `${s.total ? Math.round(100 * processed / s.total) : 0}%`;
     $('upload-processing').textContent = this.sawProcessing && stored
       ? (processed < stored ? `已处理 ${processed} / ${stored} 张（正在生成搜索向量 / 描述）` : `已处理 ${stored} / ${stored} 张`)

@@ -23,35 +23,6 @@ TEST_F(StoreTest, EnqueueSkipsDuplicatePending) {
   EXPECT_EQ(store_->enqueue_job(JobKind::kEmbed, 31337).status().code(), StatusCode::kNotFound);
 }
 
-// The upload progress bar counts photos: a photo with an embed and a describe
-// job open is one photo; running jobs count, finished and failed ones do not.
-TEST_F(StoreTest, JobStatsCountsPhotosWithOpenJobs) {
-  int64_t a = add("pa"), b = add("pb"), c = add("pc");
-  EXPECT_EQ(store_->job_stats()->photos_active, 0);
-  ASSERT_TRUE(store_->enqueue_job(JobKind::kEmbed, a).ok());
-  ASSERT_TRUE(store_->enqueue_job(JobKind::kDescribe, a).ok());
-  ASSERT_TRUE(store_->enqueue_job(JobKind::kEmbed, b).ok());
-  ASSERT_TRUE(store_->enqueue_job(JobKind::kDescribe, b).ok());
-  ASSERT_TRUE(store_->enqueue_job(JobKind::kEmbed, c).ok());
-  auto st = store_->job_stats();
-  EXPECT_EQ(st->pending, 5);
-  EXPECT_EQ(st->photos_active, 3);
-  std::vector<JobKind> embed = {JobKind::kEmbed};
-  auto claimed = store_->claim_jobs(embed, 10);  // a, b, c running
-  ASSERT_EQ(claimed->size(), 3u);
-  EXPECT_EQ(store_->job_stats()->photos_active, 3);
-  ASSERT_TRUE(store_->complete_job((*claimed)[2].id).ok());     // c done
-  ASSERT_TRUE(store_->fail_job((*claimed)[1].id, "bad").ok());  // b's embed failed, describe open
-  ASSERT_TRUE(store_->complete_job((*claimed)[0].id).ok());     // a's embed done, describe open
-  st = store_->job_stats();
-  EXPECT_EQ(st->pending, 2);
-  EXPECT_EQ(st->photos_active, 2);
-  auto rest = store_->claim_jobs({}, 10);
-  ASSERT_EQ(rest->size(), 2u);
-  for (const Job& j : *rest) ASSERT_TRUE(store_->complete_job(j.id).ok());
-  EXPECT_EQ(store_->job_stats()->photos_active, 0);
-}
-
 TEST_F(StoreTest, JobLifecycle) {
   int64_t a = add("a"), b = add("b"), c = add("c");
   ASSERT_TRUE(store_->enqueue_job(JobKind::kEmbed, a).ok());
