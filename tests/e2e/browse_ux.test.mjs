@@ -302,3 +302,54 @@ test('phone: search, 没有找到, filters, 加载更多 and the viewer fit a 39
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('organise views and browsing share the page: the URL, the nav, Back, errors in Chinese', { timeout: 60000 }, async () => {
+  const a = await sharedAlbum();
+  for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+    const page = await newPage(size);
+    const activeNav = () => page.$$eval('#org-nav [data-nav].active', (bs) => bs.map((b) => b.dataset.nav));
+    await page.goto(a.base + '/#/search?q=asdfghjkl');
+    await page.waitForSelector('#empty:not([hidden])');
+    assert.deepEqual(await activeNav(), [], 'a search is none of the nav views');
+    // 回收站 from a search: the URL no longer names the search; Back brings it back.
+    await page.click('#org-nav [data-nav="trash"]');
+    await page.waitForSelector('#org-view:not([hidden])');
+    assert.equal(await page.evaluate(() => location.hash), '#/');
+    assert.deepEqual(await activeNav(), ['trash']);
+    await page.goBack();
+    await page.waitForSelector('#org-view', { state: 'hidden' });
+    await page.waitForSelector('#empty:not([hidden])');
+    assert.match(await page.textContent('#section-title'), /asdfghjkl/);
+    assert.equal(await page.isVisible('main.content'), true);
+    assert.deepEqual(await activeNav(), []);
+    // A search typed while 相册 is shown replaces it.
+    await page.click('#org-nav [data-nav="albums"]');
+    await page.waitForSelector('#org-view:not([hidden])');
+    await page.fill('#search-input', '咖啡');
+    await page.press('#search-input', 'Enter');
+    await page.waitForSelector('#org-view', { state: 'hidden' });
+    await page.waitForFunction(() => /咖啡/.test(document.getElementById('section-title').textContent));
+    assert.deepEqual(await activeNav(), []);
+    // An organising error says what went wrong in Chinese, not the server's words.
+    await page.click('#org-nav [data-nav="albums"]');
+    await page.waitForSelector('#album-name-input');
+    await page.route('**/api/albums', (route) => (route.request().method() === 'POST'
+      ? route.fulfill({ status: 400, json: { error: { code: 'invalid_argument', message: 'album name is too long (max 100 bytes)' } } })
+      : route.fallback()));
+    await page.fill('#album-name-input', '旅行');
+    await page.press('#album-name-input', 'Enter');
+    const t = page.locator('.toast.error');
+    await t.waitFor();
+    assert.match(await t.textContent(), /^新建相册失败：请求无效/);
+    assert.doesNotMatch(await t.textContent(), /album name|max/);
+    await page.screenshot({ path: path.join(SHOTS, `organise-with-browse-${name}.png`) });
+    // 全部照片: the timeline again, at #/.
+    await page.click('#org-nav [data-nav="all"]');
+    await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 5);
+    assert.deepEqual(await activeNav(), ['all']);
+    assert.match(await page.evaluate(() => location.hash), /^#?\/?$/);
+    await noSideScroll(page, `${name}: timeline with the nav`);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});

@@ -190,7 +190,7 @@ function updateHead() {
   if (empty && !state.emptyError) {
     $('empty-text').textContent = state.view === 'all'
       ? '还没有照片。点击右上角「上传」选择一个文件夹，或把照片拖到这里。'
-      : '没有找到相关照片。换个描述，或放宽日期和文件夹筛选试试。';
+      : '没有找到相关照片。换个描述，或放宽日期和文件夹筛选；也可以在「设置」里调低搜索结果的相关度门槛。';
   }
   $('more-btn').hidden = !(state.view === 'search' && state.searchMore && !state.searchLoading);
 }
@@ -347,6 +347,7 @@ async function runSearch(r) {
   if (typeof r === 'string') r = { name: 'search', q: r.trim() };
   if (!r.q) return showAll();
   reset('search');
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {}, view: 'search' } }));  // organise.js
   state.query = r.q;
   state.searchRoute = r;
   $('search-input').value = r.q;
@@ -382,6 +383,7 @@ async function searchMore() {
 async function runSimilar(photo) {
   closeModal('detail', { silent: true });
   reset('similar');
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {}, view: 'similar' } }));  // organise.js
   state.similarTo = photo.id;
   $('section-title').textContent = photo.filename ? `与 “${photo.filename}” 相似的照片` : '相似的照片';
   $('search-input').value = '';
@@ -879,6 +881,15 @@ function init() {
   }, { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
 
+  // organise.js's views (收藏, 相册, 回收站, 重复照片) have no URL of their own:
+  // leaving a search, a photo or a month for one of them puts #/ in the history
+  // (without a hashchange), so the URL never names a view that is not shown and
+  // Back returns to the search.
+  $('org-nav')?.addEventListener('click', (e) => {
+    if (!e.target.closest('[data-nav]')) return;
+    if (location.hash && location.hash !== '#/') history.pushState(null, '', '#/');
+    state.route = state.base = { name: 'all' };
+  }, true);
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
   document.addEventListener('sa:reload', () => {
