@@ -889,6 +889,7 @@ function init() {
     if (!e.target.closest('[data-nav]')) return;
     if (location.hash && location.hash !== '#/') history.pushState(null, '', '#/');
     state.route = state.base = { name: 'all' };
+    $('search-input').value = '';
   }, true);
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
