@@ -165,15 +165,17 @@ bool address_of(int fd, bool peer, std::string& ip, int& port) {
 // httplib::Stream over a Transport, with the head limits on every read.
 class GuardedStream : public httplib::Stream {
  public:
-  GuardedStream(Transport& t, ConnState& st, int fd, int read_s, int write_s)
-      : t_(t), st_(st), fd_(fd), read_s_(read_s), write_s_(write_s) {}
+  // svr_sock: the server's listening socket, INVALID_SOCKET once it stops; every wait
+  // looks at it at least every 200 ms, so a stop never waits out a slow client.
+  GuardedStream(Transport& t, ConnState& st, int fd, int read_s, int write_s, const std::atomic<socket_t>& svr_sock)
+      : t_(t), st_(st), fd_(fd), read_s_(read_s), write_s_(write_s), svr_sock_(svr_sock) {}
 
   bool is_readable() const override {
     if (pos_ < len_ || t_.has_pending()) return true;
-    return wait_fd(fd_, POLLIN, read_until());
+    return wait(POLLIN, read_until());
   }
   bool is_writable() const override {
-    if (!wait_fd(fd_, POLLOUT, after(write_s_))) return false;
+    if (!wait(POLLOUT, after(write_s_))) return false;
     char c;  // still connected? (a peer that closed reads as end of stream)
     return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
   }
@@ -202,7 +204,7 @@ class GuardedStream : public httplib::Stream {
       const ssize_t n = t_.send_some(ptr + done, size - done, &want);
       if (n > 0) {
         done += static_cast<size_t>(n);
-      } else if (n != kWouldBlock || !wait_fd(fd_, want, until)) {
+      } else if (n != kWouldBlock || !wait(want, until)) {
         return -1;
       }
     }
@@ -214,17 +216,20 @@ class GuardedStream : public httplib::Stream {
 
   // Waits for the first byte of the next request: at most the keep-alive wait and the
   // head deadline, and no longer than the server runs.
-  bool wait_for_request(const std::atomic<socket_t>& svr_sock, int keep_alive_s) {
+  bool wait_for_request(int keep_alive_s) {
     if (pos_ < len_ || t_.has_pending()) return true;
-    const auto until = std::min(after(std::max(1, keep_alive_s)), st_.head_deadline);
-    while (svr_sock != INVALID_SOCKET) {
-      if (wait_fd(fd_, POLLIN, std::min(until, Clock::now() + milliseconds(100)))) return true;
+    return wait(POLLIN, std::min(after(std::max(1, keep_alive_s)), st_.head_deadline));
+  }
+
+ private:
+  // wait_fd in slices, giving up when the server stops.
+  bool wait(short events, Clock::time_point until) const {
+    while (svr_sock_ != INVALID_SOCKET) {
+      if (wait_fd(fd_, events, std::min(until, Clock::now() + milliseconds(200)))) return true;
       if (Clock::now() >= until) return false;
     }
     return false;
   }
-
- private:
   Clock::time_point read_until() const {
     const auto t = after(read_s_);
     return st_.head_done ? t : std::min(t, st_.head_deadline);
@@ -242,7 +247,7 @@ class GuardedStream : public httplib::Stream {
         len_ = static_cast<size_t>(n);
         return n;
       }
-      if (n != kWouldBlock || !wait_fd(fd_, want, until)) {
+      if (n != kWouldBlock || !wait(want, until)) {
         if (st_.head_late(Clock::now())) st_.cut = HeadCut::kDeadline;
         return -1;
       }
@@ -253,6 +258,7 @@ class GuardedStream : public httplib::Stream {
   ConnState& st_;
   int fd_;
   int read_s_, write_s_;
+  const std::atomic<socket_t>& svr_sock_;
   std::array<char, 4096> buf_{};
   size_t pos_ = 0, len_ = 0;
 };
@@ -268,11 +274,11 @@ bool serve(const ConnectionLimits& lim, Transport& t, int fd, const std::atomic<
            size_t max_requests, Waits w, bool* was_cut, Process&& process) {
   ConnState st(lim);
   ConnScope scope(&st);
-  GuardedStream strm(t, st, fd, w.read_s, w.write_s);
+  GuardedStream strm(t, st, fd, w.read_s, w.write_s, svr_sock);
   st.start_request(tl_queued_at == Clock::time_point{} ? Clock::now() : tl_queued_at);
   bool ret = false;
   for (size_t left = std::max<size_t>(1, max_requests); left > 0; --left) {
-    if (svr_sock == INVALID_SOCKET || !strm.wait_for_request(svr_sock, w.keep_alive_s)) break;
+    if (svr_sock == INVALID_SOCKET || !strm.wait_for_request(w.keep_alive_s)) break;
     bool closed = false;
     ret = process(strm, left == 1, closed);
     if (!ret || closed || st.cut != HeadCut::kNone) break;

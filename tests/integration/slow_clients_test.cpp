@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -283,6 +284,29 @@ TEST_F(SlowClients, MillionHeaderFieldsAreCutAtTheHeadByteCap) {
   Conn h(port_, 3);
   ASSERT_TRUE(h.send(kHealth));
   EXPECT_EQ(status_of(h.read_reply(5000)), 200);
+}
+
+// Issue 11, item 1 ("shutdown always completes"): stop() does not wait out slow clients,
+// even with minute-long read, keep-alive and head limits.
+TEST_F(SlowClients, StopIsPromptWithSlowClientsConnected) {
+  ServerOptions opt;
+  opt.read_timeout_s = 60;
+  opt.head_deadline_s = 60;
+  opt.keep_alive_timeout_s = 60;
+  start(opt);
+  Conn drip(port_, 2);  // a head that never ends
+  ASSERT_TRUE(drip.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: b\r\n"));
+  Conn idle(port_, 3);  // a kept-alive connection between requests
+  ASSERT_TRUE(idle.send(kHealth));
+  ASSERT_EQ(status_of(idle.read_reply(5000)), 200);
+  Conn body(port_, 4);  // a body that stops half-way
+  ASSERT_TRUE(body.send("PUT /api/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"a\":"));
+  std::this_thread::sleep_for(milliseconds(300));
+  auto stopped = std::async(std::launch::async, [this] { server_->stop(); });
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "stop() waits for slow clients (their 60 s limits)";
+  stopped.wait();
 }
 
 TEST_F(SlowClients, TlsServesAndCutsASilentHandshake) {
