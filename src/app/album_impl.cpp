@@ -48,6 +48,8 @@ Status no_vlm() {
 AlbumImpl::~AlbumImpl() { stop_workers(); }
 
 void AlbumImpl::stop_workers() {
+  reconcile_stop_ = true;
+  if (reconcile_thread_.joinable()) reconcile_thread_.join();
   {
     std::lock_guard<std::mutex> lk(sync_stop_mu_);
     sync_stop_ = true;

@@ -54,6 +54,9 @@ struct AlbumDeps {
   // returns; searches meanwhile scan the store exactly (VectorSet::open). The
   // server does this, so a restart with 1M photos answers at once; the CLI and
   // most tests load before open returns (open_report() then says how).
+  // The job queue is then reconciled with the models on a thread too
+  // (reconciled() says when), so that nothing linear in the library runs
+  // before the server answers.
   bool index_in_background = false;
 };
 
@@ -115,6 +118,10 @@ class AlbumImpl final : public Album {
   // Waits up to timeout_s for the vector indexes of a background open
   // (AlbumDeps::index_in_background) to be loaded; true when they are.
   bool wait_indexes_ready(double timeout_s) const;
+  // Whether the job queue has been reconciled with the models (at once, or
+  // after a background open's reconciliation ended; open_report().
+  // embed_jobs_queued is final then).
+  bool reconciled() const { return reconciled_; }
   EmbedStats embed_stats() const;
   std::string text_model_name() const { return text_name_; }
   Store& store() { return *store_; }
@@ -161,6 +168,10 @@ class AlbumImpl final : public Album {
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
   std::thread sync_thread_;
+  // reconcile_jobs() on a thread of its own (AlbumDeps::index_in_background).
+  std::atomic<bool> reconcile_stop_{false};
+  std::atomic<bool> reconciled_{false};
+  std::thread reconcile_thread_;
 };
 
 Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps = {});
