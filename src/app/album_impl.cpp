@@ -56,6 +56,7 @@ void AlbumImpl::stop_workers() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  if (purge_thread_.joinable()) purge_thread_.join();
   if (runner_) runner_->stop();
 }
 
@@ -186,8 +187,10 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
         report.errors.emplace_back(path, r.status().to_string());
       } else if (r->duplicate) {
         ++report.duplicates;
+        report.photo_ids.push_back(r->id);
       } else {
         ++report.added;
+        report.photo_ids.push_back(r->id);
       }
       ++done;
       if (progress) progress(done, total, rel);
@@ -288,6 +291,21 @@ Status AlbumImpl::analyze(int64_t id) {
 Result<int64_t> AlbumImpl::analyze_missing() {
   if (!vlm_) return no_vlm();
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description());
+  int64_t queued = 0;
+  for (int64_t id : ids) {
+    auto q = store_->enqueue_job(JobKind::kDescribe, id);
+    if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    SA_RETURN_IF_ERROR(q.status());
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
+    if (*q) ++queued;
+  }
+  runner_->notify();
+  return queued;
+}
+
+Result<int64_t> AlbumImpl::analyze_all() {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_not_trashed());
   int64_t queued = 0;
   for (int64_t id : ids) {
     auto q = store_->enqueue_job(JobKind::kDescribe, id);

@@ -49,7 +49,9 @@ struct TokenArgs {
   int64_t id = 0;      // revoke
 };
 int cmd_token(const Config& cfg, const TokenArgs& a);
-int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait);
+// album_name: also put the imported photos (new and already present) in this album.
+int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
+               const std::string& album_name = "");
 
 struct SearchArgs {
   std::string query;
@@ -59,7 +61,8 @@ struct SearchArgs {
   bool json = false;
 };
 int cmd_search(const Config& cfg, const SearchArgs& a);
-int cmd_analyze(const Config& cfg, bool wait);
+// refresh: describe every photo again, not only those without a description.
+int cmd_analyze(const Config& cfg, bool wait, bool refresh = false);
 
 struct EvalArgs {
   std::string folder;

@@ -124,6 +124,8 @@ int run(int argc, char** argv) {
   str_flag(im, "--text-model", f.text_model, "sentence model (dir or known name)");
   im->add_flag("--no-wait", no_wait, "do not wait for the embedding jobs");
   decode_flag(im, f);
+  std::string import_album;
+  im->add_option("--album", import_album, "also put the imported photos in this album (created if missing)");
   im->add_option("folders", folders, "folders to import")->required()->check(CLI::ExistingDirectory);
 
   auto* se = app.add_subcommand("search", "search photos by a Chinese (or any) description");
@@ -142,6 +144,8 @@ int run(int argc, char** argv) {
   vlm_flags(an, f);
   str_flag(an, "--text-model", f.text_model, "sentence model (dir or known name)");
   an->add_flag("--no-wait", no_wait, "queue only; do not wait");
+  bool refresh = false;
+  an->add_flag("--refresh", refresh, "describe already described photos again (fills in their visible text)");
 
   UserArgs user;
   auto* us = app.add_subcommand("user", "manage accounts: add, list, passwd, remove");
@@ -239,9 +243,9 @@ int run(int argc, char** argv) {
     token.action = tk_new->parsed() ? "create" : tk_list->parsed() ? "list" : "revoke";
     return cmd_token(*cfg, token);
   }
-  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait);
+  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
   if (se->parsed()) return cmd_search(*cfg, search);
-  if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
+  if (an->parsed()) return cmd_analyze(*cfg, !no_wait, refresh);
   if (evc->parsed()) return cmd_eval(*cfg, ev);
   if (ml->parsed()) return cmd_models_list(*cfg);
   if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);

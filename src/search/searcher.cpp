@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "search/date_filter.h"
+#include "search/match_explain.h"
 #include "search/relevance.h"
 #include "store/keyword_score.h"
 
@@ -90,11 +92,27 @@ Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const 
   return search_clip(q, opt);
 }
 
+Result<Searcher::PhotoSetFilter> Searcher::photo_set_filter(const SearchOptions& opt) const {
+  PhotoSetFilter f;
+  f.favorite_only = opt.favorite_only;
+  if (opt.album_id > 0) {
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->album_photo_ids(opt.album_id));
+    f.album = std::unordered_set<int64_t>(ids.begin(), ids.end());
+  }
+  return f;
+}
+
+bool Searcher::PhotoSetFilter::passes(const PhotoInfo& p) const {
+  if (favorite_only && !p.favorite) return false;
+  return !album || album->count(p.id) > 0;
+}
+
 Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
                                                      const SearchOptions& opt) const {
   const int need = opt.offset + opt.limit;
-  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() || !opt.date_to.empty() ||
-                         !opt.folder.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
+                         !opt.date_to.empty() || !opt.folder.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
   std::vector<SearchHit> hits;
   while (true) {
@@ -114,7 +132,7 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
     hits.clear();
     for (auto& p : photos) {
-      if (!passes_date_filter(p, opt)) continue;
+      if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
       SearchHit h;
       h.clip_score = score[p.id];
       h.score = clip_relevance(h.clip_score, opt.calibration);
@@ -140,13 +158,15 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   // that matches only photos ranked past the first pool found nothing). Not
   // for min_score: fused scores fall along the ranking, so photos further down
   // would not pass it.
-  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty() ||
+                         set_filter.active();
   int pool = std::max(d_.hybrid_pool, need * 2);
   if (filtering) pool = std::max(pool, need * 4 + 50);
   const int64_t indexed = std::max<int64_t>(d_.clip_index->size(),
                                             d_.desc_index ? d_.desc_index->size() : 0);
   while (true) {
-    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, pool));
+    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, set_filter, pool));
     if (!filtering || static_cast<int>(page.hits.size()) >= need || pool >= indexed ||
         !page.pool_full) {
       if (static_cast<int>(page.hits.size()) <= opt.offset) return std::vector<SearchHit>{};
@@ -159,7 +179,8 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
 
 Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
                                                    const std::vector<float>& q,
-                                                   const SearchOptions& opt, int pool) const {
+                                                   const SearchOptions& opt,
+                                                   const PhotoSetFilter& set_filter, int pool) const {
   const int need = opt.offset + opt.limit;
   HybridPage out;
 
@@ -266,7 +287,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     // calibrated relevance, on the same scale as CLIP mode's.
     const float relevance = hybrid_relevance(f.clip, f.desc, f.keyword, opt.calibration);
     if (opt.min_score && relevance < *opt.min_score) continue;
-    if (!passes_date_filter(p, opt)) continue;
+    if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
     if (static_cast<int>(out.hits.size()) >= need) break;
     SearchHit h;
     h.photo = p;
@@ -274,6 +295,10 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
     h.desc_score = f.desc;
     h.keyword_score = f.keyword;
+    MatchExplanation why = explain_match(query, p.keywords, p.description, p.photo_text);
+    h.matched_keywords = std::move(why.keywords);
+    h.matched_description = std::move(why.description);
+    h.matched_text = std::move(why.text);
     out.hits.push_back(std::move(h));
   }
   return out;

@@ -16,6 +16,7 @@
 #include "server/http_server.h"
 #include "server/json_codec.h"
 #include "server/router.h"
+#include "search/duplicates.h"  // kDefaultDuplicateThreshold
 #include "server/security.h"
 
 namespace sa {
@@ -44,6 +45,11 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 
+// ?favorite=1 / ?album=ID (routes_organise.cpp).
+Result<PhotoFilter> photo_filter_params(const httplib::Request& req);
+
+void register_organise_routes(Router& srv, RouteContext& ctx);
+void register_download_routes(Router& srv, RouteContext& ctx);
 // The body of a JSON request as an object. InvalidArgument unless the body is a
 // JSON object (the pre-routing guard has already answered 415 for a body that
 // is not application/json).

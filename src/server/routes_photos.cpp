@@ -65,6 +65,20 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     send_error(res, Status::InvalidArgument("expected multipart/form-data with field 'files'"));
     return;
   }
+  // ?album=ID (上传到相册): every stored file, new or already present, also
+  // goes into that album. An unknown album fails the request before any file.
+  int64_t album_id = 0;
+  if (req.has_param("album")) {
+    auto a = int_param(req, "album", 0, 1, std::numeric_limits<int64_t>::max());
+    Status s = a.ok() ? ctx.album.get_album(*a).status() : a.status();
+    if (!s.ok()) {
+      reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
+             [](const char*, size_t) { return true; });
+      send_error(res, s);
+      return;
+    }
+    album_id = *a;
+  }
   nlohmann::json uploaded = nlohmann::json::array();
   nlohmann::json rejected = nlohmann::json::array();
   struct Part {
@@ -92,6 +106,17 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
       return;
     }
     auto r = ctx.album.add_file(fname, cur.data);
+    if (r.ok() && album_id > 0) {
+      const int64_t ids[] = {r->id};
+      auto b = ctx.album.batch(BatchAction::kAddToAlbum, ids, album_id);
+      // The photo is stored either way; say why it is not in the album.
+      if (!b.ok() || !b->not_found.empty()) {
+        rejected.push_back({{"index", index}, {"filename", fname}, {"id", r->id},
+                            {"code", status_code_name(b.ok() ? StatusCode::kNotFound : b.status().code())},
+                            {"error", b.ok() ? "the album no longer exists" : b.status().message()}});
+        return;
+      }
+    }
     if (r.ok()) {
       uploaded.push_back(
           {{"index", index}, {"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
@@ -177,6 +202,9 @@ void list_timeline(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   if (q.cursor.empty()) q.offset = static_cast<int>((*page - 1) * *limit);
   q.date_from = req.has_param("date_from") ? req.get_param_value("date_from") : "";
   q.date_to = req.has_param("date_to") ? req.get_param_value("date_to") : "";
+  auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
+  if (!filter.ok()) return send_error(res, filter.status());
+  q.filter = *filter;
   auto r = ctx.album.query_photos(q);
   if (!r.ok()) return send_error(res, r.status());
   nlohmann::json items = nlohmann::json::array();
@@ -210,7 +238,12 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     // before=ID: the photos older than ID (a cursor for infinite scroll).
     auto before = int_param(req, "before", 0, 1, std::numeric_limits<int64_t>::max());
     if (!before.ok()) return send_error(res, before.status());
-    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before);
+    auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
+    if (!filter.ok()) return send_error(res, filter.status());
+    auto r = filter->favorite_only || filter->album_id > 0
+                 ? ctx.album.list_photos_filtered(*filter, static_cast<int>(*page),
+                                                  static_cast<int>(*per_page), *before)
+                 : ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before);
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& p : r->items) items.push_back(photo_json(p));
@@ -307,9 +340,19 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                      httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.delete_photo(*id);
-    if (!s.ok()) return send_error(res, s);
-    send_json(res, {{"deleted", *id}});
+    // To the trash (restorable for 30 days) unless ?permanent=1.
+    auto permanent = int_param(req, "permanent", 0, 0, 1);
+    if (!permanent.ok()) return send_error(res, permanent.status());
+    if (*permanent == 1) {
+      Status s = ctx.album.delete_photo(*id);
+      if (!s.ok()) return send_error(res, s);
+      return send_json(res, {{"deleted", *id}, {"trashed", false}});
+    }
+    const std::vector<int64_t> ids = {*id};
+    auto r = ctx.album.batch(BatchAction::kTrash, ids);
+    if (!r.ok()) return send_error(res, r.status());
+    if (!r->not_found.empty()) return send_error(res, Status::NotFound("no photo with id " + std::to_string(*id)));
+    send_json(res, {{"deleted", *id}, {"trashed", true}});
   }));
 
   srv.Post(R"(/api/photos/([^/]+)/analyze)", guarded([&ctx](const httplib::Request& req,

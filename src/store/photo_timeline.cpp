@@ -10,11 +10,6 @@ namespace sa {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
-    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "taken_at_source";
-
 bool parse_id(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -60,23 +55,33 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   // Date range: inclusive prefixes. '~' sorts after every character a taken_at
   // holds (digits, '-', ':', 'T', '+', 'Z'), so taken_at < date_to || '~' keeps
   // everything that starts with date_to; both bounds can use the index.
-  std::string where = "1";
+  // Never the trash; favourites / one album when asked.
+  std::string where = "trashed_at IS NULL";
   if (!q.date_from.empty()) where += " AND taken_at >= ?1";
   if (!q.date_to.empty()) where += " AND taken_at < ?2";
+  if (q.filter.favorite_only) where += " AND favorite = 1";
+  if (q.filter.album_id > 0) where += " AND id IN (SELECT photo_id FROM album_photos WHERE album_id = ?7)";
   const std::string to_bound = q.date_to + "~";
   auto bind_dates = [&](Stmt& st) {
     if (!q.date_from.empty()) st.bind(1, q.date_from);
     if (!q.date_to.empty()) st.bind(2, to_bound);
+    if (q.filter.album_id > 0) st.bind(7, q.filter.album_id);
   };
 
   std::lock_guard lock(mu_);
+  if (q.filter.album_id > 0) {
+    SA_ASSIGN_OR_RETURN(Stmt a, db_.prepare("SELECT 1 FROM albums WHERE id = ?"));
+    a.bind(1, q.filter.album_id);
+    SA_ASSIGN_OR_RETURN(bool found, a.step());
+    if (!found) return Status::NotFound("album " + std::to_string(q.filter.album_id) + " not found");
+  }
   SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos WHERE " + where));
   bind_dates(c);
   SA_ASSIGN_OR_RETURN(bool crow, c.step());
   out.total = crow ? c.column_int64(0) : 0;
 
   const bool newer = q.newer && !q.cursor.empty();
-  std::string sql = std::string("SELECT ") + kColumns + " FROM photos WHERE " + where;
+  std::string sql = std::string("SELECT ") + store_internal::kPhotoColumns + " FROM photos WHERE " + where;
   if (!q.cursor.empty()) {
     const char* cmp = newer ? ">" : "<";
     sql += by_taken ? std::string(" AND (taken_at, id) ") + cmp + " (?3, ?4)"
@@ -113,7 +118,8 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
 Result<std::vector<MonthCount>> Store::timeline() {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos WHERE taken_at != '' "
+      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos "
+      "WHERE taken_at != '' AND trashed_at IS NULL "
       "GROUP BY m ORDER BY m DESC"));
   std::vector<MonthCount> out;
   while (true) {
@@ -127,7 +133,8 @@ Result<std::vector<MonthCount>> Store::timeline() {
 Result<std::vector<std::pair<std::string, int64_t>>> Store::folders() {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT folder, count(*) FROM photos WHERE folder != '' GROUP BY folder ORDER BY folder"));
+      "SELECT folder, count(*) FROM photos WHERE folder != '' AND trashed_at IS NULL "
+      "GROUP BY folder ORDER BY folder"));
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());

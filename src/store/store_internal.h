@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/types.h"
 #include "core/status.h"
 #include "store/db.h"
 #include "store/types.h"
@@ -27,6 +28,10 @@ inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "d
 // true if a row was added. The caller holds the store mutex. A missing photo is
 // the foreign key's error (InvalidArgument "FOREIGN KEY ...").
 Result<bool> insert_job(Db& db, JobKind kind, int64_t photo_id);
+
+// The photos columns read_photo() expects, in order (photos.cpp).
+extern const char* const kPhotoColumns;
+PhotoInfo read_photo(const Stmt& st);
 
 // Steps st to the end, collecting column 0 of every row as an id.
 inline Result<std::vector<int64_t>> column_ids(Stmt& st) {
