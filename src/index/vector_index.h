@@ -106,7 +106,7 @@ using StandbySearch = std::function<Result<std::vector<SearchResult>>(std::span<
 
 // The IVF layout (build_ivf).
 struct IvfOptions {
-  int lists = 0;              // 0: about sqrt(size), at least 16, at most 8192
+  int lists = 0;              // 0: about 2 sqrt(size), at least 16, at most 8192
   int train_iterations = 8;   // spherical k-means rounds on the training sample
   int train_per_list = 32;    // sample size: lists * train_per_list vectors
   uint32_t seed = 1;

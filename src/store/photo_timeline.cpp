@@ -115,11 +115,13 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   return out;
 }
 
+// "> ''" rather than "!= ''" (the same rows for text): a range on the indexed
+// column, so SQLite reads the covering index of migration 6, not the table.
 Result<std::vector<MonthCount>> Store::timeline() {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
       "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos "
-      "WHERE taken_at != '' AND trashed_at IS NULL "
+      "WHERE taken_at > '' AND trashed_at IS NULL "
       "GROUP BY m ORDER BY m DESC"));
   std::vector<MonthCount> out;
   while (true) {
@@ -133,7 +135,7 @@ Result<std::vector<MonthCount>> Store::timeline() {
 Result<std::vector<std::pair<std::string, int64_t>>> Store::folders() {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT folder, count(*) FROM photos WHERE folder != '' AND trashed_at IS NULL "
+      "SELECT folder, count(*) FROM photos WHERE folder > '' AND trashed_at IS NULL "
       "GROUP BY folder ORDER BY folder"));
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {

@@ -95,6 +95,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   int schema_version();
+  // The highest migration this binary knows (what a new database gets).
+  static int latest_schema_version();
   // SQLite's PRAGMA data_version: changes when another connection (another
   // process: a CLI import beside the server) commits, not for this one's own.
   Result<int64_t> data_version();
