@@ -203,8 +203,9 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
       const auto t0 = std::chrono::steady_clock::now();
       Status st = reconcile_jobs(deps_.drop_unrunnable_jobs);
       if (!st.ok() && !reconcile_stop_) spdlog::warn("reconciling the job queue: {}", st.to_string());
-      spdlog::info("job queue reconciled in {:.1f} s",
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      // Only when it is worth knowing (a large library): a CLI error must stay one line.
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (secs >= 1.0) spdlog::info("job queue reconciled in {:.1f} s", secs);
       reconciled_ = true;
       if (runner_) runner_->notify();
     });
