@@ -76,26 +76,29 @@ class AlbumImpl final : public Album {
  public:
   ~AlbumImpl() override;
 
-  Result<AddResult> add_file(std::string_view name, std::string_view bytes) override;
+  Result<AddResult> add_file(std::string_view name, std::string_view bytes,
+                             const OwnerScope& scope = {}) override;
   Result<ImportReport> import_folder(
       const std::string& dir,
-      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
-  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override;
+      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {},
+      const OwnerScope& scope = {}) override;
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
+                                const OwnerScope& scope = {}) override;
   Result<PhotoPage> query_photos(const PhotoQuery& q) override;
-  Result<std::vector<MonthCount>> timeline() override;
-  Result<std::vector<std::pair<std::string, int64_t>>> folders() override;
-  Result<std::string> preview_path(int64_t id) override;
-  Result<PhotoInfo> get_photo(int64_t id) override;
-  Result<std::string> thumbnail_path(int64_t id) override;
-  Result<std::string> original_path(int64_t id) override;
-  Status delete_photo(int64_t id) override;
-  Status analyze(int64_t id) override;
-  Result<int64_t> analyze_missing() override;
+  Result<std::vector<MonthCount>> timeline(const OwnerScope& scope = {}) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> folders(const OwnerScope& scope = {}) override;
+  Result<std::string> preview_path(int64_t id, const OwnerScope& scope = {}) override;
+  Result<PhotoInfo> get_photo(int64_t id, const OwnerScope& scope = {}) override;
+  Result<std::string> thumbnail_path(int64_t id, const OwnerScope& scope = {}) override;
+  Result<std::string> original_path(int64_t id, const OwnerScope& scope = {}) override;
+  Status delete_photo(int64_t id, const OwnerScope& scope = {}) override;
+  Status analyze(int64_t id, const OwnerScope& scope = {}) override;
+  Result<int64_t> analyze_missing(const OwnerScope& scope = {}) override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
-  Result<std::vector<SearchHit>> similar(int64_t id, int limit) override;
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& scope = {}) override;
   Settings settings() override;
   Status set_settings(const Settings& s) override;
-  JobStats job_stats() override;
+  JobStats job_stats(const OwnerScope& scope = {}) override;
   bool wait_idle(double timeout_s) override;
   bool has_clip_model() const override { return clip_ != nullptr; }
   bool has_text_model() const override { return text_ != nullptr; }
@@ -110,7 +113,7 @@ class AlbumImpl final : public Album {
   // the report counts what was done and says cancelled.
   Result<ImportReport> import_folder(
       const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
-      const std::atomic<bool>& cancel);
+      const std::atomic<bool>& cancel, const OwnerScope& scope = {});
   const AlbumOpenReport& open_report() const { return report_; }
   // Waits up to timeout_s for the vector indexes of a background open
   // (AlbumDeps::index_in_background) to be loaded; true when they are.
@@ -137,8 +140,11 @@ class AlbumImpl final : public Album {
   Status load_models(const Config& cfg, AlbumDeps& deps);
   Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
   // file_mtime: an imported file's modification time, its taken_at when it has no EXIF date.
-  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes,
+  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes, const OwnerScope& scope,
                                   std::optional<std::time_t> file_mtime = std::nullopt);
+  // The photo if it is in `scope`; NotFound otherwise (another user's id is
+  // indistinguishable from a missing one).
+  Result<PhotoInfo> photo_in_scope(int64_t id, const OwnerScope& scope);
 
   Config cfg_;
   AlbumDeps deps_;

@@ -49,7 +49,10 @@ struct TokenArgs {
   int64_t id = 0;      // revoke
 };
 int cmd_token(const Config& cfg, const TokenArgs& a);
-int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait);
+// user: whose library the photos join (--user NAME); required when more than
+// one user exists, else the only user (or no owner without accounts).
+int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
+               const std::string& user = "");
 
 struct SearchArgs {
   std::string query;
@@ -57,6 +60,7 @@ struct SearchArgs {
   int offset = 0;
   std::string mode = "clip";
   bool json = false;
+  std::string user;  // whose library (as import --user)
 };
 int cmd_search(const Config& cfg, const SearchArgs& a);
 int cmd_analyze(const Config& cfg, bool wait);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -58,6 +59,15 @@ bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt) {
   return true;
 }
 
+Result<IdFilter> Searcher::owner_filter(const OwnerScope& scope) const {
+  if (scope.everyone()) return IdFilter{};
+  SA_ASSIGN_OR_RETURN(bool others, d_.store->has_photos_not_of(scope.owner_id));
+  if (!others) return IdFilter{};
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->photo_ids_of_owner(scope.owner_id));
+  auto mine = std::make_shared<const std::vector<int64_t>>(std::move(ids));  // ascending
+  return IdFilter([mine](int64_t id) { return std::binary_search(mine->begin(), mine->end(), id); });
+}
+
 Result<std::vector<float>> Searcher::encode_query(const std::string& query) const {
   if (!d_.clip) return no_model();
   if (auto hit = clip_cache_.get(query)) return std::move(*hit);
@@ -96,9 +106,10 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
   const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() || !opt.date_to.empty() ||
                          !opt.folder.empty();
   int k = filtering ? need * 4 + 50 : need;
+  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(opt.scope));
   std::vector<SearchHit> hits;
   while (true) {
-    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k));
+    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k, mine));
     std::vector<int64_t> ids;
     std::unordered_map<int64_t, float> score;
     bool below_min = false;
@@ -114,7 +125,7 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
     hits.clear();
     for (auto& p : photos) {
-      if (!passes_date_filter(p, opt)) continue;
+      if (!opt.scope.sees(p.owner_id) || !passes_date_filter(p, opt)) continue;
       SearchHit h;
       h.clip_score = score[p.id];
       h.score = clip_relevance(h.clip_score, opt.calibration);
@@ -171,7 +182,8 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   auto note = [&](int64_t id) {
     if (seen.insert(id).second) order.push_back(id);
   };
-  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(opt.scope));
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool, mine));
   out.pool_full = static_cast<int>(clip_res.size()) >= pool;
   for (const auto& r : clip_res) {
     note(r.id);
@@ -181,7 +193,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   if (d_.text_encoder && d_.desc_index && d_.desc_index->size() > 0) {
     dq = encode_description_query(query);
     if (!dq.empty()) {
-      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool));
+      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool, mine));
       out.pool_full = out.pool_full || static_cast<int>(desc_res.size()) >= pool;
       for (const auto& r : desc_res) {
         note(r.id);
@@ -190,7 +202,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     }
   }
   std::unordered_map<int64_t, float> kw_s;  // the store's keyword score (the same scorer)
-  auto text_hits = d_.store->search_text(query, pool);
+  auto text_hits = d_.store->search_text(query, pool, opt.scope);
   if (text_hits.ok()) {
     out.pool_full = out.pool_full || static_cast<int>(text_hits->size()) >= pool;
     for (const auto& t : *text_hits) {
@@ -202,6 +214,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   }
 
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(order));
+  std::erase_if(photos, [&](const PhotoInfo& p) { return !opt.scope.sees(p.owner_id); });
   // The stored vectors of the candidates one source did not score, in one batch
   // per kind (a missing or unreadable one leaves that component unknown).
   auto stored = [&](const std::unordered_map<int64_t, float>& known, const char* kind)
@@ -279,12 +292,14 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   return out;
 }
 
-Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
+Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit, const OwnerScope& scope) const {
   if (limit < 1 || limit > kMaxLimit) {
     return Status::InvalidArgument("limit must be between 1 and " + std::to_string(kMaxLimit));
   }
   if (!d_.clip || !d_.clip_index) return no_model();
   SA_ASSIGN_OR_RETURN(PhotoInfo self, d_.store->get_photo(id));
+  // Another user's photo does not exist for this one (404, never 403).
+  if (!scope.sees(self.owner_id)) return Status::NotFound("photo " + std::to_string(id) + " not found");
   auto v = d_.store->get_vector(id, "clip");
   if (!v.ok() || v->model != d_.clip_model || static_cast<int>(v->data.size()) != d_.clip_index->dim()) {
     if (v.ok() || v.status().code() == StatusCode::kNotFound) {
@@ -293,7 +308,8 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
     }
     return v.status();
   }
-  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(v->data, limit + 1));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(scope));
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(v->data, limit + 1, mine));
   std::vector<int64_t> ids;
   std::unordered_map<int64_t, float> score;
   for (const auto& r : res) {
@@ -305,6 +321,7 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
   std::vector<SearchHit> hits;
   for (auto& p : photos) {
+    if (!scope.sees(p.owner_id)) continue;
     SearchHit h;
     h.score = h.clip_score = score[p.id];
     h.photo = std::move(p);

@@ -41,6 +41,10 @@ struct SearchOptions {
   SearchMode mode = SearchMode::kClip;
   std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
   std::string folder;              // "" or a folder: photos in it or below it
+  // Whose photos may be found (per-user libraries): applied inside the vector
+  // index before its top k and in the keyword query, so another user's photo
+  // never takes a place of the user's own.
+  OwnerScope scope;
 };
 
 struct SearchHit {

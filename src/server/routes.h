@@ -41,6 +41,13 @@ void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200
 // or outside [lo, hi].
 Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t def,
                           int64_t lo, int64_t hi);
+// Whose photos the request acts on (per-user libraries, docs/security.md): the
+// signed-in user's; with --auth off the first admin's once accounts exist,
+// else everyone's (photos without an owner); with sign-in on and nobody
+// signed in (only the public routes run so), nobody's (kNobodyOwner).
+OwnerScope scope_of(const RouteContext& ctx, const httplib::Request& req);
+inline constexpr int64_t kNobodyOwner = -1;
+
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 

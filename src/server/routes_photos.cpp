@@ -67,6 +67,7 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   }
   nlohmann::json uploaded = nlohmann::json::array();
   nlohmann::json rejected = nlohmann::json::array();
+  const OwnerScope scope = scope_of(ctx, req);  // the photos become the uploader's
   struct Part {
     std::string name, filename, data;
     bool too_big = false;
@@ -91,7 +92,7 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
                                         std::to_string(limit >> 20) + " MiB"}});
       return;
     }
-    auto r = ctx.album.add_file(fname, cur.data);
+    auto r = ctx.album.add_file(fname, cur.data, scope);
     if (r.ok()) {
       uploaded.push_back(
           {{"index", index}, {"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});
@@ -177,6 +178,7 @@ void list_timeline(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   if (q.cursor.empty()) q.offset = static_cast<int>((*page - 1) * *limit);
   q.date_from = req.has_param("date_from") ? req.get_param_value("date_from") : "";
   q.date_to = req.has_param("date_to") ? req.get_param_value("date_to") : "";
+  q.scope = scope_of(ctx, req);
   auto r = ctx.album.query_photos(q);
   if (!r.ok()) return send_error(res, r.status());
   nlohmann::json items = nlohmann::json::array();
@@ -210,7 +212,8 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     // before=ID: the photos older than ID (a cursor for infinite scroll).
     auto before = int_param(req, "before", 0, 1, std::numeric_limits<int64_t>::max());
     if (!before.ok()) return send_error(res, before.status());
-    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before);
+    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before,
+                                   scope_of(ctx, req));
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& p : r->items) items.push_back(photo_json(p));
@@ -222,7 +225,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                   httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     send_json(res, photo_json(*p));
   }));
@@ -231,7 +234,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                             httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     const std::string etag = "\"t-" + p->hash + "\"";
     res.set_header("Cache-Control", "private, max-age=86400");
@@ -240,22 +243,22 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.thumbnail_path(*id);
+    auto path = ctx.album.thumbnail_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     Status s = send_file(req, res, *path, "image/jpeg");
     if (!s.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
   }));
 
-  srv.Get("/api/timeline", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto months = ctx.album.timeline();
+  srv.Get("/api/timeline", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto months = ctx.album.timeline(scope_of(ctx, req));
     if (!months.ok()) return send_error(res, months.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& m : *months) out.push_back({{"month", m.month}, {"count", m.count}});
     send_json(res, out);
   }));
 
-  srv.Get("/api/folders", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto folders = ctx.album.folders();
+  srv.Get("/api/folders", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto folders = ctx.album.folders(scope_of(ctx, req));
     if (!folders.ok()) return send_error(res, folders.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [f, n] : *folders) out.push_back({{"folder", f}, {"count", n}});
@@ -266,7 +269,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                           httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     // The preview follows from the original's bytes: the hash names it for ever.
     const std::string etag = "\"p-" + p->hash + "\"";
@@ -276,7 +279,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.preview_path(*id);
+    auto path = ctx.album.preview_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     Status s = send_file(req, res, *path, "image/jpeg");
     if (!s.ok()) return send_error(res, s);
@@ -286,7 +289,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                            httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     const std::string etag = "\"o-" + p->hash + "\"";
     res.set_header("Cache-Control", "private, max-age=86400");
@@ -295,7 +298,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.original_path(*id);
+    auto path = ctx.album.original_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     res.set_header("Content-Disposition", "inline; filename*=UTF-8''" + rfc5987(p->filename));
     const std::string mime = p->mime.empty() ? "application/octet-stream" : p->mime;
@@ -307,7 +310,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                      httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.delete_photo(*id);
+    Status s = ctx.album.delete_photo(*id, scope_of(ctx, req));
     if (!s.ok()) return send_error(res, s);
     send_json(res, {{"deleted", *id}});
   }));
@@ -316,10 +319,11 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                            httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.analyze(*id);
+    const OwnerScope scope = scope_of(ctx, req);
+    Status s = ctx.album.analyze(*id, scope);
     if (!s.ok()) return send_error(res, s);
     VlmStatus vlm_status = VlmStatus::kPending;
-    if (auto p = ctx.album.get_photo(*id); p.ok()) vlm_status = p->vlm_status;
+    if (auto p = ctx.album.get_photo(*id, scope); p.ok()) vlm_status = p->vlm_status;
     send_json(res, {{"id", *id}, {"queued", true}, {"vlm_status", to_string(vlm_status)}}, 202);
   }));
 }

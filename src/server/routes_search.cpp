@@ -57,6 +57,7 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
   o.date_from = trimmed_param(req, "date_from");
   o.date_to = trimmed_param(req, "date_to");
   SA_RETURN_IF_ERROR(check_date_range(o.date_from, o.date_to));
+  o.scope = scope_of(ctx, req);
   return o;
 }
 
@@ -85,7 +86,7 @@ void register_search_routes(Router& srv, RouteContext& ctx) {
     if (!id.ok()) return send_error(res, id.status());
     auto limit = int_param(req, "limit", 20, 1, 500);
     if (!limit.ok()) return send_error(res, limit.status());
-    auto hits = ctx.album.similar(*id, static_cast<int>(*limit));
+    auto hits = ctx.album.similar(*id, static_cast<int>(*limit), scope_of(ctx, req));
     if (!hits.ok()) return send_error(res, hits.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& h : *hits) items.push_back(hit_json(h));

@@ -13,7 +13,7 @@ namespace {
 constexpr const char* kColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
     "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "taken_at_source";
+    "taken_at_source, owner_id";
 
 bool parse_id(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
@@ -61,6 +61,7 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   // holds (digits, '-', ':', 'T', '+', 'Z'), so taken_at < date_to || '~' keeps
   // everything that starts with date_to; both bounds can use the index.
   std::string where = "1";
+  if (!q.scope.everyone()) where += " AND owner_id = " + std::to_string(q.scope.owner_id);
   if (!q.date_from.empty()) where += " AND taken_at >= ?1";
   if (!q.date_to.empty()) where += " AND taken_at < ?2";
   const std::string to_bound = q.date_to + "~";
@@ -110,11 +111,16 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   return out;
 }
 
-Result<std::vector<MonthCount>> Store::timeline() {
+// " AND owner_id = N" for a user's scope, "" for everyone's.
+static std::string owner_clause(const OwnerScope& scope) {
+  return scope.everyone() ? std::string() : " AND owner_id = " + std::to_string(scope.owner_id);
+}
+
+Result<std::vector<MonthCount>> Store::timeline(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos WHERE taken_at != '' "
-      "GROUP BY m ORDER BY m DESC"));
+      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos WHERE taken_at != ''" + owner_clause(scope) +
+      " GROUP BY m ORDER BY m DESC"));
   std::vector<MonthCount> out;
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
@@ -124,10 +130,11 @@ Result<std::vector<MonthCount>> Store::timeline() {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, int64_t>>> Store::folders() {
+Result<std::vector<std::pair<std::string, int64_t>>> Store::folders(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT folder, count(*) FROM photos WHERE folder != '' GROUP BY folder ORDER BY folder"));
+      "SELECT folder, count(*) FROM photos WHERE folder != ''" + owner_clause(scope) +
+      " GROUP BY folder ORDER BY folder"));
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());

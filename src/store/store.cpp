@@ -1,6 +1,7 @@
 // Store: open + schema migrations. Table-specific methods live in photos.cpp,
 // vectors.cpp, jobs.cpp, settings.cpp and text_search.cpp.
 #include "store/store.h"
+#include "store/store_internal.h"
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,8 @@ struct Migration {
   // Rebuilds a table that others reference: runs with foreign_keys off (or
   // DROP TABLE would cascade), then must pass PRAGMA foreign_key_check.
   bool rebuilds_tables = false;
+  // Work that SQL alone cannot do, run after `sql` in the same transaction.
+  Status (*apply)(Db&) = nullptr;
 };
 
 // Numbered migrations, applied in order, each in its own transaction together
@@ -242,6 +245,10 @@ UPDATE photos SET taken_at_source = 'exif' WHERE taken_at != '';
 UPDATE photos SET taken_at = added_at, taken_at_source = 'upload' WHERE taken_at = '';
 CREATE INDEX photos_taken_id ON photos(taken_at, id);
 )sql"},
+    // Per-user libraries (issue 12): the same bytes uploaded by two users are
+    // two photos. UNIQUE(hash) becomes a unique index on (hash, owner); the
+    // table rebuild is in owner_migration.cpp.
+    {7, "", true, &store_internal::unique_hash_per_owner},
 };
 
 // The highest version above. Versions need not be contiguous while features are
@@ -303,6 +310,7 @@ Status Store::migrate(int up_to) {
     has = Stmt();
     if (applied) continue;  // tx rolls back: nothing was written
     SA_RETURN_IF_ERROR(db_.exec(m.sql).with_context("migration " + std::to_string(m.version)));
+    if (m.apply) SA_RETURN_IF_ERROR(m.apply(db_).with_context("migration " + std::to_string(m.version)));
     if (m.rebuilds_tables) {
       SA_ASSIGN_OR_RETURN(Stmt fk, db_.prepare("PRAGMA foreign_key_check"));
       SA_ASSIGN_OR_RETURN(bool broken, fk.step());

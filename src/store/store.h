@@ -104,18 +104,33 @@ class Store {
   // transaction: the row and its jobs exist together or not at all. added_at
   // defaults to now (UTC ISO 8601). A duplicate hash is not an error: it returns
   // the existing id with duplicate=true and changes nothing (no jobs either).
-  // InvalidArgument for an empty hash.
+  // Duplicates are per owner (p.owner_id; 0 = no owner): the same bytes of
+  // two users are two photos (schema migration 7). InvalidArgument for an
+  // empty hash.
   Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {});
+  // Any owner's photo: callers that act for a user check PhotoInfo::owner_id
+  // (OwnerScope::sees).
   Result<PhotoInfo> get_photo(int64_t id);
-  Result<PhotoInfo> get_photo_by_hash(const std::string& hash);  // NotFound if none
+  // The photo with these bytes owned by owner_id (0: the one without an
+  // owner). NotFound if none.
+  Result<PhotoInfo> get_photo_by_hash(const std::string& hash, int64_t owner_id = 0);
+  // How many photos, of any owner, have these bytes (the files on disk are
+  // shared by hash: removed only when this is 0).
+  Result<int64_t> count_photos_with_hash(const std::string& hash);
+  // Ids of the photos of owner_id, ascending (the search filter).
+  Result<std::vector<int64_t>> photo_ids_of_owner(int64_t owner_id);
+  // Whether any photo belongs to someone other than owner_id (NULL counts as
+  // other): when none does, a search for that owner needs no filter.
+  Result<bool> has_photos_not_of(int64_t owner_id);
   // The photos among `ids` that exist, in the order of `ids`.
   Result<std::vector<PhotoInfo>> get_photos(std::span<const int64_t> ids);
   // Newest first (by id, i.e. insertion order); page is 1-based. per_page is
   // clamped to [1, 1000]; a page past the end gives an empty items list.
   // before_id > 0: the per_page newest photos with id < before_id instead of a
   // page (a cursor: deletes and uploads in between shift nothing; page is 1).
-  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0);
-  Result<int64_t> count_photos();
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
+                                const OwnerScope& scope = {});
+  Result<int64_t> count_photos(const OwnerScope& scope = {});
   // The timeline's list: q.sort "taken" (taken_at newest first, then id) or
   // "added" (id newest first); q.cursor from the previous page's next_cursor
   // (keyset: stable under inserts and deletes), else q.offset; q.date_from /
@@ -124,9 +139,9 @@ class Store {
   // sort or a malformed cursor.
   Result<PhotoPage> query_photos(const PhotoQuery& q);
   // Photos per "YYYY-MM" of taken_at, newest first.
-  Result<std::vector<MonthCount>> timeline();
+  Result<std::vector<MonthCount>> timeline(const OwnerScope& scope = {});
   // Distinct non-empty folders and their photo counts, by name.
-  Result<std::vector<std::pair<std::string, int64_t>>> folders();
+  Result<std::vector<std::pair<std::string, int64_t>>> folders(const OwnerScope& scope = {});
   // Replaces taken_at and its source ("exif" | "file" | "upload"). NotFound if no photo.
   Status set_taken_at(int64_t id, std::string_view taken_at, std::string_view source);
   // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
@@ -144,7 +159,7 @@ class Store {
   // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
   // Ids of photos with vlm_status kNone or kFailed (candidates for analyze_missing).
-  Result<std::vector<int64_t>> photo_ids_without_description();
+  Result<std::vector<int64_t>> photo_ids_without_description(const OwnerScope& scope = {});
 
   // ---- vectors (vectors.cpp) ----
   // Inserts or replaces the vector of (photo_id, kind). kind: "clip" | "desc".
@@ -202,8 +217,9 @@ class Store {
   // Deletes finished ('done') jobs; returns how many.
   Result<int64_t> purge_done_jobs();
   Result<Job> get_job(int64_t job_id);
-  // Counts per state plus the `n_recent` most recent failures (newest first).
-  Result<JobStats> job_stats(int n_recent = 10);
+  // Counts per state plus the `n_recent` most recent failures (newest first),
+  // of the jobs of the photos in `scope`.
+  Result<JobStats> job_stats(int n_recent = 10, const OwnerScope& scope = {});
   // Pending + running jobs of `kind` (all kinds if nullopt).
   Result<int64_t> active_job_count(std::optional<JobKind> kind = std::nullopt);
 
@@ -224,7 +240,9 @@ class Store {
   // the query falls back to LIKE over the same columns (a table scan; fine up to
   // ~10^5 photos). FTS5 syntax in the query is treated literally. Results sorted
   // by TextHit::score descending, at most `limit`. Empty query -> empty result.
-  Result<std::vector<TextHit>> search_text(std::string_view query, int limit = 100);
+  // Only photos in `scope`.
+  Result<std::vector<TextHit>> search_text(std::string_view query, int limit = 100,
+                                           const OwnerScope& scope = {});
 
  private:
   explicit Store(Db db);

@@ -42,8 +42,21 @@ std::ostream& operator<<(std::ostream& os, VlmStatus v);
 std::ostream& operator<<(std::ostream& os, JobKind v);
 std::ostream& operator<<(std::ostream& os, JobState v);
 
+// Whose photos an operation sees and changes (per-user libraries, issue 12;
+// docs/security.md). owner_id > 0: only that user's photos -- any other id is
+// NotFound, never PermissionDenied, and never part of a list, count or search.
+// owner_id 0: every photo, and new photos get no owner (the album without
+// accounts; the first admin created adopts them).
+struct OwnerScope {
+  int64_t owner_id = 0;
+  bool everyone() const { return owner_id == 0; }
+  // Whether a photo owned by `photo_owner` (0: nobody) is in the scope.
+  bool sees(int64_t photo_owner) const { return owner_id == 0 || photo_owner == owner_id; }
+};
+
 struct PhotoInfo {
   int64_t id = 0;
+  int64_t owner_id = 0;      // users.id of the owner; 0 when it has none yet (no accounts)
   std::string hash;          // SHA-256 hex of the original bytes
   std::string filename;      // original base name, as uploaded
   std::string folder;        // relative folder from the upload/import ("" for none)
@@ -89,6 +102,7 @@ struct PhotoQuery {
   int limit = 50;              // 1..1000
   // Inclusive "YYYY", "YYYY-MM" or "YYYY-MM-DD" prefixes of taken_at (search/date_filter.h).
   std::string date_from, date_to;
+  OwnerScope scope;            // whose photos
 };
 
 // GET /api/timeline: photos per month of taken_at, newest month first.

@@ -114,6 +114,11 @@ Result<int64_t> UserStore::count_admins() {
   return scalar(db_, "SELECT count(*) FROM users WHERE admin = 1");
 }
 
+Result<int64_t> UserStore::first_admin_id() {
+  std::lock_guard lock(mu_);
+  return scalar(db_, "SELECT coalesce(min(id), 0) FROM users WHERE admin = 1");
+}
+
 Result<int64_t> UserStore::count_photos_of(int64_t user_id) {
   std::lock_guard lock(mu_);
   return scalar(db_, "SELECT count(*) FROM photos WHERE owner_id = ?", user_id);
