@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   libvips-dev libsqlite3-dev libfaiss-dev libopenblas-dev libcpp-httplib-dev
   libcurl4-openssl-dev nlohmann-json3-dev libsentencepiece-dev libutf8proc-dev
   libcli11-dev libspdlog-dev libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libminizip-dev
   nodejs npm chromium
   fonts-noto-cjk
 )

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,7 @@ class Album {
     std::vector<std::pair<std::string, std::string>> skipped;  // (path, reason)
     int64_t total = 0;       // files found by the scan
     bool cancelled = false;  // stopped before every file was tried
+    std::vector<int64_t> photo_ids;  // the photos added or found as duplicates, in no order
   };
   virtual Result<ImportReport> import_folder(
       const std::string& dir,
@@ -98,6 +100,9 @@ class Album {
   virtual Status analyze(int64_t id, const OwnerScope& scope = {}) = 0;
   // Queues descriptions for every photo without one; returns how many were queued.
   virtual Result<int64_t> analyze_missing(const OwnerScope& scope = {}) = 0;
+  // analyze --refresh: queues a new description (with the visible text) for
+  // every photo not in the trash, described or not; returns how many were queued.
+  virtual Result<int64_t> analyze_all() { return Status::Unimplemented("analyze_all"); }
 
   // Unavailable when no CLIP model is loaded. Only photos of opt.scope are found.
   virtual Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) = 0;
@@ -117,6 +122,69 @@ class Album {
   virtual std::string model_name() const = 0;
   // Name of the loaded sentence model ("" when none).
   virtual std::string text_model_name() const { return {}; }
+
+  // ---- organising (app/album_organise.cpp; docs/organise.md) ----
+  // The defaults answer Unimplemented so that test doubles need not implement them.
+  // Per user: each takes the scope it acts for (f.scope for the listing);
+  // the Store's organising section says what an owner, a contributor and a
+  // viewer of a shared album may do.
+  // A filtered listing (favourites, one album); trashed photos never appear.
+  virtual Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
+                                                 int64_t before_id = 0) {
+    return Status::Unimplemented("list_photos_filtered");
+  }
+  // Applies one action to every id in one transaction (BatchResult): ids of
+  // other users' photos are listed in not_found like missing ones. NotFound
+  // for an unknown album (add/remove_from_album).
+  virtual Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids,
+                                    int64_t album_id = 0, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("batch");
+  }
+  // The trash, most recently trashed first; photos leave it after 30 days.
+  virtual Result<PhotoPage> list_trash(int page, int per_page, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("list_trash");
+  }
+  // Empties the trash: its photos leave every listing now; their rows, files and
+  // vectors are removed by the background purge (which resumes after a restart).
+  virtual Result<int64_t> empty_trash(const OwnerScope& scope = {}) {
+    return Status::Unimplemented("empty_trash");
+  }
+
+  // The scope's own albums and those shared with it (AlbumInfo::role).
+  virtual Result<std::vector<AlbumInfo>> list_albums(const OwnerScope& scope = {}) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Result<AlbumInfo> create_album(const std::string& name, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Result<AlbumInfo> get_album(int64_t id, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("albums");
+  }
+  // Renames (name set) and/or sets the cover (cover_photo_id set: a photo of the album, 0 = automatic).
+  virtual Result<AlbumInfo> update_album(int64_t id, std::optional<std::string> name,
+                                         std::optional<int64_t> cover_photo_id, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Status delete_album(int64_t id, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("albums");
+  }
+  // Sharing an album with another user (owner only; Store::share_album).
+  virtual Status share_album(int64_t id, int64_t user_id, AlbumRole role, const OwnerScope& scope) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Status unshare_album(int64_t id, int64_t user_id, const OwnerScope& scope) {
+    return Status::Unimplemented("albums");
+  }
+  virtual Result<std::vector<AlbumShare>> album_shares(int64_t id, const OwnerScope& scope) {
+    return Status::Unimplemented("albums");
+  }
+
+  // Near-duplicate groups from the CLIP vectors: photos linked by a cosine
+  // similarity >= threshold (transitively), among the scope's own photos.
+  // Unavailable without a CLIP model.
+  virtual Result<std::vector<DuplicateGroup>> duplicates(float threshold, const OwnerScope& scope = {}) {
+    return Status::Unimplemented("duplicates");
+  }
   // How the CLIP / sentence model runs: "fp32", or the INT8 self-check's
   // summary (model/precision.h) when int8 was asked for; "" when none loaded.
   virtual std::string model_precision() const { return {}; }

@@ -54,6 +54,7 @@ void AlbumImpl::stop_workers() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  if (purge_thread_.joinable()) purge_thread_.join();
   if (runner_) runner_->stop();
 }
 
@@ -187,8 +188,10 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
         report.errors.emplace_back(path, r.status().to_string());
       } else if (r->duplicate) {
         ++report.duplicates;
+        report.photo_ids.push_back(r->id);
       } else {
         ++report.added;
+        report.photo_ids.push_back(r->id);
       }
       ++done;
       if (progress) progress(done, total, rel);
@@ -205,11 +208,15 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
   return report;
 }
 
-Result<PhotoInfo> AlbumImpl::photo_in_scope(int64_t id, const OwnerScope& scope) {
+Result<PhotoInfo> AlbumImpl::photo_in_scope(int64_t id, const OwnerScope& scope, bool shared_ok) {
   SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  if (scope.sees(p.owner_id)) return p;
+  if (shared_ok && scope.owner_id > 0) {
+    SA_ASSIGN_OR_RETURN(bool shared, store_->photo_in_visible_album(id, scope.owner_id));
+    if (shared) return p;
+  }
   // The same message as a missing photo's: nothing tells the two apart.
-  if (!scope.sees(p.owner_id)) return Status::NotFound("photo " + std::to_string(id) + " not found");
-  return p;
+  return Status::NotFound("photo " + std::to_string(id) + " not found");
 }
 
 Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page, int64_t before_id, const OwnerScope& scope) {
@@ -235,7 +242,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> AlbumImpl::folders(const Ow
 }
 
 Result<std::string> AlbumImpl::preview_path(int64_t id, const OwnerScope& scope) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope));
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   if (!is_sha256_hex(p.hash)) return Status::Internal("bad photo hash");
   const std::string path =
       (fs::path(cfg_.data_dir) / "previews" / p.hash.substr(0, 2) / (p.hash + ".jpg")).string();
@@ -254,17 +261,21 @@ Result<std::string> AlbumImpl::preview_path(int64_t id, const OwnerScope& scope)
   return path;
 }
 
-Result<PhotoInfo> AlbumImpl::get_photo(int64_t id, const OwnerScope& scope) { return photo_in_scope(id, scope); }
+// Viewing (details and files) also reaches the photos of albums shared with the
+// user; everything else (similar, analyze, delete, favourites) is the owner's.
+Result<PhotoInfo> AlbumImpl::get_photo(int64_t id, const OwnerScope& scope) {
+  return photo_in_scope(id, scope, /*shared_ok=*/true);
+}
 
 Result<std::string> AlbumImpl::thumbnail_path(int64_t id, const OwnerScope& scope) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope));
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   std::string path = ingest_->thumbnail_path(p);
   if (!file_exists(path)) return Status::NotFound("thumbnail of photo " + std::to_string(id) + " is missing");
   return path;
 }
 
 Result<std::string> AlbumImpl::original_path(int64_t id, const OwnerScope& scope) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope));
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   std::string path = ingest_->original_path(p);
   if (!file_exists(path)) return Status::NotFound("original of photo " + std::to_string(id) + " is missing");
   return path;
@@ -302,6 +313,21 @@ Status AlbumImpl::analyze(int64_t id, const OwnerScope& scope) {
 Result<int64_t> AlbumImpl::analyze_missing(const OwnerScope& scope) {
   if (!vlm_) return no_vlm();
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description(scope));
+  int64_t queued = 0;
+  for (int64_t id : ids) {
+    auto q = store_->enqueue_job(JobKind::kDescribe, id);
+    if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    SA_RETURN_IF_ERROR(q.status());
+    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
+    if (*q) ++queued;
+  }
+  runner_->notify();
+  return queued;
+}
+
+Result<int64_t> AlbumImpl::analyze_all() {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_not_trashed());
   int64_t queued = 0;
   for (int64_t id : ids) {
     auto q = store_->enqueue_job(JobKind::kDescribe, id);

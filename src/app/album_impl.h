@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <ctime>
 #include <optional>
@@ -50,6 +51,11 @@ struct AlbumDeps {
   // queues them again). A CLI process beside a server turns this off, or it
   // would take the server's queued jobs away from it.
   bool drop_unrunnable_jobs = true;
+  // The clock the trash reads (trashed_at, 30-day expiry); tests pass a fake.
+  std::function<std::chrono::system_clock::time_point()> clock;
+  // With workers: how often the background purge looks for expired trash, ms
+  // (0: only at open and after empty_trash(); tests call purge_trash()).
+  int trash_purge_ms = 3'600'000;
   // The vector indexes load (or rebuild) on a thread of their own after open
   // returns; searches meanwhile scan the store exactly (VectorSet::open). The
   // server does this, so a restart with 1M photos answers at once; the CLI and
@@ -94,6 +100,7 @@ class AlbumImpl final : public Album {
   Status delete_photo(int64_t id, const OwnerScope& scope = {}) override;
   Status analyze(int64_t id, const OwnerScope& scope = {}) override;
   Result<int64_t> analyze_missing(const OwnerScope& scope = {}) override;
+  Result<int64_t> analyze_all() override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
   Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& scope = {}) override;
   Settings settings() override;
@@ -106,6 +113,34 @@ class AlbumImpl final : public Album {
   std::string model_name() const override { return clip_name_; }
   std::string model_precision() const override;
   std::string text_model_precision() const override;
+
+  // Organising (album_organise.cpp).
+  Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
+                                         int64_t before_id = 0) override;
+  Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids,
+                            int64_t album_id = 0, const OwnerScope& scope = {}) override;
+  Result<PhotoPage> list_trash(int page, int per_page, const OwnerScope& scope = {}) override;
+  Result<int64_t> empty_trash(const OwnerScope& scope = {}) override;
+  Result<std::vector<AlbumInfo>> list_albums(const OwnerScope& scope = {}) override;
+  Result<AlbumInfo> create_album(const std::string& name, const OwnerScope& scope = {}) override;
+  Result<AlbumInfo> get_album(int64_t id, const OwnerScope& scope = {}) override;
+  Result<AlbumInfo> update_album(int64_t id, std::optional<std::string> name,
+                                 std::optional<int64_t> cover_photo_id, const OwnerScope& scope = {}) override;
+  Status delete_album(int64_t id, const OwnerScope& scope = {}) override;
+  Status share_album(int64_t id, int64_t user_id, AlbumRole role, const OwnerScope& scope) override;
+  Status unshare_album(int64_t id, int64_t user_id, const OwnerScope& scope) override;
+  Result<std::vector<AlbumShare>> album_shares(int64_t id, const OwnerScope& scope) override;
+  Result<std::vector<DuplicateGroup>> duplicates(float threshold, const OwnerScope& scope = {}) override;
+  // import --album NAME: the scope's album with that name (created if missing)
+  // gets `ids`, except photos in the trash. Returns the album.
+  Result<AlbumInfo> add_to_named_album(const std::string& name, std::span<const int64_t> ids,
+                                       const OwnerScope& scope = {});
+  // Deletes for good (rows, vectors, index entries, files) every photo whose
+  // time in the trash is over or that an emptied trash holds; returns how many.
+  // The background purge calls it; tests call it with a fake clock.
+  Result<int64_t> purge_trash();
+  // Photos stay restorable this long.
+  static constexpr std::chrono::hours kTrashRetention{24 * 30};
 
   // Beyond the Album interface (benchmarks, health, tests).
   // import_folder() that stops starting files once `cancel` is true (a signal
@@ -143,8 +178,9 @@ class AlbumImpl final : public Album {
   Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes, const OwnerScope& scope,
                                   std::optional<std::time_t> file_mtime = std::nullopt);
   // The photo if it is in `scope`; NotFound otherwise (another user's id is
-  // indistinguishable from a missing one).
-  Result<PhotoInfo> photo_in_scope(int64_t id, const OwnerScope& scope);
+  // indistinguishable from a missing one). shared_ok: also a photo in an album
+  // the user owns or that is shared with them (viewing it, nothing more).
+  Result<PhotoInfo> photo_in_scope(int64_t id, const OwnerScope& scope, bool shared_ok = false);
 
   Config cfg_;
   AlbumDeps deps_;
@@ -167,6 +203,11 @@ class AlbumImpl final : public Album {
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
   std::thread sync_thread_;
+  bool purge_wake_ = false;  // guarded by sync_stop_mu_
+  std::thread purge_thread_;
+
+  std::chrono::system_clock::time_point now() const;
+  void start_purge_thread();
 };
 
 Result<std::unique_ptr<AlbumImpl>> open_album(const Config& cfg, AlbumDeps deps = {});

@@ -207,6 +207,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
       }
     });
   }
+  if (deps_.start_workers) start_purge_thread();
   return Status::OK();
 }
 

@@ -243,7 +243,7 @@ int cmd_serve(const Config& cfg, const ServeArgs& a) {
 }
 
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
-               const std::string& user) {
+               const std::string& album_name, const std::string& user) {
   // Workers start once the job counts are noted: the embedding bar and the
   // failure count then cover exactly the jobs of this run and earlier leftovers.
   auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/false);
@@ -276,6 +276,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
     tried += r->added + r->duplicates + r->rejected;
     for (auto& e : r->errors) sum.errors.push_back(e);
     for (auto& e : r->skipped) sum.skipped.push_back(e);
+    sum.photo_ids.insert(sum.photo_ids.end(), r->photo_ids.begin(), r->photo_ids.end());
   }
   for (const auto& [path, reason] : sum.skipped) {
     std::fprintf(stderr, "skipped %s: %s\n", path.c_str(), reason.c_str());
@@ -287,6 +288,12 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
                      " duplicates, " + std::to_string(sum.rejected) + " rejected";
   if (!sum.skipped.empty()) line += ", " + std::to_string(sum.skipped.size()) + " skipped";
   std::printf("%s\n", line.c_str());
+  if (!album_name.empty() && !sum.photo_ids.empty()) {
+    auto a = (*album)->add_to_named_album(album_name, sum.photo_ids, *scope);
+    if (!a.ok()) return fail(a.status().with_context("album '" + album_name + "'"));
+    std::printf("album \"%s\" (id %lld) now holds %lld photo(s)\n", a->name.c_str(),
+                static_cast<long long>(a->id), static_cast<long long>(a->photo_count));
+  }
   std::fflush(stdout);
   if (g_stop) {
     return interrupted_exit("stopped after " + std::to_string(tried) + " of " + std::to_string(sum.total) +
@@ -334,7 +341,7 @@ int cmd_search(const Config& cfg, const SearchArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
 }
 
-int cmd_analyze(const Config& cfg, bool wait) {
+int cmd_analyze(const Config& cfg, bool wait, bool refresh) {
   // Workers start only to wait: --no-wait queues and returns, nothing is sent to the VLM.
   auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/true, /*workers=*/false);
   if (!album.ok()) return fail(album.status());
@@ -344,7 +351,8 @@ int cmd_analyze(const Config& cfg, bool wait) {
   }
   install_signal_handlers();
   const JobStats before = (*album)->job_stats();
-  auto n = (*album)->analyze_missing();
+  // --refresh: described photos too (to fill in the visible text of older descriptions).
+  auto n = refresh ? (*album)->analyze_all() : (*album)->analyze_missing();
   if (!n.ok()) return fail(n.status());
   std::printf("queued %lld photo(s) for description\n", static_cast<long long>(*n));
   std::fflush(stdout);

@@ -49,10 +49,11 @@ struct TokenArgs {
   int64_t id = 0;      // revoke
 };
 int cmd_token(const Config& cfg, const TokenArgs& a);
+// album_name: also put the imported photos (new and already present) in this album.
 // user: whose library the photos join (--user NAME); required when more than
 // one user exists, else the only user (or no owner without accounts).
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
-               const std::string& user = "");
+               const std::string& album_name = "", const std::string& user = "");
 
 struct SearchArgs {
   std::string query;
@@ -63,7 +64,8 @@ struct SearchArgs {
   std::string user;  // whose library (as import --user)
 };
 int cmd_search(const Config& cfg, const SearchArgs& a);
-int cmd_analyze(const Config& cfg, bool wait);
+// refresh: describe every photo again, not only those without a description.
+int cmd_analyze(const Config& cfg, bool wait, bool refresh = false);
 
 struct EvalArgs {
   std::string folder;

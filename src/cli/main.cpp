@@ -127,6 +127,8 @@ int run(int argc, char** argv) {
   im->add_option("--user", import_user,
                  "the user whose library the photos join (required when more than one user exists)");
   decode_flag(im, f);
+  std::string import_album;
+  im->add_option("--album", import_album, "also put the imported photos in this album (created if missing)");
   im->add_option("folders", folders, "folders to import")->required()->check(CLI::ExistingDirectory);
 
   auto* se = app.add_subcommand("search", "search photos by a Chinese (or any) description");
@@ -146,6 +148,8 @@ int run(int argc, char** argv) {
   vlm_flags(an, f);
   str_flag(an, "--text-model", f.text_model, "sentence model (dir or known name)");
   an->add_flag("--no-wait", no_wait, "queue only; do not wait");
+  bool refresh = false;
+  an->add_flag("--refresh", refresh, "describe already described photos again (fills in their visible text)");
 
   UserArgs user;
   auto* us = app.add_subcommand("user", "manage accounts: add, list, passwd, remove");
@@ -243,9 +247,9 @@ int run(int argc, char** argv) {
     token.action = tk_new->parsed() ? "create" : tk_list->parsed() ? "list" : "revoke";
     return cmd_token(*cfg, token);
   }
-  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_user);
+  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album, import_user);
   if (se->parsed()) return cmd_search(*cfg, search);
-  if (an->parsed()) return cmd_analyze(*cfg, !no_wait);
+  if (an->parsed()) return cmd_analyze(*cfg, !no_wait, refresh);
   if (evc->parsed()) return cmd_eval(*cfg, ev);
   if (ml->parsed()) return cmd_models_list(*cfg);
   if (mp->parsed()) return cmd_models_pull(*cfg, env, model_name, source);

@@ -376,7 +376,7 @@ void JobRunner::run_describe(const Job& job) {
     return;
   }
   if (!res.ok()) return fail(job, "VLM: " + res.status().to_string());
-  Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model);
+  Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model, res->text);
   if (st.code() == StatusCode::kNotFound) {
     check_write(d_.store->complete_job(job.id), "completing the job", job);
     return;

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "search/date_filter.h"
+#include "search/match_explain.h"
 #include "search/relevance.h"
 #include "store/keyword_score.h"
 
@@ -100,13 +102,37 @@ Result<std::vector<SearchHit>> Searcher::search(const std::string& query, const 
   return search_clip(q, opt);
 }
 
+Result<Searcher::PhotoSetFilter> Searcher::photo_set_filter(const SearchOptions& opt) const {
+  PhotoSetFilter f;
+  f.favorite_only = opt.favorite_only;
+  if (opt.album_id > 0) {
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->album_photo_ids(opt.album_id, opt.scope));
+    f.album = std::unordered_set<int64_t>(ids.begin(), ids.end());
+  }
+  return f;
+}
+
+bool Searcher::PhotoSetFilter::passes(const PhotoInfo& p) const {
+  if (favorite_only && !p.favorite) return false;
+  return !album || album->count(p.id) > 0;
+}
+
+Result<IdFilter> Searcher::candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const {
+  if (!set.album) return owner_filter(opt.scope);
+  auto in_album = std::make_shared<const std::unordered_set<int64_t>>(*set.album);
+  return IdFilter([in_album](int64_t id) { return in_album->count(id) > 0; });
+}
+
 Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
                                                      const SearchOptions& opt) const {
   const int need = opt.offset + opt.limit;
-  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() || !opt.date_to.empty() ||
-                         !opt.folder.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
+                         !opt.date_to.empty() || !opt.folder.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
-  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(opt.scope));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  // Within an album, its photos are the user's to see whoever owns them.
+  const bool any_owner = set_filter.album.has_value();
   std::vector<SearchHit> hits;
   while (true) {
     SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k, mine));
@@ -125,7 +151,9 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
     hits.clear();
     for (auto& p : photos) {
-      if (!opt.scope.sees(p.owner_id) || !passes_date_filter(p, opt)) continue;
+      if (!(any_owner || opt.scope.sees(p.owner_id)) || !passes_date_filter(p, opt) || !set_filter.passes(p)) {
+        continue;
+      }
       SearchHit h;
       h.clip_score = score[p.id];
       h.score = clip_relevance(h.clip_score, opt.calibration);
@@ -151,13 +179,15 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
   // that matches only photos ranked past the first pool found nothing). Not
   // for min_score: fused scores fall along the ranking, so photos further down
   // would not pass it.
-  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty();
+  SA_ASSIGN_OR_RETURN(PhotoSetFilter set_filter, photo_set_filter(opt));
+  const bool filtering = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty() ||
+                         set_filter.active();
   int pool = std::max(d_.hybrid_pool, need * 2);
   if (filtering) pool = std::max(pool, need * 4 + 50);
   const int64_t indexed = std::max<int64_t>(d_.clip_index->size(),
                                             d_.desc_index ? d_.desc_index->size() : 0);
   while (true) {
-    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, pool));
+    SA_ASSIGN_OR_RETURN(HybridPage page, hybrid_pass(query, q, opt, set_filter, pool));
     if (!filtering || static_cast<int>(page.hits.size()) >= need || pool >= indexed ||
         !page.pool_full) {
       if (static_cast<int>(page.hits.size()) <= opt.offset) return std::vector<SearchHit>{};
@@ -170,7 +200,8 @@ Result<std::vector<SearchHit>> Searcher::search_hybrid(const std::string& query,
 
 Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
                                                    const std::vector<float>& q,
-                                                   const SearchOptions& opt, int pool) const {
+                                                   const SearchOptions& opt,
+                                                   const PhotoSetFilter& set_filter, int pool) const {
   const int need = opt.offset + opt.limit;
   HybridPage out;
 
@@ -182,7 +213,8 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   auto note = [&](int64_t id) {
     if (seen.insert(id).second) order.push_back(id);
   };
-  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(opt.scope));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  const bool any_owner = set_filter.album.has_value();
   SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool, mine));
   out.pool_full = static_cast<int>(clip_res.size()) >= pool;
   for (const auto& r : clip_res) {
@@ -202,7 +234,8 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     }
   }
   std::unordered_map<int64_t, float> kw_s;  // the store's keyword score (the same scorer)
-  auto text_hits = d_.store->search_text(query, pool, opt.scope);
+  // In an album: every owner's keyword matches, then only the album's pass.
+  auto text_hits = d_.store->search_text(query, pool, any_owner ? OwnerScope{} : opt.scope);
   if (text_hits.ok()) {
     out.pool_full = out.pool_full || static_cast<int>(text_hits->size()) >= pool;
     for (const auto& t : *text_hits) {
@@ -214,7 +247,9 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   }
 
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(order));
-  std::erase_if(photos, [&](const PhotoInfo& p) { return !opt.scope.sees(p.owner_id); });
+  std::erase_if(photos, [&](const PhotoInfo& p) {
+    return any_owner ? !set_filter.passes(p) : !opt.scope.sees(p.owner_id);
+  });
   // The stored vectors of the candidates one source did not score, in one batch
   // per kind (a missing or unreadable one leaves that component unknown).
   auto stored = [&](const std::unordered_map<int64_t, float>& known, const char* kind)
@@ -279,7 +314,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     // calibrated relevance, on the same scale as CLIP mode's.
     const float relevance = hybrid_relevance(f.clip, f.desc, f.keyword, opt.calibration);
     if (opt.min_score && relevance < *opt.min_score) continue;
-    if (!passes_date_filter(p, opt)) continue;
+    if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
     if (static_cast<int>(out.hits.size()) >= need) break;
     SearchHit h;
     h.photo = p;
@@ -287,6 +322,10 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     h.clip_score = known_clip[f.id] ? f.clip : 0.0f;
     h.desc_score = f.desc;
     h.keyword_score = f.keyword;
+    MatchExplanation why = explain_match(query, p.keywords, p.description, p.photo_text);
+    h.matched_keywords = std::move(why.keywords);
+    h.matched_description = std::move(why.description);
+    h.matched_text = std::move(why.text);
     out.hits.push_back(std::move(h));
   }
   return out;

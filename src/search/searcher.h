@@ -13,6 +13,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -78,8 +80,21 @@ class Searcher {
     std::vector<SearchHit> hits;
     bool pool_full = false;
   };
+  // The favourite / album filters of SearchOptions (NotFound for an unknown album).
+  struct PhotoSetFilter {
+    bool favorite_only = false;
+    std::optional<std::unordered_set<int64_t>> album;
+    bool active() const { return favorite_only || album.has_value(); }
+    bool passes(const PhotoInfo& p) const;
+  };
+  Result<PhotoSetFilter> photo_set_filter(const SearchOptions& opt) const;
+  // The vector-index filter of a search: one album's photos, whoever owns them
+  // (?album=ID: an album of the user's or shared with them), else the user's
+  // own photos (owner_filter).
+  Result<IdFilter> candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const;
   Result<HybridPage> hybrid_pass(const std::string& query, const std::vector<float>& q,
-                                 const SearchOptions& opt, int pool) const;
+                                 const SearchOptions& opt, const PhotoSetFilter& set_filter,
+                                 int pool) const;
 
   // The sentence-model embedding of a query (hybrid mode); empty if it fails.
   std::vector<float> encode_description_query(const std::string& query) const;

@@ -4,7 +4,9 @@
 
 #include <iosfwd>
 #include <optional>
+#include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "store/types.h"
@@ -40,6 +42,8 @@ struct SearchOptions {
   ScoreCalibration calibration;
   SearchMode mode = SearchMode::kClip;
   std::string date_from, date_to;  // inclusive, "YYYY-MM-DD" prefix match on taken_at
+  bool favorite_only = false;
+  int64_t album_id = 0;  // > 0: only photos of this album (NotFound for an unknown album)
   std::string folder;              // "" or a folder: photos in it or below it
   // Whose photos may be found (per-user libraries): applied inside the vector
   // index before its top k and in the keyword query, so another user's photo
@@ -53,6 +57,14 @@ struct SearchHit {
   float clip_score = 0;     // cosine, text->image
   std::optional<float> desc_score;     // cosine, query->description (hybrid)
   std::optional<float> keyword_score;  // FTS5 match strength in [0,1] (hybrid)
+  // Hybrid: what the query hit (search/match_explain.h); empty otherwise.
+  std::vector<std::string> matched_keywords, matched_description, matched_text;
+};
+
+// A group of near-duplicate photos (GET /api/duplicates).
+struct DuplicateGroup {
+  std::vector<PhotoInfo> photos;  // the photo to keep first, then the others
+  float min_similarity = 1.0f;    // weakest linked pair's cosine in the group
 };
 
 }  // namespace sa

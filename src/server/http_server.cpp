@@ -164,11 +164,15 @@ Status HttpServer::start() {
     }
     const bool is_api = req.path.rfind("/api/", 0) == 0;
     // JSON routes take JSON only (a form or text/plain body is what another
-    // site's page can send without asking); the upload is multipart.
+    // site's page can send without asking); the upload is multipart, and the
+    // ZIP download (which changes nothing) also takes the page's form post for
+    // selections too long for a URL. Cross-site posts stop at the Origin check.
+    const bool form_download = req.method == "POST" && req.path == "/api/photos/download" &&
+        req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
     const bool has_body = req.has_header("Transfer-Encoding") ||
                           req.get_header_value<uint64_t>("Content-Length") > 0;
     if (is_api && has_body_method && has_body && !(req.method == "POST" && req.path == "/api/photos") &&
-        m.router.has_route(req.method, req.path) &&
+        !form_download && m.router.has_route(req.method, req.path) &&
         req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
       send_error_code(res, 415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)");
       return httplib::Server::HandlerResponse::Handled;
@@ -237,6 +241,9 @@ Status HttpServer::start() {
   register_auth_routes(m.router, m.ctx);
   register_settings_routes(m.router, m.ctx);
   register_search_routes(m.router, m.ctx);
+  register_download_routes(m.router, m.ctx);  // before /api/photos/{id}: "download" is no id
+  register_organise_routes(m.router, m.ctx);
+  register_sharing_routes(m.router, m.ctx);
   register_photo_routes(m.router, m.ctx);
   register_static_routes(m.router, m.ctx);
 

@@ -24,6 +24,9 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"vlm_error", p.vlm_error},
       {"vlm_model", p.vlm_model},
       {"described_at", p.described_at},
+      {"favorite", p.favorite},
+      {"text", p.photo_text},
+      {"trashed_at", p.trashed_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.trashed_at)},
       {"thumbnail_url", "/api/photos/" + std::to_string(p.id) + "/thumbnail"},
       {"original_url", "/api/photos/" + std::to_string(p.id) + "/original"},
       {"preview_url", "/api/photos/" + std::to_string(p.id) + "/preview"},
@@ -39,6 +42,11 @@ nlohmann::json hit_json(const SearchHit& h) {
   j["clip_score"] = h.clip_score;
   j["desc_score"] = h.desc_score ? nlohmann::json(*h.desc_score) : nlohmann::json(nullptr);
   j["keyword_score"] = h.keyword_score ? nlohmann::json(*h.keyword_score) : nlohmann::json(nullptr);
+  if (h.desc_score || h.keyword_score) {  // hybrid: why it matched
+    j["matched"] = {{"keywords", h.matched_keywords},
+                    {"description", h.matched_description},
+                    {"text", h.matched_text}};
+  }
   return j;
 }
 

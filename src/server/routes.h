@@ -16,6 +16,7 @@
 #include "server/http_server.h"
 #include "server/json_codec.h"
 #include "server/router.h"
+#include "search/duplicates.h"  // kDefaultDuplicateThreshold
 #include "server/security.h"
 
 namespace sa {
@@ -51,6 +52,17 @@ inline constexpr int64_t kNobodyOwner = -1;
 // The photo id captured by the route's first regex group; NotFound when it does not fit.
 Result<int64_t> id_param(const httplib::Request& req);
 
+// ?favorite=1 / ?album=ID (routes_organise.cpp).
+Result<PhotoFilter> photo_filter_params(const httplib::Request& req);
+// An album as JSON (routes_organise.cpp): id, name, role, owner, cover, counts, dates.
+nlohmann::json album_json(const AlbumInfo& a);
+// The album if the request's user owns it; otherwise answers (404 when they
+// cannot see it, 403 when it is shared with them) and returns an error.
+Result<AlbumInfo> owned_album_or_403(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+                                     int64_t id);
+
+void register_organise_routes(Router& srv, RouteContext& ctx);
+void register_download_routes(Router& srv, RouteContext& ctx);
 // The body of a JSON request as an object. InvalidArgument unless the body is a
 // JSON object (the pre-routing guard has already answered 415 for a body that
 // is not application/json).
@@ -61,5 +73,6 @@ void register_photo_routes(Router& srv, RouteContext& ctx);
 void register_search_routes(Router& srv, RouteContext& ctx);
 void register_settings_routes(Router& srv, RouteContext& ctx);
 void register_static_routes(Router& srv, RouteContext& ctx);
+void register_sharing_routes(Router& srv, RouteContext& ctx);
 
 }  // namespace sa

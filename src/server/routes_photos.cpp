@@ -178,7 +178,10 @@ void list_timeline(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   if (q.cursor.empty()) q.offset = static_cast<int>((*page - 1) * *limit);
   q.date_from = req.has_param("date_from") ? req.get_param_value("date_from") : "";
   q.date_to = req.has_param("date_to") ? req.get_param_value("date_to") : "";
-  q.scope = scope_of(ctx, req);
+  auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
+  if (!filter.ok()) return send_error(res, filter.status());
+  q.filter = *filter;
+  q.filter.scope = scope_of(ctx, req);
   auto r = ctx.album.query_photos(q);
   if (!r.ok()) return send_error(res, r.status());
   nlohmann::json items = nlohmann::json::array();
@@ -212,8 +215,14 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     // before=ID: the photos older than ID (a cursor for infinite scroll).
     auto before = int_param(req, "before", 0, 1, std::numeric_limits<int64_t>::max());
     if (!before.ok()) return send_error(res, before.status());
-    auto r = ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before,
-                                   scope_of(ctx, req));
+    auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
+    if (!filter.ok()) return send_error(res, filter.status());
+    filter->scope = scope_of(ctx, req);
+    auto r = filter->favorite_only || filter->album_id > 0
+                 ? ctx.album.list_photos_filtered(*filter, static_cast<int>(*page),
+                                                  static_cast<int>(*per_page), *before)
+                 : ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before,
+                                         filter->scope);
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& p : r->items) items.push_back(photo_json(p));
@@ -310,9 +319,20 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                      httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.delete_photo(*id, scope_of(ctx, req));
-    if (!s.ok()) return send_error(res, s);
-    send_json(res, {{"deleted", *id}});
+    // To the trash (restorable for 30 days) unless ?permanent=1.
+    auto permanent = int_param(req, "permanent", 0, 0, 1);
+    if (!permanent.ok()) return send_error(res, permanent.status());
+    const OwnerScope scope = scope_of(ctx, req);
+    if (*permanent == 1) {
+      Status s = ctx.album.delete_photo(*id, scope);
+      if (!s.ok()) return send_error(res, s);
+      return send_json(res, {{"deleted", *id}, {"trashed", false}});
+    }
+    const std::vector<int64_t> ids = {*id};
+    auto r = ctx.album.batch(BatchAction::kTrash, ids, 0, scope);
+    if (!r.ok()) return send_error(res, r.status());
+    if (!r->not_found.empty()) return send_error(res, Status::NotFound("no photo with id " + std::to_string(*id)));
+    send_json(res, {{"deleted", *id}, {"trashed", true}});
   }));
 
   srv.Post(R"(/api/photos/([^/]+)/analyze)", guarded([&ctx](const httplib::Request& req,

@@ -57,6 +57,9 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
   o.date_from = trimmed_param(req, "date_from");
   o.date_to = trimmed_param(req, "date_to");
   SA_RETURN_IF_ERROR(check_date_range(o.date_from, o.date_to));
+  SA_ASSIGN_OR_RETURN(PhotoFilter f, photo_filter_params(req));  // ?favorite=1, ?album=ID
+  o.favorite_only = f.favorite_only;
+  o.album_id = f.album_id;
   o.scope = scope_of(ctx, req);
   return o;
 }

@@ -32,6 +32,8 @@ std::string keyword_text(const PhotoInfo& p) {
   t += p.filename;
   t += kFieldSep;
   t += p.folder;
+  t += kFieldSep;
+  t += p.photo_text;
   return t;
 }
 

@@ -11,8 +11,8 @@
 
 namespace sa {
 
-// The text a query is matched against: description, each keyword, file name and
-// folder, joined by a separator that is not whitespace (a phrase never matches
+// The text a query is matched against: description, each keyword, file name,
+// folder and the visible text in the photo, joined by a separator that is not whitespace (a phrase never matches
 // across two fields).
 std::string keyword_text(const PhotoInfo& p);
 

@@ -10,10 +10,10 @@ namespace sa {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
-    "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "taken_at_source, owner_id";
+// " AND owner_id = N" for a user's scope, "" for everyone's.
+std::string owner_clause(const OwnerScope& scope) {
+  return scope.everyone() ? std::string() : " AND owner_id = " + std::to_string(scope.owner_id);
+}
 
 bool parse_id(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
@@ -60,24 +60,33 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   // Date range: inclusive prefixes. '~' sorts after every character a taken_at
   // holds (digits, '-', ':', 'T', '+', 'Z'), so taken_at < date_to || '~' keeps
   // everything that starts with date_to; both bounds can use the index.
-  std::string where = "1";
-  if (!q.scope.everyone()) where += " AND owner_id = " + std::to_string(q.scope.owner_id);
+  // Never the trash; favourites / one album when asked.
+  std::string where = "trashed_at IS NULL" + owner_clause(q.filter.scope);
   if (!q.date_from.empty()) where += " AND taken_at >= ?1";
   if (!q.date_to.empty()) where += " AND taken_at < ?2";
+  if (q.filter.favorite_only) where += " AND favorite = 1";
+  if (q.filter.album_id > 0) where += " AND id IN (SELECT photo_id FROM album_photos WHERE album_id = ?7)";
   const std::string to_bound = q.date_to + "~";
   auto bind_dates = [&](Stmt& st) {
     if (!q.date_from.empty()) st.bind(1, q.date_from);
     if (!q.date_to.empty()) st.bind(2, to_bound);
+    if (q.filter.album_id > 0) st.bind(7, q.filter.album_id);
   };
 
   std::lock_guard lock(mu_);
+  if (q.filter.album_id > 0) {
+    SA_ASSIGN_OR_RETURN(Stmt a, db_.prepare("SELECT 1 FROM albums WHERE id = ?"));
+    a.bind(1, q.filter.album_id);
+    SA_ASSIGN_OR_RETURN(bool found, a.step());
+    if (!found) return Status::NotFound("album " + std::to_string(q.filter.album_id) + " not found");
+  }
   SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos WHERE " + where));
   bind_dates(c);
   SA_ASSIGN_OR_RETURN(bool crow, c.step());
   out.total = crow ? c.column_int64(0) : 0;
 
   const bool newer = q.newer && !q.cursor.empty();
-  std::string sql = std::string("SELECT ") + kColumns + " FROM photos WHERE " + where;
+  std::string sql = std::string("SELECT ") + store_internal::kPhotoColumns + " FROM photos WHERE " + where;
   if (!q.cursor.empty()) {
     const char* cmp = newer ? ">" : "<";
     sql += by_taken ? std::string(" AND (taken_at, id) ") + cmp + " (?3, ?4)"
@@ -111,15 +120,11 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   return out;
 }
 
-// " AND owner_id = N" for a user's scope, "" for everyone's.
-static std::string owner_clause(const OwnerScope& scope) {
-  return scope.everyone() ? std::string() : " AND owner_id = " + std::to_string(scope.owner_id);
-}
-
 Result<std::vector<MonthCount>> Store::timeline(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos WHERE taken_at != ''" + owner_clause(scope) +
+      "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos "
+      "WHERE taken_at != '' AND trashed_at IS NULL" + owner_clause(scope) +
       " GROUP BY m ORDER BY m DESC"));
   std::vector<MonthCount> out;
   while (true) {
@@ -133,7 +138,7 @@ Result<std::vector<MonthCount>> Store::timeline(const OwnerScope& scope) {
 Result<std::vector<std::pair<std::string, int64_t>>> Store::folders(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT folder, count(*) FROM photos WHERE folder != ''" + owner_clause(scope) +
+      "SELECT folder, count(*) FROM photos WHERE folder != '' AND trashed_at IS NULL" + owner_clause(scope) +
       " GROUP BY folder ORDER BY folder"));
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {

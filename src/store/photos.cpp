@@ -11,14 +11,14 @@ namespace sa {
 
 using store_internal::kNowSql;
 
-namespace {
+namespace store_internal {
 
-constexpr const char* kPhotoColumns =
+const char* const kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
     "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "taken_at_source, owner_id";
+    "taken_at_source, favorite, coalesce(trashed_at, ''), photo_text, owner_id";
 
-std::vector<std::string> parse_keywords(const std::string& text) {
+static std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
   // Written by us as a JSON array of strings; anything else (hand-edited rows)
   // degrades to no keywords rather than an error.
@@ -55,16 +55,21 @@ PhotoInfo read_photo(const Stmt& st) {
   p.described_at = st.column_text(19);
   p.vlm_error = st.column_text(20);
   p.taken_at_source = st.column_text(21);
-  p.owner_id = st.column_int64(22);  // NULL reads as 0
+  p.favorite = st.column_int64(22) != 0;
+  p.trashed_at = st.column_text(23);
+  p.photo_text = st.column_text(24);
+  p.owner_id = st.column_int64(25);  // NULL reads as 0
   return p;
 }
 
-}  // namespace
+}  // namespace store_internal
 
-PhotoInfo read_photo_row(const Stmt& st) { return read_photo(st); }
+PhotoInfo read_photo_row(const Stmt& st) { return store_internal::read_photo(st); }
 
 namespace {
 
+using store_internal::kPhotoColumns;
+using store_internal::read_photo;
 std::string keywords_json(const std::vector<std::string>& keywords) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& k : keywords) j.push_back(k);
@@ -192,12 +197,13 @@ Result<bool> Store::has_photos_not_of(int64_t owner_id) {
   return row && st.column_int64(0) != 0;
 }
 
-Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
+Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids, bool include_trashed) {
   std::lock_guard lock(mu_);
   std::vector<PhotoInfo> out;
   out.reserve(ids.size());
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
-                                           " FROM photos WHERE id = ?"));
+                                           " FROM photos WHERE id = ?" +
+                                           (include_trashed ? "" : " AND trashed_at IS NULL")));
   for (int64_t id : ids) {
     st.reset();
     st.bind(1, id);
@@ -208,26 +214,9 @@ Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids) {
 }
 
 Result<PhotoPage> Store::list_photos(int page, int per_page, int64_t before_id, const OwnerScope& scope) {
-  PhotoPage out;
-  out.page = before_id > 0 ? 1 : std::max(page, 1);
-  out.per_page = std::clamp(per_page, 1, 1000);
-  const std::string mine = owner_clause(scope);
-  std::lock_guard lock(mu_);
-  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos WHERE 1" + mine));
-  SA_ASSIGN_OR_RETURN(bool crow, c.step());
-  out.total = crow ? c.column_int64(0) : 0;
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string("SELECT ") + kPhotoColumns +
-                                           " FROM photos WHERE id < ?" + mine +
-                                           " ORDER BY id DESC LIMIT ? OFFSET ?"));
-  st.bind(1, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
-  st.bind(2, static_cast<int64_t>(out.per_page));
-  st.bind(3, static_cast<int64_t>(out.page - 1) * out.per_page);
-  while (true) {
-    SA_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    out.items.push_back(read_photo(st));
-  }
-  return out;
+  PhotoFilter f;
+  f.scope = scope;
+  return list_photos_filtered(f, page, per_page, before_id);
 }
 
 Result<int64_t> Store::count_photos(const OwnerScope& scope) {
@@ -276,12 +265,22 @@ Status Store::set_vlm_status(int64_t id, VlmStatus vlm_status, std::string_view 
 }
 
 Status Store::set_description(int64_t id, std::string_view description,
-                              const std::vector<std::string>& keywords, std::string_view vlm_model) {
+                              const std::vector<std::string>& keywords, std::string_view vlm_model,
+                              std::string_view photo_text) {
   std::lock_guard lock(mu_);
+  // photo_text comes with migration 5; a database opened with migrate_up_to
+  // below it (migration tests) has no such column.
+  SA_ASSIGN_OR_RETURN(Stmt col, db_.prepare(
+      "SELECT count(*) FROM pragma_table_info('photos') WHERE name = 'photo_text'"));
+  SA_ASSIGN_OR_RETURN(bool crow, col.step());
+  const bool has_text = crow && col.column_int64(0) > 0;
+  col = Stmt();
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "UPDATE photos SET description = ?, keywords = ?, vlm_model = ?, vlm_status = 'done', "
-      "vlm_error = '', described_at = ") + kNowSql + " WHERE id = ?"));
-  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(4, id);
+      "vlm_error = '', ") + (has_text ? "photo_text = ?4, " : "") + "described_at = " + kNowSql +
+      " WHERE id = ?5"));
+  st.bind(1, description).bind(2, keywords_json(keywords)).bind(3, vlm_model).bind(5, id);
+  if (has_text) st.bind(4, photo_text);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return Status::OK();
@@ -294,6 +293,13 @@ Result<std::string> Store::vlm_error(int64_t id) {
   SA_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return Status::NotFound("photo " + std::to_string(id) + " not found");
   return st.column_text(0);
+}
+
+Result<std::vector<int64_t>> Store::photo_ids_not_trashed(const OwnerScope& scope) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE trashed_at IS NULL" +
+                                           owner_clause(scope) + " ORDER BY id"));
+  return store_internal::column_ids(st);
 }
 
 Result<std::vector<int64_t>> Store::photo_ids_without_description(const OwnerScope& scope) {

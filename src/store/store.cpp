@@ -245,10 +245,88 @@ UPDATE photos SET taken_at_source = 'exif' WHERE taken_at != '';
 UPDATE photos SET taken_at = added_at, taken_at_source = 'upload' WHERE taken_at = '';
 CREATE INDEX photos_taken_id ON photos(taken_at, id);
 )sql"},
+    // Organising (issue 14): trash, favourites, albums, and the visible text of
+    // a photo (read by the VLM) beside its description, indexed for search.
+    // trashed_at NULL = not in the trash; a photo trashed at or before
+    // now - 30 days (or at Store::kTrashEmptiedAt, after "empty the trash") is
+    // purged with its files and vectors by the album's background purge.
+    {5, R"sql(
+ALTER TABLE photos ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE photos ADD COLUMN trashed_at TEXT;
+ALTER TABLE photos ADD COLUMN photo_text TEXT NOT NULL DEFAULT '';
+CREATE INDEX photos_trashed_at ON photos(trashed_at) WHERE trashed_at IS NOT NULL;
+CREATE INDEX photos_favorite ON photos(id) WHERE favorite = 1;
+
+CREATE TABLE albums(
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  name           TEXT NOT NULL,
+  cover_photo_id INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL
+);
+CREATE TABLE album_photos(
+  album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+  photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+  added_at TEXT NOT NULL,
+  PRIMARY KEY(album_id, photo_id)
+);
+CREATE INDEX album_photos_photo ON album_photos(photo_id);
+
+-- The FTS table gains the photo's visible text (photo_text).
+DROP TRIGGER IF EXISTS photos_fts_ai;
+DROP TRIGGER IF EXISTS photos_fts_au;
+DROP TRIGGER IF EXISTS photos_fts_ad;
+DROP TABLE photos_fts;
+CREATE VIRTUAL TABLE photos_fts USING fts5(
+  filename, folder, description, keywords, photo_text, tokenize = 'trigram');
+INSERT INTO photos_fts(rowid, filename, folder, description, keywords, photo_text)
+  SELECT id, filename, folder, description,
+         CASE WHEN json_valid(keywords)
+              THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(keywords))
+              ELSE keywords END,
+         photo_text
+  FROM photos;
+CREATE TRIGGER photos_fts_ai AFTER INSERT ON photos BEGIN
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords, photo_text)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END, new.photo_text);
+END;
+CREATE TRIGGER photos_fts_au AFTER UPDATE OF filename, folder, description, keywords, photo_text
+ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+  INSERT INTO photos_fts(rowid, filename, folder, description, keywords, photo_text)
+  VALUES (new.id, new.filename, new.folder, new.description,
+          CASE WHEN json_valid(new.keywords)
+               THEN (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+               ELSE new.keywords END, new.photo_text);
+END;
+CREATE TRIGGER photos_fts_ad AFTER DELETE ON photos BEGIN
+  DELETE FROM photos_fts WHERE rowid = old.id;
+END;
+)sql"},
     // Per-user libraries (issue 12): the same bytes uploaded by two users are
     // two photos. UNIQUE(hash) becomes a unique index on (hash, owner); the
     // table rebuild is in owner_migration.cpp.
     {7, "", true, &store_internal::unique_hash_per_owner},
+    // Per-user albums and sharing (issues 12 + 14): every album has an owner
+    // (albums from before: the first admin, else adopted with the photos when
+    // the first admin is created), and may be shared with other users as viewer
+    // or contributor. A contributor's photos in it stay theirs (photos.owner_id).
+    {8, R"sql(
+ALTER TABLE albums ADD COLUMN owner_id INTEGER REFERENCES users(id);
+UPDATE albums SET owner_id = (SELECT min(id) FROM users WHERE admin = 1);
+CREATE INDEX albums_owner ON albums(owner_id, id);
+CREATE TABLE album_shares(
+  album_id   INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role       TEXT NOT NULL CHECK(role IN ('viewer', 'contributor')),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(album_id, user_id)
+);
+CREATE INDEX album_shares_user ON album_shares(user_id, album_id);
+)sql"},
 };
 
 // The highest version above. Versions need not be contiguous while features are

@@ -122,12 +122,15 @@ class Store {
   // Whether any photo belongs to someone other than owner_id (NULL counts as
   // other): when none does, a search for that owner needs no filter.
   Result<bool> has_photos_not_of(int64_t owner_id);
-  // The photos among `ids` that exist, in the order of `ids`.
-  Result<std::vector<PhotoInfo>> get_photos(std::span<const int64_t> ids);
+  // The photos among `ids` that exist, in the order of `ids`. Photos in the
+  // trash are left out unless include_trashed (search and similar hydrate
+  // their hits here, so a trashed photo leaves them at once).
+  Result<std::vector<PhotoInfo>> get_photos(std::span<const int64_t> ids, bool include_trashed = false);
   // Newest first (by id, i.e. insertion order); page is 1-based. per_page is
   // clamped to [1, 1000]; a page past the end gives an empty items list.
   // before_id > 0: the per_page newest photos with id < before_id instead of a
   // page (a cursor: deletes and uploads in between shift nothing; page is 1).
+  // Photos in the trash are not listed (nor counted in total).
   Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
                                 const OwnerScope& scope = {});
   Result<int64_t> count_photos(const OwnerScope& scope = {});
@@ -154,12 +157,16 @@ class Store {
   Status set_vlm_status(int64_t id, VlmStatus vlm_status, std::string_view error = "");
   // Stores a VLM result: description, keywords (JSON array), vlm_model,
   // described_at = now, vlm_status = kDone, vlm_error cleared. FTS follows.
+  // photo_text: the visible text the VLM read ("" if none); indexed in FTS too.
   Status set_description(int64_t id, std::string_view description,
-                         const std::vector<std::string>& keywords, std::string_view vlm_model);
+                         const std::vector<std::string>& keywords, std::string_view vlm_model,
+                         std::string_view photo_text = "");
   // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
   // Ids of photos with vlm_status kNone or kFailed (candidates for analyze_missing).
   Result<std::vector<int64_t>> photo_ids_without_description(const OwnerScope& scope = {});
+  // Ids of every photo not in the trash, ascending (analyze --refresh).
+  Result<std::vector<int64_t>> photo_ids_not_trashed(const OwnerScope& scope = {});
 
   // ---- vectors (vectors.cpp) ----
   // Inserts or replaces the vector of (photo_id, kind). kind: "clip" | "desc".
@@ -232,6 +239,60 @@ class Store {
   // Keys "auto_analyze", "enhanced_search" (defaults false).
   Settings settings();
   Status set_settings(const Settings& s);
+
+  // ---- organising (organise.cpp): trash, favourites, albums, sharing ----
+  // Per-user (issue 12): every method takes the OwnerScope it acts for; an
+  // album or photo outside it is NotFound, as if it did not exist.
+  // list_photos() narrowed by `f`; photos in the trash are never listed.
+  // f.album_id: every photo of that album (whoever owns it) for a scope that
+  // may see the album; otherwise only f.scope's own photos.
+  Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
+                                         int64_t before_id = 0);
+  // One transaction (Album::batch). `now` is stored as trashed_at; a photo
+  // trashed at or before `trash_cutoff` has expired and can no longer be
+  // restored. NotFound for an unknown album (album actions).
+  Result<BatchResult> apply_batch(BatchAction action, std::span<const int64_t> ids,
+                                  int64_t album_id, std::string_view now,
+                                  std::string_view trash_cutoff, const OwnerScope& scope = {});
+  // Photos trashed after `cutoff` (not expired), most recently trashed first.
+  Result<PhotoPage> list_trash(std::string_view cutoff, int page, int per_page,
+                               const OwnerScope& scope = {});
+  // Marks every photo in the trash as expired (trashed_at = kTrashEmptiedAt);
+  // returns how many. The purge then removes them.
+  Result<int64_t> expire_all_trash(const OwnerScope& scope = {});
+  // Photos trashed at or before `cutoff`, ascending (what the purge removes).
+  Result<std::vector<int64_t>> trash_expired_ids(std::string_view cutoff);
+  // Every photo in the trash (expired or not), ascending.
+  Result<std::vector<int64_t>> trashed_photo_ids();
+  static constexpr const char* kTrashEmptiedAt = "1970-01-01T00:00:00Z";
+
+  // Albums. InvalidArgument for an empty name (after trimming) or one over 200
+  // bytes; NotFound for an unknown album id or one the scope may not see.
+  // The scope's own albums and those shared with it, newest first.
+  Result<std::vector<AlbumInfo>> list_albums(const OwnerScope& scope = {});
+  // Owned by scope.owner_id (none for 0).
+  Result<AlbumInfo> create_album(std::string_view name, const OwnerScope& scope = {});
+  // The scope's oldest album with exactly this name, created if there is none.
+  Result<AlbumInfo> find_or_create_album(std::string_view name, const OwnerScope& scope = {});
+  Result<AlbumInfo> get_album(int64_t id, const OwnerScope& scope = {});
+  // Owner only. cover_photo_id: 0 = automatic (newest photo); otherwise
+  // InvalidArgument unless that photo is in the album and not in the trash.
+  Result<AlbumInfo> update_album(int64_t id, const std::optional<std::string>& name,
+                                 std::optional<int64_t> cover_photo_id, const OwnerScope& scope = {});
+  Status delete_album(int64_t id, const OwnerScope& scope = {});  // owner only
+  // Ids of the album's photos that are not in the trash, ascending (any owner's).
+  Result<std::vector<int64_t>> album_photo_ids(int64_t album_id, const OwnerScope& scope = {});
+
+  // Sharing (owner only, else NotFound): share with a user as kViewer or
+  // kContributor (again: changes the role); InvalidArgument for kOwner or the
+  // owner themself, NotFound for an unknown user.
+  Status share_album(int64_t album_id, int64_t user_id, AlbumRole role, const OwnerScope& scope);
+  // Ends a share: the owner ends anyone's, a recipient their own (leaving).
+  Status unshare_album(int64_t album_id, int64_t user_id, const OwnerScope& scope);
+  Result<std::vector<AlbumShare>> album_shares(int64_t album_id, const OwnerScope& scope);
+  // Whether the photo (not in the trash) is in an album that user owns or that
+  // is shared with them: such a photo may be viewed by them, nothing more.
+  Result<bool> photo_in_visible_album(int64_t photo_id, int64_t user_id);
 
   // ---- text search (text_search.cpp) ----
   // Finds photos whose filename, folder, description or keywords contain every

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/types.h"
 #include "core/status.h"
 #include "store/db.h"
 #include "store/types.h"
@@ -31,6 +32,9 @@ Result<bool> insert_job(Db& db, JobKind kind, int64_t photo_id);
 // Schema migration 7 (owner_migration.cpp): photos.hash unique per owner.
 // Runs inside the migration's transaction with foreign keys off.
 Status unique_hash_per_owner(Db& db);
+// The photos columns read_photo() expects, in order (photos.cpp).
+extern const char* const kPhotoColumns;
+PhotoInfo read_photo(const Stmt& st);
 
 // Steps st to the end, collecting column 0 of every row as an id.
 inline Result<std::vector<int64_t>> column_ids(Stmt& st) {

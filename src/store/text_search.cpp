@@ -1,4 +1,5 @@
-// Store: keyword / full-text search over filename, folder, description, keywords.
+// Store: keyword / full-text search over filename, folder, description, keywords
+// and the visible text in the photo (photo_text).
 //
 // Two query paths with one scoring rule (store.h, TextHit):
 //  - every term has 3+ characters: FTS5 MATCH on the trigram index;
@@ -85,7 +86,7 @@ std::string like_pattern(std::string_view term) {
 // their quoting, not a keyword.
 bool every_term_occurs(const PhotoInfo& c, const std::vector<std::string>& terms_lower) {
   std::vector<std::string> fields = {ascii_lower(c.filename), ascii_lower(c.folder),
-                                     ascii_lower(c.description)};
+                                     ascii_lower(c.description), ascii_lower(c.photo_text)};
   for (const auto& k : c.keywords) fields.push_back(ascii_lower(k));
   for (const auto& t : terms_lower) {
     bool found = false;
@@ -115,21 +116,21 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
       : std::string(use_fts ? " AND p.owner_id = " : " AND owner_id = ") + std::to_string(scope.owner_id);
   if (use_fts) {
     // Column weights follow the re-scoring order: keywords > description > names.
-    sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords FROM photos_fts f "
-          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1" + mine +
-          " ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0) LIMIT ?2";
+    sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords, p.photo_text FROM photos_fts f "
+          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 AND p.trashed_at IS NULL" + mine +
+          " ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0, 0.6) LIMIT ?2";
   } else {
     // Scans photos itself (cheaper than a scan of the FTS table), newest first,
     // stopping at the limit. keywords is JSON text here; a substring match on
     // it is a substring match on some keyword for any term without '"' or '\'.
-    sql = "SELECT id, filename, folder, description, keywords FROM photos WHERE ";
+    sql = "SELECT id, filename, folder, description, keywords, photo_text FROM photos "
+          "WHERE trashed_at IS NULL";
     for (size_t i = 0; i < terms.size(); ++i) {
       std::string p = "?";
       p += std::to_string(i + 2);
       p += " ESCAPE '\\'";
-      if (i) sql += " AND ";
-      sql += "(filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
-             " OR keywords LIKE " + p + ")";
+      sql += " AND (filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
+             " OR keywords LIKE " + p + " OR photo_text LIKE " + p + ")";
     }
     sql += mine + " ORDER BY id DESC LIMIT ?1";
   }
@@ -157,6 +158,7 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
       c.filename = st.column_text(1);
       c.folder = st.column_text(2);
       c.description = st.column_text(3);
+      c.photo_text = st.column_text(5);
       nlohmann::json j = nlohmann::json::parse(st.column_text(4), nullptr, false);
       if (j.is_array())
         for (const auto& k : j)

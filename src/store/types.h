@@ -78,6 +78,9 @@ struct PhotoInfo {
   VlmStatus vlm_status = VlmStatus::kNone;
   std::string vlm_error;     // why the last description failed ("" unless vlm_status is kFailed)
   std::string vlm_model, described_at;
+  bool favorite = false;     // a heart (PATCH /api/photos/{id} {"favorite":true})
+  std::string trashed_at;    // ISO 8601 UTC when moved to the trash; "" when not in it
+  std::string photo_text;    // visible text in the photo (signs, menus, documents), from the VLM
 };
 
 struct PhotoPage {
@@ -86,6 +89,13 @@ struct PhotoPage {
   std::vector<PhotoInfo> items;
   // query_photos(): pass back as PhotoQuery::cursor for the next page; "" at the end.
   std::string next_cursor;
+};
+
+// Which photos a listing shows (besides "not in the trash", always).
+struct PhotoFilter {
+  bool favorite_only = false;
+  int64_t album_id = 0;  // > 0: only the photos of this album
+  OwnerScope scope;      // whose photos
 };
 
 // One page of the photo list for the timeline (Album::query_photos).
@@ -102,13 +112,52 @@ struct PhotoQuery {
   int limit = 50;              // 1..1000
   // Inclusive "YYYY", "YYYY-MM" or "YYYY-MM-DD" prefixes of taken_at (search/date_filter.h).
   std::string date_from, date_to;
-  OwnerScope scope;            // whose photos
+  PhotoFilter filter;          // whose; favourites / one album (never the trash)
 };
 
 // GET /api/timeline: photos per month of taken_at, newest month first.
 struct MonthCount {
   std::string month;  // "YYYY-MM"
   int64_t count = 0;
+};
+
+
+// A named set of photos (docs/organise.md). A photo may be in many albums;
+// deleting an album never deletes photos.
+// What a user may do with an album (docs/security.md, "Sharing"): its owner
+// everything; a contributor adds their own photos (which stay theirs) and
+// removes them again; a viewer only looks. Strings "owner" | "contributor" |
+// "viewer" (to_string / parse_album_role).
+enum class AlbumRole { kOwner, kContributor, kViewer };
+std::string_view to_string(AlbumRole v);
+std::optional<AlbumRole> parse_album_role(std::string_view s);
+
+struct AlbumInfo {
+  int64_t id = 0;
+  std::string name;
+  int64_t cover_photo_id = 0;  // chosen cover, else the newest photo in it, else 0
+  int64_t photo_count = 0;     // photos in it that are not in the trash
+  std::string created_at, updated_at;
+  int64_t owner_id = 0;        // 0: none yet (no accounts)
+  std::string owner_name;      // "" when none
+  AlbumRole role = AlbumRole::kOwner;  // the asking user's role
+};
+
+// One user an album is shared with.
+struct AlbumShare {
+  int64_t user_id = 0;
+  std::string user_name;
+  AlbumRole role = AlbumRole::kViewer;  // kViewer or kContributor
+  std::string created_at;
+};
+
+// POST /api/photos/batch. All or nothing: when any id does not qualify
+// (missing, or not in the state the action needs), nothing changes and
+// `not_found` lists them.
+enum class BatchAction { kTrash, kRestore, kFavorite, kUnfavorite, kAddToAlbum, kRemoveFromAlbum };
+struct BatchResult {
+  int64_t changed = 0;             // rows whose state changed
+  std::vector<int64_t> not_found;  // non-empty: nothing was applied
 };
 
 // A job row (the persistent queue).

@@ -118,8 +118,20 @@ bool from_object(const json& obj, VlmResult* out) {
   if (!obj.is_object()) return false;
   const json* desc = find_key(obj, {"description", "描述", "caption", "desc"});
   const json* kw = find_key(obj, {"keywords", "关键词", "tags", "keyword"});
+  const json* txt = find_key(obj, {"text", "文字", "ocr", "visible_text"});
   if (desc == nullptr && kw == nullptr) return false;
   VlmResult r;
+  if (txt != nullptr) {
+    if (txt->is_string()) {
+      r.text = std::string(trim(txt->get<std::string>()));
+    } else if (txt->is_array()) {  // lines as an array
+      for (const json& e : *txt) {
+        if (!e.is_string()) continue;
+        if (!r.text.empty()) r.text += '\n';
+        r.text += std::string(trim(e.get<std::string>()));
+      }
+    }
+  }
   if (desc != nullptr) {
     r.description = desc->is_string() ? std::string(trim(desc->get<std::string>()))
                                       : desc->dump(-1, ' ', false, json::error_handler_t::replace);
@@ -176,8 +188,9 @@ const std::string& default_vlm_prompt() {
   static const std::string kPrompt =
       "请仔细观察这张照片，用中文写一段简洁准确的描述（1到3句话），说明画面中的主要人物或物体、"
       "场景与地点、正在发生的动作，以及时间、天气、季节或节日等可见信息；再给出5到10个便于搜索的"
-      "中文关键词。只输出一个JSON对象，不要输出任何其他文字，格式如下：\n"
-      "{\"description\": \"照片描述\", \"keywords\": [\"关键词1\", \"关键词2\"]}";
+      "中文关键词；并把照片中能看清的文字（招牌、菜单、票据、截图、文件等）按原样抄录在 text 中，"
+      "没有文字时 text 为空字符串。只输出一个JSON对象，不要输出任何其他文字，格式如下：\n"
+      "{\"description\": \"照片描述\", \"keywords\": [\"关键词1\", \"关键词2\"], \"text\": \"照片中的文字\"}";
   return kPrompt;
 }
 

@@ -5,7 +5,7 @@
 //             {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}},
 //             {"type": "text", "text": PROMPT}]}]}
 // Response: {"choices": [{"message": {"content": "..."}}], "model": "..."}
-// The content is expected to be JSON {"description": "...", "keywords": [...]},
+// The content is expected to be JSON {"description": "...", "keywords": [...], "text": "..."},
 // but models wrap it in ``` fences or prose; parse_description_text copes.
 #pragma once
 
@@ -21,6 +21,8 @@ struct VlmResult {
   std::string description;            // Chinese description of the photo
   std::vector<std::string> keywords;  // trimmed, de-duplicated, in model order
   std::string model;                  // model that answered (from the response, else the request)
+  std::string text;                   // visible text in the photo ("" if none); last, so
+                                      // {description, keywords, model} initialisers still fit
 };
 
 // The default Chinese prompt: asks for a JSON object {"description", "keywords"}.

@@ -387,6 +387,13 @@ TEST(Cli, ImportThenSearch) {
   RunResult again = run({"import", "--data-dir", data, "--model", m, kData + "/images"});
   ASSERT_EQ(again.rc, 0) << again.err;
   EXPECT_NE(again.out.find("imported 0 new, 7 duplicates"), std::string::npos) << again.out;
+  // --album NAME puts the imported photos (duplicates too) in an album, created
+  // once and found by name afterwards.
+  RunResult into = run({"import", "--data-dir", data, "--model", m, "--album", "旅行", kData + "/images"});
+  ASSERT_EQ(into.rc, 0) << into.err;
+  EXPECT_NE(into.out.find("album \"旅行\" (id 1) now holds 7 photo(s)"), std::string::npos) << into.out;
+  into = run({"import", "--data-dir", data, "--model", m, "--album", "旅行", kData + "/images"});
+  EXPECT_NE(into.out.find("album \"旅行\" (id 1) now holds 7 photo(s)"), std::string::npos) << into.out;
 
   // The model comes from <data-dir>/config.json here.
   ASSERT_TRUE(write_file_atomic(data + "/config.json", json({{"model", m}}).dump()).ok());

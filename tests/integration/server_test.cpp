@@ -306,19 +306,27 @@ TEST_F(ServerIntegration, UploadSearchSimilarDeleteRestartRebuild) {
     for (const auto& it : sim["items"]) EXPECT_NE(it["id"], ids["chelsea.png"]);
     EXPECT_EQ(sim["items"][0]["filename"], expect_sim[0].first);
 
-    // Delete: gone from the list, the details, the bytes and the search results.
-    auto del = s.client->Delete(("/api/photos/" + std::to_string(ids["coffee_q90.jpg"])).c_str());
+    // Delete moves the photo to the trash: gone from the list and the search
+    // results at once; ?permanent=1 then removes the details and the bytes too.
+    const std::string coffee = "/api/photos/" + std::to_string(ids["coffee_q90.jpg"]);
+    auto del = s.client->Delete(coffee.c_str());
     ASSERT_TRUE(del);
     EXPECT_EQ(del->status, 200);
-    json gone = s.get("/api/photos/" + std::to_string(ids["coffee_q90.jpg"]), 404);
-    EXPECT_EQ(gone["error"]["code"], "not_found");
-    s.get("/api/photos/" + std::to_string(ids["coffee_q90.jpg"]) + "/thumbnail", 404);
     EXPECT_EQ(s.get("/api/photos")["total"], 7);
+    EXPECT_EQ(s.get("/api/trash")["total"], 1);
     for (const auto& [text, emb] : goldens().texts) {
       if (text.find_first_not_of(" \t\n") == std::string::npos) continue;  // empty query: 400
       auto got = s.search_files(text);
       EXPECT_EQ(std::count(got.begin(), got.end(), "coffee_q90.jpg"), 0) << text;
     }
+    auto perm = s.client->Delete((coffee + "?permanent=1").c_str());
+    ASSERT_TRUE(perm);
+    EXPECT_EQ(perm->status, 200);
+    json gone = s.get(coffee, 404);
+    EXPECT_EQ(gone["error"]["code"], "not_found");
+    s.get(coffee + "/thumbnail", 404);
+    EXPECT_EQ(s.get("/api/photos")["total"], 7);
+    EXPECT_EQ(s.get("/api/trash")["total"], 0);
 
     // Settings persist.
     auto put = s.client->Put("/api/settings", R"({"enhanced_search": true})", "application/json");

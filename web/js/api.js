@@ -40,10 +40,12 @@ const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) 
 export const api = {
   health: () => request('GET', '/api/health'),
   // {page, perPage} or {before, perPage}: before = an id, the photos older than it.
-  photos: ({ page, perPage, before } = {}) => request('GET', '/api/photos?' + q({ page, per_page: perPage, before })),
+  // favorite: 1 and album: ID narrow the list (organise.js).
+  photos: ({ page, perPage, before, favorite, album } = {}) =>
+    request('GET', '/api/photos?' + q({ page, per_page: perPage, before, favorite, album })),
   // The timeline: newest taken first; cursor = older than, after = newer than a photo.
-  timelinePage: ({ cursor, after, limit, dateTo, dateFrom } = {}) =>
-    request('GET', '/api/photos?' + q({ sort: 'taken', cursor, after, limit, date_to: dateTo, date_from: dateFrom })),
+  timelinePage: ({ cursor, after, limit, dateTo, dateFrom, favorite, album } = {}) =>
+    request('GET', '/api/photos?' + q({ sort: 'taken', cursor, after, limit, date_to: dateTo, date_from: dateFrom, favorite, album })),
   timeline: () => request('GET', '/api/timeline'),
   folders: () => request('GET', '/api/folders'),
   photo: (id) => request('GET', `/api/photos/${id}`),
@@ -54,6 +56,17 @@ export const api = {
   settings: () => request('GET', '/api/settings'),
   saveSettings: (s) => request('PUT', '/api/settings', s),
   jobs: () => request('GET', '/api/jobs'),
+  // Organising (organise.js).
+  setFavorite: (id, favorite) => request('PATCH', `/api/photos/${id}`, { favorite }),
+  batch: (action, ids, albumId) => request('POST', '/api/photos/batch', { action, ids, album_id: albumId }),
+  trash: (opts = {}) => request('GET', '/api/trash?' + q({ page: opts.page, per_page: opts.perPage })),
+  restore: (ids) => request('POST', '/api/trash/restore', { ids }),
+  emptyTrash: () => request('DELETE', '/api/trash'),
+  albums: () => request('GET', '/api/albums'),
+  createAlbum: (name) => request('POST', '/api/albums', { name }),
+  updateAlbum: (id, changes) => request('PATCH', `/api/albums/${id}`, changes),
+  deleteAlbum: (id) => request('DELETE', `/api/albums/${id}`),
+  duplicates: (threshold) => request('GET', '/api/duplicates?' + q({ threshold })),
 };
 
 // POST /api/photos with some files; onProgress(loadedBytes, totalBytes).

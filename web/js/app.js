@@ -21,6 +21,7 @@ const state = {
   failed: false,      // the photo list did not load: wait for 重试
   gen: 0,             // bumped by reset(); a reply for an older gen is dropped
   query: '', similarTo: null,
+  filter: {},         // {favorite: 1} or {album: ID} on the 'all' view (organise.js)
   settings: { auto_analyze: false, enhanced_search: false },
   health: null,
   current: -1,        // index in items of the open detail
@@ -82,6 +83,8 @@ function card(p, index) {
   b.className = 'card';
   b.dataset.index = index;
   b.dataset.id = p.id;
+  b.dataset.day = (p.taken_at || p.added_at || '').slice(0, 10);  // organise.js: select a day
+  if (p.favorite) b.dataset.favorite = '1';
   const img = document.createElement('img');
   img.loading = 'lazy';
   img.decoding = 'async';
@@ -231,8 +234,8 @@ async function loadMore() {
   const last = state.items[state.items.length - 1];
   let res = null, error = null;
   try {
-    res = await api.timelinePage(last ? { cursor: cursorOf(last), limit: PER_PAGE }
-      : { dateTo: state.month || undefined, limit: PER_PAGE });
+    res = await api.timelinePage(last ? { cursor: cursorOf(last), limit: PER_PAGE, ...state.filter }
+      : { dateTo: state.month || undefined, limit: PER_PAGE, ...state.filter });
   } catch (e) { error = e; }
   if (gen !== state.gen) return;
   state.loading = false;
@@ -276,11 +279,29 @@ function showAll(month = '') {
   $('search-input').value = '';
   $('section-title').textContent = '全部照片';
   reset('all');
+  state.filter = {};
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {} } }));
   state.month = month;
   state.topDone = !month;
   window.scrollTo(0, 0);
   loadMore();
   loadTimeline();
+}
+
+// A filtered gallery (favourites, one album) asked for by organise.js. No month
+// scrubber: its counts are the whole library's.
+function showFiltered({ title, filter }) {
+  $('search-input').value = '';
+  $('section-title').textContent = title;
+  reset('all');
+  state.filter = filter;
+  state.month = '';
+  state.topDone = true;
+  window.scrollTo(0, 0);
+  $('back-btn').hidden = false;
+  $('scrubber').hidden = true;
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter } }));
+  loadMore();
 }
 
 async function loadTimeline() {
@@ -289,7 +310,7 @@ async function loadTimeline() {
     if (!scrubber) return;
     scrubber.load(months);
     if (state.view === 'all' && (state.month || !state.total)) state.total = months.reduce((n, m) => n + m.count, 0);
-    $('scrubber').hidden = state.view !== 'all' || months.length < 2;
+    $('scrubber').hidden = state.view !== 'all' || Object.keys(state.filter || {}).length > 0 || months.length < 2;
     if (state.month) scrubber.highlight(state.month);
     if (state.view === 'all') updateHead();
   } catch (e) { /* the scrubber is a help, not needed */ }
@@ -445,6 +466,8 @@ function renderDetail(p, hit, fresh = false) {
     kw.appendChild(c);
   }
   renderAnalyzeState(p);
+  // organise.js: heart, visible text, why a search hit matched.
+  document.dispatchEvent(new CustomEvent('sa:detail', { detail: { ...p, matched: hit && hit.matched } }));
   $('detail-prev').hidden = state.current <= 0;
   $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
 }
@@ -524,11 +547,11 @@ async function analyzeCurrent() {
 
 async function deleteCurrent() {
   const hit = currentPhoto();
-  if (!hit || !confirm(`确定删除 “${hit.filename}”？此操作无法撤销。`)) return;
+  if (!hit) return;
   try {
-    await api.remove(hit.id);
+    await api.remove(hit.id);  // to the trash (回收站), restorable for 30 days
     closeModal('detail');
-    toast('已删除');
+    toast('已移到回收站，30 天内可恢复');
     const el = $('grid').querySelector(`.card[data-id="${hit.id}"]`);
     if (el) el.remove();
     const at = state.items.findIndex((x) => x.id === hit.id);
@@ -836,6 +859,13 @@ function init() {
   new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadNewer(); },
                            { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
+
+  // organise.js asks for views and reloads after batch actions.
+  document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
+  document.addEventListener('sa:reload', () => {
+    if (state.view === 'search') runSearch(state.query);
+    else if (state.view === 'all') { const t = $('section-title').textContent; showFiltered({ title: t, filter: state.filter }); if (!Object.keys(state.filter).length) $('back-btn').hidden = true; }
+  });
 
   loadHealth();
   loadSettings();

@@ -104,6 +104,18 @@ class FakeAlbum : public Album {
     if (photos_.erase(id) == 0) return Status::NotFound("no photo with id " + std::to_string(id));
     return Status::OK();
   }
+  // Only trash, as the HTTP DELETE uses it: a trashed photo leaves the fake.
+  Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids, int64_t,
+                            const OwnerScope& = {}) override {
+    if (action != BatchAction::kTrash) return Status::Unimplemented("fake batch");
+    std::lock_guard<std::mutex> lock(mu_);
+    BatchResult r;
+    for (int64_t id : ids)
+      if (!photos_.count(id)) r.not_found.push_back(id);
+    if (!r.not_found.empty()) return r;
+    for (int64_t id : ids) r.changed += static_cast<int64_t>(photos_.erase(id));
+    return r;
+  }
   Status analyze(int64_t id, const OwnerScope& = {}) override {
     if (!vlm) return Status::Unavailable("no VLM configured");
     std::lock_guard<std::mutex> lock(mu_);

@@ -200,6 +200,20 @@ TEST(ParseChat, RefusalIsReported) {
 namespace sa {
 namespace {
 
+// Text in photos: the prompt asks for it, and "text" (or 文字, or an array of
+// lines) is read beside the description and keywords.
+TEST(VisibleText, PromptAsksForItAndItIsParsed) {
+  EXPECT_NE(default_vlm_prompt().find("\"text\""), std::string::npos);
+  VlmResult r = parse_description_text(
+      R"({"description": "一张餐厅发票", "keywords": ["发票"], "text": "  增值税普通发票\n星巴克 拿铁 32.00 "})");
+  EXPECT_EQ(r.description, "一张餐厅发票");
+  EXPECT_EQ(r.text, "增值税普通发票\n星巴克 拿铁 32.00");
+  r = parse_description_text(R"({"description": "菜单", "文字": ["宫保鸡丁 38", "麻婆豆腐 22"]})");
+  EXPECT_EQ(r.text, "宫保鸡丁 38\n麻婆豆腐 22");
+  r = parse_description_text(R"({"description": "海边", "keywords": ["海"]})");
+  EXPECT_TRUE(r.text.empty());
+}
+
 // Issue 11, item 10: a provider echoing the key, whole or masked, must not leak it.
 TEST(RedactSecrets, KeysMaskedKeysAndBearerTokensAreRedacted) {
   const std::string key = "sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
