@@ -230,6 +230,8 @@ Result<PhotoPage> AlbumImpl::query_photos(const PhotoQuery& q) {
   if (q.limit < 1 || q.limit > 1000) return Status::InvalidArgument("limit must be between 1 and 1000");
   if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
   SA_RETURN_IF_ERROR(check_date_range(q.date_from, q.date_to));
+  // ?album=ID: an album the user may see (theirs or shared with them), else 404.
+  if (q.filter.album_id > 0) SA_RETURN_IF_ERROR(store_->get_album(q.filter.album_id, q.filter.scope).status());
   return store_->query_photos(q);
 }
 

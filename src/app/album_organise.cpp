@@ -160,7 +160,9 @@ Result<std::vector<DuplicateGroup>> AlbumImpl::duplicates(float threshold, const
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> trashed, store_->trashed_photo_ids());
   // Another user's photos are never grouped with (or shown beside) the user's.
   std::vector<int64_t> mine;
-  if (!scope.everyone()) SA_ASSIGN_OR_RETURN(mine, store_->photo_ids_of_owner(scope.owner_id));
+  if (!scope.everyone()) {
+    SA_ASSIGN_OR_RETURN(mine, store_->photo_ids_of_owner(scope.owner_id));
+  }
   std::vector<int64_t> ids;
   std::vector<float> data;
   SA_RETURN_IF_ERROR(store_->for_each_vector(

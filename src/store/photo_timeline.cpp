@@ -61,7 +61,10 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   // holds (digits, '-', ':', 'T', '+', 'Z'), so taken_at < date_to || '~' keeps
   // everything that starts with date_to; both bounds can use the index.
   // Never the trash; favourites / one album when asked.
-  std::string where = "trashed_at IS NULL" + owner_clause(q.filter.scope);
+  // One album: all its photos, whoever owns them (the caller has checked that
+  // the scope may see the album); otherwise the scope's own photos.
+  std::string where = "trashed_at IS NULL";
+  if (q.filter.album_id <= 0) where += owner_clause(q.filter.scope);
   if (!q.date_from.empty()) where += " AND taken_at >= ?1";
   if (!q.date_to.empty()) where += " AND taken_at < ?2";
   if (q.filter.favorite_only) where += " AND favorite = 1";
