@@ -20,11 +20,11 @@ for t in "${asan_targets[@]}"; do
     "build-asan/tests/$t" --gtest_brief=1
 done
 
-echo "[test] ThreadSanitizer build of the engine (few-row kernels' helper thread)"
+echo "[test] ThreadSanitizer build of the engine (few-row, packed fp32, INT8 and attention kernels on two threads)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSA_TSAN=ON -DSA_BUILD_BENCH=OFF >/dev/null
 ninja -C build-tsan -j"$(nproc)" test_model
 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_model --gtest_brief=1 \
-  --gtest_filter='Fp16Linear.*:Bert.*:Ops.*:Layouts/ClipGolden.*'
+  --gtest_filter='Fp16Linear.*:Bert.*:Ops.*:Layouts/ClipGolden.*:Vit.*:Int8Gemm.*:F32Packed.*:Layouts/ClipInt8Golden.*:Int8Load.*'
 
 echo "[test] unit, integration and e2e tests"
 cd build

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "model/bert.h"
 #include "model/clip_loader.h"
@@ -67,6 +70,50 @@ double cosine(const float* a, const float* b, int d) {
   return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
+constexpr int kCalibrationImages = 4;
+
+std::vector<std::vector<int32_t>> calibration_ids(const ChineseClip& clip, const BertConfig& tc) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const char* t : kCalibrationTexts) {
+    std::vector<int32_t> v = clip.tokenize(t);
+    v.resize(std::min<size_t>(v.size(), tc.max_position - tc.position_offset));
+    for (int32_t& id : v) id %= tc.vocab_size;  // small test vocabularies
+    ids.push_back(std::move(v));
+  }
+  return ids;
+}
+
+// The smallest cosine between rows of ref and got ([n, d] each).
+double worst_cosine(const std::vector<float>& ref, const std::vector<float>& got, int d) {
+  double worst = 1.0;
+  const size_t n = d > 0 ? ref.size() / d : 0;
+  for (size_t i = 0; i < n; ++i) worst = std::min(worst, cosine(&ref[i * d], &got[i * d], d));
+  return worst;
+}
+
+Status validate_clip(const ClipWeights& w) {
+  SA_RETURN_IF_ERROR(validate_vit(w.visual));
+  SA_RETURN_IF_ERROR(validate_bert(w.text));
+  if (w.embed_dim <= 0 || w.visual.proj.n_out != w.embed_dim) {
+    return Status::InvalidArgument("embed_dim " + std::to_string(w.embed_dim) +
+                                   " does not match visual.proj [" +
+                                   std::to_string(w.visual.proj.n_out) + ", ...]");
+  }
+  SA_RETURN_IF_ERROR(check_linear(w.text_proj, w.embed_dim, w.text.cfg.hidden, false,
+                                  "text_projection"));
+  if (!std::isfinite(w.logit_scale)) return Status::InvalidArgument("logit_scale is not finite");
+  return Status::OK();
+}
+
+// The fp32 weights just dropped were mostly reused or freed in the middle of
+// malloc's heap (below its mmap threshold, which rises as large blocks are
+// freed), where free() keeps them resident; hand those pages back.
+void release_free_heap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 template <typename Fn>
 void for_each_projection(ClipWeights& w, Fn&& fn) {
   fn(w.visual.patch_embed);
@@ -83,28 +130,64 @@ void for_each_projection(ClipWeights& w, Fn&& fn) {
 ChineseClip::ChineseClip() = default;
 ChineseClip::~ChineseClip() = default;
 
+// INT8 from a file goes tower by tower, so that the fp32 weights of both towers
+// never exist at once (peak ~ one tower in fp32 + the other in INT8, about
+// half of loading fp32 and quantizing after): the image tower's calibration
+// embeddings are taken in fp32 as soon as it is read, then it is quantized and
+// its fp32 weights dropped before the text tower is read; the text tower the
+// same after the load. The INT8 embeddings of both are then compared with
+// those (the self-check of precision.h). A refused model is read again in fp32.
 Result<std::unique_ptr<ChineseClip>> ChineseClip::load(const std::string& path,
                                                        const std::string& arch,
                                                        Precision precision) {
-  SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch));
-  return from_weights(std::move(w), precision);
+  if (precision == Precision::kFp32) {
+    SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch));
+    return from_weights(std::move(w), precision);
+  }
+  std::vector<float> px, ref_img;
+  ClipLoadHooks hooks;
+  hooks.after_visual = [&](VitWeights& v) -> Status {
+    SA_RETURN_IF_ERROR(validate_vit(v));
+    px = calibration_images(v.cfg.image_size, kCalibrationImages);
+    ref_img.resize(static_cast<size_t>(kCalibrationImages) * v.proj.n_out);
+    vit_forward(v, px.data(), kCalibrationImages, ref_img.data());
+    vit_attach_int8(v, /*drop_fp32=*/true);
+    return Status::OK();
+  };
+  SA_ASSIGN_OR_RETURN(ClipWeights w, load_clip_weights(path, arch, hooks));
+  SA_RETURN_IF_ERROR(validate_clip(w));
+  std::unique_ptr<ChineseClip> clip(new ChineseClip());
+  clip->w_ = std::move(w);
+  const std::vector<std::vector<int32_t>> ids = calibration_ids(*clip, clip->w_.text.cfg);
+  const int ed = clip->embed_dim();
+  Int8Check& c = clip->int8_;
+  c.ran = true;
+  c.samples = kCalibrationImages + static_cast<int>(ids.size());
+  c.kernel = q8_kernel_name(q8_best_kernel());
+  std::vector<float> ref_txt(ids.size() * ed), got_img(ref_img.size()), got_txt(ref_txt.size());
+  bool ok = clip->encode_texts(ids, ref_txt.data()).ok();
+  bert_attach_int8(clip->w_.text, /*drop_fp32=*/true);
+  ok = ok && clip->encode_images(px.data(), kCalibrationImages, got_img.data()).ok() &&
+       clip->encode_texts(ids, got_txt.data()).ok();
+  c.worst_cosine =
+      ok ? std::min(worst_cosine(ref_img, got_img, ed), worst_cosine(ref_txt, got_txt, ed)) : 0.0;
+  c.passed = c.worst_cosine >= kInt8MinCosine;
+  release_free_heap();
+  if (c.passed) return clip;
+  // Refused: the fp32 weights are gone, read them again.
+  const Int8Check check = c;
+  clip.reset();
+  SA_ASSIGN_OR_RETURN(std::unique_ptr<ChineseClip> fp32, load(path, arch, Precision::kFp32));
+  fp32->int8_ = check;
+  return fp32;
 }
 
 Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w,
                                                                Precision precision) {
-  SA_RETURN_IF_ERROR(validate_vit(w.visual));
-  SA_RETURN_IF_ERROR(validate_bert(w.text));
-  if (w.embed_dim <= 0 || w.visual.proj.n_out != w.embed_dim) {
-    return Status::InvalidArgument("embed_dim " + std::to_string(w.embed_dim) +
-                                   " does not match visual.proj [" +
-                                   std::to_string(w.visual.proj.n_out) + ", ...]");
-  }
-  SA_RETURN_IF_ERROR(check_linear(w.text_proj, w.embed_dim, w.text.cfg.hidden, false,
-                                  "text_projection"));
-  if (!std::isfinite(w.logit_scale)) return Status::InvalidArgument("logit_scale is not finite");
+  SA_RETURN_IF_ERROR(validate_clip(w));
   // Official and HF-bin checkpoints are fp16: text queries (few rows) then read
   // an exact fp16 copy of the encoder weights, ~170 MB more resident.
-  bert_attach_fp16(w.text);
+  if (precision == Precision::kFp32) bert_attach_fp16(w.text);
   std::unique_ptr<ChineseClip> clip(new ChineseClip());
   clip->w_ = std::move(w);
   if (precision == Precision::kInt8) clip->enable_int8();
@@ -117,17 +200,10 @@ Result<std::unique_ptr<ChineseClip>> ChineseClip::from_weights(ClipWeights w,
 void ChineseClip::enable_int8() {
   // fp32 embeddings of the calibration set first, then the same with the
   // projections quantized; keep INT8 only if every cosine holds.
-  const int n_img = 4;
+  const int n_img = kCalibrationImages;
   const int ed = embed_dim();
   const std::vector<float> px = calibration_images(image_resolution(), n_img);
-  std::vector<std::vector<int32_t>> ids;
-  const BertConfig& tc = w_.text.cfg;
-  for (const char* t : kCalibrationTexts) {
-    std::vector<int32_t> v = tokenize(t);
-    v.resize(std::min<size_t>(v.size(), tc.max_position - tc.position_offset));
-    for (int32_t& id : v) id %= tc.vocab_size;  // small test vocabularies
-    ids.push_back(std::move(v));
-  }
+  const std::vector<std::vector<int32_t>> ids = calibration_ids(*this, w_.text.cfg);
   const int n = n_img + static_cast<int>(ids.size());
   std::vector<float> ref(static_cast<size_t>(n) * ed), got(ref.size());
   auto embed_all = [&](float* out) {
@@ -140,14 +216,12 @@ void ChineseClip::enable_int8() {
   if (!embed_all(ref.data())) return;
   for_each_projection(w_, [](Linear& l) { attach_int8(l, /*drop_fp32=*/false); });
   const bool ok = embed_all(got.data());
-  double worst = ok ? 1.0 : 0.0;
-  for (int i = 0; ok && i < n; ++i) {
-    worst = std::min(worst, cosine(&ref[static_cast<size_t>(i) * ed], &got[static_cast<size_t>(i) * ed], ed));
-  }
+  const double worst = ok ? worst_cosine(ref, got, ed) : 0.0;
   int8_.worst_cosine = worst;
   int8_.passed = worst >= kInt8MinCosine;
   if (int8_.passed) {
     for_each_projection(w_, [](Linear& l) { std::vector<float>().swap(l.w); });
+    release_free_heap();
   } else {
     for_each_projection(w_, [](Linear& l) { l.q8 = Q8Weights(); });
     bert_attach_fp16(w_.text);

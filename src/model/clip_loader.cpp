@@ -308,7 +308,8 @@ Result<ClipHints> resolve_official_hints(const std::string& path, const std::str
   return ClipHints();  // everything from the tensor shapes
 }
 
-Result<ClipWeights> load_official(const Checkpoint& ck, const ClipHints& h) {
+Result<ClipWeights> load_official(const Checkpoint& ck, const ClipHints& h,
+                                  const ClipLoadHooks& hooks) {
   namespace o = tn::official;
   SA_ASSIGN_OR_RETURN(const std::string p, official_prefix(ck));
   ClipWeights w;
@@ -349,6 +350,7 @@ Result<ClipWeights> load_official(const Checkpoint& ck, const ClipHints& h) {
   v.proj.n_out = w.embed_dim;
   v.proj.n_in = d;
   SA_RETURN_IF_ERROR(read_transposed(ck, p + o::kProj, d, w.embed_dim, &v.proj.w));
+  if (hooks.after_visual) SA_RETURN_IF_ERROR(hooks.after_visual(v));
 
   SA_ASSIGN_OR_RETURN(w.text, load_bert_encoder(ck, p + o::kBertPrefix, h.text));
   const int hidden = w.text.cfg.hidden;
@@ -362,7 +364,7 @@ Result<ClipWeights> load_official(const Checkpoint& ck, const ClipHints& h) {
 
 // ---------------------------------------------------------------------- HF --
 
-Result<ClipWeights> load_hf(const Checkpoint& ck, const ClipHints& h) {
+Result<ClipWeights> load_hf(const Checkpoint& ck, const ClipHints& h, const ClipLoadHooks& hooks) {
   namespace n = tn::hf_clip;
   ClipWeights w;
   w.arch = h.arch;
@@ -396,6 +398,7 @@ Result<ClipWeights> load_hf(const Checkpoint& ck, const ClipHints& h) {
   }
   SA_RETURN_IF_ERROR(read_layer_norm(ck, n::kPostLnW, n::kPostLnB, d, &v.ln_post));
   SA_RETURN_IF_ERROR(read_linear(ck, n::kVisualProjection, "", w.embed_dim, d, &v.proj));
+  if (hooks.after_visual) SA_RETURN_IF_ERROR(hooks.after_visual(v));
 
   SA_ASSIGN_OR_RETURN(w.text, load_bert_encoder(ck, n::kTextPrefix, h.text));
   SA_RETURN_IF_ERROR(
@@ -406,7 +409,7 @@ Result<ClipWeights> load_hf(const Checkpoint& ck, const ClipHints& h) {
 }
 
 Result<ClipWeights> load_hf_dir(const std::string& dir, const std::unique_ptr<Checkpoint>* opened,
-                                const std::string& arch) {
+                                const std::string& arch, const ClipLoadHooks& hooks) {
   const std::string config = (fs::path(dir) / "config.json").string();
   if (!file_exists(config)) {
     return Status::NotFound((dir.empty() ? std::string(".") : dir) +
@@ -423,9 +426,9 @@ Result<ClipWeights> load_hf_dir(const std::string& dir, const std::unique_ptr<Ch
     a.text.pad_token_id = h.text.pad_token_id;
     h = a;
   }
-  if (opened) return load_hf(**opened, h);
+  if (opened) return load_hf(**opened, h, hooks);
   SA_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ck, open_hf_weights(dir));
-  return load_hf(*ck, h);
+  return load_hf(*ck, h, hooks);
 }
 
 // Names a "custom" result after the known architecture it matches, if any
@@ -463,10 +466,15 @@ Result<ClipArchSpec> clip_arch_spec(const std::string& name) {
                                  join_archs());
 }
 
-Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch) try {
+Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch) {
+  return load_clip_weights(path, arch, ClipLoadHooks());
+}
+
+Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch,
+                                      const ClipLoadHooks& hooks) try {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    SA_ASSIGN_OR_RETURN(ClipWeights w, load_hf_dir(path, nullptr, arch));
+    SA_ASSIGN_OR_RETURN(ClipWeights w, load_hf_dir(path, nullptr, arch, hooks));
     return name_arch(std::move(w));
   }
   if (!fs::exists(path, ec)) return Status::NotFound("no such model file or folder: " + path);
@@ -474,11 +482,11 @@ Result<ClipWeights> load_clip_weights(const std::string& path, const std::string
   if (ck->has(tn::hf_clip::kPatchEmbedding)) {
     // model.safetensors / pytorch_model.bin named directly: config.json is beside it.
     SA_ASSIGN_OR_RETURN(ClipWeights w,
-                        load_hf_dir(fs::path(path).parent_path().string(), &ck, arch));
+                        load_hf_dir(fs::path(path).parent_path().string(), &ck, arch, hooks));
     return name_arch(std::move(w));
   }
   SA_ASSIGN_OR_RETURN(ClipHints h, resolve_official_hints(path, arch));
-  SA_ASSIGN_OR_RETURN(ClipWeights w, load_official(*ck, h));
+  SA_ASSIGN_OR_RETURN(ClipWeights w, load_official(*ck, h, hooks));
   return name_arch(std::move(w));
 } catch (const std::bad_alloc&) {
   return Status::ResourceExhausted(path + ": out of memory while loading the model");

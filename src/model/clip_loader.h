@@ -1,6 +1,7 @@
 // Loading Chinese-CLIP checkpoints into the fp32 ClipWeights of model/weights.h.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,17 @@ namespace sa {
 // InvalidArgument (unknown arch name, shape mismatch), Unimplemented (RN50,
 // sharded HF checkpoints).
 Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch = "");
+
+// Steps a caller runs while the weights are read, to bound the memory of a
+// load (the INT8 load quantizes the image tower and drops its fp32 weights
+// before the text tower is read).
+struct ClipLoadHooks {
+  // Called once the image tower is complete (every visual tensor read, none of
+  // the text tower yet); an error aborts the load with it.
+  std::function<Status(VitWeights&)> after_visual;
+};
+Result<ClipWeights> load_clip_weights(const std::string& path, const std::string& arch,
+                                      const ClipLoadHooks& hooks);
 
 // "ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14". ("RN50" is recognised
 // only to be rejected as Unimplemented.)

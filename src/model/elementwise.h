@@ -215,4 +215,32 @@ inline float act_scalar(float v, Act act) {
   return v;
 }
 
+// Where a packed kernel's product goes (f32_gemm.cpp, int8_gemm.cpp): columns
+// [col0, col0 + n_cols) of the weights into y (row stride ldy, column col0 at
+// y[0]), as y = act((x W^T + beta * y) + bias), bias indexed from col0.
+struct ProductOut {
+  int col0, n_cols;
+  float beta;
+  float* y;
+  int ldy;
+  const float* bias;
+  Act act;
+};
+
+// The packed kernels' store (f32_gemm.cpp, int8_gemm.cpp), in linear()'s
+// order: y = act((v + beta * y) + bias); bias may be null. Eight values / one.
+#ifdef SA_OPS_AVX2
+inline void store_out(float* y, __m256 v, float beta, const float* bias, Act act) {
+  if (beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(y), v);
+  if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+  _mm256_storeu_ps(y, act_vec(v, act));
+}
+#endif
+
+inline void store_out(float* y, float v, float beta, const float* bias, Act act) {
+  if (beta != 0.0f) v += beta * *y;
+  if (bias) v += *bias;
+  *y = act_scalar(v, act);
+}
+
 }  // namespace sa::elementwise

@@ -20,12 +20,7 @@ struct Job {
   const float* x;
   int m, k;
   const float* panels;
-  int col0, n_cols;
-  float beta;
-  float* y;
-  int ldy;
-  const float* bias;
-  Act act;
+  elementwise::ProductOut out;
   int panels_per_item, n_row_items;
 };
 
@@ -33,24 +28,18 @@ struct Job {
 // acc [rows][32] -> y, with beta, bias and activation (the order of linear():
 // (acc + beta * y) + bias, then act).
 void store_block(const Job& jb, const float* acc, int r0, int rows, int j0) {
-  const int cols = std::min(kP, jb.n_cols - j0);
-  const float* bias = jb.bias ? jb.bias + j0 : nullptr;
+  const int cols = std::min(kP, jb.out.n_cols - j0);
+  const float* bias = jb.out.bias ? jb.out.bias + j0 : nullptr;
   for (int r = 0; r < rows; ++r) {
     const float* a = acc + r * kP;
-    float* yr = jb.y + static_cast<size_t>(r0 + r) * jb.ldy + j0;
+    float* yr = jb.out.y + static_cast<size_t>(r0 + r) * jb.out.ldy + j0;
     int j = 0;
+    const float beta = jb.out.beta;
+    const Act act = jb.out.act;
     for (; j + 8 <= cols; j += 8) {
-      __m256 v = _mm256_loadu_ps(a + j);
-      if (jb.beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(jb.beta), _mm256_loadu_ps(yr + j), v);
-      if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
-      _mm256_storeu_ps(yr + j, elementwise::act_vec(v, jb.act));
+      elementwise::store_out(yr + j, _mm256_loadu_ps(a + j), beta, bias ? bias + j : nullptr, act);
     }
-    for (; j < cols; ++j) {
-      float v = a[j];
-      if (jb.beta != 0.0f) v += jb.beta * yr[j];
-      if (bias) v += bias[j];
-      yr[j] = elementwise::act_scalar(v, jb.act);
-    }
+    for (; j < cols; ++j) elementwise::store_out(yr + j, a[j], beta, bias ? bias + j : nullptr, act);
   }
 }
 
@@ -86,11 +75,11 @@ void run_item(const void* ctx, int item) {
   const int r_begin = ri * kItemRows;
   const int r_end = std::min(jb.m, r_begin + kItemRows);
   const int c_begin = ci * jb.panels_per_item;  // panels relative to col0
-  const int n_panels = (jb.n_cols + kP - 1) / kP;
+  const int n_panels = (jb.out.n_cols + kP - 1) / kP;
   const int c_end = std::min(n_panels, c_begin + jb.panels_per_item);
   alignas(64) float acc[kRows * kP];
   for (int c = c_begin; c < c_end; ++c) {
-    const float* panel = jb.panels + (static_cast<size_t>(jb.col0 / kP) + c) * jb.k * kP;
+    const float* panel = jb.panels + (static_cast<size_t>(jb.out.col0 / kP) + c) * jb.k * kP;
     for (int r0 = r_begin; r0 < r_end; r0 += kRows) {
       const int rows = std::min(kRows, r_end - r0);
       block8(jb.x + static_cast<size_t>(r0) * jb.k, jb.k, rows, panel, jb.k, acc);
@@ -129,7 +118,7 @@ void gemm_f32_packed(const float* x, int m, const float* panels, int n_total, in
   (void)n_total;
 #ifdef SA_OPS_AVX2
   if (m <= 0 || n_cols <= 0) return;
-  Job jb{x, m, k, panels, col0, n_cols, beta, y, ldy, bias, act, 1, 1};
+  Job jb{x, m, k, panels, {col0, n_cols, beta, y, ldy, bias, act}, 1, 1};
   jb.n_row_items = (m + kItemRows - 1) / kItemRows;
   const int n_panels = (n_cols + kP - 1) / kP;
   const int want_col_items = std::max(1, 32 / jb.n_row_items);

@@ -84,12 +84,7 @@ struct Job {
   int ldx;           // k_pad
   int m;
   const Q8Weights* w;
-  int col0, n_cols;
-  float beta;
-  float* y;
-  int ldy;
-  const float* bias;
-  Act act;
+  elementwise::ProductOut out;
   int32_t offset;  // 128 when xq holds u8 = s8 + 128, else 0
   Q8Kernel kernel;
   int col_blocks_per_item, row_blocks_per_item, n_col_items, n_row_items;
@@ -99,14 +94,14 @@ struct Job {
 // sums c [32][32].
 void epilogue(const Job& jb, const int32_t* c, int r0, int j0) {
   const int rows = std::min(kBlock, jb.m - r0);
-  const int cols = std::min(kBlock, jb.n_cols - j0);
-  const int wc = jb.col0 + j0;
+  const int cols = std::min(kBlock, jb.out.n_cols - j0);
+  const int wc = jb.out.col0 + j0;
   const float* ws = jb.w->scale.data() + wc;
   const int32_t* cs = jb.w->colsum.data() + wc;
-  const float* bias = jb.bias ? jb.bias + j0 : nullptr;
+  const float* bias = jb.out.bias ? jb.out.bias + j0 : nullptr;
   for (int r = 0; r < rows; ++r) {
     const int32_t* cr = c + r * kBlock;
-    float* yr = jb.y + static_cast<size_t>(r0 + r) * jb.ldy + j0;
+    float* yr = jb.out.y + static_cast<size_t>(r0 + r) * jb.out.ldy + j0;
     const float xs = jb.xs[r0 + r];
     int j = 0;
 #ifdef SA_OPS_AVX2
@@ -118,18 +113,14 @@ void epilogue(const Job& jb, const int32_t* c, int r0, int j0) {
         const __m256i sum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + j));
         acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(voff, sum));
       }
-      __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)));
-      if (jb.beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(jb.beta), _mm256_loadu_ps(yr + j), v);
-      if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
-      _mm256_storeu_ps(yr + j, elementwise::act_vec(v, jb.act));
+      const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)));
+      elementwise::store_out(yr + j, v, jb.out.beta, bias ? bias + j : nullptr, jb.out.act);
     }
 #endif
     for (; j < cols; ++j) {
       const int32_t acc = cr[j] - jb.offset * cs[j];
-      float v = static_cast<float>(acc) * (xs * ws[j]);
-      if (jb.beta != 0.0f) v += jb.beta * yr[j];
-      if (bias) v += bias[j];
-      yr[j] = elementwise::act_scalar(v, jb.act);
+      elementwise::store_out(yr + j, static_cast<float>(acc) * (xs * ws[j]), jb.out.beta,
+                             bias ? bias + j : nullptr, jb.out.act);
     }
   }
 }
@@ -145,7 +136,7 @@ void block_reference(const Job& jb, int r0, int j0, int32_t* c) {
   const int rows = std::min(kBlock, jb.m - r0);
   const int k_pad = jb.w->k_pad;
   for (int half = 0; half < 2; ++half) {
-    const int8_t* panel = panel_ptr(jb, jb.col0 + j0 + half * kPanel);
+    const int8_t* panel = panel_ptr(jb, jb.out.col0 + j0 + half * kPanel);
     for (int r = 0; r < rows; ++r) {
       const int8_t* xr = jb.xq + static_cast<size_t>(r0 + r) * jb.ldx;
       for (int j = 0; j < kPanel; ++j) {
@@ -170,7 +161,7 @@ __attribute__((target("avx2,fma"))) void block_avx2(const Job& jb, int r0, int j
   const int rows = std::min(kBlock, jb.m - r0);
   const int groups = jb.w->k_pad / 4;
   for (int half = 0; half < 2; ++half) {
-    const int8_t* panel = panel_ptr(jb, jb.col0 + j0 + half * kPanel);
+    const int8_t* panel = panel_ptr(jb, jb.out.col0 + j0 + half * kPanel);
     for (int rb = 0; rb < rows; rb += 4) {
       __m256i acc[4][4];
       for (auto& row : acc)
@@ -210,7 +201,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_vnni(const Job
                                                                        int j0, int32_t* c) {
   const int rows = std::min(kBlock, jb.m - r0);
   const int groups = jb.w->k_pad / 4;
-  const int8_t* p0 = panel_ptr(jb, jb.col0 + j0);
+  const int8_t* p0 = panel_ptr(jb, jb.out.col0 + j0);
   const int8_t* p1 = p0 + static_cast<size_t>(jb.w->k_pad) * kPanel;
   for (int rb = 0; rb < rows; rb += 8) {
     const int8_t* x0 = jb.xq + static_cast<size_t>(r0 + rb) * jb.ldx;
@@ -278,7 +269,7 @@ __attribute__((target("amx-tile,amx-int8,avx512f"))) void block_amx(const Job& j
                                                                    int32_t* c) {
   const int rows = std::min(kBlock, jb.m - r0);
   const int steps = jb.w->k_pad / kKStep;
-  const int8_t* p0 = panel_ptr(jb, jb.col0 + j0);
+  const int8_t* p0 = panel_ptr(jb, jb.out.col0 + j0);
   const int8_t* p1 = p0 + static_cast<size_t>(jb.w->k_pad) * kPanel;
   const int8_t* x0 = jb.xq + static_cast<size_t>(r0) * jb.ldx;
   const int8_t* x1 = x0 + static_cast<size_t>(16) * jb.ldx;
@@ -330,7 +321,7 @@ void run_item(const void* ctx, int item) {
   const int ci = item / jb.n_row_items;
   const int ri = item % jb.n_row_items;
   const int jb0 = ci * jb.col_blocks_per_item * kBlock;
-  const int jb1 = std::min(jb.n_cols, jb0 + jb.col_blocks_per_item * kBlock);
+  const int jb1 = std::min(jb.out.n_cols, jb0 + jb.col_blocks_per_item * kBlock);
   const int rb0 = ri * jb.row_blocks_per_item * kBlock;
   const int rb1 = std::min(jb.m, rb0 + jb.row_blocks_per_item * kBlock);
   const BlockFn fn = block_fn(jb.kernel);
@@ -517,13 +508,7 @@ void gemm_q8_with(Q8Kernel kernel, const float* x, int m, const Q8Weights& w, in
   jb.ldx = k_pad;
   jb.m = m;
   jb.w = &w;
-  jb.col0 = col0;
-  jb.n_cols = n_cols;
-  jb.beta = beta;
-  jb.y = y;
-  jb.ldy = ldy;
-  jb.bias = bias;
-  jb.act = act;
+  jb.out = {col0, n_cols, beta, y, ldy, bias, act};
   jb.offset = u8 ? 128 : 0;
   jb.kernel = kernel;
   // Items: a run of column blocks over a run of row blocks, about 32 items per

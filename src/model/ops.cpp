@@ -272,6 +272,39 @@ void attention_direct(const float* q, int ld_q, int n_q, const float* k, const f
 }
 
 #ifdef SA_OPS_AVX2
+// The attention kernels' per-thread buffers, kept between calls: kt = scale *
+// k^T packed [hd][nk] (nk = n_kv rounded up to 32, zeros past n_kv), filled
+// here, and the scores s [n_q][nk].
+struct HeadBuffers {
+  float* kt;
+  float* s;
+  int nk;
+};
+
+HeadBuffers head_buffers(const float* k, int ld_kv, int n_q, int n_kv, int hd, float scale) {
+  thread_local std::vector<float> kt_buf, s_buf;
+  const int nk = (n_kv + 31) / 32 * 32;
+  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
+  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
+  float* kt = kt_buf.data();
+  for (int c = 0; c < hd; ++c) {
+    float* row = kt + static_cast<size_t>(c) * nk;
+    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
+    std::fill(row + n_kv, row + nk, 0.0f);
+  }
+  return {kt, s_buf.data(), nk};
+}
+
+// o[c] = sum_j p[j] v[j][c] for the dimensions c in [c0, hd) that the
+// kernels' 64-wide blocks leave.
+void pv_tail(const float* p, const float* v, int ld_kv, int n_kv, int c0, int hd, float* o) {
+  std::fill(o + c0, o + hd, 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    const float* vj = v + static_cast<size_t>(j) * ld_kv;
+    for (int c = c0; c < hd; ++c) o[c] += p[j] * vj[c];
+  }
+}
+
 // One head of any size with the engine's kernels: kt = scale * k^T packed
 // [hd][nk] (nk = n_kv rounded up to 32, zeros past n_kv), scores in blocks of
 // 4 queries x 32 keys (16 accumulators, per dimension 4 loads and 4
@@ -279,17 +312,7 @@ void attention_direct(const float* q, int ld_q, int n_q, const float* k, const f
 // Buffers are the calling thread's, kept between calls.
 void attention_head(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,
                     int n_kv, int hd, float scale, float* out, int ld_out) {
-  thread_local std::vector<float> kt_buf, s_buf;
-  const int nk = (n_kv + 31) / 32 * 32;
-  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
-  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
-  float* kt = kt_buf.data();
-  float* s = s_buf.data();
-  for (int c = 0; c < hd; ++c) {
-    float* row = kt + static_cast<size_t>(c) * nk;
-    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
-    std::fill(row + n_kv, row + nk, 0.0f);
-  }
+  const auto [kt, s, nk] = head_buffers(k, ld_kv, n_q, n_kv, hd, scale);
   for (int i0 = 0; i0 < n_q; i0 += 4) {
     const int rows = std::min(4, n_q - i0);
     const float* qr[4];
@@ -342,13 +365,7 @@ void attention_head(const float* q, int ld_q, int n_q, const float* k, const flo
       }
     }
     for (int r = 0; r < rows && c0 < hd; ++r) {  // dimensions past the last 64
-      const float* pr = r == 0 ? p0 : p1;
-      float* o = out + static_cast<size_t>(i0 + r) * ld_out;
-      std::fill(o + c0, o + hd, 0.0f);
-      for (int j = 0; j < n_kv; ++j) {
-        const float* vj = v + static_cast<size_t>(j) * ld_kv;
-        for (int c = c0; c < hd; ++c) o[c] += pr[j] * vj[c];
-      }
+      pv_tail(r == 0 ? p0 : p1, v, ld_kv, n_kv, c0, hd, out + static_cast<size_t>(i0 + r) * ld_out);
     }
   }
 }
@@ -359,17 +376,7 @@ void attention_head(const float* q, int ld_q, int n_q, const float* k, const flo
 __attribute__((target("avx512f"))) void attention_head_avx512(
     const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv, int n_kv, int hd,
     float scale, float* out, int ld_out) {
-  thread_local std::vector<float> kt_buf, s_buf;
-  const int nk = (n_kv + 31) / 32 * 32;
-  if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
-  if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
-  float* kt = kt_buf.data();
-  float* s = s_buf.data();
-  for (int c = 0; c < hd; ++c) {
-    float* row = kt + static_cast<size_t>(c) * nk;
-    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
-    std::fill(row + n_kv, row + nk, 0.0f);
-  }
+  const auto [kt, s, nk] = head_buffers(k, ld_kv, n_q, n_kv, hd, scale);
   for (int i0 = 0; i0 < n_q; i0 += 8) {
     const int rows = std::min(8, n_q - i0);
     const float* qr[8];
@@ -421,12 +428,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(
       }
     }
     for (int r = 0; r < rows && c0 < hd; ++r) {  // dimensions past the last 64
-      float* o = out + static_cast<size_t>(i0 + r) * ld_out;
-      std::fill(o + c0, o + hd, 0.0f);
-      for (int j = 0; j < n_kv; ++j) {
-        const float* vj = v + static_cast<size_t>(j) * ld_kv;
-        for (int c = c0; c < hd; ++c) o[c] += p[r][j] * vj[c];
-      }
+      pv_tail(p[r], v, ld_kv, n_kv, c0, hd, out + static_cast<size_t>(i0 + r) * ld_out);
     }
   }
 }
@@ -544,7 +546,11 @@ Status check_linear(const Linear& l, int n_out, int n_in, bool bias, const std::
                                    std::to_string(l.n_in) + "], expected [" +
                                    std::to_string(n_out) + ", " + std::to_string(n_in) + "]");
   }
-  SA_RETURN_IF_ERROR(check_size(l.w, static_cast<size_t>(n_out) * n_in, name + ".weight"));
+  // An INT8 load drops the fp32 weights of a quantized Linear as it reads them.
+  const bool q8_only = l.w.empty() && !l.q8.empty() && l.q8.n == n_out && l.q8.k == n_in;
+  if (!q8_only) {
+    SA_RETURN_IF_ERROR(check_size(l.w, static_cast<size_t>(n_out) * n_in, name + ".weight"));
+  }
   if (bias || !l.b.empty()) SA_RETURN_IF_ERROR(check_size(l.b, n_out, name + ".bias"));
   return Status::OK();
 }

@@ -49,8 +49,8 @@ bool attach_fp16(Linear& l);
 // Quantizes l.w to INT8 (int8_gemm.h: per output channel, symmetric) into
 // l.q8; from then on linear / linear_slice / linear_accumulate on l run the
 // INT8 kernels (activations quantized per row). Drops the fp16 copy, and the
-// fp32 weights too when drop_fp32 (then check_linear no longer holds for l:
-// validate first). Returns whether l has an INT8 copy.
+// fp32 weights too when drop_fp32 (check_linear then checks the INT8 copy's
+// shape instead). Returns whether l has an INT8 copy.
 bool attach_int8(Linear& l, bool drop_fp32);
 
 // On CPUs with AVX-512 (f32_gemm.h): moves l.w into l.p32, packed for the
@@ -117,6 +117,8 @@ void attention(const float* q, int ld_q, int n_q, const float* k, const float* v
 
 // Shape checks shared by the weight validators: `name` appears in the error.
 // bias: true = b must have n_out entries; false = b must be empty or n_out.
+// A Linear whose fp32 weights were dropped for its INT8 copy passes when the
+// copy has the expected shape.
 Status check_linear(const Linear& l, int n_out, int n_in, bool bias, const std::string& name);
 Status check_layer_norm(const LayerNormW& ln, int d, const std::string& name);
 Status check_size(const std::vector<float>& v, size_t n, const std::string& name);

@@ -5,7 +5,7 @@
 // so a burst A~B~C is one group even when A and C are a little further apart.
 // Links come from FAISS, never from all pairs in SQL:
 //  - up to exact_limit vectors: exact, a range search over an IndexFlatIP
-//    (BLAS, O(n^2 d), well under a second at 10,000);
+//    (BLAS, O(n^2 d): a few ms at 2,000, about a second of one core at 10,000);
 //  - above: locality-sensitive hashing, the sign bits of random projections
 //    (faiss::IndexLSH) cut into 16-bit bands; vectors sharing a band are
 //    checked with their exact cosine. Linear in n; a pair at the threshold is
@@ -34,7 +34,9 @@ inline constexpr float kDefaultDuplicateThreshold = 0.956f;
 
 struct DuplicateSearchOptions {
   float threshold = kDefaultDuplicateThreshold;
-  int64_t exact_limit = 20000;  // flat (exact) range search up to this many vectors
+  // Flat (exact) range search up to this many vectors: all pairs cost n^2 * dim
+  // multiply-adds, ~1 s of one core at 10k (bench_duplicates), LSH ~0.1 s.
+  int64_t exact_limit = 2000;
   int lsh_bands = 20;           // 16-bit LSH bands above it
 };
 

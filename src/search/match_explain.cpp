@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text_util.h"
+
 namespace sa {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Byte offsets of the UTF-8 character starts of s, plus s.size().
 std::vector<size_t> char_starts(std::string_view s) {
@@ -19,28 +15,6 @@ std::vector<size_t> char_starts(std::string_view s) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) at.push_back(i);
   at.push_back(s.size());
   return at;
-}
-
-std::vector<std::string> split_terms(std::string_view q) {
-  std::vector<std::string> terms;
-  std::string cur;
-  auto flush = [&] {
-    if (!cur.empty()) terms.push_back(std::move(cur));
-    cur.clear();
-  };
-  for (size_t i = 0; i < q.size();) {
-    if (q.compare(i, 3, "\xE3\x80\x80") == 0) {
-      flush();
-      i += 3;
-    } else if (std::isspace(static_cast<unsigned char>(q[i]))) {
-      flush();
-      ++i;
-    } else {
-      cur += q[i++];
-    }
-  }
-  flush();
-  return terms;
 }
 
 void add_unique(std::vector<std::string>& v, std::string s) {
@@ -74,11 +48,11 @@ void cover(const std::string& term, const std::string& field, std::vector<std::s
 MatchExplanation explain_match(std::string_view query, const std::vector<std::string>& keywords,
                                std::string_view description, std::string_view text) {
   MatchExplanation m;
-  const std::string desc = lower(description), txt = lower(text);
-  for (const std::string& raw : split_terms(query)) {
-    const std::string t = lower(raw);
+  const std::string desc = ascii_lower(description), txt = ascii_lower(text);
+  for (const std::string& raw : split_query_terms(query)) {
+    const std::string t = ascii_lower(raw);
     for (const std::string& k : keywords) {
-      const std::string kl = lower(k);
+      const std::string kl = ascii_lower(k);
       if (kl.empty()) continue;
       const bool k_in_t = char_starts(kl).size() - 1 >= 2 && t.find(kl) != std::string::npos;
       if (kl.find(t) != std::string::npos || k_in_t) add_unique(m.keywords, k);

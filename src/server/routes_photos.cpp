@@ -65,9 +65,31 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
     send_error(res, Status::InvalidArgument("expected multipart/form-data with field 'files'"));
     return;
   }
+  // ?album=ID (上传到相册): every stored file, new or already present, also
+  // goes into that album. An unknown album fails the request before any file.
+  // The album must be the uploader's own or shared with them as contributor
+  // (404 when they cannot see it, 403 for a viewer).
+  const OwnerScope scope = scope_of(ctx, req);  // the photos become the uploader's
+  int64_t album_id = 0;
+  if (req.has_param("album")) {
+    auto a = int_param(req, "album", 0, 1, std::numeric_limits<int64_t>::max());
+    auto info = a.ok() ? ctx.album.get_album(*a, scope) : Result<AlbumInfo>(a.status());
+    Status s = info.status();
+    if (s.ok() && info->role == AlbumRole::kViewer) {
+      reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
+             [](const char*, size_t) { return true; });
+      return send_error_code(res, 403, "permission_denied", "this album is shared with you to view only");
+    }
+    if (!s.ok()) {
+      reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
+             [](const char*, size_t) { return true; });
+      send_error(res, s);
+      return;
+    }
+    album_id = *a;
+  }
   nlohmann::json uploaded = nlohmann::json::array();
   nlohmann::json rejected = nlohmann::json::array();
-  const OwnerScope scope = scope_of(ctx, req);  // the photos become the uploader's
   struct Part {
     std::string name, filename, data;
     bool too_big = false;
@@ -93,6 +115,17 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
       return;
     }
     auto r = ctx.album.add_file(fname, cur.data, scope);
+    if (r.ok() && album_id > 0) {
+      const int64_t ids[] = {r->id};
+      auto b = ctx.album.batch(BatchAction::kAddToAlbum, ids, album_id, scope);
+      // The photo is stored either way; say why it is not in the album.
+      if (!b.ok() || !b->not_found.empty()) {
+        rejected.push_back({{"index", index}, {"filename", fname}, {"id", r->id},
+                            {"code", status_code_name(b.ok() ? StatusCode::kNotFound : b.status().code())},
+                            {"error", b.ok() ? "the album no longer exists" : b.status().message()}});
+        return;
+      }
+    }
     if (r.ok()) {
       uploaded.push_back(
           {{"index", index}, {"id", r->id}, {"filename", fname}, {"duplicate", r->duplicate}});

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "core/text_util.h"
 #include "store/keyword_score.h"
 #include "store/store.h"
 
@@ -24,42 +25,12 @@ namespace {
 constexpr int64_t kMinCandidates = 200;
 constexpr int64_t kMaxCandidates = 5000;
 
-size_t utf8_length(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
-}
-
-// Splits on ASCII whitespace and U+3000 (ideographic space, common in Chinese input).
+// The query's distinct terms (core/text_util.h splits them).
 std::vector<std::string> split_terms(std::string_view q) {
-  std::vector<std::string> terms;
-  std::string cur;
-  auto flush = [&] {
-    if (!cur.empty()) terms.push_back(std::move(cur));
-    cur.clear();
-  };
-  for (size_t i = 0; i < q.size();) {
-    if (q.compare(i, 3, "\xE3\x80\x80") == 0) {
-      flush();
-      i += 3;
-    } else if (std::isspace(static_cast<unsigned char>(q[i]))) {
-      flush();
-      ++i;
-    } else {
-      cur += q[i++];
-    }
-  }
-  flush();
+  std::vector<std::string> terms = split_query_terms(q);
   std::sort(terms.begin(), terms.end());
   terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
   return terms;
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // "term" with embedded quotes doubled: FTS5 then treats it as one literal string.

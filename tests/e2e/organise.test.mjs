@@ -237,6 +237,43 @@ test('select, trash, restore, album, favourite, duplicates, ZIP', { timeout: 120
 // The viewer shows the text read in a photo and, for an enhanced-search hit,
 // why it matched, highlighted. The search reply is faked (the tiny test setup
 // has no VLM text); the photo is real.
+// 上传到相册: the upload menu -> an album -> the file chooser; a new photo and a
+// duplicate of one already in the library both land in the album.
+test('upload into an album from the upload menu', { timeout: 60000 }, async () => {
+  const base = await startAlbum('upload-album');
+  const ids = await upload(base, [['camera.png', 'camera.png']]);
+  const album = await (await fetch(base + '/api/albums', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: '旅行' }) })).json();
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(base + '/');
+  await page.waitForSelector('#grid .card');
+  await page.click('#upload-btn');
+  await page.click('#pick-album');
+  await page.waitForSelector('#album-picker:not([hidden]) #album-upload-kind:not([hidden])');
+  assert.equal(await page.textContent('#album-picker-title'), '上传到相册');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('.album-choice >> nth=0')]);
+  await page.waitForSelector('#album-picker', { state: 'hidden' });
+  await chooser.setFiles([path.join(DATA, 'images', 'coffee.png'), path.join(DATA, 'images', 'camera.png')]);
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
+  let listed = [];
+  for (let i = 0; i < 100 && listed.length < 2; i++) {
+    listed = (await getJson(`${base}/api/albums/${album.id}/photos`)).items.map((p) => p.id);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(listed.length, 2);
+  assert.ok(listed.includes(ids['camera.png']), 'the duplicate is in the album too');
+  // A plain upload afterwards does not go to the album.
+  await page.click('#upload-btn');
+  const [plain] = await Promise.all([page.waitForEvent('filechooser'), page.click('#pick-files')]);
+  await plain.setFiles([path.join(DATA, 'images', 'pokemon.jpeg')]);
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 3);
+  await waitJobsIdle(base);
+  assert.equal((await getJson(`${base}/api/albums/${album.id}`)).photo_count, 2);
+  assert.deepEqual(errors, []);
+});
+
 test('viewer shows the visible text and why a hit matched', { timeout: 60000 }, async () => {
   const base = await startAlbum('text');
   const ids = await upload(base, [['coffee.png', 'receipt.png']]);

@@ -233,6 +233,36 @@ TEST_F(OrganiseRoutes, AlbumsCreateAddListSearchRenameDelete) {
   EXPECT_EQ(get("/api/photos")["total"], 5);
 }
 
+// 上传到相册: POST /api/photos?album=ID puts every stored file in the album, new
+// or already in the library; an unknown album fails before any file is stored.
+TEST_F(OrganiseRoutes, UploadIntoAnAlbumAddsNewAndDuplicatePhotos) {
+  const int64_t album = call("POST", "/api/albums", R"({"name":"旅行"})", 201)["id"];
+  const std::string base = "/api/albums/" + std::to_string(album);
+  httplib::MultipartFormDataItems items = {
+      {"files", image_bytes("coffee.png"), "again.png", "application/octet-stream"},  // a duplicate
+      {"files", image_bytes("chelsea_exif6.jpg"), "cat.jpg", "application/octet-stream"}};  // new
+  auto r = client_->Post(("/api/photos?album=" + std::to_string(album)).c_str(), items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json reply = json::parse(r->body);
+  ASSERT_EQ(reply["uploaded"].size(), 2u) << r->body;
+  EXPECT_TRUE(reply["uploaded"][0]["duplicate"].get<bool>());
+  EXPECT_EQ(reply["uploaded"][0]["id"], id_["咖啡.png"]);
+  const int64_t dog = reply["uploaded"][1]["id"];
+  EXPECT_EQ(listed(base + "/photos"), (std::vector<int64_t>{id_["咖啡.png"], dog}));
+  EXPECT_EQ(get("/api/photos")["total"], 6);
+
+  // An unknown or malformed album: 404 / 400, and nothing is stored.
+  httplib::MultipartFormDataItems one = {{"files", image_bytes("coffee_q90.jpg"), "x.jpg", "application/octet-stream"}};
+  auto bad = client_->Post("/api/photos?album=999", one);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 404) << bad->body;
+  bad = client_->Post("/api/photos?album=abc", one);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(get("/api/photos")["total"], 6);
+}
+
 TEST_F(OrganiseRoutes, BatchIsAtomicAndSaysWhatWasNotFound) {
   const int64_t a = id_["a/cat.png"], b = id_["camera.png"];
   json bad = call("POST", "/api/photos/batch", json{{"action", "trash"}, {"ids", {a, 12345, b}}}.dump(), 404);

@@ -73,12 +73,12 @@ export const api = {
 // Returns {done, abort}: done resolves with {uploaded, rejected} (each entry's
 // "index" is the file's position in `files`) or rejects with an ApiError whose
 // code is 'network' (connection lost), 'cancelled' (abort()) or the server's.
-export function uploadChunk(files, onProgress) {
+export function uploadChunk(files, onProgress, albumId = 0) {
   const xhr = new XMLHttpRequest();
   const done = new Promise((resolve, reject) => {
     const form = new FormData();
     for (const f of files) form.append('files', f.file, f.name);
-    xhr.open('POST', '/api/photos');
+    xhr.open('POST', albumId ? `/api/photos?album=${albumId}` : '/api/photos');
     xhr.responseType = 'json';
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
     xhr.onload = () => {

@@ -799,11 +799,17 @@ function init() {
   const menu = $('upload-menu');
   $('upload-btn').addEventListener('click', (e) => { e.stopPropagation(); menu.hidden = !menu.hidden; });
   document.addEventListener('click', () => { menu.hidden = true; });
-  $('pick-folder').addEventListener('click', () => $('folder-input').click());
-  $('pick-files').addEventListener('click', () => $('files-input').click());
+  let uploadAlbum = 0;  // 上传到相册 (organise.js): the album the next chosen files go to
+  $('pick-folder').addEventListener('click', () => { uploadAlbum = 0; $('folder-input').click(); });
+  $('pick-files').addEventListener('click', () => { uploadAlbum = 0; $('files-input').click(); });
+  document.addEventListener('sa:upload-to-album', (e) => {
+    uploadAlbum = e.detail.albumId;
+    $(e.detail.kind === 'folder' ? 'folder-input' : 'files-input').click();
+  });
   for (const id of ['folder-input', 'files-input']) {
     $(id).addEventListener('change', (e) => {
-      uploader.upload(filesFromInput(e.target));
+      uploader.upload(filesFromInput(e.target), { albumId: uploadAlbum });
+      uploadAlbum = 0;
       e.target.value = '';
       $('jobs').hidden = true;
     });

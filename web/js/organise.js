@@ -184,10 +184,14 @@ document.addEventListener('keydown', (e) => {
 });
 
 // ---------- album picker ----------
-let pickerDone = null, pickerIds = [];
-async function pickAlbum(ids, done) {
-  pickerIds = ids;
-  pickerDone = done;
+// One picker for 加入相册 (the selection) and 上传到相册 (the upload menu):
+// onChosen(albumId) runs with the album clicked or the one just made.
+let pickerChosen = null;
+async function openAlbumPicker({ title, createLabel, upload }, onChosen) {
+  pickerChosen = onChosen;
+  $('album-picker-title').textContent = title;
+  $('new-album-submit').textContent = createLabel;
+  $('album-upload-kind').hidden = !upload;
   const list = $('album-choices');
   list.textContent = '';
   try {
@@ -197,7 +201,7 @@ async function pickAlbum(ids, done) {
       const li = el('li');
       const b = el('button', 'btn album-choice', `${a.name}（${a.photo_count} 张）`);
       b.type = 'button';
-      b.addEventListener('click', () => addToAlbum(a.id));
+      b.addEventListener('click', () => pickerChosen(a.id));
       li.appendChild(b);
       list.appendChild(li);
     }
@@ -205,8 +209,9 @@ async function pickAlbum(ids, done) {
   $('album-picker').hidden = false;
   $('new-album-name').value = '';
 }
-async function addToAlbum(albumId) {
-  await runBatch('add_to_album', pickerIds, albumId, () => { $('album-picker').hidden = true; pickerDone(); });
+function pickAlbum(ids, done) {
+  openAlbumPicker({ title: '加入相册', createLabel: '新建并加入' }, (albumId) =>
+    runBatch('add_to_album', ids, albumId, () => { $('album-picker').hidden = true; done(); }));
 }
 $('new-album-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -214,9 +219,17 @@ $('new-album-form').addEventListener('submit', async (e) => {
   if (!name) return toast('请输入相册名称', true);
   try {
     const a = await api.createAlbum(name);
-    await addToAlbum(a.id);
+    await pickerChosen(a.id);
   } catch (err) { toast('新建相册失败：' + err.message, true); }
 });
+// 上传到相册: app.js opens the file (or folder) chooser and uploads with ?album=ID,
+// so every stored file, new or already in the library, lands in the album.
+$('pick-album').addEventListener('click', () => openAlbumPicker({ title: '上传到相册', createLabel: '新建并上传', upload: true },
+  (albumId) => {
+    $('album-picker').hidden = true;
+    const kind = document.querySelector('input[name="album-upload-kind"]:checked').value;
+    document.dispatchEvent(new CustomEvent('sa:upload-to-album', { detail: { albumId, kind } }));
+  }));
 
 // ---------- heart in the viewer ----------
 let detailPhoto = null;

@@ -62,7 +62,8 @@ export class Uploader {
     $('upload-retry').addEventListener('click', () => this.retryFailed());
   }
 
-  upload(items) {
+  // albumId: also put every stored file in that album (上传到相册).
+  upload(items, { albumId = 0 } = {}) {
     items = items.filter((it) => !isHidden(it.name));
     if (!items.length) return;
     if (!this.busy) {
@@ -72,6 +73,7 @@ export class Uploader {
     for (const it of items) {
       it.index = this.items.length;
       it.state = 'waiting';
+      it.albumId = albumId;
       this.items.push(it);
       it.row = it.index < MAX_ROWS ? this.row(it) : null;
       if (it.row) $('upload-list').appendChild(it.row);
@@ -95,7 +97,7 @@ export class Uploader {
   async send(it) {
     this.inflight.add(it);
     this.setState(it, 'sending', '上传中');
-    const req = uploadChunk([it], (loaded, total) => this.setProgress(it, total ? loaded / total : 1));
+    const req = uploadChunk([it], (loaded, total) => this.setProgress(it, total ? loaded / total : 1), it.albumId);
     it.abort = req.abort;
     try {
       const res = await req.done;

@@ -11,28 +11,13 @@
 
 #include "model/f32_gemm.h"
 #include "model/ops.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
 
-std::vector<float> values(size_t n, float a, uint32_t seed) {
-  std::vector<float> v(n);
-  uint32_t s = seed;
-  for (float& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = a * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
-  }
-  return v;
-}
-
-double act_ref(double v, Act act) {
-  switch (act) {
-    case Act::kQuickGelu: return v / (1.0 + std::exp(-1.702 * v));
-    case Act::kGeluErf: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-    case Act::kNone: break;
-  }
-  return v;
-}
+using testutil::act_ref;
+using testutil::values;
 
 TEST(F32Packed, MatchesReferenceOnOddShapes) {
   if (!f32_packed_available()) GTEST_SKIP() << "no AVX-512 here";

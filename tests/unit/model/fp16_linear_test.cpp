@@ -25,16 +25,7 @@ namespace {
 // and an exponent >= -14: all are fp16 values.
 float to_fp16_grid(float v) { return std::round(v * 16384.0f) / 16384.0f; }
 
-// Deterministic pseudo-random values in (-a, a).
-std::vector<float> values(size_t n, float a, uint32_t seed) {
-  std::vector<float> v(n);
-  uint32_t s = seed;
-  for (float& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = a * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
-  }
-  return v;
-}
+using testutil::values;
 
 Linear grid_linear(int n_out, int n_in, uint32_t seed) {
   Linear l;

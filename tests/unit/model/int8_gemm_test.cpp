@@ -13,19 +13,12 @@
 
 #include "model/int8_gemm.h"
 #include "model/ops.h"
+#include "model_test_util.h"
 
 namespace sa {
 namespace {
 
-std::vector<float> values(size_t n, float a, uint32_t seed) {
-  std::vector<float> v(n);
-  uint32_t s = seed;
-  for (float& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = a * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
-  }
-  return v;
-}
+using testutil::values;
 
 // Symmetric per-row quantization, as documented: q = round(v * 127 / max|v|).
 void quantize(const float* v, int k, std::vector<int>* q, float* scale) {
@@ -37,14 +30,6 @@ void quantize(const float* v, int k, std::vector<int>* q, float* scale) {
   for (int i = 0; i < k; ++i) (*q)[i] = static_cast<int>(std::nearbyint(v[i] * inv));
 }
 
-float act_ref(float v, Act act) {
-  switch (act) {
-    case Act::kQuickGelu: return v / (1.0f + std::exp(-1.702f * v));
-    case Act::kGeluErf: return 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
-    case Act::kNone: break;
-  }
-  return v;
-}
 
 // y[r][j - col0] = act(sum_p qx[r][p] qw[j][p] * sx[r] * sw[j] + beta y + bias[j - col0]).
 std::vector<float> reference(const std::vector<float>& x, int m, const std::vector<float>& w,
@@ -64,7 +49,7 @@ std::vector<float> reference(const std::vector<float>& x, int m, const std::vect
       float& out = y[static_cast<size_t>(r) * n_cols + j];
       v += beta * out;
       if (bias) v += bias[j];
-      out = act_ref(v, act);
+      out = static_cast<float>(testutil::act_ref(v, act));
     }
   }
   return y;

@@ -4,12 +4,16 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <system_error>
+#include <vector>
 
+#include "model/ops.h"
 #include "model/weights.h"
 
 namespace sa::testutil {
@@ -36,6 +40,27 @@ inline VitConfig tiny_clip_vit() {
   c.heads = 2;
   c.mlp = 64;
   return c;
+}
+
+// Deterministic pseudo-random values in (-a, a) (the kernel tests' inputs).
+inline std::vector<float> values(size_t n, float a, uint32_t seed) {
+  std::vector<float> v(n);
+  uint32_t s = seed;
+  for (float& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = a * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
+  }
+  return v;
+}
+
+// The activations of ops.h from their definitions, in double precision.
+inline double act_ref(double v, Act act) {
+  switch (act) {
+    case Act::kQuickGelu: return v / (1.0 + std::exp(-1.702 * v));
+    case Act::kGeluErf: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    case Act::kNone: break;
+  }
+  return v;
 }
 
 inline std::string slurp(const std::string& path) {
