@@ -155,6 +155,12 @@ TEST(OwnersSharing, ViewerSeesTheAlbumOnlyAndChangesNothing) {
   EXPECT_EQ(s.status(s.client->Delete(pal, s.bob)), 403);
   s.get(s.bob, pal + "/shares", 403);
   EXPECT_EQ(s.status(s.client->Post(pal + "/shares", s.bob, R"({"username":"carol"})", "application/json")), 403);
+  // Uploading into it (上传到相册): 403 for the viewer, 404 for carol; nothing stored.
+  const httplib::MultipartFormDataItems file = {{"files", image_bytes("coffee_q90.jpg"), "x/coffee_q90.jpg", "image/jpeg"}};
+  EXPECT_EQ(s.status(s.client->Post("/api/photos?album=" + std::to_string(album), s.bob, file)), 403);
+  EXPECT_EQ(s.status(s.client->Post("/api/photos?album=" + std::to_string(album), s.carol, file)), 404);
+  EXPECT_EQ(s.get(s.bob, "/api/photos")["total"], 1);
+  EXPECT_EQ(s.get(s.carol, "/api/photos")["total"], 0);
   EXPECT_EQ(s.get(s.alice, pal)["name"], "猫");
   EXPECT_EQ(s.ids_of(s.get(s.alice, pal + "/photos")["items"]), (std::set<int64_t>{a1, a2}));
 
@@ -209,6 +215,16 @@ TEST(OwnersSharing, ContributorsAddTheirOwnPhotosWhichStayTheirs) {
   s.get(s.alice, "/api/photos/" + std::to_string(b1) + "/thumbnail");      // viewable in her album
   s.get(s.alice, "/api/photos/" + std::to_string(b2) + "/thumbnail", 404);  // his others are not
   EXPECT_EQ(s.status(s.client->Delete("/api/photos/" + std::to_string(b1), s.alice)), 404);
+  // Uploading into the album: the new photo is his, and in the album.
+  const httplib::MultipartFormDataItems file = {{"files", image_bytes("camera.png"), "up/camera.png", "image/png"}};
+  auto up = s.client->Post("/api/photos?album=" + std::to_string(album), s.bob, file);
+  ASSERT_TRUE(up && up->status == 200) << (up ? up->body : "");
+  json upj = json::parse(up->body);
+  ASSERT_EQ(upj["uploaded"].size(), 1u) << up->body;
+  const int64_t b3 = upj["uploaded"][0]["id"];
+  EXPECT_EQ(s.album->get_photo(b3)->owner_id, s.bob_id);
+  EXPECT_EQ(s.ids_of(s.get(s.alice, pal + "/photos")["items"]), (std::set<int64_t>{a1, b1, b3}));
+  ASSERT_EQ(s.status(s.client->Delete(pal + "/photos", s.bob, ids_body({b3}), "application/json")), 200);
   // He cannot add her photos that are not his, nor rename or delete the album.
   auto steal = s.client->Post(pal + "/photos", s.bob, ids_body({b2, a1}), "application/json");
   ASSERT_TRUE(steal);
