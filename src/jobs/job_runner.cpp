@@ -6,6 +6,7 @@
 
 #include "core/file_util.h"
 #include "image/clip_preprocess.h"
+#include "vlm/vlm_error_code.h"
 
 namespace sa {
 namespace {
@@ -375,7 +376,7 @@ void JobRunner::run_describe(const Job& job) {
     release({job});
     return;
   }
-  if (!res.ok()) return fail(job, "VLM: " + res.status().to_string());
+  if (!res.ok()) return fail(job, vlm_failure_text(res.status()));
   Status st = d_.store->set_description(job.photo_id, res->description, res->keywords, res->model, res->text);
   if (st.code() == StatusCode::kNotFound) {
     check_write(d_.store->complete_job(job.id), "completing the job", job);

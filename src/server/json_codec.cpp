@@ -1,5 +1,7 @@
 #include "server/json_codec.h"
 
+#include "vlm/vlm_error_code.h"
+
 namespace sa {
 
 nlohmann::json photo_json(const PhotoInfo& p) {
@@ -22,6 +24,8 @@ nlohmann::json photo_json(const PhotoInfo& p) {
       {"keywords", p.keywords},
       {"vlm_status", to_string(p.vlm_status)},
       {"vlm_error", p.vlm_error},
+      // Stable code for the page (web/js/errors.js); vlm_error is for logs.
+      {"vlm_error_code", p.vlm_status == VlmStatus::kFailed ? vlm_error_code(p.vlm_error) : ""},
       {"vlm_model", p.vlm_model},
       {"described_at", p.described_at},
       {"favorite", p.favorite},

@@ -1,9 +1,13 @@
 // /api/health, /api/settings, /api/jobs: small state endpoints the page polls.
 #include "server/errors.h"
 #include "server/routes.h"
+#include "vlm/vlm_error_code.h"
 
 namespace sa {
 namespace {
+
+// The code of a failed embedding job (web/js/errors.js has its Chinese text).
+constexpr const char* kCodeProcessingFailed = "processing_failed";
 
 nlohmann::json settings_json(const Settings& s) {
   return {{"auto_analyze", s.auto_analyze}, {"enhanced_search", s.enhanced_search},
@@ -77,8 +81,10 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
     const JobStats js = ctx.album.job_stats(scope_of(ctx, req));
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& f : js.recent_failures) {
+      // "error" is the stored text (logs, English); the page shows "code" only.
+      const std::string code = f.kind == JobKind::kDescribe ? vlm_error_code(f.error) : kCodeProcessingFailed;
       failures.push_back({{"job_id", f.job_id}, {"photo_id", f.photo_id}, {"kind", to_string(f.kind)},
-                          {"error", f.error}, {"at", f.at}});
+                          {"error", f.error}, {"code", code}, {"at", f.at}});
     }
     send_json(res, {{"pending", js.pending}, {"running", js.running}, {"done", js.done},
                     {"failed", js.failed}, {"recent_failures", failures}});

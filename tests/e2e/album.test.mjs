@@ -6,12 +6,13 @@
 // API replies with page.route to check the page against races and errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { Albums, CHROMIUM, getJson, waitJobsIdle } from './harness.mjs';
+import { gate } from './browse_util.mjs';
 
 const BIN = process.env.SA_BINARY;
 const DATA = process.env.SA_TEST_DATA;
@@ -23,7 +24,7 @@ const SHOTS = path.join(path.dirname(BIN), 'e2e-screenshots');
 const DESCRIPTION = '一只橘猫趴在沙发上睡觉';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-e2e-'));
-const servers = [];
+const albums = new Albums(BIN, SRC, tmp);
 let vlm, badVlm, browser, vlmCalls = 0;
 const BAD_VLM_ERROR = 'The model `bad-vl` does not exist';
 
@@ -59,43 +60,8 @@ function startBadVlm() {
   });
 }
 
-// Starts `smart-album serve --port 0` and resolves with its base URL.
-function startAlbum(name, extraArgs) {
-  const dataDir = path.join(tmp, name);
-  // --auth off: these tests cover the album itself; auth.test.mjs covers sign-in.
-  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--auth', 'off',
-    '--web-dir', path.join(SRC, 'web'), ...extraArgs], {
-    env: { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  servers.push(child);
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${log}`)); });
-  });
-}
-
-async function getJson(url) {
-  const r = await fetch(url);
-  return r.json();
-}
-
-async function waitJobsIdle(base) {
-  for (let i = 0; i < 300; i++) {
-    const j = await getJson(base + '/api/jobs');
-    if (j.pending === 0 && j.running === 0) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('jobs did not finish');
-}
+// Starts `smart-album serve --port 0 --auth off` and resolves with its base URL.
+const startAlbum = async (name, extraArgs) => (await albums.start(name, extraArgs)).base;
 
 // A folder like a phone export: nested folders, a duplicate and a non-image.
 function makePhotoFolder() {
@@ -119,10 +85,7 @@ before(async () => {
   vlm = await startFakeVlm();
   badVlm = await startBadVlm();
   browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...CHROMIUM,
     viewport: { width: 1280, height: 860 },
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',  // UTC+8 all year: server times must not show as UTC
@@ -131,12 +94,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  // Let the servers shut down (they flush the database) before removing their data.
-  await Promise.all(servers.map((s) => new Promise((resolve) => {
-    if (s.exitCode !== null || s.signalCode !== null) return resolve();
-    s.once('exit', resolve);
-    s.kill('SIGTERM');
-  })));
+  await albums.stopAll();  // they flush the database before the data goes
   if (vlm) vlm.close();
   if (badVlm) badVlm.close();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -284,12 +242,6 @@ const fakePhoto = (id) => ({ id, filename: `p${id}.jpg`, folder: '', status: 're
   vlm_error: '', added_at: '2024-05-01T16:05:00Z', taken_at: '2024-05-01T16:05:00', taken_at_source: 'exif',
   thumbnail_url: BLANK, original_url: BLANK, preview_url: BLANK });
 const fakeList = (ids, total = ids.length) => ({ total, page: 1, per_page: 60, items: ids.map(fakePhoto) });
-// A promise the test resolves when it wants a held-back reply to go out.
-function gate() {
-  let open;
-  const p = new Promise((r) => { open = r; });
-  return { p, open };
-}
 const cardIds = (page) => page.$$eval('#grid .card', (cs) => cs.map((c) => +c.dataset.id));
 
 test('a reply for an old view never lands in the new one', { timeout: 30000 }, async () => {
@@ -524,9 +476,13 @@ test('odd file names, a failed analysis, local times, similar without a model', 
     null, { timeout: 20000 });
   const failed = await getJson(`${base}/api/photos/${cheese.id}`);
   assert.equal(failed.vlm_status, 'failed');
-  assert.ok(failed.vlm_error, 'the server says why');
-  assert.equal(await page.getAttribute('#analyze-state', 'title'), failed.vlm_error);
-  assert.ok((await page.textContent('#detail-meta')).includes(failed.vlm_error));
+  assert.ok(failed.vlm_error, 'the server keeps why (for the log)');
+  // HTTP 400 from the provider: a stable code, and only its Chinese in the page.
+  assert.equal(failed.vlm_error_code, 'vlm_rejected');
+  assert.equal(await page.getAttribute('#analyze-state', 'title'), '视觉大模型拒绝了这张图片的请求');
+  const metaText = await page.textContent('#detail-meta');
+  assert.match(metaText, /分析失败原因视觉大模型拒绝了这张图片的请求/);
+  assert.ok(!metaText.includes(failed.vlm_error) && !/bad-vl|HTTP|VLM/.test(metaText), metaText);
   await page.screenshot({ path: path.join(SHOTS, 'analyze-failed.png') });
 
   // Similar photos need the model as much as search does.

@@ -6,12 +6,12 @@
 // post) are refused by the album.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { Albums, launchChromium, serverEnv } from './harness.mjs';
 
 const BIN = process.env.SA_BINARY;
 const DATA = process.env.SA_TEST_DATA;
@@ -20,27 +20,12 @@ assert.ok(BIN && DATA && SRC, 'SA_BINARY, SA_TEST_DATA and SA_SOURCE_DIR must be
 const SHOTS = path.join(path.dirname(BIN), 'e2e-screenshots');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-e2e-auth-'));
-const servers = [];
 let browser, evil;
-const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, 'cache') };
+const env = serverEnv(tmp);
+const albums = new Albums(BIN, SRC, tmp);
 
-function startAlbum(name, extraArgs = []) {
-  const child = spawn(BIN, ['serve', '--data-dir', path.join(tmp, name), '--port', '0',
-    '--web-dir', path.join(SRC, 'web'), ...extraArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  servers.push(child);
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${log}`)); });
-  });
-}
+// Accounts on (no --auth off): sign-in is what these tests are about.
+const startAlbum = async (name, extraArgs = []) => (await albums.start(name, extraArgs, 0, { auth: true })).base;
 
 function addUser(name, user, password, admin) {
   const r = spawnSync(BIN, ['user', 'add', user, '--password-stdin', '--data-dir', path.join(tmp, name),
@@ -92,22 +77,13 @@ window.attack = async () => {
 
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (evil) evil.close();
-  await Promise.all(servers.map((s) => new Promise((resolve) => {
-    if (s.exitCode !== null || s.signalCode !== null) return resolve();
-    s.once('exit', resolve);
-    s.kill('SIGTERM');
-  })));
+  await albums.stopAll();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

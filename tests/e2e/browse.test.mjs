@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './harness.mjs';
 import { Albums, gate, getJson, jpegSize, jpegWithExifDate, png16, shotDir, waitJobsIdle } from './browse_util.mjs';
 
 const BIN = process.env.SA_BINARY;
@@ -26,12 +26,7 @@ const albums = new Albums(BIN, SRC, tmp);
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -472,6 +467,25 @@ test('10,000 photos: first photo fast, the scrubber jumps to a month without loa
   await phone.waitForTimeout(500);
   assert.equal(await topMonth(phone), '2019-08');
   await phone.screenshot({ path: path.join(SHOTS, 'big-jump-phone.png') });
+  // A finger dragged along the scrubber (real touch events through CDP) picks
+  // the month it is released on, and the page does not scroll meanwhile.
+  const target = await phone.$$eval('.scrub-month', (bs) => {
+    const b = bs[Math.floor(bs.length * 0.8)], r = b.getBoundingClientRect();
+    const s = bs[Math.floor(bs.length * 0.2)].getBoundingClientRect();
+    return { month: b.dataset.month, x: r.left + r.width / 2, y: r.top + r.height / 2, y0: s.top + s.height / 2 };
+  });
+  const cdp = await phone.context().newCDPSession(phone);
+  const finger = (type, y) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x: target.x, y }] });
+  const scrolled = await phone.evaluate(() => scrollY);
+  await finger('touchStart', target.y0);
+  for (let k = 1; k <= 6; k++) await finger('touchMove', target.y0 + (target.y - target.y0) * k / 6);
+  assert.equal(await phone.isVisible('.scrub-bubble'), true, 'the month shows beside the finger');
+  assert.equal(await phone.evaluate(() => scrollY), scrolled, 'the drag does not scroll the page');
+  await finger('touchEnd');
+  await phone.waitForFunction((m) => location.hash === `#/?month=${m}`, target.month);
+  await phone.waitForFunction((m) => [...document.querySelectorAll('#grid section.day')].some((d) => d.dataset.month === m), target.month);
+  await phone.waitForTimeout(500);
+  assert.equal(await topMonth(phone), target.month);
   await phone.context().close();
   fs.writeFileSync(path.join(SHOTS, 'browse-10k-metrics.json'), JSON.stringify(metrics, null, 2));
   console.log('10k metrics', JSON.stringify(metrics));

@@ -1,6 +1,5 @@
 // Helpers for the browse tests: a server per test album, test images made in
 // memory (JPEGs with an EXIF date, a 16-bit PNG), held-back replies.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -78,59 +77,8 @@ export function jpegSize(buf) {
   return null;
 }
 
-// ---- servers ----
-
-export class Albums {
-  constructor(bin, src, tmp) { this.bin = bin; this.src = src; this.tmp = tmp; this.children = []; }
-
-  // Starts `smart-album serve` on `port` (0: any) and resolves with {base, child, dataDir}.
-  start(name, extraArgs = [], port = 0) {
-    const dataDir = path.join(this.tmp, name);
-    // --auth off: these tests cover browsing; auth.test.mjs covers sign-in.
-    const child = spawn(this.bin, ['serve', '--data-dir', dataDir, '--port', String(port), '--auth', 'off',
-      '--web-dir', path.join(this.src, 'web'), ...extraArgs], {
-      env: { PATH: process.env.PATH, HOME: this.tmp, XDG_CACHE_HOME: path.join(this.tmp, 'cache') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.children.push(child);
-    let log = '';
-    child.stderr.on('data', (d) => { log += d; });
-    return new Promise((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 30000);
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/listening on (http:\/\/[\d.]+:(\d+))\s/);
-        if (m) { clearTimeout(timer); resolve({ base: m[1], port: +m[2], child, dataDir }); }
-      });
-      child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${log}`)); });
-    });
-  }
-
-  static stop(child) {
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
-  }
-
-  stopAll() { return Promise.all(this.children.map((c) => Albums.stop(c))); }
-}
-
-export async function getJson(url, init) {
-  const r = await fetch(url, init);
-  return r.json();
-}
-
-export async function waitJobsIdle(base) {
-  for (let i = 0; i < 600; i++) {
-    const j = await getJson(base + '/api/jobs');
-    if (j.pending === 0 && j.running === 0) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('jobs did not finish');
-}
+// Servers, JSON and the job queue: harness.mjs (shared by every e2e test).
+export { Albums, getJson, waitJobsIdle } from './harness.mjs';
 
 // A promise the test resolves when it wants a held-back reply to go out.
 export function gate() {

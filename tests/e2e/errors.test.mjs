@@ -15,18 +15,26 @@ const CJK = /[\u4e00-\u9fff]/;
 function serverCodes() {
   const status = fs.readFileSync(path.join(SRC, 'src/core/status.cpp'), 'utf8');
   const codes = new Set([...status.matchAll(/return "([a-z_]+)";/g)].map((m) => m[1]));
-  // Codes a route writes itself: {"code", "..."} literals under src/server.
+  // Codes a route writes itself: {"code", "..."} literals and kCode... constants under src/server.
   const dir = path.join(SRC, 'src/server');
   for (const f of fs.readdirSync(dir)) {
     const text = fs.readFileSync(path.join(dir, f), 'utf8');
     for (const m of text.matchAll(/\{"code",\s*"([a-z_]+)"\}/g)) codes.add(m[1]);
+    for (const m of text.matchAll(/\bkCode\w*\s*=\s*"([a-z_]+)"/g)) codes.add(m[1]);
+    for (const m of text.matchAll(/send_error_code\(\s*\w+,\s*\d+,\s*"([a-z_]+)"/g)) codes.add(m[1]);
   }
+  // Why a description failed (photo.vlm_error_code, recent_failures[].code).
+  const vlm = fs.readFileSync(path.join(SRC, 'src/vlm/vlm_error_code.cpp'), 'utf8');
+  for (const m of vlm.matchAll(/return "([a-z_]+)";/g)) codes.add(m[1]);
   return codes;
 }
 
 test('every server error code has a Chinese message', () => {
   const codes = serverCodes();
-  assert.ok(codes.size >= 10, `found only ${[...codes]}`);
+  assert.ok(codes.size >= 20, `found only ${[...codes]}`);
+  for (const c of ['processing_failed', 'vlm_unreachable', 'vlm_rejected', 'vlm_failed', 'unauthenticated', 'too_many_requests']) {
+    assert.ok(codes.has(c), `the scan finds ${c}`);
+  }
   for (const code of codes) {
     assert.ok(ERROR_TEXT[code], `no text for code "${code}"`);
     assert.match(errorText({ code }), CJK, code);

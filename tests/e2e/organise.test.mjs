@@ -6,11 +6,11 @@
 // go to <build>/e2e-artifacts/organise-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { Albums, CHROMIUM, getJson, waitJobsIdle } from './harness.mjs';
 
 const BIN = process.env.SA_BINARY;
 const DATA = process.env.SA_TEST_DATA;
@@ -19,40 +19,12 @@ assert.ok(BIN && DATA && SRC, 'SA_BINARY, SA_TEST_DATA and SA_SOURCE_DIR must be
 const MODEL = path.join(DATA, 'clip/tiny-b16/hf-safetensors');
 const SHOTS = process.env.SA_ARTIFACTS || path.join(path.dirname(BIN), 'e2e-artifacts');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-e2e-org-'));
-const servers = [];
+const albums = new Albums(BIN, SRC, tmp);
 let browser;
 
-function startAlbum(name) {
-  // --auth off: these tests cover organising; auth.test.mjs covers sign-in.
-  const child = spawn(BIN, ['serve', '--data-dir', path.join(tmp, name), '--port', '0', '--auth', 'off', '--model', MODEL,
-    '--web-dir', path.join(SRC, 'web')], {
-    env: { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  servers.push(child);
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${log}`)); });
-  });
-}
+// --auth off (harness.mjs): these tests cover organising; auth.test.mjs covers sign-in.
+const startAlbum = async (name) => (await albums.start(name, ['--model', MODEL])).base;
 
-const getJson = async (url) => (await fetch(url)).json();
-async function waitJobsIdle(base) {
-  for (let i = 0; i < 300; i++) {
-    const j = await getJson(base + '/api/jobs');
-    if (j.pending === 0 && j.running === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('jobs did not finish');
-}
 // Uploads test images (in this order: the last is the newest, first in the grid).
 async function upload(base, files) {
   const form = new FormData();
@@ -86,10 +58,7 @@ function unzipStored(buf) {
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...CHROMIUM,
     viewport: { width: 1280, height: 860 },
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
@@ -99,11 +68,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  await Promise.all(servers.map((s) => new Promise((resolve) => {
-    if (s.exitCode !== null || s.signalCode !== null) return resolve();
-    s.once('exit', resolve);
-    s.kill('SIGTERM');
-  })));
+  await albums.stopAll();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -47,6 +47,8 @@ export const api = {
   timelinePage: ({ cursor, after, limit, dateTo, dateFrom, favorite, album } = {}) =>
     request('GET', '/api/photos?' + q({ sort: 'taken', cursor, after, limit, date_to: dateTo, date_from: dateFrom, favorite, album })),
   timeline: () => request('GET', '/api/timeline'),
+  // The newest uploads first (the upload panel asks which of its photos are processed).
+  photosByUpload: (limit) => request('GET', '/api/photos?' + q({ sort: 'added', limit })),
   folders: () => request('GET', '/api/folders'),
   photo: (id) => request('GET', `/api/photos/${id}`),
   remove: (id) => request('DELETE', `/api/photos/${id}`),

@@ -36,7 +36,7 @@ const state = {
 };
 const debugScores = /[?&]debug=1/.test(location.search);
 const groups = () => new DayGroups($('grid'));
-let scrubber = null, viewer = null, connection = null;
+let scrubber = null, viewer = null, connection = null, uploader = null;
 const traps = {};
 
 // ---------- helpers ----------
@@ -190,7 +190,7 @@ function updateHead() {
   if (empty && !state.emptyError) {
     $('empty-text').textContent = state.view === 'all'
       ? '还没有照片。点击右上角「上传」选择一个文件夹，或把照片拖到这里。'
-      : '没有找到相关照片。换个描述，或放宽日期和文件夹筛选试试。';
+      : '没有找到相关照片。换个描述，或放宽日期和文件夹筛选；也可以在「设置」里调低搜索结果的相关度门槛。';
   }
   $('more-btn').hidden = !(state.view === 'search' && state.searchMore && !state.searchLoading);
 }
@@ -347,6 +347,7 @@ async function runSearch(r) {
   if (typeof r === 'string') r = { name: 'search', q: r.trim() };
   if (!r.q) return showAll();
   reset('search');
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {}, view: 'search' } }));  // organise.js
   state.query = r.q;
   state.searchRoute = r;
   $('search-input').value = r.q;
@@ -382,6 +383,7 @@ async function searchMore() {
 async function runSimilar(photo) {
   closeModal('detail', { silent: true });
   reset('similar');
+  document.dispatchEvent(new CustomEvent('sa:view', { detail: { filter: {}, view: 'similar' } }));  // organise.js
   state.similarTo = photo.id;
   $('section-title').textContent = photo.filename ? `与 “${photo.filename}” 相似的照片` : '相似的照片';
   $('search-input').value = '';
@@ -448,8 +450,9 @@ function renderDetail(p, hit, fresh = false) {
       if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
     }
   }
-  if (p.status === 'failed') rows.push(['处理失败', p.error]);
-  if (p.vlm_status === 'failed') rows.push(['分析失败原因', p.vlm_error || '未知']);
+  // The codes' Chinese, never the stored (English) error text.
+  if (p.status === 'failed') rows.push(['处理失败', errorText({ code: 'processing_failed' })]);
+  if (p.vlm_status === 'failed') rows.push(['分析失败原因', errorText({ code: p.vlm_error_code || 'vlm_failed' })]);
   metaRows($('detail-meta'), rows);
   const desc = $('detail-desc');
   desc.textContent = p.description || '暂无描述。';
@@ -482,7 +485,7 @@ function renderAnalyzeState(p) {
   st.textContent = vlm ? (VLM_STATE[p.vlm_status] || '') : '未配置视觉大模型';
   const failed = p.vlm_status === 'failed';
   st.classList.toggle('failed', failed);
-  st.title = failed ? p.vlm_error || '' : '';
+  st.title = failed ? errorText({ code: p.vlm_error_code || 'vlm_failed' }) : '';
 }
 
 // Shows items[index] (or a photo outside the list, index -1) in the viewer.
@@ -621,31 +624,40 @@ async function loadHealth() {
 }
 
 // ---------- jobs ----------
+// The top bar counts photos while a batch of uploads is being processed (the
+// upload panel's own bar when that is open); other background work (an import,
+// 全部分析) is counted in tasks (项), never mixed with photos.
 let jobsTimer = null, lastBusy = false, jobsBase = null;
 async function pollJobs() {
   clearTimeout(jobsTimer);
   let busy = false;
   try {
+    const open = uploader ? uploader.openIds() : [];  // before asking: see Uploader.processing
     const j = await api.jobs();
-    const open = j.pending + j.running;
-    busy = open > 0;
+    const left = j.pending + j.running;
+    busy = left > 0;
     if (busy && jobsBase === null) jobsBase = j.done + j.failed;
-    const done = jobsBase === null ? 0 : Math.max(0, j.done + j.failed - jobsBase);
-    const total = done + open;
-    // While the upload panel is open it is the one progress bar on screen; the
-    // background work shows there as a line of text.
+    if (!busy) jobsBase = null;
+    await uploader?.processing(busy, open);
+    // While the upload panel is open it is the one progress bar on screen.
     $('jobs').hidden = !busy || !$('upload-panel').hidden;
-    $('upload-processing').textContent = busy ? `后台处理中（生成向量 / 描述）：还剩 ${open} 项`
-      : (j.done > 0 ? '后台处理已完成' : '');
     if (busy) {
-      $('jobs-label').textContent = `正在处理照片（生成向量 / 描述）：${done} / ${total}`;
+      const batch = uploader ? uploader.processedCount() : { done: 0, total: 0 };
+      let done, total;
+      if (batch.total > batch.done) {
+        ({ done, total } = batch);
+        $('jobs-label').textContent = `正在处理刚上传的照片（生成搜索向量 / 描述）：${done} / ${total} 张`;
+      } else {
+        done = Math.max(0, j.done + j.failed - jobsBase);
+        total = done + left;
+        $('jobs-label').textContent = `后台处理中（生成搜索向量 / 描述）：还剩 ${left} 项任务`;
+      }
       $('jobs-bar').style.width = `${total ? Math.round(100 * done / total) : 0}%`;
     }
     const f = $('jobs-failures');
     f.hidden = !(busy && j.failed > 0);
     f.textContent = `${j.failed} 个失败`;
-    f.title = (j.recent_failures || []).map((x) => `#${x.photo_id} ${x.kind}: ${x.error}`).join('\n');
-    if (!busy) jobsBase = null;
+    f.title = (j.recent_failures || []).map((x) => `#${x.photo_id}：${errorText(x)}`).join('\n');
     if (lastBusy && !busy && state.view === 'all') refreshStates();
   } catch (e) { /* server restarting: the connection banner says so; try again later */ }
   lastBusy = busy;
@@ -756,7 +768,7 @@ function init() {
   });
 
   let uploadedNew = 0;
-  const uploader = new Uploader({
+  uploader = new Uploader({
     onFileDone: async (u) => {
       if (u.duplicate) return;
       uploadedNew++;
@@ -860,12 +872,25 @@ function init() {
   $('set-enhanced').addEventListener('change', (e) => saveSetting('enhanced_search', e.target.checked));
   $('set-min-score').addEventListener('change', (e) => saveSetting('min_score', +e.target.value));
 
-  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
+  // An entry may be stale by the time it is delivered (a page rendered in
+  // between pushed the sentinel away): look again before loading.
+  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting) && isVisible($('sentinel'))) loadMore(); },
                            { rootMargin: '400px' }).observe($('sentinel'));
-  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadNewer(); },
-                           { rootMargin: '200px' }).observe($('top-sentinel'));
+  new IntersectionObserver((entries) => {
+    if (entries.some((x) => x.isIntersecting) && $('top-sentinel').getBoundingClientRect().bottom > -200) loadNewer();
+  }, { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
 
+  // organise.js's views (收藏, 相册, 回收站, 重复照片) have no URL of their own:
+  // leaving a search, a photo or a month for one of them puts #/ in the history
+  // (without a hashchange), so the URL never names a view that is not shown and
+  // Back returns to the search.
+  $('org-nav')?.addEventListener('click', (e) => {
+    if (!e.target.closest('[data-nav]')) return;
+    if (location.hash && location.hash !== '#/') history.pushState(null, '', '#/');
+    state.route = state.base = { name: 'all' };
+    $('search-input').value = '';
+  }, true);
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
   document.addEventListener('sa:reload', () => {

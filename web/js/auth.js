@@ -2,6 +2,8 @@
 // the 账号 dialog (password, API tokens, sign out) and, for admins, 设置 → 用户.
 // app.js waits for signIn() before it loads anything.
 
+import { errorText } from './errors.js';
+
 async function call(method, url, body) {
   const init = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
@@ -42,7 +44,7 @@ function zhError(e) {
   if (e.code === 'invalid_argument' && /name/.test(e.message)) return '用户名不能为空，且不能包含空格、冒号或斜杠';
   if (/photo/.test(e.message)) return '该用户还有照片，无法删除';
   if (/last admin/.test(e.message)) return '不能删除最后一个管理员';
-  return '操作失败：' + e.message;
+  return '操作失败：' + errorText(e);  // never the server's (English) message
 }
 
 // The full-page form for signing in or creating the first admin.

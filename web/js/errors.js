@@ -16,6 +16,28 @@ export const ERROR_TEXT = {
   internal: '相册服务内部出错，请稍后再试',
   unknown: '发生了未知错误',
   ok: '操作成功',
+  // Codes the HTTP layer and sign-in send (send_error_code in src/server).
+  unauthenticated: '请先登录，或登录已过期',
+  permission_denied: '没有权限执行这个操作',
+  setup_required: '还没有账号：请先创建管理员账号',
+  too_many_requests: '尝试次数过多，请稍后再试',
+  misdirected_request: '访问地址不被相册服务接受，请使用相册的正式地址',
+  unsupported_media_type: '请求格式不正确',
+  // Why a photo's description failed (photo.vlm_error_code, src/vlm/vlm_error_code.cpp)
+  // or its search vector could not be made (/api/jobs recent_failures[].code).
+  vlm_unreachable: '连接不上视觉大模型服务，请检查网络或服务地址',
+  vlm_timeout: '视觉大模型响应超时，请稍后重试',
+  vlm_auth: '视觉大模型拒绝了 API 密钥，请检查密钥设置',
+  vlm_rate_limited: '视觉大模型请求太频繁，已被限流，请稍后重试',
+  vlm_not_found: '视觉大模型服务找不到所配置的模型或地址',
+  vlm_rejected: '视觉大模型拒绝了这张图片的请求',
+  vlm_image_too_large: '图片太大，视觉大模型无法处理',
+  vlm_server_error: '视觉大模型服务出错，请稍后重试',
+  vlm_bad_reply: '视觉大模型返回的内容无法识别',
+  vlm_not_configured: '未配置视觉大模型',
+  vlm_image_unreadable: '无法读取这张照片，不能交给视觉大模型分析',
+  vlm_failed: '图片分析失败，请稍后重试',
+  processing_failed: '无法处理这张照片（生成搜索向量失败），搜索时找不到它',
   // Made by the page itself.
   network: '与相册服务的连接已断开',
   cancelled: '已取消',

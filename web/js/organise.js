@@ -4,19 +4,28 @@
 // app.js keeps the gallery; this module talks to it through DOM events:
 //   sa:show {title, filter} / sa:show {}  -> app.js shows a filtered gallery / all photos
 //   sa:reload                             -> app.js reloads the current view
-//   sa:view {filter}                      <- app.js started a gallery view
+//   sa:view {filter, view?}               <- app.js started a gallery view (view: 'search' | 'similar')
 //   sa:detail photo                       <- app.js shows a photo in the viewer
 import { api } from './api.js';
+import { errorText } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
 const LONG_PRESS_MS = 450;
 
+// One toast at a time, as app.js does (a new one replaces the last).
 function toast(msg, isError = false) {
+  $('toasts').textContent = '';
   const t = document.createElement('div');
   t.className = 'toast' + (isError ? ' error' : '');
   t.textContent = msg;
   $('toasts').appendChild(t);
   setTimeout(() => t.remove(), isError ? 5000 : 2500);
+}
+// An API error as a toast: the Chinese for its code (never the server's
+// English message); a lost connection shows as the connection banner instead.
+function fail(e, prefix = '操作失败：') {
+  if (e && e.code === 'network') return;
+  toast(prefix + errorText(e), true);
 }
 const fmtBytes = (n) => n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
 const fmtDay = (iso) => {
@@ -139,7 +148,7 @@ async function runBatch(action, ids, albumId, done) {
     await api.batch(action, ids, albumId);
     done();
   } catch (e) {
-    toast((e.status === 404 ? '部分照片已不存在，未做任何更改：' : '操作失败：') + e.message, true);
+    fail(e, e.status === 404 ? '部分照片已不存在，未做任何更改：' : '操作失败：');
   }
 }
 
@@ -205,7 +214,7 @@ async function openAlbumPicker({ title, createLabel, upload }, onChosen) {
       li.appendChild(b);
       list.appendChild(li);
     }
-  } catch (e) { toast(e.message, true); }
+  } catch (e) { fail(e); }
   $('album-picker').hidden = false;
   $('new-album-name').value = '';
 }
@@ -220,7 +229,7 @@ $('new-album-form').addEventListener('submit', async (e) => {
   try {
     const a = await api.createAlbum(name);
     await pickerChosen(a.id);
-  } catch (err) { toast('新建相册失败：' + err.message, true); }
+  } catch (err) { fail(err, '新建相册失败：'); }
 });
 // 上传到相册: app.js opens the file (or folder) chooser and uploads with ?album=ID,
 // so every stored file, new or already in the library, lands in the album.
@@ -296,7 +305,7 @@ $('fav-btn').addEventListener('click', async () => {
       else { delete card.dataset.favorite; card.querySelector('.heart')?.remove(); }
       gallerySel.decorate();
     }
-  } catch (err) { toast(err.message, true); }
+  } catch (err) { fail(err); }
 });
 
 // ---------- views ----------
@@ -318,7 +327,8 @@ document.addEventListener('sa:view', (e) => {
   main.hidden = false;
   orgView.hidden = true;
   gallerySel.clear();
-  setNav(galleryFilter.favorite ? 'favorites' : galleryFilter.album ? 'albums' : 'all');
+  // Search results and similar photos are none of the nav's views.
+  setNav(e.detail.view ? '' : galleryFilter.favorite ? 'favorites' : galleryFilter.album ? 'albums' : 'all');
 });
 function head(title, count) {
   const h = el('div', 'section-head');
@@ -357,12 +367,12 @@ async function showAlbums() {
     e.preventDefault();
     const name = input.value.trim();
     if (!name) return toast('请输入相册名称', true);
-    try { await api.createAlbum(name); toast('相册已创建'); showAlbums(); } catch (err) { toast('新建相册失败：' + err.message, true); }
+    try { await api.createAlbum(name); toast('相册已创建'); showAlbums(); } catch (err) { fail(err, '新建相册失败：'); }
   });
   const grid = el('div', 'album-grid');
   orgView.appendChild(grid);
   let items = [];
-  try { ({ items } = await api.albums()); } catch (e) { return toast(e.message, true); }
+  try { ({ items } = await api.albums()); } catch (e) { return fail(e); }
   if (!items.length) grid.appendChild(el('p', 'muted', '还没有相册。选中照片后点「加入相册」，或在上面新建一个。'));
   for (const a of items) {
     const card = el('div', 'album-card');
@@ -381,13 +391,13 @@ async function showAlbums() {
     ren.addEventListener('click', async () => {
       const n = prompt('新的相册名称', a.name);
       if (!n || !n.trim()) return;
-      try { await api.updateAlbum(a.id, { name: n.trim() }); showAlbums(); } catch (err) { toast(err.message, true); }
+      try { await api.updateAlbum(a.id, { name: n.trim() }); showAlbums(); } catch (err) { fail(err); }
     });
     const del = el('button', 'btn btn-ghost danger', '删除相册');
     del.type = 'button';
     del.addEventListener('click', async () => {
       if (!confirm(`删除相册 “${a.name}”？相册里的照片不会被删除。`)) return;
-      try { await api.deleteAlbum(a.id); toast('相册已删除'); showAlbums(); } catch (err) { toast(err.message, true); }
+      try { await api.deleteAlbum(a.id); toast('相册已删除'); showAlbums(); } catch (err) { fail(err); }
     });
     // share.js: the owner shares the album; a recipient may leave it.
     const share = el('button', 'btn btn-ghost album-share', a.role && a.role !== 'owner' ? '退出共享' : '共享');
@@ -428,10 +438,10 @@ async function showTrash() {
   });
   empty.addEventListener('click', async () => {
     if (!confirm('永久删除回收站里的所有照片？此操作无法撤销。')) return;
-    try { const r = await api.emptyTrash(); toast(`已永久删除 ${r.emptied} 张照片`); showTrash(); } catch (e) { toast(e.message, true); }
+    try { const r = await api.emptyTrash(); toast(`已永久删除 ${r.emptied} 张照片`); showTrash(); } catch (e) { fail(e); }
   });
   let res;
-  try { res = await api.trash({ perPage: 500 }); } catch (e) { return toast(e.message, true); }
+  try { res = await api.trash({ perPage: 500 }); } catch (e) { return fail(e); }
   h.querySelector('h1').textContent = `回收站（${res.total} 张）`;
   empty.disabled = res.total === 0;
   if (!res.items.length) grid.appendChild(el('p', 'muted', '回收站是空的。'));
@@ -457,7 +467,7 @@ async function showDuplicates() {
   orgView.appendChild(list);
   let res;
   try { res = await api.duplicates(); } catch (e) {
-    list.appendChild(el('p', 'muted', e.status === 503 ? '查找重复照片需要图像模型：请用 --model 启动相册。' : '查找失败：' + e.message));
+    list.appendChild(el('p', 'muted', e.status === 503 ? '查找重复照片需要图像模型：请用 --model 启动相册。' : '查找失败：' + errorText(e)));
     act.disabled = true;
     return;
   }

@@ -85,8 +85,9 @@ export class DayGroups {
 }
 
 // The month scrubber: one button per month, its height proportional to the
-// month's photo count, year labels beside; a click (or a drag and release)
-// picks a month.
+// month's photo count, year labels beside. Pressing it and releasing (a click,
+// a tap, or a drag along it with a finger, the month shown in a bubble) picks
+// the month under the pointer; Enter / Space on a focused month picks it too.
 export class Scrubber {
   constructor(el, onPick) {
     this.el = el;
@@ -95,18 +96,38 @@ export class Scrubber {
     this.bubble = document.createElement('div');
     this.bubble.className = 'scrub-bubble';
     this.bubble.hidden = true;
-    el.addEventListener('click', (e) => {
-      const b = e.target.closest('.scrub-month');
-      if (b) this.onPick(b.dataset.month);
-    });
-    el.addEventListener('pointermove', (e) => {
-      const b = document.elementFromPoint(e.clientX, e.clientY)?.closest('.scrub-month');
+    const monthAt = (e) => document.elementFromPoint(e.clientX, e.clientY)?.closest('.scrub-month');
+    const show = (e) => {
+      const b = monthAt(e);
       if (!b) { this.bubble.hidden = true; return; }
       this.bubble.textContent = monthLabel(b.dataset.month);
       this.bubble.style.top = `${e.clientY - el.getBoundingClientRect().top}px`;
       this.bubble.hidden = false;
+    };
+    let pressed = false;
+    el.addEventListener('pointerdown', (e) => {
+      if (!e.target.closest('.scrub-month')) return;
+      pressed = true;
+      // A finger that slides along the scrubber keeps talking to it (the
+      // scrubber does not scroll the page: touch-action none in browse.css).
+      try { el.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic pointer: nothing to capture */ }
+      show(e);
     });
-    el.addEventListener('pointerleave', () => { this.bubble.hidden = true; });
+    el.addEventListener('pointermove', show);
+    el.addEventListener('pointerup', (e) => {
+      if (!pressed) return;
+      pressed = false;
+      const b = monthAt(e);
+      if (e.pointerType !== 'mouse') this.bubble.hidden = true;
+      if (b) this.onPick(b.dataset.month);
+    });
+    el.addEventListener('pointercancel', () => { pressed = false; this.bubble.hidden = true; });
+    el.addEventListener('pointerleave', () => { if (!pressed) this.bubble.hidden = true; });
+    // Keyboard: a click without a pointer (detail 0); pointer clicks went through pointerup.
+    el.addEventListener('click', (e) => {
+      const b = e.target.closest('.scrub-month');
+      if (b && e.detail === 0) this.onPick(b.dataset.month);
+    });
   }
 
   load(months) {

@@ -1,9 +1,9 @@
 // Folder / file upload: collects files (picker or drag & drop, folders walked
 // recursively) and sends them one file per request, a few at a time, so each
 // photo appears in the album as soon as it is stored. One progress bar counts
-// photos; 取消 stops what is left; 重试失败的文件 sends again the files that
+// photos, uploaded and processed; 取消 stops what is left; 重试失败的文件 sends again the files that
 // failed for a reason a retry can fix (connection lost, server restarting).
-import { uploadChunk } from './api.js';
+import { api, uploadChunk } from './api.js';
 import { errorText } from './errors.js';
 
 const PARALLEL = 3;    // files in flight at once
@@ -57,6 +57,18 @@ export class Uploader {
     this.pending = [];
     this.inflight = new Set();
     this.cancelled = false;
+    // The new photos of this batch: id -> true once the server has processed it
+    // (search vector made, description written when one was asked for).
+    this.processed = new Map();
+    this.sawProcessing = false;
+    this.checking = false;
+    // The one bar: uploaded photos (light) with the processed ones (solid) over it.
+    const bar = $('upload-bar');
+    bar.classList.add('uploaded');
+    this.doneBar = document.createElement('div');
+    this.doneBar.className = 'progress-bar processed';
+    this.doneBar.id = 'upload-bar-processed';
+    bar.parentElement.appendChild(this.doneBar);
     $('upload-close').addEventListener('click', () => { if (!this.busy) $('upload-panel').hidden = true; });
     $('upload-cancel').addEventListener('click', () => this.cancel());
     $('upload-retry').addEventListener('click', () => this.retryFailed());
@@ -68,6 +80,8 @@ export class Uploader {
     if (!items.length) return;
     if (!this.busy) {
       this.items = [];
+      this.processed = new Map();
+      this.sawProcessing = false;
       $('upload-list').textContent = '';
     }
     for (const it of items) {
@@ -105,6 +119,7 @@ export class Uploader {
       const r = (res.rejected || [])[0];
       if (u) {
         this.setState(it, u.duplicate ? 'dup' : 'ok', u.duplicate ? '重复' : '已上传');
+        if (!u.duplicate) this.processed.set(u.id, false);
         if (this.onFileDone) this.onFileDone(u);
       } else {
         this.fail(it, 'bad', '被拒绝', r ? r.code || 'invalid_argument' : 'http');
@@ -178,21 +193,66 @@ export class Uploader {
     return parts.join('，');
   }
 
+  // The batch's photos the server has not finished yet (ids), for the job poll
+  // to take before it asks /api/jobs.
+  openIds() { return [...this.processed].filter(([, done]) => !done).map(([id]) => id); }
+
+  // After a job poll: queueBusy is whether any job is open; open = openIds()
+  // taken before that poll. An idle queue has finished every photo it held
+  // then; a busy one is asked which of ours are still pending: the newest
+  // photos by upload (ours are among them, processed oldest first), counted as
+  // photos, never as jobs (a photo may have two: its vector and its description).
+  async processing(queueBusy, open) {
+    if (!open.length) return;
+    if (!queueBusy) {
+      for (const id of open) this.processed.set(id, true);
+      return this.render();
+    }
+    this.sawProcessing = true;
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const page = await api.photosByUpload(Math.min(500, open.length + 20));
+      const busy = (p) => p.status === 'pending' || p.vlm_status === 'pending' || p.vlm_status === 'running';
+      const want = new Set(open);
+      for (const p of page.items || []) if (want.has(p.id) && !busy(p)) this.processed.set(p.id, true);
+    } catch (e) { /* the next poll asks again */ }
+    this.checking = false;
+    this.render();
+  }
+
+  // {done, total} of the batch's new photos, for the top bar once the panel is closed.
+  processedCount() {
+    let done = 0;
+    for (const d of this.processed.values()) if (d) done++;
+    return { done, total: this.processed.size };
+  }
+
   render() {
     const s = this.stats();
     const done = s.ok + s.dup + s.bad + s.failed + s.cancelled;
+    // A duplicate was processed when it first came; a new photo once no job is open for it.
+    const stored = s.ok + s.dup;
+    const processed = s.dup + this.processedCount().done;
+    this.doneBar.style.width = `${s.total ? Math.round(100 * processed / s.total) : 0}%`;
+    $('upload-processing').textContent = this.sawProcessing && stored
+      ? (processed < stored ? `已处理 ${processed} / ${stored} 张（正在生成搜索向量 / 描述）` : `已处理 ${stored} / ${stored} 张`)
+      : '';
     $('upload-title').textContent = this.busy ? `正在上传：${done} / ${s.total} 张`
       : (s.failed || s.cancelled ? '上传未全部完成' : '上传完成');
     $('upload-bar').style.width = `${s.total ? Math.round(100 * done / s.total) : 0}%`;
-    $('upload-bar').parentElement.setAttribute('aria-valuenow', String(done));
-    $('upload-bar').parentElement.setAttribute('aria-valuemax', String(s.total));
+    const meter = $('upload-bar').parentElement;
+    meter.setAttribute('aria-valuenow', String(done));
+    meter.setAttribute('aria-valuemax', String(s.total));
+    meter.setAttribute('aria-valuetext', `已上传 ${stored} / ${s.total} 张，已处理 ${processed} 张`);
     const el = $('upload-summary');
     el.textContent = '';
-    const add = (cls, text) => { const sp = document.createElement('span'); sp.className = cls; sp.textContent = text; el.appendChild(sp); };
+    // A count of 0 is grey: red only when something was refused.
+    const add = (cls, text, n = 1) => { const sp = document.createElement('span'); sp.className = n ? cls : 'zero'; sp.textContent = text; el.appendChild(sp); };
     add('', `${done} / ${s.total}`);
-    add('ok', `已上传 ${s.ok}`);
-    add('dup', `重复 ${s.dup}`);
-    add('bad', `被拒绝 ${s.bad}`);
+    add('ok', `已上传 ${s.ok}`, s.ok);
+    add('dup', `重复 ${s.dup}`, s.dup);
+    add('bad', `被拒绝 ${s.bad}`, s.bad);
     if (s.failed) add('bad', `失败 ${s.failed}`);
     if (s.cancelled) add('dup', `已取消 ${s.cancelled}`);
     for (const [reason, n] of Object.entries(s.reasons)) add('reason-sum', `${reason}：${n} 个`);
@@ -200,6 +260,7 @@ export class Uploader {
 
   row(it) {
     const li = document.createElement('li');
+    li.className = 'waiting';
     li.innerHTML = '<span class="name"></span><span class="state">等待中</span><div class="progress"><div class="progress-bar"></div></div>';
     li.querySelector('.name').textContent = it.name;
     li.querySelector('.name').title = it.name;

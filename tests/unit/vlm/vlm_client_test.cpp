@@ -1,5 +1,6 @@
 // VlmClient against a fake OpenAI-compatible server on 127.0.0.1.
 #include "vlm/vlm_client.h"
+#include "vlm/vlm_error_code.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -436,6 +437,62 @@ TEST_F(VlmClientTest, ConcurrencyLimitIsRespected) {
   EXPECT_EQ(server_.requests().size(), 6u);
   EXPECT_LE(server_.max_in_flight(), 2);
   EXPECT_GE(server_.max_in_flight(), 1);
+}
+
+// What the page shows for a failed description comes from vlm_error_code() of
+// the stored text: each failure the client reports (real replies from the fake
+// server) gets its own stable code, whatever the provider's body says.
+TEST_F(VlmClientTest, EveryFailureHasAStableErrorCode) {
+  struct Case {
+    Scripted reply;
+    const char* code;
+  };
+  const Case cases[] = {
+      {{400, R"({"error": {"message": "rate limited? timed out? no: bad image"}})"}, "vlm_rejected"},
+      {{401, R"({"error": {"message": "Incorrect API key"}})"}, "vlm_auth"},
+      {{404, "The model `bad-vl` does not exist"}, "vlm_not_found"},
+      {{413, "too big"}, "vlm_image_too_large"},
+      {{429, "slow down"}, "vlm_rate_limited"},
+      {{503, "maintenance"}, "vlm_server_error"},
+      {{200, R"({"error": {"message": "quota exceeded"}})"}, "vlm_server_error"},
+      {{200, "<html>gateway</html>"}, "vlm_bad_reply"},
+      {{200, R"({"choices": []})"}, "vlm_bad_reply"},
+  };
+  for (const Case& c : cases) {
+    server_.push(c.reply);
+    auto r = make(kKey, /*max_retries=*/0)->describe(jpeg_);
+    ASSERT_FALSE(r.ok()) << c.code;
+    EXPECT_STREQ(vlm_error_code(vlm_failure_text(r.status())), c.code) << r.status().to_string();
+  }
+  server_.push({200, chat_body("太慢了"), {}, 2000});
+  auto slow = make(kKey, 0, 2, /*timeout_ms=*/200)->describe(jpeg_);
+  ASSERT_FALSE(slow.ok());
+  EXPECT_STREQ(vlm_error_code(vlm_failure_text(slow.status())), "vlm_timeout") << slow.status().to_string();
+
+  VlmConfig cfg;
+  cfg.base_url = "http://127.0.0.1:1/v1";  // port 1: nothing listens there
+  cfg.max_retries = 0;
+  VlmClientOptions opt;
+  opt.clock = clock_;
+  opt.timeout_ms = 2000;
+  auto down = VlmClient::create(cfg, opt)->describe(jpeg_);
+  ASSERT_FALSE(down.ok());
+  EXPECT_STREQ(vlm_error_code(vlm_failure_text(down.status())), "vlm_unreachable") << down.status().to_string();
+  EXPECT_STREQ(vlm_error_code(vlm_failure_text(make()->describe("").status())), "vlm_image_unreadable");
+  cfg.base_url = "";
+  EXPECT_STREQ(vlm_error_code(vlm_failure_text(VlmClient::create(cfg, opt)->describe(jpeg_).status())),
+               "vlm_not_configured");
+}
+
+TEST(VlmErrorCode, JobRunnerTextsAndUnknownTexts) {
+  EXPECT_STREQ(vlm_error_code(""), "");
+  EXPECT_STREQ(vlm_error_code("cannot decode: not a recognised image format"), "vlm_image_unreadable");
+  EXPECT_STREQ(vlm_error_code("cannot read the original: No such file"), "vlm_image_unreadable");
+  EXPECT_STREQ(vlm_error_code("storing the description failed: disk full"), "vlm_failed");
+  EXPECT_STREQ(vlm_error_code("VLM: timeout: something new"), "vlm_timeout");
+  EXPECT_STREQ(vlm_error_code("VLM: corruption: something new"), "vlm_bad_reply");
+  EXPECT_STREQ(vlm_error_code("VLM: unavailable: something new"), "vlm_failed");
+  EXPECT_STREQ(vlm_error_code("whatever the provider said"), "vlm_failed");
 }
 
 }  // namespace
