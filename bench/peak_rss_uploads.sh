@@ -24,7 +24,7 @@ for i in range(8):
 PY
 ls -l "$tmp"/bomb0.png | awk '{print "each PNG: " $5 " bytes, 9999x9999"}'
 port=$((20000 + RANDOM % 20000))
-"$bin" serve --data-dir "$tmp/album" --port $port \
+"$bin" serve --data-dir "$tmp/album" --port $port --auth off \
   --model "$here/tests/data/clip/tiny-b16/hf-safetensors" > "$tmp/serve.log" 2>&1 &
 srv=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/health" > /dev/null && break; sleep 0.1; done

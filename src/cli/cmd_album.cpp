@@ -214,6 +214,8 @@ int cmd_serve(const Config& cfg, const ServeArgs& a) {
   opt.trusted_proxies = a.trusted_proxies;
   opt.tls_cert = a.tls_cert;
   opt.tls_key = a.tls_key;
+  opt.head_deadline_s = a.head_deadline_s;
+  opt.max_connections_per_client = a.max_connections_per_client;
   HttpServer server(**album, opt, &accounts);
   Status s = server.start();
   if (!s.ok()) return fail(s);

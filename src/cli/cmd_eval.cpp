@@ -94,7 +94,9 @@ int cmd_eval(const Config& cfg, const EvalArgs& a) {
   apply_thread_budget(decide_thread_budget(cfg, ThreadUse::kEngineOnly));
   auto path = resolve_model(cfg.model, cfg.models_dir);
   if (!path.ok()) return fail(path.status());
-  auto clip = ChineseClip::load(*path, cfg.arch);
+  auto precision = parse_precision(cfg.precision);
+  if (!precision.ok()) return fail(precision.status());
+  auto clip = ChineseClip::load(*path, cfg.arch, *precision);
   if (!clip.ok()) return fail(clip.status());
 
   eval::EvalOptions opt;
@@ -135,6 +137,10 @@ int cmd_eval(const Config& cfg, const EvalArgs& a) {
       std::printf("zero-shot top-1 %s  top-5 %s\n", pct(r->top1).c_str(), pct(r->top5).c_str());
     }
   }
+  // The numbers are those of the precision the model ran (int8 only when its
+  // self-check passed), so say which: on stderr, once the result stands (a failure
+  // stays one line), stdout stays the result.
+  std::fprintf(stderr, "eval: model %s ran %s\n", cfg.model.c_str(), (*clip)->int8_check().summary().c_str());
   if (a.json) std::printf("%s\n", out.dump().c_str());
   return std::fflush(stdout) == 0 ? 0 : fail("cannot write to stdout");
 }

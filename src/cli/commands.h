@@ -31,6 +31,8 @@ struct ServeArgs {
   std::string public_url;                   // --public-url
   std::vector<std::string> trusted_proxies; // --trusted-proxy (repeatable)
   std::string tls_cert, tls_key;
+  int head_deadline_s = 10;               // --head-deadline (docs/limits.md)
+  int max_connections_per_client = 32;    // --max-connections-per-client
 };
 int cmd_serve(const Config& cfg, const ServeArgs& a);
 

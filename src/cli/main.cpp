@@ -115,6 +115,12 @@ int run(int argc, char** argv) {
   sv->add_option("--tls-cert", serve.tls_cert, "serve HTTPS with this PEM certificate (with --tls-key)")
       ->check(CLI::ExistingFile);
   sv->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  sv->add_option("--head-deadline", serve.head_deadline_s,
+                 "seconds a client has to send a request's line and headers (default 10; 0 = none)")
+      ->check(CLI::NonNegativeNumber);
+  sv->add_option("--max-connections-per-client", serve.max_connections_per_client,
+                 "connections one address may hold open (default 32; 0 = no cap; trusted proxies are exempt)")
+      ->check(CLI::NonNegativeNumber);
   decode_flag(sv, f);
 
   auto* im = app.add_subcommand("import", "import folders of photos (recursive, incremental)");

@@ -15,6 +15,7 @@
 //   sees every image once, and buffer-backed loads must never be served from a cache.
 #include "image/image.h"
 
+#include "image/decode_budget.h"
 #include "image/structure.h"
 
 #include <vips/vips.h>
@@ -104,6 +105,8 @@ class DecodeBudget {
     cv_.wait(lk, [&] { return used_ + bytes <= limit_ && active_ < slots_; });
     used_ += bytes;
     ++active_;
+    peaks_.reserved = std::max(peaks_.reserved, used_);
+    peaks_.active = std::max(peaks_.active, active_);
     return bytes;
   }
   void release(int64_t bytes) {
@@ -113,6 +116,13 @@ class DecodeBudget {
       --active_;
     }
     cv_.notify_all();
+  }
+  DecodeBudgetPeaks peaks(bool reset) {
+    std::lock_guard<std::mutex> lk(mu_);
+    DecodeBudgetPeaks p = peaks_;
+    p.limit = limit_;
+    if (reset) peaks_ = DecodeBudgetPeaks{0, used_, active_};
+    return p;
   }
   void set_limit(int64_t bytes) {
     {
@@ -131,6 +141,7 @@ class DecodeBudget {
   // closer to its deadline), so they also queue for one of these slots.
   int slots_ = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   int active_ = 0;
+  DecodeBudgetPeaks peaks_;
 };
 
 DecodeBudget& budget() {
@@ -611,5 +622,7 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
 }
 
 void image_set_decode_budget(int64_t bytes) { budget().set_limit(bytes); }
+
+DecodeBudgetPeaks image_decode_budget_peaks(bool reset) { return budget().peaks(reset); }
 
 }  // namespace sa

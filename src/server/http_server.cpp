@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auth/accounts.h"
+#include "server/connection_guard.h"
 #include "server/errors.h"
 #include "server/request_limits.h"
 #include "server/routes.h"
@@ -20,9 +21,19 @@
 namespace sa {
 namespace {
 
-std::unique_ptr<httplib::Server> make_server(const ServerOptions& o) {
-  if (o.tls_cert.empty() && o.tls_key.empty()) return std::make_unique<httplib::Server>();
-  return std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+// Both kinds enforce the connection limits of connection_guard.h.
+std::unique_ptr<httplib::Server> make_server(const ServerOptions& o, ConnectionGuard& conns) {
+  if (o.tls_cert.empty() && o.tls_key.empty()) return std::make_unique<GuardedServer>(conns);
+  return std::make_unique<GuardedSslServer>(conns, o.tls_cert.c_str(), o.tls_key.c_str());
+}
+
+ConnectionLimits connection_limits(const ServerOptions& o) {
+  ConnectionLimits l;
+  l.head_deadline_s = o.head_deadline_s;
+  l.max_head_bytes = o.max_head_bytes > 0 ? static_cast<size_t>(o.max_head_bytes) : 0;
+  l.max_connections_per_client = o.max_connections_per_client;
+  l.uncapped = o.trusted_proxies;
+  return l;
 }
 
 // The routes anyone may call without signing in. Everything else under /api/
@@ -49,10 +60,15 @@ httplib::Headers security_headers() {
 
 struct HttpServer::Impl {
   Impl(Album& a, ServerOptions o, Accounts* acc)
-      : ctx{a, std::move(o), acc}, srv(make_server(ctx.opt)), router(*srv), guard(ctx.opt) {
+      : ctx{a, std::move(o), acc},
+        conns(connection_limits(ctx.opt)),
+        srv(make_server(ctx.opt, conns)),
+        router(*srv),
+        guard(ctx.opt) {
     ctx.guard = &guard;
   }
   RouteContext ctx;
+  ConnectionGuard conns;  // before srv, which refers to it
   std::unique_ptr<httplib::Server> srv;
   Router router;
   RequestGuard guard;
@@ -87,7 +103,7 @@ Status HttpServer::start() {
                                    m.ctx.opt.tls_key + "' (PEM files expected)");
   }
   const int n_threads = std::max(2, m.ctx.opt.threads);
-  m.srv->new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
+  m.srv->new_task_queue = [n_threads] { return new StampedThreadPool(n_threads); };
   // Bodies are streamed part by part (see routes_photos.cpp) with a per-file limit,
   // so the request as a whole may be much larger than one file.
   m.srv->set_payload_max_length(size_t(64) << 30);
@@ -124,6 +140,8 @@ Status HttpServer::start() {
   // the client closes or the read timeout passes, then answers a bare 400 --
   // what curl -X POST without -d gets. That is refused at once, naming the fix.
   m.srv->set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
+    // The request head is complete: its deadline and byte cap end here (connection_guard.h).
+    mark_request_head_read();
     // Nobody is signed in until the check below says so (a client-sent copy of
     // the internal user headers is dropped here).
     set_request_user(req, std::nullopt);
@@ -212,6 +230,12 @@ Status HttpServer::start() {
   m.srv->set_error_handler(httplib::Server::HandlerWithResponse(
       [&m](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.status == 304) return httplib::Server::HandlerResponse::Unhandled;
+    // A head cut by the connection guard reads as a bad request to httplib.
+    const HeadCut cut = current_head_cut();
+    if (cut != HeadCut::kNone) {
+      res.status = cut == HeadCut::kDeadline ? 408 : 431;
+      res.set_header("Connection", "close");
+    }
     if (res.status == 404) {
       const std::vector<std::string> allowed = m.router.allowed_methods(req.path);
       if (!allowed.empty()) {
@@ -229,6 +253,14 @@ Status HttpServer::start() {
                                     " (allowed: " + res.get_header_value("Allow") + ")");
         break;
       case 413: s = Status::ResourceExhausted("request body too large"); break;
+      case 408:
+        s = Status::Timeout("the request head (request line and header fields) did not arrive within " +
+                            std::to_string(m.ctx.opt.head_deadline_s) + " s");
+        break;
+      case 431:
+        s = Status::ResourceExhausted("the request head is larger than " + std::to_string(m.ctx.opt.max_head_bytes) +
+                                      " bytes");
+        break;
       default: s = Status(StatusCode::kInvalidArgument, "bad request (HTTP " +
                                                            std::to_string(res.status) + ")");
     }

@@ -31,10 +31,21 @@ struct ServerOptions {
   // waits between requests (httplib 0.11.4 blocks a thread per connection), so a
   // few slow or idle clients must not use them all up; an idle thread costs
   // little more than its stack (memory-heavy work is bounded elsewhere: the decode
-  // budget in image.h). 256 so that a few dozen slow clients cannot starve the rest
-  // (issue 11); Debian's compiled httplib 0.11.4 has no hook before the header read,
-  // so there is no whole-request header deadline or per-client cap (docs/limits.md).
+  // budget in image.h). Slow clients are bounded by the head deadline and the
+  // per-address cap below (connection_guard.h, docs/limits.md).
   int threads = 256;
+  // The request head (request line + header fields) must be complete this many
+  // seconds after the connection was accepted, or after the previous reply on a
+  // keep-alive connection: 408 and closed otherwise, however often the client
+  // sends a byte. <= 0: no deadline.
+  int head_deadline_s = 10;
+  // Bytes in one request head: 431 and closed when more arrive (so a million
+  // header fields cost at most this much). <= 0: no cap.
+  int64_t max_head_bytes = 64 << 10;
+  // Connections one client IP address may hold open at once, loopback included:
+  // one more is answered 503 at once and closed. <= 0: no cap. The trusted
+  // proxies below are not capped (they carry everyone's connections).
+  int max_connections_per_client = 32;
   // Longest wait for a single read (httplib checks each read call, not a whole
   // request): a client that stalls this long inside a request head or body is
   // dropped, while a large upload that keeps sending is never cut off.

@@ -119,6 +119,26 @@ TEST_F(CliEval, ZeroShotJsonHasTopOneAndFive) {
   EXPECT_TRUE(json::parse(plain.out).contains("top5"));
 }
 
+// --precision reaches the model: int8 runs the engine's self-check (and int8 when it
+// passes), fp32 does not; both give a whole result.
+TEST_F(CliEval, PrecisionFlagIsApplied) {
+  const std::string captions = write("captions_p.json", json{
+      {"pokemon.jpeg", "杰尼龟"}, {"chelsea.png", "一只猫"}, {"coffee.png", "一杯咖啡"}, {"camera.png", "相机"},
+  }.dump());
+  CmdResult fp32 = run({"eval", "--model", kModel, "--precision", "fp32", "--captions", captions, "--json", kImages});
+  ASSERT_EQ(fp32.rc, 0) << fp32.err;
+  EXPECT_NE(fp32.err.find("ran fp32\n"), std::string::npos) << fp32.err;
+  CmdResult int8 = run({"eval", "--model", kModel, "--precision", "int8", "--captions", captions, "--json", kImages});
+  ASSERT_EQ(int8.rc, 0) << int8.err;
+  const bool ran = int8.err.find("ran int8 (") != std::string::npos ||
+                   int8.err.find("ran fp32 (int8 refused") != std::string::npos;
+  EXPECT_TRUE(ran) << int8.err;
+  for (const CmdResult* r : {&fp32, &int8}) {
+    const json j = json::parse(r->out);
+    EXPECT_DOUBLE_EQ(j["text_to_image"]["r5"].get<double>(), 100.0) << r->out;
+  }
+}
+
 TEST_F(CliEval, BadInputFailsWithOneLine) {
   const std::string truth = write("truth.json", R"({"camera.png": 9})");
   const std::string labels = write("labels.txt", "猫\n狗\n");

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <httplib.h>
+#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
@@ -14,11 +15,13 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "app/album.h"
 #include "core/file_util.h"
 
 extern char** environ;
@@ -475,6 +478,108 @@ TEST(Cli, ImportStopsOnSigintAndKeepsWhatWasImported) {
   EXPECT_EQ(again.rc, 0) << again.err;
   EXPECT_NE(again.out.find("imported 5 new, " + std::to_string(added) + " duplicates, 0 rejected"), std::string::npos)
       << again.out;
+  fs::remove_all(tmp);
+}
+
+// One integer from the album's database (-1 on any error).
+long long db_count(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  long long n = -1;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+// SIGKILL in the middle of an import (issue 17): nothing is half-stored. Three
+// imports of the same folder are killed at different points, then one runs to the
+// end: every photo is there exactly once with its CLIP vector, and every file under
+// the data dir belongs to a photo (no orphan originals, thumbnails or temp files).
+TEST(Cli, ImportKilledMidBatchLosesNothingAndLeavesNoOrphans) {
+  const fs::path tmp = fs::temp_directory_path() / ("sa_cli_kill_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  const fs::path src = tmp / "batch";
+  fs::create_directories(src);
+  auto jpeg = read_file(kData + "/images/coffee_q90.jpg");
+  ASSERT_TRUE(jpeg.ok());
+  constexpr int kFiles = 60;
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(write_file_atomic((src / ("k" + std::to_string(1000 + i) + ".jpg")).string(),
+                                  *jpeg + "kill" + std::to_string(i)).ok());
+  }
+  const std::string data = (tmp / "album").string();
+  const std::string m = kTiny + "/hf-safetensors";
+  const std::string db = data + "/album.db";
+  long long stored_before = 0;
+  for (int round = 0; round < 3; ++round) {
+    Running imp = start({"import", "--data-dir", data, "--model", m, src.string()});
+    ASSERT_GT(imp.pid, 0);
+    // Kill once the import is under way (its progress line shows), a little later each round.
+    const std::string shows = "import " + src.string() + ": ";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (imp.err_so_far().find(shows) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(40 * round));
+    ::kill(imp.pid, SIGKILL);
+    RunResult r = imp.finish();
+    EXPECT_EQ(r.rc, 128 + SIGKILL) << "the import finished before it was killed: " << r.out;
+    const long long stored = db_count(db, "SELECT COUNT(*) FROM photos");
+    std::printf("[ kill   ] round %d: %lld of %d photos stored when killed\n", round, stored, kFiles);
+    EXPECT_GE(stored, stored_before) << round;
+    stored_before = std::max(stored, 0LL);
+  }
+  EXPECT_LT(stored_before, kFiles) << "every photo was stored before a kill: the test killed nothing mid-batch";
+
+  RunResult fin = run({"import", "--data-dir", data, "--model", m, src.string()});
+  ASSERT_EQ(fin.rc, 0) << fin.err;
+  long long added = -1, dups = -1;
+  ASSERT_EQ(std::sscanf(fin.out.c_str(), "imported %lld new, %lld duplicates, 0 rejected", &added, &dups), 2) << fin.out;
+  EXPECT_EQ(added + dups, kFiles) << fin.out;
+  EXPECT_EQ(db_count(db, "SELECT COUNT(*) FROM photos"), kFiles);
+  EXPECT_EQ(db_count(db, "SELECT COUNT(DISTINCT filename) FROM photos"), kFiles);
+  EXPECT_EQ(db_count(db, "SELECT COUNT(DISTINCT v.photo_id) FROM vectors v JOIN photos p ON p.id = v.photo_id "
+                         "WHERE v.kind = 'clip'"),
+            kFiles);
+  EXPECT_EQ(db_count(db, "SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'running')"), 0);
+
+  // No temp debris: the finishing run cleared what the killed ones left.
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(data) / "tmp", ec)) {
+    ADD_FAILURE() << "temp file left: " << e.path();
+  }
+  // Every stored file belongs to a photo, every photo has its files.
+  std::set<std::string> owned;
+  {
+    Config cfg;
+    cfg.data_dir = data;
+    auto album = Album::open(cfg);
+    ASSERT_TRUE(album.ok()) << album.status().to_string();
+    auto page = (*album)->list_photos(1, 1000);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->items.size(), static_cast<size_t>(kFiles));
+    for (const auto& p : page->items) {
+      for (auto path : {(*album)->original_path(p.id), (*album)->thumbnail_path(p.id), (*album)->preview_path(p.id)}) {
+        if (!path.ok()) continue;  // previews are made only for some photos
+        EXPECT_TRUE(fs::is_regular_file(*path)) << *path;
+        owned.insert(fs::weakly_canonical(*path).string());
+      }
+    }
+  }
+  int files = 0;
+  for (const char* sub : {"originals", "thumbnails", "previews"}) {
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(data) / sub, ec)) {
+      if (!e.is_regular_file()) continue;
+      ++files;
+      EXPECT_TRUE(owned.count(fs::weakly_canonical(e.path()).string())) << "orphan file " << e.path();
+    }
+  }
+  EXPECT_GE(files, 2 * kFiles);
   fs::remove_all(tmp);
 }
 
