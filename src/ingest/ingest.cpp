@@ -40,7 +40,7 @@ class PixelGate {
   void set_limit(int64_t bytes) {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      limit_ = std::max<int64_t>(bytes, 1 << 20);
+      limit_ = std::max<int64_t>(bytes, 1);
     }
     cv_.notify_all();
   }
