@@ -151,7 +151,7 @@ Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes
 Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_view name,
                                           std::string_view bytes, const NewPhoto& init) {
   // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
-  auto existing = store_.get_photo_by_hash(hash);
+  auto existing = store_.get_photo_by_hash(hash, init.owner_id);
   if (existing.ok()) return IngestResult{existing->id, true, {}};
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 
@@ -195,12 +195,15 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.gps_lon = meta.gps_lon;
   p.status = init.status;
   p.vlm_status = init.vlm_status;
+  p.owner_id = init.owner_id;
 
   const std::string orig = original_path(p);
   const std::string thumb_path = thumbnail_path(p);
-  // No row owns these paths (checked above, under the hash lock): a file left
-  // there by an earlier crash is simply overwritten, and removing them on
-  // rollback cannot take anything away from another photo.
+  // No row of this owner has these bytes (checked above, under the hash lock).
+  // Another owner's photo may: the files are the same bytes (rewritten
+  // atomically, readers see one whole copy or the other), and the rollback
+  // below leaves them to that photo. A file left by an earlier crash is simply
+  // overwritten.
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(tmp_dir()));
@@ -213,8 +216,11 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   }
   auto ins = store_.insert_photo(p, init.jobs);
   if (!ins.ok()) {
-    remove_quietly(orig);
-    remove_quietly(thumb_path);
+    auto users = store_.count_photos_with_hash(hash);
+    if (users.ok() && *users == 0) {
+      remove_quietly(orig);
+      remove_quietly(thumb_path);
+    }
     return ins.status().with_context("recording photo");
   }
   if (ins->duplicate) {
@@ -227,17 +233,23 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   return IngestResult{ins->id, false, std::move(clip_pixels)};
 }
 
-Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {
+Result<PhotoInfo> Ingestor::remove_photo(int64_t id, bool* files_removed) {
+  if (files_removed) *files_removed = false;
   SA_ASSIGN_OR_RETURN(PhotoInfo seen, store_.get_photo(id));
   HashLock lock(*this, seen.hash);
   SA_ASSIGN_OR_RETURN(PhotoInfo p, store_.delete_photo(id));
-  Status st = remove_files(p);
+  Status st = remove_files(p, files_removed);
   if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
   return p;
 }
 
-Status Ingestor::remove_files(const PhotoInfo& p) {
+Status Ingestor::remove_files(const PhotoInfo& p, bool* removed) {
+  if (removed) *removed = false;
   if (!is_sha256_hex(p.hash)) return Status::InvalidArgument("bad photo hash");
+  // Shared by hash: another owner's photo of the same bytes keeps them.
+  SA_ASSIGN_OR_RETURN(int64_t users, store_.count_photos_with_hash(p.hash));
+  if (users > 0) return Status::OK();
+  if (removed) *removed = true;
   std::error_code ec1, ec2;
   std::filesystem::remove(original_path(p), ec1);
   std::filesystem::remove(thumbnail_path(p), ec2);

@@ -57,6 +57,10 @@ struct NewPhoto {
   // taken_at when the file has no EXIF date (an imported file's modification
   // time, source "file"); "" lets the store use the upload time.
   std::string fallback_taken_at;
+  // The user the photo belongs to (0: none, an album without accounts). A
+  // duplicate is the same bytes already in THIS owner's library; another
+  // owner's copy makes a new photo that shares the files on disk.
+  int64_t owner_id = 0;
 };
 
 struct IngestResult {
@@ -94,15 +98,20 @@ class Ingestor {
   std::string original_path(const PhotoInfo& p) const;
   std::string thumbnail_path(const PhotoInfo& p) const;
 
-  // Deletes the original and the thumbnail of a deleted photo (missing files are fine).
-  Status remove_files(const PhotoInfo& p);
+  // Deletes the original and the thumbnail of a deleted photo (missing files
+  // are fine) -- unless another photo (another owner's copy) still uses them:
+  // *removed (optional) says whether they went. Call under the hash lock
+  // (remove_photo does).
+  Status remove_files(const PhotoInfo& p, bool* removed = nullptr);
 
   // Deletes photo `id`: its row (Store::delete_photo) and then its files, both under
   // the photo's hash lock, so an add() of the same bytes racing the delete either sees
   // the photo (a duplicate of it) or starts after the files are gone and stores its
-  // own: an acknowledged new photo never loses its files to a delete. NotFound when
+  // own: an acknowledged new photo never loses its files to a delete. The files stay
+  // while another photo uses the same bytes; *files_removed (optional) says whether
+  // they went (the caller's own derived files, previews, follow). NotFound when
   // there is no such photo; a failure to remove the files is logged, not returned.
-  Result<PhotoInfo> remove_photo(int64_t id);
+  Result<PhotoInfo> remove_photo(int64_t id, bool* files_removed = nullptr);
 
   const IngestOptions& options() const { return opt_; }
 

@@ -248,7 +248,14 @@ TEST_F(IngestTest, RemoveFilesDeletesBoth) {
   auto p = store_->get_photo(r->id);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(file_exists(ingest_->original_path(*p)));
-  ASSERT_TRUE(ingest_->remove_files(*p).ok());
+  // While a row (this one, or another owner's copy) has the bytes, the files stay.
+  bool removed = true;
+  ASSERT_TRUE(ingest_->remove_files(*p, &removed).ok());
+  EXPECT_FALSE(removed);
+  EXPECT_TRUE(file_exists(ingest_->original_path(*p)));
+  ASSERT_TRUE(store_->delete_photo(r->id).ok());
+  ASSERT_TRUE(ingest_->remove_files(*p, &removed).ok());
+  EXPECT_TRUE(removed);
   EXPECT_FALSE(file_exists(ingest_->original_path(*p)));
   EXPECT_FALSE(file_exists(ingest_->thumbnail_path(*p)));
 }
