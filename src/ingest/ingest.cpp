@@ -1,5 +1,6 @@
 #include "ingest/ingest.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,73 @@
 #include "ingest/safe_name.h"
 
 namespace sa {
+
+namespace {
+
+class PixelGate {
+ public:
+  int64_t acquire(int64_t bytes) {
+    std::unique_lock<std::mutex> lk(mu_);
+    bytes = std::min(bytes, limit_);
+    cv_.wait(lk, [&] { return held_ == 0 || held_ + bytes <= limit_; });
+    held_ += bytes;
+    ++photos_;
+    peaks_.held = std::max(peaks_.held, held_);
+    peaks_.photos = std::max(peaks_.photos, photos_);
+    return bytes;
+  }
+  void release(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      held_ -= bytes;
+      --photos_;
+    }
+    cv_.notify_all();
+  }
+  void set_limit(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      limit_ = std::max<int64_t>(bytes, 1);
+    }
+    cv_.notify_all();
+  }
+  PixelGatePeaks peaks(bool reset) {
+    std::lock_guard<std::mutex> lk(mu_);
+    PixelGatePeaks p = peaks_;
+    p.limit = limit_;
+    if (reset) peaks_ = PixelGatePeaks{0, held_, photos_};
+    return p;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t limit_ = 384LL << 20;
+  int64_t held_ = 0;
+  int photos_ = 0;
+  PixelGatePeaks peaks_;
+};
+
+PixelGate& pixel_gate() {
+  static PixelGate g;
+  return g;
+}
+
+class PixelLease {
+ public:
+  explicit PixelLease(int64_t bytes) : bytes_(pixel_gate().acquire(bytes)) {}
+  ~PixelLease() { pixel_gate().release(bytes_); }
+  PixelLease(const PixelLease&) = delete;
+  PixelLease& operator=(const PixelLease&) = delete;
+
+ private:
+  int64_t bytes_;
+};
+
+}  // namespace
+
+void ingest_set_pixel_gate(int64_t bytes) { pixel_gate().set_limit(bytes); }
+PixelGatePeaks ingest_pixel_gate_peaks(bool reset) { return pixel_gate().peaks(reset); }
 
 class Ingestor::HashLock {
  public:
@@ -84,7 +152,7 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
                                           std::string_view bytes, const NewPhoto& init) {
   // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
   auto existing = store_.get_photo_by_hash(hash, init.owner_id);
-  if (existing.ok()) return IngestResult{existing->id, true, std::nullopt};
+  if (existing.ok()) return IngestResult{existing->id, true, {}};
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 
   DecodeLimits lim;
@@ -96,11 +164,17 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   // preprocessing (the default), or DCT-scaled for the opt-in reduced-cost decode.
   lim.min_side = opt_.decode_min_side;
   ImageMeta meta;
-  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
-  SA_ASSIGN_OR_RETURN(std::string thumb,
-                      encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+  std::string thumb;
   std::vector<float> clip_pixels;
-  if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
+  {
+    // The header first (cheap): the decoded frame's size is what this photo holds
+    // of the pixel gate until the thumbnail and the CLIP input are made.
+    SA_ASSIGN_OR_RETURN(ImageMeta head, probe_image(bytes, lim));
+    PixelLease lease(int64_t{head.width} * head.height * 3);
+    SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
+    SA_ASSIGN_OR_RETURN(thumb, encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+    if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
+  }
 
   SafeName safe = sanitize_upload_name(name);
   PhotoInfo p;
@@ -152,9 +226,11 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   if (ins->duplicate) {
     // Another process inserted the same bytes meanwhile; its row owns the
     // (identical) files we just rewrote.
-    return IngestResult{ins->id, true, std::nullopt};
+    return IngestResult{ins->id, true, {}};
   }
-  return IngestResult{ins->id, false, std::move(img), std::move(clip_pixels)};
+  // The decoded frame is gone by now (it lived inside the pixel gate); the
+  // CLIP input made from it comes back to the caller.
+  return IngestResult{ins->id, false, std::move(clip_pixels)};
 }
 
 Result<PhotoInfo> Ingestor::remove_photo(int64_t id, bool* files_removed) {

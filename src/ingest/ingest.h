@@ -66,12 +66,23 @@ struct NewPhoto {
 struct IngestResult {
   int64_t id = 0;
   bool duplicate = false;
-  // The decoded upload (after EXIF orientation) of a new photo; empty for a
-  // duplicate. Lets the caller use the pixels without decoding again.
-  std::optional<RgbImage> image;
   // [3, R, R] for IngestOptions::clip_resolution = R > 0 (new photos only).
   std::vector<float> clip_pixels;
 };
+
+// Decoded pixels alive at once across concurrent add() calls: each holds its
+// decoded frame (width x height x 3 bytes, from the header) from the decode until
+// its thumbnail and CLIP input are made. The decode budget (image.h) covers only
+// the decode itself, so without this 8 parallel 100-Mpx uploads held ~1 GB
+// (issue 11). A photo larger than the whole gate waits for an empty gate.
+// Process-wide; the default is 384 MiB. Peaks are for tests and diagnostics.
+void ingest_set_pixel_gate(int64_t bytes);
+struct PixelGatePeaks {
+  int64_t limit = 0;
+  int64_t held = 0;  // the most bytes held at once since the last reset
+  int photos = 0;    // the most photos holding at once
+};
+PixelGatePeaks ingest_pixel_gate_peaks(bool reset = false);
 
 class Ingestor {
  public:
