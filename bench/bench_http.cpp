@@ -9,16 +9,26 @@
 //                           the same query through Album::search without HTTP.
 //   http_search_hybrid_{N}  the same with mode=hybrid (no descriptions stored).
 //   http_list_page          GET /api/photos?page=..&per_page=50 (at the largest N);
-//   http_list_page_deep     the same for the last 100 pages.
+//   http_list_page_deep     the same for the last 100 pages (OFFSET: linear in the depth).
+//   http_list_cursor        200 pages in a row by next_cursor (how the web page scrolls).
+//   http_list_favorites     /api/photos?favorite=1 (2 % of the photos are favourites).
+//   http_timeline_months    /api/timeline (photos per month, all of them).
+//   http_folders            /api/folders (photos per folder, 100 folders).
 // Counters also give the populate time, the first open (index rebuilt from
 // SQLite and saved), the restart (index file loaded) and its time to the first
 // search answer, and the process's RSS now and at its peak (VmHWM, MB).
 //
-// Run: build/bench/bench_http [--search-sizes=10000,100000] [--benchmark_format=json]
+// --data-root=DIR keeps each N's data directory in DIR/http_N and reuses it
+// on the next run (populating 1M rows takes ~10 min on a busy 2-core VM): the
+// first open then finds the saved index (rebuild_s is the load), unless the
+// index file is removed first.
+//
+// Run: build/bench/bench_http [--search-sizes=10000,100000] [--data-root=DIR] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 
 #include "bench_fixtures.h"
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -44,6 +54,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::vector<int> g_sizes = {10'000, 100'000};
+std::string g_data_root;  // --data-root: kept and reused
 using sa::bench::kModelName;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -61,11 +72,12 @@ struct Fixture {
   double load_open_s = 0;     // second open (a restart): until open_album returns
   double first_answer_s = 0;  // ... until the first search is answered (index still loading)
   double load_ready_s = 0;    // ... until the saved index file is loaded
+  bool keep = false;
   ~Fixture() {
     server.reset();
     album.reset();
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    if (!keep) fs::remove_all(dir, ec);
   }
 };
 
@@ -75,11 +87,26 @@ Fixture* fixture(int n) {
   if (f) return f.get();
   f = std::make_unique<Fixture>();
   std::random_device rd;
-  f->dir = fs::temp_directory_path() / ("sa_bench_http_" + std::to_string(rd()));
+  f->keep = !g_data_root.empty();
+  f->dir = f->keep ? fs::path(g_data_root) / ("http_" + std::to_string(n))
+                   : fs::temp_directory_path() / ("sa_bench_http_" + std::to_string(rd()));
   const fs::path data = f->dir / "data";
   fs::create_directories(data);
   auto t0 = Clock::now();
-  if (!sa::bench::populate_random_album((data / "album.db").string(), n).ok()) return nullptr;
+  if (!fs::exists(f->dir / "populated")) {
+    fs::remove(data / "album.db");
+    if (!sa::bench::populate_random_album((data / "album.db").string(), n).ok()) return nullptr;
+    // Favourites for the filtered list: every 50th photo.
+    sqlite3* db = nullptr;
+    if (sqlite3_open((data / "album.db").c_str(), &db) != SQLITE_OK ||
+        sqlite3_exec(db, "UPDATE photos SET favorite = 1 WHERE id % 50 = 0", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      return nullptr;
+    }
+    sqlite3_close(db);
+    std::FILE* mark = std::fopen((f->dir / "populated").c_str(), "w");
+    if (mark) std::fclose(mark);
+  }
   f->populate_s = since(t0);
   sa::Config cfg;
   cfg.data_dir = data.string();
@@ -208,6 +235,37 @@ void BM_http_list_page(benchmark::State& state, int first_page) {
   state.counters["peak_rss_mb"] = rss_mb("VmHWM:");
 }
 
+// GET of one path, or (cursor) the next page after the previous answer's next_cursor.
+void BM_http_get(benchmark::State& state, const std::string& path, bool cursor) {
+  Fixture* f = fixture(static_cast<int>(state.range(0)));
+  if (!f) {
+    state.SkipWithError("building the fixture failed");
+    return;
+  }
+  std::vector<double> lat;
+  std::string next;
+  for (auto _ : state) {
+    std::string p = path;
+    if (cursor && !next.empty()) p += "&cursor=" + httplib::detail::encode_query_param(next);
+    auto t0 = Clock::now();
+    auto r = f->client->Get(p.c_str());
+    const double dt = since(t0);
+    if (!r || r->status != 200) {
+      state.SkipWithError(("GET " + p + " failed").c_str());
+      return;
+    }
+    state.SetIterationTime(dt);
+    lat.push_back(dt * 1e3);
+    if (cursor) {
+      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      next = j.is_object() && j.contains("next_cursor") && j["next_cursor"].is_string()
+                 ? j["next_cursor"].get<std::string>() : std::string();
+    }
+  }
+  state.counters["p50_ms"] = percentile(lat, 0.5);
+  state.counters["p99_ms"] = percentile(lat, 0.99);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,6 +279,8 @@ int main(int argc, char** argv) {
         if (!c) break;
         p = c + 1;
       }
+    } else if (std::strncmp(argv[i], "--data-root=", 12) == 0) {
+      g_data_root = argv[i] + 12;
     } else {
       rest.push_back(argv[i]);
     }
@@ -240,6 +300,14 @@ int main(int argc, char** argv) {
     // Pages deep in the library (OFFSET near the end).
     benchmark::RegisterBenchmark("http_list_page_deep", BM_http_list_page, std::max(1, largest / 50 - 100))
         ->Arg(largest)->Iterations(100)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("http_list_cursor", BM_http_get, std::string("/api/photos?per_page=50"), true)
+        ->Arg(largest)->Iterations(200)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("http_list_favorites", BM_http_get, std::string("/api/photos?per_page=50&favorite=1"), true)
+        ->Arg(largest)->Iterations(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("http_timeline_months", BM_http_get, std::string("/api/timeline"), false)
+        ->Arg(largest)->Iterations(20)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("http_folders", BM_http_get, std::string("/api/folders"), false)
+        ->Arg(largest)->Iterations(20)->UseManualTime()->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&rargc, rest.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -48,6 +48,8 @@ Status no_vlm() {
 AlbumImpl::~AlbumImpl() { stop_workers(); }
 
 void AlbumImpl::stop_workers() {
+  reconcile_stop_ = true;
+  if (reconcile_thread_.joinable()) reconcile_thread_.join();
   {
     std::lock_guard<std::mutex> lk(sync_stop_mu_);
     sync_stop_ = true;
@@ -96,16 +98,18 @@ Result<int64_t> AlbumImpl::sync_external_changes() {
 
 EmbedStats AlbumImpl::embed_stats() const { return runner_ ? runner_->embed_stats() : EmbedStats{}; }
 
-Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view bytes) {
-  auto r = add_file_impl(name, bytes);
+Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view bytes,
+                                      const OwnerScope& scope) {
+  auto r = add_file_impl(name, bytes, scope);
   if (r.ok() && !r->duplicate) runner_->notify();
   return r;
 }
 
 Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes,
-                                            std::optional<std::time_t> file_mtime) {
+                                            const OwnerScope& scope, std::optional<std::time_t> file_mtime) {
   // The row and its first jobs are written in one transaction by the ingest.
   NewPhoto init;
+  init.owner_id = scope.owner_id;
   init.status = clip_ ? PhotoStatus::kPending : PhotoStatus::kNoModel;
   if (clip_) init.jobs.push_back(JobKind::kEmbed);
   if (vlm_ && settings().auto_analyze) {
@@ -130,14 +134,15 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
 }
 
 Result<Album::ImportReport> AlbumImpl::import_folder(
-    const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress) {
+    const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
+    const OwnerScope& scope) {
   const std::atomic<bool> never{false};
-  return import_folder(dir, progress, never);
+  return import_folder(dir, progress, never, scope);
 }
 
 Result<Album::ImportReport> AlbumImpl::import_folder(
     const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
-    const std::atomic<bool>& cancel) {
+    const std::atomic<bool>& cancel, const OwnerScope& scope) {
   SA_ASSIGN_OR_RETURN(FolderScan scan, scan_folder(dir));
   const std::vector<std::string>& files = scan.files;
   // Names are recorded relative to the imported folder's parent, so the folder
@@ -174,7 +179,7 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
         std::optional<std::time_t> mtime;
         struct stat sb {};
         if (::stat(path.c_str(), &sb) == 0) mtime = sb.st_mtime;
-        r = add_file_impl(rel, *bytes, mtime);
+        r = add_file_impl(rel, *bytes, scope, mtime);
       } else {
         r = bytes.status();
       }
@@ -205,26 +210,43 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
   return report;
 }
 
-Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page, int64_t before_id) {
+Result<PhotoInfo> AlbumImpl::photo_in_scope(int64_t id, const OwnerScope& scope, bool shared_ok) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+  if (scope.sees(p.owner_id)) return p;
+  if (shared_ok && scope.owner_id > 0) {
+    SA_ASSIGN_OR_RETURN(bool shared, store_->photo_in_visible_album(id, scope.owner_id));
+    if (shared) return p;
+  }
+  // The same message as a missing photo's: nothing tells the two apart.
+  return Status::NotFound("photo " + std::to_string(id) + " not found");
+}
+
+Result<PhotoPage> AlbumImpl::list_photos(int page, int per_page, int64_t before_id, const OwnerScope& scope) {
   if (page < 1) return Status::InvalidArgument("page must be >= 1");
   if (per_page < 1 || per_page > 1000) return Status::InvalidArgument("per_page must be between 1 and 1000");
   if (before_id < 0) return Status::InvalidArgument("before must be a photo id >= 1");
-  return store_->list_photos(page, per_page, before_id);
+  return store_->list_photos(page, per_page, before_id, scope);
 }
 
 Result<PhotoPage> AlbumImpl::query_photos(const PhotoQuery& q) {
   if (q.limit < 1 || q.limit > 1000) return Status::InvalidArgument("limit must be between 1 and 1000");
   if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
   SA_RETURN_IF_ERROR(check_date_range(q.date_from, q.date_to));
+  // ?album=ID: an album the user may see (theirs or shared with them), else 404.
+  if (q.filter.album_id > 0) SA_RETURN_IF_ERROR(store_->get_album(q.filter.album_id, q.filter.scope).status());
   return store_->query_photos(q);
 }
 
-Result<std::vector<MonthCount>> AlbumImpl::timeline() { return store_->timeline(); }
+Result<std::vector<MonthCount>> AlbumImpl::timeline(const OwnerScope& scope) {
+  return store_->timeline(scope);
+}
 
-Result<std::vector<std::pair<std::string, int64_t>>> AlbumImpl::folders() { return store_->folders(); }
+Result<std::vector<std::pair<std::string, int64_t>>> AlbumImpl::folders(const OwnerScope& scope) {
+  return store_->folders(scope);
+}
 
-Result<std::string> AlbumImpl::preview_path(int64_t id) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+Result<std::string> AlbumImpl::preview_path(int64_t id, const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   if (!is_sha256_hex(p.hash)) return Status::Internal("bad photo hash");
   const std::string path =
       (fs::path(cfg_.data_dir) / "previews" / p.hash.substr(0, 2) / (p.hash + ".jpg")).string();
@@ -243,42 +265,48 @@ Result<std::string> AlbumImpl::preview_path(int64_t id) {
   return path;
 }
 
-Result<PhotoInfo> AlbumImpl::get_photo(int64_t id) { return store_->get_photo(id); }
+// Viewing (details and files) also reaches the photos of albums shared with the
+// user; everything else (similar, analyze, delete, favourites) is the owner's.
+Result<PhotoInfo> AlbumImpl::get_photo(int64_t id, const OwnerScope& scope) {
+  return photo_in_scope(id, scope, /*shared_ok=*/true);
+}
 
-Result<std::string> AlbumImpl::thumbnail_path(int64_t id) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+Result<std::string> AlbumImpl::thumbnail_path(int64_t id, const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   std::string path = ingest_->thumbnail_path(p);
   if (!file_exists(path)) return Status::NotFound("thumbnail of photo " + std::to_string(id) + " is missing");
   return path;
 }
 
-Result<std::string> AlbumImpl::original_path(int64_t id) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));
+Result<std::string> AlbumImpl::original_path(int64_t id, const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope, /*shared_ok=*/true));
   std::string path = ingest_->original_path(p);
   if (!file_exists(path)) return Status::NotFound("original of photo " + std::to_string(id) + " is missing");
   return path;
 }
 
-Status AlbumImpl::delete_photo(int64_t id) {
+Status AlbumImpl::delete_photo(int64_t id, const OwnerScope& scope) {
+  SA_RETURN_IF_ERROR(photo_in_scope(id, scope).status());
   // The row goes first (vectors, jobs and FTS entries cascade), then the files, both
   // under the ingest hash lock (a re-upload racing the delete must not lose its files);
   // then the index entries. A crash in between leaves files without a row, which a
   // later upload of the same bytes simply overwrites.
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, ingest_->remove_photo(id));
+  bool files_removed = false;
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, ingest_->remove_photo(id, &files_removed));
   pixel_cache_->erase(id);
   if (clip_vectors_) clip_vectors_->forget(id);
   if (desc_vectors_) desc_vectors_->forget(id);
   // The preview (made on first view) follows from the same bytes: a re-upload
-  // of them simply makes it again.
-  if (is_sha256_hex(p.hash)) {
+  // of them simply makes it again. Another owner's copy of the bytes keeps it.
+  if (files_removed && is_sha256_hex(p.hash)) {
     std::error_code ec;
     fs::remove(fs::path(cfg_.data_dir) / "previews" / p.hash.substr(0, 2) / (p.hash + ".jpg"), ec);
   }
   return Status::OK();
 }
 
-Status AlbumImpl::analyze(int64_t id) {
-  SA_ASSIGN_OR_RETURN(PhotoInfo p, store_->get_photo(id));  // a missing photo is 404 first
+Status AlbumImpl::analyze(int64_t id, const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(PhotoInfo p, photo_in_scope(id, scope));  // a missing photo is 404 first
   if (!vlm_) return no_vlm();
   SA_RETURN_IF_ERROR(store_->set_vlm_status(p.id, VlmStatus::kPending));
   SA_RETURN_IF_ERROR(store_->enqueue_job(JobKind::kDescribe, p.id).status());
@@ -286,9 +314,9 @@ Status AlbumImpl::analyze(int64_t id) {
   return Status::OK();
 }
 
-Result<int64_t> AlbumImpl::analyze_missing() {
+Result<int64_t> AlbumImpl::analyze_missing(const OwnerScope& scope) {
   if (!vlm_) return no_vlm();
-  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description());
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description(scope));
   int64_t queued = 0;
   for (int64_t id : ids) {
     auto q = store_->enqueue_job(JobKind::kDescribe, id);
@@ -326,8 +354,8 @@ Result<std::vector<SearchHit>> AlbumImpl::search(const std::string& query, const
   return searcher_->search(query, o);
 }
 
-Result<std::vector<SearchHit>> AlbumImpl::similar(int64_t id, int limit) {
-  return searcher_->similar(id, limit);
+Result<std::vector<SearchHit>> AlbumImpl::similar(int64_t id, int limit, const OwnerScope& scope) {
+  return searcher_->similar(id, limit, scope);
 }
 
 Settings AlbumImpl::settings() {
@@ -365,8 +393,8 @@ Status AlbumImpl::set_settings(const Settings& s) {
   return store_->set_bool("enhanced_search", s.enhanced_search);
 }
 
-JobStats AlbumImpl::job_stats() {
-  auto st = store_->job_stats(10);
+JobStats AlbumImpl::job_stats(const OwnerScope& scope) {
+  auto st = store_->job_stats(10, scope);
   if (!st.ok()) {
     spdlog::warn("job stats failed: {}", st.status().to_string());
     return JobStats{};

@@ -60,6 +60,9 @@ struct AlbumDeps {
   // returns; searches meanwhile scan the store exactly (VectorSet::open). The
   // server does this, so a restart with 1M photos answers at once; the CLI and
   // most tests load before open returns (open_report() then says how).
+  // The job queue is then reconciled with the models on a thread too
+  // (reconciled() says when), so that nothing linear in the library runs
+  // before the server answers.
   bool index_in_background = false;
 };
 
@@ -82,27 +85,30 @@ class AlbumImpl final : public Album {
  public:
   ~AlbumImpl() override;
 
-  Result<AddResult> add_file(std::string_view name, std::string_view bytes) override;
+  Result<AddResult> add_file(std::string_view name, std::string_view bytes,
+                             const OwnerScope& scope = {}) override;
   Result<ImportReport> import_folder(
       const std::string& dir,
-      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {}) override;
-  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override;
+      const std::function<void(int64_t, int64_t, const std::string&)>& progress = {},
+      const OwnerScope& scope = {}) override;
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
+                                const OwnerScope& scope = {}) override;
   Result<PhotoPage> query_photos(const PhotoQuery& q) override;
-  Result<std::vector<MonthCount>> timeline() override;
-  Result<std::vector<std::pair<std::string, int64_t>>> folders() override;
-  Result<std::string> preview_path(int64_t id) override;
-  Result<PhotoInfo> get_photo(int64_t id) override;
-  Result<std::string> thumbnail_path(int64_t id) override;
-  Result<std::string> original_path(int64_t id) override;
-  Status delete_photo(int64_t id) override;
-  Status analyze(int64_t id) override;
-  Result<int64_t> analyze_missing() override;
+  Result<std::vector<MonthCount>> timeline(const OwnerScope& scope = {}) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> folders(const OwnerScope& scope = {}) override;
+  Result<std::string> preview_path(int64_t id, const OwnerScope& scope = {}) override;
+  Result<PhotoInfo> get_photo(int64_t id, const OwnerScope& scope = {}) override;
+  Result<std::string> thumbnail_path(int64_t id, const OwnerScope& scope = {}) override;
+  Result<std::string> original_path(int64_t id, const OwnerScope& scope = {}) override;
+  Status delete_photo(int64_t id, const OwnerScope& scope = {}) override;
+  Status analyze(int64_t id, const OwnerScope& scope = {}) override;
+  Result<int64_t> analyze_missing(const OwnerScope& scope = {}) override;
   Result<int64_t> analyze_all() override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
-  Result<std::vector<SearchHit>> similar(int64_t id, int limit) override;
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& scope = {}) override;
   Settings settings() override;
   Status set_settings(const Settings& s) override;
-  JobStats job_stats() override;
+  JobStats job_stats(const OwnerScope& scope = {}) override;
   bool wait_idle(double timeout_s) override;
   bool has_clip_model() const override { return clip_ != nullptr; }
   bool has_text_model() const override { return text_ != nullptr; }
@@ -115,19 +121,23 @@ class AlbumImpl final : public Album {
   Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
                                          int64_t before_id = 0) override;
   Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids,
-                            int64_t album_id = 0) override;
-  Result<PhotoPage> list_trash(int page, int per_page) override;
-  Result<int64_t> empty_trash() override;
-  Result<std::vector<AlbumInfo>> list_albums() override;
-  Result<AlbumInfo> create_album(const std::string& name) override;
-  Result<AlbumInfo> get_album(int64_t id) override;
+                            int64_t album_id = 0, const OwnerScope& scope = {}) override;
+  Result<PhotoPage> list_trash(int page, int per_page, const OwnerScope& scope = {}) override;
+  Result<int64_t> empty_trash(const OwnerScope& scope = {}) override;
+  Result<std::vector<AlbumInfo>> list_albums(const OwnerScope& scope = {}) override;
+  Result<AlbumInfo> create_album(const std::string& name, const OwnerScope& scope = {}) override;
+  Result<AlbumInfo> get_album(int64_t id, const OwnerScope& scope = {}) override;
   Result<AlbumInfo> update_album(int64_t id, std::optional<std::string> name,
-                                 std::optional<int64_t> cover_photo_id) override;
-  Status delete_album(int64_t id) override;
-  Result<std::vector<DuplicateGroup>> duplicates(float threshold) override;
-  // import --album NAME: the album with that name (created if missing) gets
-  // `ids`, except photos in the trash. Returns the album.
-  Result<AlbumInfo> add_to_named_album(const std::string& name, std::span<const int64_t> ids);
+                                 std::optional<int64_t> cover_photo_id, const OwnerScope& scope = {}) override;
+  Status delete_album(int64_t id, const OwnerScope& scope = {}) override;
+  Status share_album(int64_t id, int64_t user_id, AlbumRole role, const OwnerScope& scope) override;
+  Status unshare_album(int64_t id, int64_t user_id, const OwnerScope& scope) override;
+  Result<std::vector<AlbumShare>> album_shares(int64_t id, const OwnerScope& scope) override;
+  Result<std::vector<DuplicateGroup>> duplicates(float threshold, const OwnerScope& scope = {}) override;
+  // import --album NAME: the scope's album with that name (created if missing)
+  // gets `ids`, except photos in the trash. Returns the album.
+  Result<AlbumInfo> add_to_named_album(const std::string& name, std::span<const int64_t> ids,
+                                       const OwnerScope& scope = {});
   // Deletes for good (rows, vectors, index entries, files) every photo whose
   // time in the trash is over or that an emptied trash holds; returns how many.
   // The background purge calls it; tests call it with a fake clock.
@@ -141,11 +151,15 @@ class AlbumImpl final : public Album {
   // the report counts what was done and says cancelled.
   Result<ImportReport> import_folder(
       const std::string& dir, const std::function<void(int64_t, int64_t, const std::string&)>& progress,
-      const std::atomic<bool>& cancel);
+      const std::atomic<bool>& cancel, const OwnerScope& scope = {});
   const AlbumOpenReport& open_report() const { return report_; }
   // Waits up to timeout_s for the vector indexes of a background open
   // (AlbumDeps::index_in_background) to be loaded; true when they are.
   bool wait_indexes_ready(double timeout_s) const;
+  // Whether the job queue has been reconciled with the models (at once, or
+  // after a background open's reconciliation ended; open_report().
+  // embed_jobs_queued is final then).
+  bool reconciled() const { return reconciled_; }
   EmbedStats embed_stats() const;
   std::string text_model_name() const { return text_name_; }
   Store& store() { return *store_; }
@@ -168,8 +182,12 @@ class AlbumImpl final : public Album {
   Status load_models(const Config& cfg, AlbumDeps& deps);
   Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
   // file_mtime: an imported file's modification time, its taken_at when it has no EXIF date.
-  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes,
+  Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes, const OwnerScope& scope,
                                   std::optional<std::time_t> file_mtime = std::nullopt);
+  // The photo if it is in `scope`; NotFound otherwise (another user's id is
+  // indistinguishable from a missing one). shared_ok: also a photo in an album
+  // the user owns or that is shared with them (viewing it, nothing more).
+  Result<PhotoInfo> photo_in_scope(int64_t id, const OwnerScope& scope, bool shared_ok = false);
 
   Config cfg_;
   AlbumDeps deps_;
@@ -192,6 +210,10 @@ class AlbumImpl final : public Album {
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
   std::thread sync_thread_;
+  // reconcile_jobs() on a thread of its own (AlbumDeps::index_in_background).
+  std::atomic<bool> reconcile_stop_{false};
+  std::atomic<bool> reconciled_{false};
+  std::thread reconcile_thread_;
   bool purge_wake_ = false;  // guarded by sync_stop_mu_
   std::thread purge_thread_;
 

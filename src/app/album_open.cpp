@@ -131,16 +131,19 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   SA_ASSIGN_OR_RETURN(store_, Store::open((root / "album.db").string()));
   SA_RETURN_IF_ERROR(load_models(cfg, deps));
 
+  AnnOptions ann;
+  ann.min_vectors = cfg.ann_min_photos;
+  ann.ivf.lists = cfg.ann_lists;
   if (clip_) {
     SA_ASSIGN_OR_RETURN(clip_vectors_, VectorSet::open(*store_, "clip", clip_name_, clip_->embed_dim(),
                                                        (root / "index" / "clip.faiss").string(),
-                                                       deps.index_in_background));
+                                                       deps.index_in_background, ann));
     report_.clip_index = clip_vectors_->load_outcome();
   }
   if (text_) {
     SA_ASSIGN_OR_RETURN(desc_vectors_, VectorSet::open(*store_, "desc", text_name_, text_->dim(),
                                                        (root / "index" / "desc.faiss").string(),
-                                                       deps.index_in_background));
+                                                       deps.index_in_background, ann));
     report_.desc_index = desc_vectors_->load_outcome();
   }
 
@@ -156,7 +159,10 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   ingest_ = std::make_unique<Ingestor>(*store_, io);
   pixel_cache_ = std::make_unique<PixelCache>(deps.pixel_cache_bytes);
 
-  SA_RETURN_IF_ERROR(reconcile_jobs(deps.drop_unrunnable_jobs));
+  // Reconciling walks every photo (missing vectors): with 1M photos seconds
+  // before the first answer. A server opening in the background does it on a
+  // thread of its own after open returns; its workers are woken when it ends.
+  if (!deps.index_in_background) SA_RETURN_IF_ERROR(reconcile_jobs(deps.drop_unrunnable_jobs));
 
   TextEncoder text_encoder;
   if (text_) {
@@ -196,6 +202,20 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
 
   deps_ = std::move(deps);
   if (deps_.start_workers) runner_->start();
+  if (deps_.index_in_background) {
+    reconcile_thread_ = std::thread([this] {
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = reconcile_jobs(deps_.drop_unrunnable_jobs);
+      if (!st.ok() && !reconcile_stop_) spdlog::warn("reconciling the job queue: {}", st.to_string());
+      // Only when it is worth knowing (a large library): a CLI error must stay one line.
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (secs >= 1.0) spdlog::info("job queue reconciled in {:.1f} s", secs);
+      reconciled_ = true;
+      if (runner_) runner_->notify();
+    });
+  } else {
+    reconciled_ = true;
+  }
   // What another process commits from now on is picked up by the sync thread.
   SA_ASSIGN_OR_RETURN(int64_t version, store_->data_version());
   data_version_ = version;
@@ -228,6 +248,7 @@ Status AlbumImpl::reconcile_jobs(bool drop_unrunnable) {
     SA_ASSIGN_OR_RETURN(std::vector<int64_t> failed, store_->photo_ids_with_status(PhotoStatus::kFailed));
     std::sort(failed.begin(), failed.end());
     for (int64_t id : missing) {
+      if (reconcile_stop_) return Status::Unavailable("album closing");
       if (std::binary_search(failed.begin(), failed.end(), id)) continue;
       SA_RETURN_IF_ERROR(store_->set_photo_status(id, PhotoStatus::kPending));
       SA_ASSIGN_OR_RETURN(bool queued, store_->enqueue_job(JobKind::kEmbed, id));

@@ -50,26 +50,26 @@ Result<PhotoPage> AlbumImpl::list_photos_filtered(const PhotoFilter& f, int page
 }
 
 Result<BatchResult> AlbumImpl::batch(BatchAction action, std::span<const int64_t> ids,
-                                     int64_t album_id) {
+                                     int64_t album_id, const OwnerScope& scope) {
   if (ids.empty()) return Status::InvalidArgument("no photo ids");
   if (ids.size() > 100'000) return Status::InvalidArgument("at most 100000 ids per batch");
   const auto t = now();
   SA_ASSIGN_OR_RETURN(BatchResult r, store_->apply_batch(action, ids, album_id, iso_utc(t),
-                                                         iso_utc(t - kTrashRetention)));
+                                                         iso_utc(t - kTrashRetention), scope));
   if (r.not_found.empty() && action == BatchAction::kTrash) {
     for (int64_t id : ids) pixel_cache_->erase(id);
   }
   return r;
 }
 
-Result<PhotoPage> AlbumImpl::list_trash(int page, int per_page) {
+Result<PhotoPage> AlbumImpl::list_trash(int page, int per_page, const OwnerScope& scope) {
   if (page < 1) return Status::InvalidArgument("page must be >= 1");
   if (per_page < 1 || per_page > 1000) return Status::InvalidArgument("per_page must be between 1 and 1000");
-  return store_->list_trash(iso_utc(now() - kTrashRetention), page, per_page);
+  return store_->list_trash(iso_utc(now() - kTrashRetention), page, per_page, scope);
 }
 
-Result<int64_t> AlbumImpl::empty_trash() {
-  SA_ASSIGN_OR_RETURN(int64_t n, store_->expire_all_trash());
+Result<int64_t> AlbumImpl::empty_trash(const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(int64_t n, store_->expire_all_trash(scope));
   {
     std::lock_guard<std::mutex> lk(sync_stop_mu_);
     purge_wake_ = true;
@@ -115,42 +115,61 @@ void AlbumImpl::start_purge_thread() {
 }
 
 Result<AlbumInfo> AlbumImpl::add_to_named_album(const std::string& name,
-                                                std::span<const int64_t> ids) {
-  SA_ASSIGN_OR_RETURN(AlbumInfo a, store_->find_or_create_album(name));
+                                                std::span<const int64_t> ids, const OwnerScope& scope) {
+  SA_ASSIGN_OR_RETURN(AlbumInfo a, store_->find_or_create_album(name, scope));
   std::vector<int64_t> todo(ids.begin(), ids.end());
   // Photos trashed meanwhile (or duplicates of trashed photos) stay out.
   while (!todo.empty()) {
-    SA_ASSIGN_OR_RETURN(BatchResult r, batch(BatchAction::kAddToAlbum, todo, a.id));
+    SA_ASSIGN_OR_RETURN(BatchResult r, batch(BatchAction::kAddToAlbum, todo, a.id, scope));
     if (r.not_found.empty()) break;
     std::unordered_set<int64_t> skip(r.not_found.begin(), r.not_found.end());
     std::erase_if(todo, [&](int64_t id) { return skip.count(id) > 0; });
   }
-  return store_->get_album(a.id);
+  return store_->get_album(a.id, scope);
 }
 
-Result<std::vector<AlbumInfo>> AlbumImpl::list_albums() { return store_->list_albums(); }
-Result<AlbumInfo> AlbumImpl::create_album(const std::string& name) {
-  return store_->create_album(name);
+Result<std::vector<AlbumInfo>> AlbumImpl::list_albums(const OwnerScope& scope) {
+  return store_->list_albums(scope);
 }
-Result<AlbumInfo> AlbumImpl::get_album(int64_t id) { return store_->get_album(id); }
+Result<AlbumInfo> AlbumImpl::create_album(const std::string& name, const OwnerScope& scope) {
+  return store_->create_album(name, scope);
+}
+Result<AlbumInfo> AlbumImpl::get_album(int64_t id, const OwnerScope& scope) {
+  return store_->get_album(id, scope);
+}
 Result<AlbumInfo> AlbumImpl::update_album(int64_t id, std::optional<std::string> name,
-                                          std::optional<int64_t> cover_photo_id) {
-  return store_->update_album(id, name, cover_photo_id);
+                                          std::optional<int64_t> cover_photo_id, const OwnerScope& scope) {
+  return store_->update_album(id, name, cover_photo_id, scope);
 }
-Status AlbumImpl::delete_album(int64_t id) { return store_->delete_album(id); }
+Status AlbumImpl::delete_album(int64_t id, const OwnerScope& scope) { return store_->delete_album(id, scope); }
+Status AlbumImpl::share_album(int64_t id, int64_t user_id, AlbumRole role, const OwnerScope& scope) {
+  return store_->share_album(id, user_id, role, scope);
+}
+Status AlbumImpl::unshare_album(int64_t id, int64_t user_id, const OwnerScope& scope) {
+  return store_->unshare_album(id, user_id, scope);
+}
+Result<std::vector<AlbumShare>> AlbumImpl::album_shares(int64_t id, const OwnerScope& scope) {
+  return store_->album_shares(id, scope);
+}
 
-Result<std::vector<DuplicateGroup>> AlbumImpl::duplicates(float threshold) {
+Result<std::vector<DuplicateGroup>> AlbumImpl::duplicates(float threshold, const OwnerScope& scope) {
   if (!clip_ || !clip_vectors_) {
     return Status::Unavailable("no CLIP model loaded: duplicates are found from the image embeddings");
   }
   const int dim = clip_vectors_->dim();
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> trashed, store_->trashed_photo_ids());
+  // Another user's photos are never grouped with (or shown beside) the user's.
+  std::vector<int64_t> mine;
+  if (!scope.everyone()) {
+    SA_ASSIGN_OR_RETURN(mine, store_->photo_ids_of_owner(scope.owner_id));
+  }
   std::vector<int64_t> ids;
   std::vector<float> data;
   SA_RETURN_IF_ERROR(store_->for_each_vector(
       "clip", clip_name_, dim, [&](std::span<const int64_t> batch_ids, std::span<const float> rows) {
         for (size_t i = 0; i < batch_ids.size(); ++i) {
           if (std::binary_search(trashed.begin(), trashed.end(), batch_ids[i])) continue;
+          if (!scope.everyone() && !std::binary_search(mine.begin(), mine.end(), batch_ids[i])) continue;
           ids.push_back(batch_ids[i]);
           data.insert(data.end(), rows.begin() + i * dim, rows.begin() + (i + 1) * dim);
         }

@@ -59,6 +59,9 @@ class Accounts {
   Result<std::vector<User>> list_users() { return store_.list_users(); }
   Result<int64_t> count_users() { return store_.count_users(); }
   Result<User> find_user(std::string_view name) { return store_.get_user_by_name(name); }
+  // Whom the album acts for without sign-in (--auth off, the CLI): the first
+  // admin created; 0 while there is none (photos then get no owner).
+  Result<int64_t> first_admin_id() { return store_.first_admin_id(); }
   // Sets a new password and ends every session of the user except `keep_session`
   // (the caller's own cookie, "" for none).
   Status set_password(int64_t user_id, std::string_view new_password, std::string_view keep_session = "");

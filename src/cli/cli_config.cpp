@@ -51,6 +51,8 @@ Status apply_config_file(const std::string& path, Config* cfg) {
   SA_RETURN_IF_ERROR(read_key(j, "reduced_decode", &cfg->reduced_decode));
   SA_RETURN_IF_ERROR(read_key(j, "max_upload_bytes", &cfg->max_upload_bytes));
   SA_RETURN_IF_ERROR(read_key(j, "max_pixels", &cfg->max_pixels));
+  SA_RETURN_IF_ERROR(read_key(j, "ann_min_photos", &cfg->ann_min_photos));
+  SA_RETURN_IF_ERROR(read_key(j, "ann_lists", &cfg->ann_lists));
   SA_RETURN_IF_ERROR(read_key(j, "web_dir", &cfg->web_dir));
   if (j.contains("vlm")) {
     const auto& v = j["vlm"];

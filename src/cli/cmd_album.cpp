@@ -154,6 +154,30 @@ std::string no_accounts_line(const Config& cfg) {
 }
 }  // namespace
 
+namespace {
+// import / search --user NAME: whose library. With several users the name is
+// required (a photo must never land in, or be found from, the wrong library);
+// with one user it is that user; without accounts, nobody's (no owner: the
+// first admin created adopts the photos).
+Result<OwnerScope> library_of(const Config& cfg, const std::string& user) {
+  const std::string db_path = (std::filesystem::path(cfg.data_dir) / "album.db").string();
+  SA_ASSIGN_OR_RETURN(auto users, UserStore::open(db_path));
+  if (!user.empty()) {
+    auto u = users->get_user_by_name(user);
+    if (u.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no user '" + user + "' (smart-album user list --data-dir " + cfg.data_dir + ")");
+    }
+    SA_RETURN_IF_ERROR(u.status());
+    return OwnerScope{u->id};
+  }
+  SA_ASSIGN_OR_RETURN(std::vector<User> all, users->list_users());
+  if (all.empty()) return OwnerScope{};
+  if (all.size() == 1) return OwnerScope{all.front().id};
+  return Status::InvalidArgument("this album has " + std::to_string(all.size()) +
+                                 " users: say whose library with --user NAME");
+}
+}  // namespace
+
 int cmd_serve(const Config& cfg, const ServeArgs& a) {
   const bool loopback = is_loopback_host(host_without_port(cfg.host));
   if (a.auth == "off" && !loopback) {
@@ -221,11 +245,13 @@ int cmd_serve(const Config& cfg, const ServeArgs& a) {
 }
 
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
-               const std::string& album_name) {
+               const std::string& album_name, const std::string& user) {
   // Workers start once the job counts are noted: the embedding bar and the
   // failure count then cover exactly the jobs of this run and earlier leftovers.
   auto album = open_for_cli(cfg, /*need_clip=*/false, /*existing=*/false, /*workers=*/false);
   if (!album.ok()) return fail(album.status());
+  auto scope = library_of(cfg, user);
+  if (!scope.ok()) return fail(scope.status());
   install_signal_handlers();
   const JobStats before = (*album)->job_stats();
   (*album)->start_workers();
@@ -242,7 +268,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
           std::lock_guard<std::mutex> lock(mu);
           bar.update(done, total, name);
         },
-        g_stop);
+        g_stop, *scope);
     bar.finish();
     if (!r.ok()) return fail(r.status().with_context(dir));
     sum.added += r->added;
@@ -265,7 +291,7 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
   if (!sum.skipped.empty()) line += ", " + std::to_string(sum.skipped.size()) + " skipped";
   std::printf("%s\n", line.c_str());
   if (!album_name.empty() && !sum.photo_ids.empty()) {
-    auto a = (*album)->add_to_named_album(album_name, sum.photo_ids);
+    auto a = (*album)->add_to_named_album(album_name, sum.photo_ids, *scope);
     if (!a.ok()) return fail(a.status().with_context("album '" + album_name + "'"));
     std::printf("album \"%s\" (id %lld) now holds %lld photo(s)\n", a->name.c_str(),
                 static_cast<long long>(a->id), static_cast<long long>(a->photo_count));
@@ -289,7 +315,10 @@ int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool 
 int cmd_search(const Config& cfg, const SearchArgs& a) {
   auto album = open_for_cli(cfg, /*need_clip=*/true, /*existing=*/true);
   if (!album.ok()) return fail(album.status());
+  auto scope = library_of(cfg, a.user);
+  if (!scope.ok()) return fail(scope.status());
   SearchOptions opt;
+  opt.scope = *scope;
   opt.limit = a.limit;
   opt.offset = a.offset;
   std::optional<SearchMode> mode = parse_search_mode(a.mode);

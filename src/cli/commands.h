@@ -52,8 +52,10 @@ struct TokenArgs {
 };
 int cmd_token(const Config& cfg, const TokenArgs& a);
 // album_name: also put the imported photos (new and already present) in this album.
+// user: whose library the photos join (--user NAME); required when more than
+// one user exists, else the only user (or no owner without accounts).
 int cmd_import(const Config& cfg, const std::vector<std::string>& folders, bool wait,
-               const std::string& album_name = "");
+               const std::string& album_name = "", const std::string& user = "");
 
 struct SearchArgs {
   std::string query;
@@ -61,6 +63,7 @@ struct SearchArgs {
   int offset = 0;
   std::string mode = "clip";
   bool json = false;
+  std::string user;  // whose library (as import --user)
 };
 int cmd_search(const Config& cfg, const SearchArgs& a);
 // refresh: describe every photo again, not only those without a description.

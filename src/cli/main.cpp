@@ -129,6 +129,9 @@ int run(int argc, char** argv) {
   vlm_flags(im, f);
   str_flag(im, "--text-model", f.text_model, "sentence model (dir or known name)");
   im->add_flag("--no-wait", no_wait, "do not wait for the embedding jobs");
+  std::string import_user;
+  im->add_option("--user", import_user,
+                 "the user whose library the photos join (required when more than one user exists)");
   decode_flag(im, f);
   std::string import_album;
   im->add_option("--album", import_album, "also put the imported photos in this album (created if missing)");
@@ -141,6 +144,7 @@ int run(int argc, char** argv) {
   se->add_option("--limit", search.limit, "results")->check(CLI::Range(1, 500));
   se->add_option("--offset", search.offset, "skip this many results")->check(CLI::Range(0, 100000));
   se->add_option("--mode", search.mode, "clip or hybrid")->check(CLI::IsMember({"clip", "hybrid"}));
+  se->add_option("--user", search.user, "search this user's library (required when more than one user exists)");
   se->add_flag("--json", search.json, "print one JSON object");
   se->add_option("query", search.query, "what to look for")->required();
 
@@ -249,7 +253,7 @@ int run(int argc, char** argv) {
     token.action = tk_new->parsed() ? "create" : tk_list->parsed() ? "list" : "revoke";
     return cmd_token(*cfg, token);
   }
-  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album);
+  if (im->parsed()) return cmd_import(*cfg, folders, !no_wait, import_album, import_user);
   if (se->parsed()) return cmd_search(*cfg, search);
   if (an->parsed()) return cmd_analyze(*cfg, !no_wait, refresh);
   if (evc->parsed()) return cmd_eval(*cfg, ev);

@@ -37,6 +37,10 @@ struct Config {
   bool reduced_decode = false;
   long long max_upload_bytes = 200LL << 20;   // per file
   long long max_pixels = 100'000'000;         // decompression-bomb limit
+  // Photos at which the search index switches to its IVF layout (built in the
+  // background; results stay exact, docs/scaling.md); <= 0: never. 0 lists: ~sqrt(photos).
+  long long ann_min_photos = 2'000'000;
+  int ann_lists = 0;
   std::string web_dir;      // static files; default: <source>/web
   VlmConfig vlm;
 };

@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "core/file_util.h"
+#include "index/index_impl.h"
 #include "model/huge_pages.h"
 #include "model/ops.h"
 
@@ -33,11 +34,6 @@ constexpr char kOldMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '1'};
 constexpr int kFormatVersion = 2;
 // A header is a few hundred bytes; anything larger is not ours.
 constexpr uint32_t kMaxHeaderBytes = 1 << 16;
-// Columns per panel of matmul_xwt_fp16_panels's layout (ops.h).
-constexpr int64_t kPanel = 16;
-static_assert(VectorIndex::kChunkVectors % kPanel == 0);
-
-using Chunk = std::vector<uint16_t, HugePageAllocator<uint16_t>>;
 
 // Normalises rows in place; false if a row is zero or not finite.
 bool normalise_rows(std::span<float> data, int dim, size_t* bad_row) {
@@ -128,38 +124,14 @@ class PayloadHash {
   unsigned fill_ = 0;
 };
 
-size_t chunk_used_halves(int64_t vectors_in_chunk, int dim) {
-  return static_cast<size_t>((vectors_in_chunk + kPanel - 1) / kPanel) * kPanel * static_cast<size_t>(dim);
-}
-
 }  // namespace
 
-struct VectorIndex::Impl {
-  std::vector<int64_t> ids;                   // position -> id
-  std::unordered_map<int64_t, int64_t> pos;   // id -> position
-  std::vector<Chunk> chunks;                  // position p in chunks[p / kChunkVectors]
+using index_internal::Cand;
+using index_internal::Chunk;
+using index_internal::chunk_used_halves;
+using index_internal::kHole;
+using index_internal::kPanel;
 
-  uint16_t* column(int64_t p, int dim) {
-    Chunk& c = chunks[static_cast<size_t>(p / kChunkVectors)];
-    const int64_t l = p % kChunkVectors;
-    return c.data() + static_cast<size_t>(l / kPanel) * kPanel * dim + l % kPanel;
-  }
-  // Makes position p (the next one) writable.
-  void grow_to(int64_t p, int dim) {
-    const size_t ci = static_cast<size_t>(p / kChunkVectors);
-    if (chunks.size() <= ci) chunks.emplace_back();
-    Chunk& c = chunks[ci];
-    const size_t need = chunk_used_halves(p % kChunkVectors + 1, dim);
-    if (c.size() < need) {
-      if (c.capacity() < need) {
-        // Grow by doubling within the chunk, never past a whole chunk.
-        size_t cap = std::max(need, std::min(c.capacity() * 2, chunk_used_halves(kChunkVectors, dim)));
-        c.reserve(cap);
-      }
-      c.resize(need, 0);
-    }
-  }
-};
 
 const char* index_load_outcome_name(IndexLoadOutcome o) {
   switch (o) {
@@ -178,7 +150,7 @@ VectorIndex::~VectorIndex() = default;
 int64_t VectorIndex::size() const {
   std::shared_lock lock(mu_);
   if (standby_) return standby_size_;
-  return static_cast<int64_t>(impl_->ids.size());
+  return impl_->live();
 }
 
 void VectorIndex::set_standby(StandbySearch standby, int64_t expected_size) {
@@ -208,7 +180,10 @@ bool VectorIndex::contains(int64_t id) const {
 
 std::vector<int64_t> VectorIndex::ids() const {
   std::shared_lock lock(mu_);
-  std::vector<int64_t> out(impl_->ids);
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(impl_->live()));
+  for (int64_t id : impl_->ids)
+    if (id != kHole) out.push_back(id);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -263,7 +238,15 @@ Status VectorIndex::add_locked(std::span<const int64_t> ids, std::span<const flo
   Impl& m = *impl_;
   for (size_t i = 0; i < ids.size(); ++i) {
     int64_t p;
-    if (auto it = m.pos.find(ids[i]); it != m.pos.end()) {
+    auto it = m.pos.find(ids[i]);
+    if (it != m.pos.end() && m.ivf && it->second < m.ivf->tail_begin) {
+      // In a list: its cap may not hold the new vector. Leave a hole there and
+      // write the vector to the tail.
+      hole_locked(it->second);
+      m.pos.erase(it);
+      it = m.pos.end();
+    }
+    if (it != m.pos.end()) {
       p = it->second;  // replace, never duplicate: a re-embedded photo appears once
     } else {
       p = static_cast<int64_t>(m.ids.size());
@@ -295,6 +278,12 @@ Result<int64_t> VectorIndex::remove(std::span<const int64_t> ids) {
     auto it = m.pos.find(id);
     if (it == m.pos.end()) continue;
     const int64_t p = it->second;
+    if (m.ivf) {  // the lists keep their positions: a hole
+      hole_locked(p);
+      m.pos.erase(it);
+      ++removed;
+      continue;
+    }
     const int64_t last = static_cast<int64_t>(m.ids.size()) - 1;
     m.pos.erase(it);
     uint16_t* dst = m.column(p, dim_);
@@ -315,13 +304,19 @@ Result<int64_t> VectorIndex::remove(std::span<const int64_t> ids) {
 
 void VectorIndex::clear() {
   std::unique_lock lock(mu_);
-  impl_->ids.clear();
-  impl_->pos.clear();
-  impl_->chunks.clear();
+  impl_ = std::make_unique<Impl>();
+}
+
+void VectorIndex::hole_locked(int64_t p) {
+  Impl& m = *impl_;
+  uint16_t* col = m.column(p, dim_);
+  for (int j = 0; j < dim_; ++j) col[static_cast<size_t>(j) * kPanel] = 0;
+  m.ids[static_cast<size_t>(p)] = kHole;
+  ++m.holes;
 }
 
 Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> query, int k,
-                                                      const IdFilter& filter) const {
+                                                      const IdFilter& filter, SearchStats* stats) const {
   if (query.size() != static_cast<size_t>(dim_))
     return Status::InvalidArgument("query has " + std::to_string(query.size()) +
                                    " components, index dim is " + std::to_string(dim_));
@@ -330,10 +325,6 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
   std::vector<float> q(query.begin(), query.end());
   if (!normalise_rows(q, dim_, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
 
-  struct Cand {
-    int64_t id;
-    double score;  // fp16 score, then the exact one
-  };
   std::vector<Cand> cands;
   ExactLookup lookup;
   size_t kk = 0;
@@ -347,6 +338,12 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     const Impl& m = *impl_;
     const int64_t n = static_cast<int64_t>(m.ids.size());
     if (n == 0) return out;
+    if (m.ivf) {
+      kk = index_internal::search_ivf(m, dim_, q.data(), k, filter, 2 * fp16_error_bound(), &cands, stats);
+      if (kk == 0) return out;
+      lookup = lookup_;
+    } else {
+    if (stats) *stats = SearchStats{n, 0, 0};
     // One query against every stored vector: the engine's fp16 panel kernel on
     // both cores (the same kernel as the text tower's projections), a chunk at
     // a time.
@@ -400,6 +397,7 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
       if (s != kOut && s >= floor) cands.push_back({m.ids[static_cast<size_t>(i)], s});
     }
     lookup = lookup_;
+    }
   }
   // Exact re-rank outside the lock: the lookup reads the store.
   // In double, from the query as given: candidates a few ulps apart in fp32
@@ -447,6 +445,14 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
     parts.emplace_back(reinterpret_cast<const char*>(m.chunks[c].data()),
                        chunk_used_halves(cnt, dim_) * sizeof(uint16_t));
   }
+  static_assert(sizeof(index_internal::IvfList) == 24, "IvfList is written as is");
+  const int ivf_lists = m.ivf ? static_cast<int>(m.ivf->lists.size()) : 0;
+  if (m.ivf) {
+    parts.emplace_back(reinterpret_cast<const char*>(m.ivf->lists.data()),
+                       m.ivf->lists.size() * sizeof(index_internal::IvfList));
+    parts.emplace_back(reinterpret_cast<const char*>(m.ivf->centroids.data()),
+                       m.ivf->centroids.size() * sizeof(float));
+  }
   PayloadHash hash;
   size_t payload_bytes = 0;
   for (std::string_view p : parts) {
@@ -463,6 +469,9 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
       {"generation", meta.fingerprint.generation},
       {"vectors", n},
       {"chunk_vectors", kChunkVectors},
+      {"holes", m.holes},
+      {"ivf_lists", ivf_lists},
+      {"ivf_tail", m.ivf ? m.ivf->tail_begin : 0},
       {"payload_bytes", payload_bytes},
       {"payload_hash", hash.hex()},
   };
@@ -538,7 +547,7 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
 
   IndexMeta meta;
   size_t payload_bytes = 0;
-  int64_t n = 0, chunk_vectors = 0;
+  int64_t n = 0, chunk_vectors = 0, holes = 0, ivf_lists = 0, ivf_tail = 0;
   std::string want_hash;
   try {
     if (h.at("version").get<int>() != kFormatVersion) return corrupt("unsupported version");
@@ -550,6 +559,9 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
     meta.fingerprint.generation = h.at("generation").get<int64_t>();
     n = h.at("vectors").get<int64_t>();
     chunk_vectors = h.at("chunk_vectors").get<int64_t>();
+    holes = h.value("holes", int64_t{0});
+    ivf_lists = h.value("ivf_lists", int64_t{0});
+    ivf_tail = h.value("ivf_tail", int64_t{0});
     payload_bytes = h.at("payload_bytes").get<size_t>();
     want_hash = h.at("payload_hash").get<std::string>();
   } catch (const std::exception& e) {
@@ -567,6 +579,10 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
   size_t expect = static_cast<size_t>(n) * sizeof(int64_t);
   for (int64_t base = 0; base < n; base += kChunkVectors)
     expect += chunk_used_halves(std::min(kChunkVectors, n - base), meta.dim) * sizeof(uint16_t);
+  if (ivf_lists < 0 || ivf_lists > n || holes < 0 || holes > n || ivf_tail < 0 || ivf_tail > n ||
+      (ivf_lists == 0 && holes != 0))
+    return corrupt("bad IVF header");
+  expect += static_cast<size_t>(ivf_lists) * (sizeof(index_internal::IvfList) + sizeof(float) * meta.dim);
   if (expect != have) return corrupt("payload size does not match " + std::to_string(n) + " vectors");
 
   auto index = std::make_unique<VectorIndex>(meta.dim);
@@ -583,11 +599,35 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
     hash.update(c.data(), halves * sizeof(uint16_t));
     m.chunks.push_back(std::move(c));
   }
+  if (ivf_lists > 0) {
+    auto ivf = std::make_unique<index_internal::Ivf>();
+    ivf->lists.resize(static_cast<size_t>(ivf_lists));
+    ivf->centroids.resize(static_cast<size_t>(ivf_lists) * meta.dim);
+    if (!read_exact(f.fd, ivf->lists.data(), ivf->lists.size() * sizeof(index_internal::IvfList)) ||
+        !read_exact(f.fd, ivf->centroids.data(), ivf->centroids.size() * sizeof(float)))
+      return corrupt("truncated IVF lists");
+    hash.update(ivf->lists.data(), ivf->lists.size() * sizeof(index_internal::IvfList));
+    hash.update(ivf->centroids.data(), ivf->centroids.size() * sizeof(float));
+    ivf->tail_begin = ivf_tail;
+    int64_t prev_end = 0;
+    for (const auto& li : ivf->lists) {
+      if (li.begin < prev_end || li.begin % kPanel != 0 || li.end < li.begin || li.end > ivf_tail)
+        return corrupt("bad IVF list");
+      prev_end = li.end;
+    }
+    if (ivf_tail % kPanel != 0) return corrupt("bad IVF tail");
+    m.ivf = std::move(ivf);
+  }
   if (hash.hex() != want_hash) return corrupt("payload checksum mismatch");
-  m.pos.reserve(static_cast<size_t>(n));
+  m.pos.reserve(static_cast<size_t>(n - holes));
   for (int64_t i = 0; i < n; ++i) {
+    if (m.ids[static_cast<size_t>(i)] == kHole) {
+      ++m.holes;
+      continue;
+    }
     if (!m.pos.emplace(m.ids[static_cast<size_t>(i)], i).second) return corrupt("duplicate id");
   }
+  if (m.holes != holes) return corrupt("hole count does not match the header");
   return std::make_pair(std::move(index), std::move(meta));
 }
 

@@ -28,14 +28,31 @@
 // Filters: search() takes an optional id predicate applied before the top k is
 // chosen, so a filter never costs a qualifying vector its place (no widening).
 //
+// Large libraries (issue 16): build_ivf() lays the vectors out in lists (a
+// coarse IVF: spherical k-means centroids, each list contiguous in the fp16
+// panels) and records per list the spherical cap around its centroid that
+// holds all its members. A search then scans the lists in order of their
+// bound max_{v in cap} q.v and stops at the first list whose bound is below
+// the k-th best (qualifying) fp16 score minus 2E: every vector it skips is
+// provably outside the candidate window above, so the results are exactly
+// those of the full scan, on any data and under any filter (recall 1.0 by
+// construction; on clustered data most lists are skipped, on data without
+// structure the bounds prune little and it costs about the full scan).
+// Writes after the layout go to an always-scanned tail; removed vectors leave
+// holes. VectorSet decides when to build (a size threshold) and rebuilds when
+// tail + holes grow.
+//
 // Thread safety: all methods may be called concurrently (std::shared_mutex:
 // searches share, add/remove/save exclude; the exact lookup runs outside the
 // lock).
 //
 // File format (docs/storage.md): "SAIDX002" magic, u32 LE header length, a JSON
 // header {"version":2,"model","dim","count","max_id","id_sum","generation",
-// "chunk_vectors","payload_bytes","payload_hash"}, then the payload: count ids
-// (int64 LE), then each chunk's used panels (uint16 LE halves). payload_hash is
+// "chunk_vectors","payload_bytes","payload_hash"} (+ "holes", "ivf_lists",
+// "ivf_tail" when the IVF layout is in use), then the payload: the ids of all
+// positions (int64 LE, -1 for a hole), then each chunk's used panels (uint16 LE
+// halves), then for an IVF layout ivf_lists x {begin i64, end i64, cos_min f32,
+// norm_max f32} and the centroids (ivf_lists x dim f32). payload_hash is
 // a 64-bit multiply-xor hash (hex) over the payload: the file is a cache, and a
 // SHA-256 of 1 GB would add seconds to every start.
 #pragma once
@@ -87,6 +104,26 @@ using IdFilter = std::function<bool(int64_t id)>;
 using StandbySearch = std::function<Result<std::vector<SearchResult>>(std::span<const float> query, int k,
                                                                       const IdFilter& filter)>;
 
+// The IVF layout (build_ivf).
+struct IvfOptions {
+  int lists = 0;              // 0: about 2 sqrt(size), at least 16, at most 8192
+  int train_iterations = 8;   // spherical k-means rounds on the training sample
+  int train_per_list = 32;    // sample size: lists * train_per_list vectors
+  uint32_t seed = 1;
+};
+struct IvfInfo {
+  bool active = false;
+  int lists = 0;
+  int64_t tail = 0;   // vectors written since the layout (always scanned)
+  int64_t holes = 0;  // empty positions (padding + removed since the layout)
+};
+// What one search did (benchmarks and tests).
+struct SearchStats {
+  int64_t scanned = 0;    // positions scored
+  int lists = 0;          // lists of the IVF layout (0: flat)
+  int lists_scanned = 0;  // of which scanned
+};
+
 // Optional control of a load_or_rebuild() that runs in the background.
 struct IndexLoadControl {
   const std::atomic<bool>* cancel = nullptr;  // set: the rebuild stops (Unavailable)
@@ -127,7 +164,23 @@ class VectorIndex {
   // InvalidArgument for a wrong size or a zero query; k <= 0 gives an empty
   // result.
   Result<std::vector<SearchResult>> search(std::span<const float> query, int k,
-                                           const IdFilter& filter = {}) const;
+                                           const IdFilter& filter = {}, SearchStats* stats = nullptr) const;
+
+  // Lays the vectors out in IVF lists (header comment): trains on a sample and
+  // assigns every vector while searches and writes go on (shared lock, a chunk
+  // at a time), then moves them into the list order under the exclusive lock
+  // (a copy of the fp16 vectors exists meanwhile: +1 KiB per vector at peak).
+  // Writes made between the assignment and the move go to the tail. Rebuilding
+  // an active layout starts over. Unavailable if `cancel` is set meanwhile;
+  // Unavailable while a standby is set.
+  Status build_ivf(const IvfOptions& opt = {}, const std::atomic<bool>* cancel = nullptr);
+  // Back to the flat layout (holes dropped).
+  void drop_ivf();
+  IvfInfo ivf_info() const;
+
+  // ids, id -> position, fp16 chunks, IVF lists: opaque outside src/index
+  // (index_impl.h).
+  struct Impl;
 
   // Where search() reads fp32 vectors for its exact re-rank (see above). Set
   // it before searching concurrently.
@@ -170,8 +223,12 @@ class VectorIndex {
       int dim, IndexLoadOutcome* outcome = nullptr, const IndexLoadControl* control = nullptr);
 
  private:
-  struct Impl;  // ids, id -> position, fp16 chunks
   Status add_locked(std::span<const int64_t> ids, std::span<const float> vectors);
+  struct IvfPlan;  // centroids + the list of each id (index_impl.h)
+  // Moves the vectors into the plan's list order (no plan: flat, compacted),
+  // ids the plan does not know to the tail. mu_ held exclusively.
+  void relayout_locked(const IvfPlan* plan);
+  void hole_locked(int64_t p);  // empties position p (IVF layout), mu_ held
   void reserve_locked(int64_t n);
 
   int dim_;

@@ -1,5 +1,6 @@
 #include "ingest/ingest.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,73 @@
 #include "ingest/safe_name.h"
 
 namespace sa {
+
+namespace {
+
+class PixelGate {
+ public:
+  int64_t acquire(int64_t bytes) {
+    std::unique_lock<std::mutex> lk(mu_);
+    bytes = std::min(bytes, limit_);
+    cv_.wait(lk, [&] { return held_ == 0 || held_ + bytes <= limit_; });
+    held_ += bytes;
+    ++photos_;
+    peaks_.held = std::max(peaks_.held, held_);
+    peaks_.photos = std::max(peaks_.photos, photos_);
+    return bytes;
+  }
+  void release(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      held_ -= bytes;
+      --photos_;
+    }
+    cv_.notify_all();
+  }
+  void set_limit(int64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      limit_ = std::max<int64_t>(bytes, 1);
+    }
+    cv_.notify_all();
+  }
+  PixelGatePeaks peaks(bool reset) {
+    std::lock_guard<std::mutex> lk(mu_);
+    PixelGatePeaks p = peaks_;
+    p.limit = limit_;
+    if (reset) peaks_ = PixelGatePeaks{0, held_, photos_};
+    return p;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t limit_ = 384LL << 20;
+  int64_t held_ = 0;
+  int photos_ = 0;
+  PixelGatePeaks peaks_;
+};
+
+PixelGate& pixel_gate() {
+  static PixelGate g;
+  return g;
+}
+
+class PixelLease {
+ public:
+  explicit PixelLease(int64_t bytes) : bytes_(pixel_gate().acquire(bytes)) {}
+  ~PixelLease() { pixel_gate().release(bytes_); }
+  PixelLease(const PixelLease&) = delete;
+  PixelLease& operator=(const PixelLease&) = delete;
+
+ private:
+  int64_t bytes_;
+};
+
+}  // namespace
+
+void ingest_set_pixel_gate(int64_t bytes) { pixel_gate().set_limit(bytes); }
+PixelGatePeaks ingest_pixel_gate_peaks(bool reset) { return pixel_gate().peaks(reset); }
 
 class Ingestor::HashLock {
  public:
@@ -83,8 +151,8 @@ Result<IngestResult> Ingestor::add(std::string_view name, std::string_view bytes
 Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_view name,
                                           std::string_view bytes, const NewPhoto& init) {
   // Cheap dedupe first: a re-upload costs one hash and one lookup, no decode.
-  auto existing = store_.get_photo_by_hash(hash);
-  if (existing.ok()) return IngestResult{existing->id, true, std::nullopt};
+  auto existing = store_.get_photo_by_hash(hash, init.owner_id);
+  if (existing.ok()) return IngestResult{existing->id, true, {}};
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 
   DecodeLimits lim;
@@ -96,11 +164,17 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   // preprocessing (the default), or DCT-scaled for the opt-in reduced-cost decode.
   lim.min_side = opt_.decode_min_side;
   ImageMeta meta;
-  SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
-  SA_ASSIGN_OR_RETURN(std::string thumb,
-                      encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+  std::string thumb;
   std::vector<float> clip_pixels;
-  if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
+  {
+    // The header first (cheap): the decoded frame's size is what this photo holds
+    // of the pixel gate until the thumbnail and the CLIP input are made.
+    SA_ASSIGN_OR_RETURN(ImageMeta head, probe_image(bytes, lim));
+    PixelLease lease(int64_t{head.width} * head.height * 3);
+    SA_ASSIGN_OR_RETURN(RgbImage img, decode_rgb(bytes, lim, &meta));
+    SA_ASSIGN_OR_RETURN(thumb, encode_jpeg(img, opt_.thumbnail_side, opt_.thumbnail_quality));
+    if (opt_.clip_resolution > 0) clip_pixels = clip_preprocess(img, opt_.clip_resolution);
+  }
 
   SafeName safe = sanitize_upload_name(name);
   PhotoInfo p;
@@ -121,12 +195,15 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   p.gps_lon = meta.gps_lon;
   p.status = init.status;
   p.vlm_status = init.vlm_status;
+  p.owner_id = init.owner_id;
 
   const std::string orig = original_path(p);
   const std::string thumb_path = thumbnail_path(p);
-  // No row owns these paths (checked above, under the hash lock): a file left
-  // there by an earlier crash is simply overwritten, and removing them on
-  // rollback cannot take anything away from another photo.
+  // No row of this owner has these bytes (checked above, under the hash lock).
+  // Another owner's photo may: the files are the same bytes (rewritten
+  // atomically, readers see one whole copy or the other), and the rollback
+  // below leaves them to that photo. A file left by an earlier crash is simply
+  // overwritten.
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(orig).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(std::filesystem::path(thumb_path).parent_path().string()));
   SA_RETURN_IF_ERROR(make_dirs(tmp_dir()));
@@ -139,29 +216,40 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
   }
   auto ins = store_.insert_photo(p, init.jobs);
   if (!ins.ok()) {
-    remove_quietly(orig);
-    remove_quietly(thumb_path);
+    auto users = store_.count_photos_with_hash(hash);
+    if (users.ok() && *users == 0) {
+      remove_quietly(orig);
+      remove_quietly(thumb_path);
+    }
     return ins.status().with_context("recording photo");
   }
   if (ins->duplicate) {
     // Another process inserted the same bytes meanwhile; its row owns the
     // (identical) files we just rewrote.
-    return IngestResult{ins->id, true, std::nullopt};
+    return IngestResult{ins->id, true, {}};
   }
-  return IngestResult{ins->id, false, std::move(img), std::move(clip_pixels)};
+  // The decoded frame is gone by now (it lived inside the pixel gate); the
+  // CLIP input made from it comes back to the caller.
+  return IngestResult{ins->id, false, std::move(clip_pixels)};
 }
 
-Result<PhotoInfo> Ingestor::remove_photo(int64_t id) {
+Result<PhotoInfo> Ingestor::remove_photo(int64_t id, bool* files_removed) {
+  if (files_removed) *files_removed = false;
   SA_ASSIGN_OR_RETURN(PhotoInfo seen, store_.get_photo(id));
   HashLock lock(*this, seen.hash);
   SA_ASSIGN_OR_RETURN(PhotoInfo p, store_.delete_photo(id));
-  Status st = remove_files(p);
+  Status st = remove_files(p, files_removed);
   if (!st.ok()) spdlog::warn("photo {} deleted but its files were not: {}", id, st.to_string());
   return p;
 }
 
-Status Ingestor::remove_files(const PhotoInfo& p) {
+Status Ingestor::remove_files(const PhotoInfo& p, bool* removed) {
+  if (removed) *removed = false;
   if (!is_sha256_hex(p.hash)) return Status::InvalidArgument("bad photo hash");
+  // Shared by hash: another owner's photo of the same bytes keeps them.
+  SA_ASSIGN_OR_RETURN(int64_t users, store_.count_photos_with_hash(p.hash));
+  if (users > 0) return Status::OK();
+  if (removed) *removed = true;
   std::error_code ec1, ec2;
   std::filesystem::remove(original_path(p), ec1);
   std::filesystem::remove(thumbnail_path(p), ec2);

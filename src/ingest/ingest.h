@@ -57,17 +57,32 @@ struct NewPhoto {
   // taken_at when the file has no EXIF date (an imported file's modification
   // time, source "file"); "" lets the store use the upload time.
   std::string fallback_taken_at;
+  // The user the photo belongs to (0: none, an album without accounts). A
+  // duplicate is the same bytes already in THIS owner's library; another
+  // owner's copy makes a new photo that shares the files on disk.
+  int64_t owner_id = 0;
 };
 
 struct IngestResult {
   int64_t id = 0;
   bool duplicate = false;
-  // The decoded upload (after EXIF orientation) of a new photo; empty for a
-  // duplicate. Lets the caller use the pixels without decoding again.
-  std::optional<RgbImage> image;
   // [3, R, R] for IngestOptions::clip_resolution = R > 0 (new photos only).
   std::vector<float> clip_pixels;
 };
+
+// Decoded pixels alive at once across concurrent add() calls: each holds its
+// decoded frame (width x height x 3 bytes, from the header) from the decode until
+// its thumbnail and CLIP input are made. The decode budget (image.h) covers only
+// the decode itself, so without this 8 parallel 100-Mpx uploads held ~1 GB
+// (issue 11). A photo larger than the whole gate waits for an empty gate.
+// Process-wide; the default is 384 MiB. Peaks are for tests and diagnostics.
+void ingest_set_pixel_gate(int64_t bytes);
+struct PixelGatePeaks {
+  int64_t limit = 0;
+  int64_t held = 0;  // the most bytes held at once since the last reset
+  int photos = 0;    // the most photos holding at once
+};
+PixelGatePeaks ingest_pixel_gate_peaks(bool reset = false);
 
 class Ingestor {
  public:
@@ -83,15 +98,20 @@ class Ingestor {
   std::string original_path(const PhotoInfo& p) const;
   std::string thumbnail_path(const PhotoInfo& p) const;
 
-  // Deletes the original and the thumbnail of a deleted photo (missing files are fine).
-  Status remove_files(const PhotoInfo& p);
+  // Deletes the original and the thumbnail of a deleted photo (missing files
+  // are fine) -- unless another photo (another owner's copy) still uses them:
+  // *removed (optional) says whether they went. Call under the hash lock
+  // (remove_photo does).
+  Status remove_files(const PhotoInfo& p, bool* removed = nullptr);
 
   // Deletes photo `id`: its row (Store::delete_photo) and then its files, both under
   // the photo's hash lock, so an add() of the same bytes racing the delete either sees
   // the photo (a duplicate of it) or starts after the files are gone and stores its
-  // own: an acknowledged new photo never loses its files to a delete. NotFound when
+  // own: an acknowledged new photo never loses its files to a delete. The files stay
+  // while another photo uses the same bytes; *files_removed (optional) says whether
+  // they went (the caller's own derived files, previews, follow). NotFound when
   // there is no such photo; a failure to remove the files is logged, not returned.
-  Result<PhotoInfo> remove_photo(int64_t id);
+  Result<PhotoInfo> remove_photo(int64_t id, bool* files_removed = nullptr);
 
   const IngestOptions& options() const { return opt_; }
 

@@ -11,8 +11,9 @@
 namespace sa {
 
 Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kind, std::string model,
-                                                   int dim, std::string path, bool background) {
+                                                   int dim, std::string path, bool background, AnnOptions ann) {
   std::unique_ptr<VectorSet> vs(new VectorSet(store, std::move(kind), std::move(model), std::move(path)));
+  vs->ann_ = ann;
   if (background) {
     if (dim <= 0) return Status::InvalidArgument("index dim must be positive");
     SA_ASSIGN_OR_RETURN(VectorFingerprint fp, store.vector_fingerprint(vs->kind_, vs->model_));
@@ -38,6 +39,8 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
   if (background) {
     VectorSet* self = vs.get();
     vs->loader_ = std::thread([self, dim] { self->load_in_background(dim); });
+  } else {
+    vs->update_ann_layout();
   }
   return vs;
 }
@@ -45,6 +48,59 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
 VectorSet::~VectorSet() {
   cancel_ = true;
   if (loader_.joinable()) loader_.join();
+  std::lock_guard<std::mutex> lk(ann_mu_);
+  if (ann_thread_.joinable()) ann_thread_.join();
+}
+
+bool VectorSet::update_ann_layout() {
+  if (!index_->ready() || cancel_) return false;
+  std::lock_guard<std::mutex> lk(ann_mu_);
+  if (ann_running_) return false;
+  const int64_t n = index_->size();
+  const IvfInfo info = index_->ivf_info();
+  enum class Step { kNone, kBuild, kDrop } step = Step::kNone;
+  if (info.active && (ann_.min_vectors <= 0 || n < ann_.min_vectors / 2)) {
+    step = Step::kDrop;
+  } else if (ann_.min_vectors > 0 && n >= ann_.min_vectors) {
+    // Padding holes: at most kPanel - 1 per list.
+    const int64_t written = info.tail + std::max<int64_t>(0, info.holes - int64_t{15} * info.lists);
+    if (!info.active || written > n / 4) step = Step::kBuild;
+  }
+  if (step == Step::kNone) return false;
+  if (ann_thread_.joinable()) ann_thread_.join();
+  ann_running_ = true;
+  ann_thread_ = std::thread([this, step, n] {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (step == Step::kDrop) {
+      index_->drop_ivf();
+      spdlog::info("index {}: {} vectors, below the IVF threshold: flat layout again", kind_, n);
+    } else {
+      spdlog::info("index {}: building the IVF layout over {} vectors", kind_, n);
+      Status st = index_->build_ivf(ann_.ivf, &cancel_);
+      if (!st.ok()) {
+        if (!cancel_) spdlog::warn("index {}: IVF build failed: {}", kind_, st.to_string());
+        ann_running_ = false;
+        return;
+      }
+      spdlog::info("index {}: IVF layout with {} lists built in {:.1f} s", kind_, index_->ivf_info().lists,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    dirty_ = true;
+    // Saved now, so that a restart loads the layout instead of building it again.
+    Status saved = save_now();
+    if (!saved.ok()) spdlog::warn("index {}: could not save after the IVF step: {}", kind_, saved.to_string());
+    ann_running_ = false;
+  });
+  return true;
+}
+
+bool VectorSet::wait_ann(double timeout_s) const {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (ann_running_) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 void VectorSet::load_in_background(int dim) {
@@ -64,6 +120,7 @@ void VectorSet::load_in_background(int dim) {
   auto synced = sync_locked();
   if (!synced.ok()) spdlog::warn("index {}: sync after load failed: {}", kind_, synced.status().to_string());
   spdlog::info("index {}: ready ({} vectors, {})", kind_, index_->size(), index_load_outcome_name(outcome));
+  update_ann_layout();
 }
 
 bool VectorSet::wait_ready(double timeout_s) const {
@@ -181,6 +238,12 @@ Result<int64_t> VectorSet::sync_locked() {
 }
 
 Status VectorSet::save_if_dirty() {
+  Status st = save_now();
+  update_ann_layout();
+  return st;
+}
+
+Status VectorSet::save_now() {
   std::lock_guard<std::mutex> lk(write_mu_);
   // Never save the empty standby over a good file.
   if (!dirty_ || !index_->ready()) return Status::OK();

@@ -24,6 +24,17 @@
 
 namespace sa {
 
+// When the index switches to its IVF layout (VectorIndex::build_ivf).
+struct AnnOptions {
+  // Vectors at which the layout is built (in the background); below half of
+  // it an existing layout is dropped again. <= 0: never. The default keeps a
+  // 1M library on the flat fp16 scan (docs/scaling.md: measured p50, and the
+  // layout's transient +1 KiB per vector while it is built).
+  int64_t min_vectors = kDefaultMinVectors;
+  IvfOptions ivf;
+  static constexpr int64_t kDefaultMinVectors = 2'000'000;
+};
+
 class VectorSet {
  public:
   // Loads `path` or rebuilds it from the store (VectorIndex::load_or_rebuild).
@@ -35,7 +46,7 @@ class VectorSet {
   // saved; the next open rebuilds).
   static Result<std::unique_ptr<VectorSet>> open(Store& store, std::string kind,
                                                  std::string model, int dim, std::string path,
-                                                 bool background = false);
+                                                 bool background = false, AnnOptions ann = {});
   ~VectorSet();
 
   // False while a background load or rebuild is running.
@@ -66,14 +77,26 @@ class VectorSet {
   // ids the store no longer has. Returns how many ids were added + dropped.
   Result<int64_t> sync_from_store();
 
-  // Saves the index atomically if anything changed since the last save.
+  // Saves the index atomically if anything changed since the last save, then
+  // starts an IVF build, rebuild or drop if the size asks for one
+  // (update_ann_layout).
   Status save_if_dirty();
+
+  // Starts, on a thread of its own, what AnnOptions asks for now: the IVF
+  // layout built (size >= min_vectors, none yet), rebuilt (writes since the
+  // layout exceed a quarter of it) or dropped (size < min_vectors / 2).
+  // Searches stay exact throughout. Returns whether it started something.
+  bool update_ann_layout();
+  // True while such a build runs; wait_ann() waits up to timeout_s for it.
+  bool ann_building() const { return ann_running_; }
+  bool wait_ann(double timeout_s) const;
 
  private:
   VectorSet(Store& store, std::string kind, std::string model, std::string path)
       : store_(store), kind_(std::move(kind)), model_(std::move(model)), path_(std::move(path)) {}
 
   Result<int64_t> sync_locked();  // sync_from_store() with write_mu_ held
+  Status save_now();           // save_if_dirty() without the IVF step
   void load_in_background(int dim);
   // Exact top k by a walk over the store's vectors (the standby while loading).
   Result<std::vector<SearchResult>> scan_store(std::span<const float> q, int k, const IdFilter& filter) const;
@@ -87,6 +110,10 @@ class VectorSet {
   std::atomic<bool> cancel_{false};
   std::atomic<int64_t> load_done_{0}, load_total_{0};
   std::thread loader_;
+  AnnOptions ann_;
+  std::mutex ann_mu_;  // guards ann_thread_
+  std::atomic<bool> ann_running_{false};
+  std::thread ann_thread_;
 };
 
 }  // namespace sa

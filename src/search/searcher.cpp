@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -60,6 +61,15 @@ bool passes_date_filter(const PhotoInfo& p, const SearchOptions& opt) {
   return true;
 }
 
+Result<IdFilter> Searcher::owner_filter(const OwnerScope& scope) const {
+  if (scope.everyone()) return IdFilter{};
+  SA_ASSIGN_OR_RETURN(bool others, d_.store->has_photos_not_of(scope.owner_id));
+  if (!others) return IdFilter{};
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->photo_ids_of_owner(scope.owner_id));
+  auto mine = std::make_shared<const std::vector<int64_t>>(std::move(ids));  // ascending
+  return IdFilter([mine](int64_t id) { return std::binary_search(mine->begin(), mine->end(), id); });
+}
+
 Result<std::vector<float>> Searcher::encode_query(const std::string& query) const {
   if (!d_.clip) return no_model();
   if (auto hit = clip_cache_.get(query)) return std::move(*hit);
@@ -96,7 +106,7 @@ Result<Searcher::PhotoSetFilter> Searcher::photo_set_filter(const SearchOptions&
   PhotoSetFilter f;
   f.favorite_only = opt.favorite_only;
   if (opt.album_id > 0) {
-    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->album_photo_ids(opt.album_id));
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->album_photo_ids(opt.album_id, opt.scope));
     f.album = std::unordered_set<int64_t>(ids.begin(), ids.end());
   }
   return f;
@@ -107,6 +117,12 @@ bool Searcher::PhotoSetFilter::passes(const PhotoInfo& p) const {
   return !album || album->count(p.id) > 0;
 }
 
+Result<IdFilter> Searcher::candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const {
+  if (!set.album) return owner_filter(opt.scope);
+  auto in_album = std::make_shared<const std::unordered_set<int64_t>>(*set.album);
+  return IdFilter([in_album](int64_t id) { return in_album->count(id) > 0; });
+}
+
 Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
                                                      const SearchOptions& opt) const {
   const int need = opt.offset + opt.limit;
@@ -114,9 +130,12 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
   const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
                          !opt.date_to.empty() || !opt.folder.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
+  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  // Within an album, its photos are the user's to see whoever owns them.
+  const bool any_owner = set_filter.album.has_value();
   std::vector<SearchHit> hits;
   while (true) {
-    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k));
+    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k, mine));
     std::vector<int64_t> ids;
     std::unordered_map<int64_t, float> score;
     bool below_min = false;
@@ -132,7 +151,9 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
     SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
     hits.clear();
     for (auto& p : photos) {
-      if (!passes_date_filter(p, opt) || !set_filter.passes(p)) continue;
+      if (!(any_owner || opt.scope.sees(p.owner_id)) || !passes_date_filter(p, opt) || !set_filter.passes(p)) {
+        continue;
+      }
       SearchHit h;
       h.clip_score = score[p.id];
       h.score = clip_relevance(h.clip_score, opt.calibration);
@@ -192,7 +213,9 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   auto note = [&](int64_t id) {
     if (seen.insert(id).second) order.push_back(id);
   };
-  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  const bool any_owner = set_filter.album.has_value();
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool, mine));
   out.pool_full = static_cast<int>(clip_res.size()) >= pool;
   for (const auto& r : clip_res) {
     note(r.id);
@@ -202,7 +225,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   if (d_.text_encoder && d_.desc_index && d_.desc_index->size() > 0) {
     dq = encode_description_query(query);
     if (!dq.empty()) {
-      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool));
+      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool, mine));
       out.pool_full = out.pool_full || static_cast<int>(desc_res.size()) >= pool;
       for (const auto& r : desc_res) {
         note(r.id);
@@ -211,7 +234,8 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
     }
   }
   std::unordered_map<int64_t, float> kw_s;  // the store's keyword score (the same scorer)
-  auto text_hits = d_.store->search_text(query, pool);
+  // In an album: every owner's keyword matches, then only the album's pass.
+  auto text_hits = d_.store->search_text(query, pool, any_owner ? OwnerScope{} : opt.scope);
   if (text_hits.ok()) {
     out.pool_full = out.pool_full || static_cast<int>(text_hits->size()) >= pool;
     for (const auto& t : *text_hits) {
@@ -223,6 +247,9 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   }
 
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(order));
+  std::erase_if(photos, [&](const PhotoInfo& p) {
+    return any_owner ? !set_filter.passes(p) : !opt.scope.sees(p.owner_id);
+  });
   // The stored vectors of the candidates one source did not score, in one batch
   // per kind (a missing or unreadable one leaves that component unknown).
   auto stored = [&](const std::unordered_map<int64_t, float>& known, const char* kind)
@@ -304,12 +331,14 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   return out;
 }
 
-Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
+Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit, const OwnerScope& scope) const {
   if (limit < 1 || limit > kMaxLimit) {
     return Status::InvalidArgument("limit must be between 1 and " + std::to_string(kMaxLimit));
   }
   if (!d_.clip || !d_.clip_index) return no_model();
   SA_ASSIGN_OR_RETURN(PhotoInfo self, d_.store->get_photo(id));
+  // Another user's photo does not exist for this one (404, never 403).
+  if (!scope.sees(self.owner_id)) return Status::NotFound("photo " + std::to_string(id) + " not found");
   auto v = d_.store->get_vector(id, "clip");
   if (!v.ok() || v->model != d_.clip_model || static_cast<int>(v->data.size()) != d_.clip_index->dim()) {
     if (v.ok() || v.status().code() == StatusCode::kNotFound) {
@@ -318,7 +347,8 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
     }
     return v.status();
   }
-  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(v->data, limit + 1));
+  SA_ASSIGN_OR_RETURN(IdFilter mine, owner_filter(scope));
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(v->data, limit + 1, mine));
   std::vector<int64_t> ids;
   std::unordered_map<int64_t, float> score;
   for (const auto& r : res) {
@@ -330,6 +360,7 @@ Result<std::vector<SearchHit>> Searcher::similar(int64_t id, int limit) const {
   SA_ASSIGN_OR_RETURN(std::vector<PhotoInfo> photos, d_.store->get_photos(ids));
   std::vector<SearchHit> hits;
   for (auto& p : photos) {
+    if (!scope.sees(p.owner_id)) continue;
     SearchHit h;
     h.score = h.clip_score = score[p.id];
     h.photo = std::move(p);

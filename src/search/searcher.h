@@ -52,9 +52,15 @@ class Searcher {
   // InvalidArgument for an empty query, limit outside [1, 1000], negative offset,
   // an unknown mode or a malformed date; Unavailable without a CLIP model.
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) const;
-  // Photos most similar to photo `id` (its stored CLIP vector), itself excluded.
-  // NotFound for an unknown photo; Unavailable if it has no embedding yet.
-  Result<std::vector<SearchHit>> similar(int64_t id, int limit) const;
+  // Photos most similar to photo `id` (its stored CLIP vector), itself excluded,
+  // among the photos of `scope`. NotFound for an unknown photo or one outside
+  // the scope; Unavailable if it has no embedding yet.
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& scope = {}) const;
+
+  // The vector-index filter that keeps a search inside `scope`: empty (no
+  // filtering) for everyone's scope, or when the owner has every photo;
+  // otherwise a lookup in the owner's sorted photo ids, read per search.
+  Result<IdFilter> owner_filter(const OwnerScope& scope) const;
 
   // The CLIP text embedding of a query, L2-normalised; repeated queries come
   // from a cache (the vectors are the same either way).
@@ -82,6 +88,10 @@ class Searcher {
     bool passes(const PhotoInfo& p) const;
   };
   Result<PhotoSetFilter> photo_set_filter(const SearchOptions& opt) const;
+  // The vector-index filter of a search: one album's photos, whoever owns them
+  // (?album=ID: an album of the user's or shared with them), else the user's
+  // own photos (owner_filter).
+  Result<IdFilter> candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const;
   Result<HybridPage> hybrid_pass(const std::string& query, const std::vector<float>& q,
                                  const SearchOptions& opt, const PhotoSetFilter& set_filter,
                                  int pool) const;

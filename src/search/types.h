@@ -45,6 +45,10 @@ struct SearchOptions {
   bool favorite_only = false;
   int64_t album_id = 0;  // > 0: only photos of this album (NotFound for an unknown album)
   std::string folder;              // "" or a folder: photos in it or below it
+  // Whose photos may be found (per-user libraries): applied inside the vector
+  // index before its top k and in the keyword query, so another user's photo
+  // never takes a place of the user's own.
+  OwnerScope scope;
 };
 
 struct SearchHit {

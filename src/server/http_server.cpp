@@ -275,6 +275,7 @@ Status HttpServer::start() {
   register_search_routes(m.router, m.ctx);
   register_download_routes(m.router, m.ctx);  // before /api/photos/{id}: "download" is no id
   register_organise_routes(m.router, m.ctx);
+  register_sharing_routes(m.router, m.ctx);
   register_photo_routes(m.router, m.ctx);
   register_static_routes(m.router, m.ctx);
 

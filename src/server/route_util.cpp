@@ -1,6 +1,7 @@
 #include <charconv>
 #include <exception>
 
+#include "auth/accounts.h"
 #include "server/errors.h"
 #include "server/json_codec.h"
 #include "server/routes.h"
@@ -39,6 +40,17 @@ Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t
                                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return x;
+}
+
+OwnerScope scope_of(const RouteContext& ctx, const httplib::Request& req) {
+  if (auto u = request_user(req)) return OwnerScope{u->id};
+  if (ctx.opt.auth) return OwnerScope{kNobodyOwner};  // fails closed: matches no photo
+  if (!ctx.accounts) return OwnerScope{};
+  // Single-user local mode: the album acts as the first admin once one exists
+  // (who adopted the photos from before), so nothing changes hands.
+  auto admin = ctx.accounts->first_admin_id();
+  if (!admin.ok()) return OwnerScope{kNobodyOwner};
+  return OwnerScope{*admin};
 }
 
 Result<nlohmann::json> json_body(const httplib::Request& req) {

@@ -53,9 +53,12 @@ void handle_download(RouteContext& ctx, const httplib::Request& req, httplib::Re
   };
   auto entries = std::make_shared<std::vector<Entry>>();
   std::vector<int64_t> missing;
+  // Another user's photo is missing here too (one the user may view through a
+  // shared album is theirs to download, as its original is).
+  const OwnerScope scope = scope_of(ctx, req);
   for (int64_t id : *ids) {
-    auto p = ctx.album.get_photo(id);
-    auto path = p.ok() && p->trashed_at.empty() ? ctx.album.original_path(id)
+    auto p = ctx.album.get_photo(id, scope);
+    auto path = p.ok() && p->trashed_at.empty() ? ctx.album.original_path(id, scope)
                                                 : Result<std::string>(Status::NotFound(""));
     if (!path.ok()) {
       missing.push_back(id);

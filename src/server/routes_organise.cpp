@@ -41,8 +41,12 @@ Result<BatchAction> parse_action(const std::string& s) {
       "remove_from_album");
 }
 
+}  // namespace
+
 nlohmann::json album_json(const AlbumInfo& a) {
   return {{"id", a.id},
+          {"role", to_string(a.role)},
+          {"owner", a.owner_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.owner_name)},
           {"name", a.name},
           {"cover_photo_id", a.cover_photo_id > 0 ? nlohmann::json(a.cover_photo_id) : nlohmann::json(nullptr)},
           {"cover_url", a.cover_photo_id > 0
@@ -53,6 +57,22 @@ nlohmann::json album_json(const AlbumInfo& a) {
           {"updated_at", a.updated_at}};
 }
 
+Result<AlbumInfo> owned_album_or_403(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+                                     int64_t id) {
+  auto a = ctx.album.get_album(id, scope_of(ctx, req));
+  if (!a.ok()) {
+    send_error(res, a.status());
+    return a.status();
+  }
+  if (a->role != AlbumRole::kOwner) {
+    send_error_code(res, 403, "permission_denied", "only the album's owner may do this");
+    return Status::NotFound("not the owner");
+  }
+  return a;
+}
+
+namespace {
+
 nlohmann::json page_json(const PhotoPage& p) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& ph : p.items) items.push_back(photo_json(ph));
@@ -60,9 +80,18 @@ nlohmann::json page_json(const PhotoPage& p) {
 }
 
 // Runs a batch; 404 with "not_found": [...] when some ids do not qualify.
-void run_batch(RouteContext& ctx, httplib::Response& res, BatchAction action,
+void run_batch(RouteContext& ctx, const httplib::Request& req, httplib::Response& res, BatchAction action,
                const std::vector<int64_t>& ids, int64_t album_id, const std::string& name) {
-  auto r = ctx.album.batch(action, ids, album_id);
+  const OwnerScope scope = scope_of(ctx, req);
+  if (album_id > 0) {
+    // A viewer of a shared album sees it but may not change it: 403 (those who
+    // cannot see it get 404 from the batch, as for a missing album).
+    auto a = ctx.album.get_album(album_id, scope);
+    if (a.ok() && a->role == AlbumRole::kViewer) {
+      return send_error_code(res, 403, "permission_denied", "this album is shared with you to view only");
+    }
+  }
+  auto r = ctx.album.batch(action, ids, album_id, scope);
   if (!r.ok()) return send_error(res, r.status());
   if (!r->not_found.empty()) {
     nlohmann::json body = {
@@ -106,11 +135,12 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
       return send_error(res, Status::InvalidArgument("field 'favorite' must be true or false"));
     }
     const std::vector<int64_t> ids = {*id};
+    const OwnerScope scope = scope_of(ctx, req);
     auto r = ctx.album.batch((*body)["favorite"].get<bool>() ? BatchAction::kFavorite
-                                                              : BatchAction::kUnfavorite, ids);
+                                                              : BatchAction::kUnfavorite, ids, 0, scope);
     if (!r.ok()) return send_error(res, r.status());
     if (!r->not_found.empty()) return send_error(res, Status::NotFound("no photo with id " + std::to_string(*id)));
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope);
     if (!p.ok()) return send_error(res, p.status());
     send_json(res, photo_json(*p));
   }));
@@ -133,7 +163,7 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
       }
       album_id = (*body)["album_id"].get<int64_t>();
     }
-    run_batch(ctx, res, *action, *ids, album_id, name);
+    run_batch(ctx, req, res, *action, *ids, album_id, name);
   }));
 
   // ---- trash ----
@@ -142,7 +172,7 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
     if (!page.ok()) return send_error(res, page.status());
     auto per_page = int_param(req, "per_page", 50, 1, 500);
     if (!per_page.ok()) return send_error(res, per_page.status());
-    auto r = ctx.album.list_trash(static_cast<int>(*page), static_cast<int>(*per_page));
+    auto r = ctx.album.list_trash(static_cast<int>(*page), static_cast<int>(*per_page), scope_of(ctx, req));
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json j = page_json(*r);
     j["retention_days"] = 30;
@@ -153,17 +183,17 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
     if (!body.ok()) return send_error(res, body.status());
     auto ids = ids_field(*body);
     if (!ids.ok()) return send_error(res, ids.status());
-    run_batch(ctx, res, BatchAction::kRestore, *ids, 0, "restore");
+    run_batch(ctx, req, res, BatchAction::kRestore, *ids, 0, "restore");
   }));
-  srv.Delete("/api/trash", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto n = ctx.album.empty_trash();
+  srv.Delete("/api/trash", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto n = ctx.album.empty_trash(scope_of(ctx, req));
     if (!n.ok()) return send_error(res, n.status());
     send_json(res, {{"emptied", *n}});
   }));
 
   // ---- albums ----
-  srv.Get("/api/albums", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto r = ctx.album.list_albums();
+  srv.Get("/api/albums", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto r = ctx.album.list_albums(scope_of(ctx, req));
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& a : *r) items.push_back(album_json(a));
@@ -175,20 +205,21 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
     if (!body->contains("name") || !(*body)["name"].is_string()) {
       return send_error(res, Status::InvalidArgument("field 'name' must be a string"));
     }
-    auto a = ctx.album.create_album((*body)["name"].get<std::string>());
+    auto a = ctx.album.create_album((*body)["name"].get<std::string>(), scope_of(ctx, req));
     if (!a.ok()) return send_error(res, a.status());
     send_json(res, album_json(*a), 201);
   }));
   srv.Get(R"(/api/albums/([^/]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     auto id = album_id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto a = ctx.album.get_album(*id);
+    auto a = ctx.album.get_album(*id, scope_of(ctx, req));
     if (!a.ok()) return send_error(res, a.status());
     send_json(res, album_json(*a));
   }));
   srv.Patch(R"(/api/albums/([^/]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     auto id = album_id_param(req);
     if (!id.ok()) return send_error(res, id.status());
+    if (!owned_album_or_403(ctx, req, res, *id).ok()) return;
     auto body = json_body(req);
     if (!body.ok()) return send_error(res, body.status());
     std::optional<std::string> name;
@@ -210,14 +241,15 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
     if (!name && !cover) {
       return send_error(res, Status::InvalidArgument("nothing to change: send 'name' and/or 'cover_photo_id'"));
     }
-    auto a = ctx.album.update_album(*id, name, cover);
+    auto a = ctx.album.update_album(*id, name, cover, scope_of(ctx, req));
     if (!a.ok()) return send_error(res, a.status());
     send_json(res, album_json(*a));
   }));
   srv.Delete(R"(/api/albums/([^/]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
     auto id = album_id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.delete_album(*id);
+    if (!owned_album_or_403(ctx, req, res, *id).ok()) return;
+    Status s = ctx.album.delete_album(*id, scope_of(ctx, req));
     if (!s.ok()) return send_error(res, s);
     send_json(res, {{"deleted", *id}});
   }));
@@ -233,6 +265,7 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
     auto f = photo_filter_params(req);
     if (!f.ok()) return send_error(res, f.status());
     f->album_id = *id;
+    f->scope = scope_of(ctx, req);
     auto r = ctx.album.list_photos_filtered(*f, static_cast<int>(*page), static_cast<int>(*per_page), *before);
     if (!r.ok()) return send_error(res, r.status());
     send_json(res, page_json(*r));
@@ -245,7 +278,7 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
       if (!body.ok()) return send_error(res, body.status());
       auto ids = ids_field(*body);
       if (!ids.ok()) return send_error(res, ids.status());
-      run_batch(ctx, res, add ? BatchAction::kAddToAlbum : BatchAction::kRemoveFromAlbum, *ids, *id,
+      run_batch(ctx, req, res, add ? BatchAction::kAddToAlbum : BatchAction::kRemoveFromAlbum, *ids, *id,
                 add ? "add_to_album" : "remove_from_album");
     });
     if (add) {
@@ -266,7 +299,7 @@ void register_organise_routes(Router& srv, RouteContext& ctx) {
         return send_error(res, Status::InvalidArgument("parameter 'threshold' must be a number in (0, 1]"));
       }
     }
-    auto groups = ctx.album.duplicates(threshold);
+    auto groups = ctx.album.duplicates(threshold, scope_of(ctx, req));
     if (!groups.ok()) return send_error(res, groups.status());
     nlohmann::json items = nlohmann::json::array();
     int64_t n_photos = 0;

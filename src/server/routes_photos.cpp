@@ -67,10 +67,19 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   }
   // ?album=ID (上传到相册): every stored file, new or already present, also
   // goes into that album. An unknown album fails the request before any file.
+  // The album must be the uploader's own or shared with them as contributor
+  // (404 when they cannot see it, 403 for a viewer).
+  const OwnerScope scope = scope_of(ctx, req);  // the photos become the uploader's
   int64_t album_id = 0;
   if (req.has_param("album")) {
     auto a = int_param(req, "album", 0, 1, std::numeric_limits<int64_t>::max());
-    Status s = a.ok() ? ctx.album.get_album(*a).status() : a.status();
+    auto info = a.ok() ? ctx.album.get_album(*a, scope) : Result<AlbumInfo>(a.status());
+    Status s = info.status();
+    if (s.ok() && info->role == AlbumRole::kViewer) {
+      reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
+             [](const char*, size_t) { return true; });
+      return send_error_code(res, 403, "permission_denied", "this album is shared with you to view only");
+    }
     if (!s.ok()) {
       reader([](const httplib::MultipartFormData&) { return true; },  // drain the body
              [](const char*, size_t) { return true; });
@@ -105,10 +114,10 @@ void handle_upload(RouteContext& ctx, const httplib::Request& req, httplib::Resp
                                         std::to_string(limit >> 20) + " MiB"}});
       return;
     }
-    auto r = ctx.album.add_file(fname, cur.data);
+    auto r = ctx.album.add_file(fname, cur.data, scope);
     if (r.ok() && album_id > 0) {
       const int64_t ids[] = {r->id};
-      auto b = ctx.album.batch(BatchAction::kAddToAlbum, ids, album_id);
+      auto b = ctx.album.batch(BatchAction::kAddToAlbum, ids, album_id, scope);
       // The photo is stored either way; say why it is not in the album.
       if (!b.ok() || !b->not_found.empty()) {
         rejected.push_back({{"index", index}, {"filename", fname}, {"id", r->id},
@@ -205,6 +214,7 @@ void list_timeline(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
   if (!filter.ok()) return send_error(res, filter.status());
   q.filter = *filter;
+  q.filter.scope = scope_of(ctx, req);
   auto r = ctx.album.query_photos(q);
   if (!r.ok()) return send_error(res, r.status());
   nlohmann::json items = nlohmann::json::array();
@@ -240,10 +250,12 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     if (!before.ok()) return send_error(res, before.status());
     auto filter = photo_filter_params(req);  // ?favorite=1, ?album=ID
     if (!filter.ok()) return send_error(res, filter.status());
+    filter->scope = scope_of(ctx, req);
     auto r = filter->favorite_only || filter->album_id > 0
                  ? ctx.album.list_photos_filtered(*filter, static_cast<int>(*page),
                                                   static_cast<int>(*per_page), *before)
-                 : ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before);
+                 : ctx.album.list_photos(static_cast<int>(*page), static_cast<int>(*per_page), *before,
+                                         filter->scope);
     if (!r.ok()) return send_error(res, r.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& p : r->items) items.push_back(photo_json(p));
@@ -255,7 +267,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                   httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     send_json(res, photo_json(*p));
   }));
@@ -264,7 +276,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                             httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     const std::string etag = "\"t-" + p->hash + "\"";
     res.set_header("Cache-Control", "private, max-age=86400");
@@ -273,22 +285,22 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.thumbnail_path(*id);
+    auto path = ctx.album.thumbnail_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     Status s = send_file(req, res, *path, "image/jpeg");
     if (!s.ok()) return send_error(res, Status::NotFound("thumbnail is not available"));
   }));
 
-  srv.Get("/api/timeline", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto months = ctx.album.timeline();
+  srv.Get("/api/timeline", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto months = ctx.album.timeline(scope_of(ctx, req));
     if (!months.ok()) return send_error(res, months.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& m : *months) out.push_back({{"month", m.month}, {"count", m.count}});
     send_json(res, out);
   }));
 
-  srv.Get("/api/folders", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    auto folders = ctx.album.folders();
+  srv.Get("/api/folders", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto folders = ctx.album.folders(scope_of(ctx, req));
     if (!folders.ok()) return send_error(res, folders.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [f, n] : *folders) out.push_back({{"folder", f}, {"count", n}});
@@ -299,7 +311,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                           httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     // The preview follows from the original's bytes: the hash names it for ever.
     const std::string etag = "\"p-" + p->hash + "\"";
@@ -309,7 +321,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.preview_path(*id);
+    auto path = ctx.album.preview_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     Status s = send_file(req, res, *path, "image/jpeg");
     if (!s.ok()) return send_error(res, s);
@@ -319,7 +331,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                            httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    auto p = ctx.album.get_photo(*id);
+    auto p = ctx.album.get_photo(*id, scope_of(ctx, req));
     if (!p.ok()) return send_error(res, p.status());
     const std::string etag = "\"o-" + p->hash + "\"";
     res.set_header("Cache-Control", "private, max-age=86400");
@@ -328,7 +340,7 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
       res.status = 304;
       return;
     }
-    auto path = ctx.album.original_path(*id);
+    auto path = ctx.album.original_path(*id, scope_of(ctx, req));
     if (!path.ok()) return send_error(res, path.status());
     res.set_header("Content-Disposition", "inline; filename*=UTF-8''" + rfc5987(p->filename));
     const std::string mime = p->mime.empty() ? "application/octet-stream" : p->mime;
@@ -343,13 +355,14 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     // To the trash (restorable for 30 days) unless ?permanent=1.
     auto permanent = int_param(req, "permanent", 0, 0, 1);
     if (!permanent.ok()) return send_error(res, permanent.status());
+    const OwnerScope scope = scope_of(ctx, req);
     if (*permanent == 1) {
-      Status s = ctx.album.delete_photo(*id);
+      Status s = ctx.album.delete_photo(*id, scope);
       if (!s.ok()) return send_error(res, s);
       return send_json(res, {{"deleted", *id}, {"trashed", false}});
     }
     const std::vector<int64_t> ids = {*id};
-    auto r = ctx.album.batch(BatchAction::kTrash, ids);
+    auto r = ctx.album.batch(BatchAction::kTrash, ids, 0, scope);
     if (!r.ok()) return send_error(res, r.status());
     if (!r->not_found.empty()) return send_error(res, Status::NotFound("no photo with id " + std::to_string(*id)));
     send_json(res, {{"deleted", *id}, {"trashed", true}});
@@ -359,10 +372,11 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
                                                            httplib::Response& res) {
     auto id = id_param(req);
     if (!id.ok()) return send_error(res, id.status());
-    Status s = ctx.album.analyze(*id);
+    const OwnerScope scope = scope_of(ctx, req);
+    Status s = ctx.album.analyze(*id, scope);
     if (!s.ok()) return send_error(res, s);
     VlmStatus vlm_status = VlmStatus::kPending;
-    if (auto p = ctx.album.get_photo(*id); p.ok()) vlm_status = p->vlm_status;
+    if (auto p = ctx.album.get_photo(*id, scope); p.ok()) vlm_status = p->vlm_status;
     send_json(res, {{"id", *id}, {"queued", true}, {"vlm_status", to_string(vlm_status)}}, 202);
   }));
 }

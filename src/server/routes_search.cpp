@@ -60,6 +60,7 @@ Result<SearchOptions> parse_search_options(RouteContext& ctx, const httplib::Req
   SA_ASSIGN_OR_RETURN(PhotoFilter f, photo_filter_params(req));  // ?favorite=1, ?album=ID
   o.favorite_only = f.favorite_only;
   o.album_id = f.album_id;
+  o.scope = scope_of(ctx, req);
   return o;
 }
 
@@ -88,7 +89,7 @@ void register_search_routes(Router& srv, RouteContext& ctx) {
     if (!id.ok()) return send_error(res, id.status());
     auto limit = int_param(req, "limit", 20, 1, 500);
     if (!limit.ok()) return send_error(res, limit.status());
-    auto hits = ctx.album.similar(*id, static_cast<int>(*limit));
+    auto hits = ctx.album.similar(*id, static_cast<int>(*limit), scope_of(ctx, req));
     if (!hits.ok()) return send_error(res, hits.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& h : *hits) items.push_back(hit_json(h));

@@ -70,7 +70,7 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
     // "fp32", or "int8 (<kernel>; self-check ...)" / "fp32 (int8 refused ...)".
     j["precision"] = {{"model", a.has_clip_model() ? nlohmann::json(a.model_precision()) : nlohmann::json(nullptr)},
                       {"text_model", a.has_text_model() ? nlohmann::json(a.text_model_precision()) : nlohmann::json(nullptr)}};
-    auto page = a.list_photos(1, 1);
+    auto page = a.list_photos(1, 1, 0, scope_of(ctx, req));
     j["photos"] = page.ok() ? page->total : 0;
     send_json(res, j);
   }));
@@ -87,8 +87,8 @@ void register_settings_routes(Router& srv, RouteContext& ctx) {
     send_json(res, settings_json(ctx.album.settings()));
   }));
 
-  srv.Get("/api/jobs", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
-    const JobStats js = ctx.album.job_stats();
+  srv.Get("/api/jobs", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const JobStats js = ctx.album.job_stats(scope_of(ctx, req));
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& f : js.recent_failures) {
       // "error" is the stored text (logs, English); the page shows "code" only.

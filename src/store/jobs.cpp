@@ -176,10 +176,15 @@ Result<Job> Store::get_job(int64_t job_id) {
   return read_job(st);
 }
 
-Result<JobStats> Store::job_stats(int n_recent) {
+Result<JobStats> Store::job_stats(int n_recent, const OwnerScope& scope) {
   JobStats s;
+  // A user's counts are those of the jobs of their photos (photos_owner index).
+  const std::string mine = scope.everyone()
+      ? std::string()
+      : " AND photo_id IN (SELECT id FROM photos WHERE owner_id = " + std::to_string(scope.owner_id) + ")";
   std::lock_guard lock(mu_);
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT state, count(*) FROM jobs GROUP BY state"));
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT state, count(*) FROM jobs WHERE 1" + mine +
+                                           " GROUP BY state"));
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
@@ -195,8 +200,8 @@ Result<JobStats> Store::job_stats(int n_recent) {
   }
   if (n_recent > 0) {
     SA_ASSIGN_OR_RETURN(Stmt f, db_.prepare(
-        "SELECT id, photo_id, kind, error, updated_at FROM jobs WHERE state = 'failed' "
-        "ORDER BY updated_at DESC, id DESC LIMIT ?"));
+        "SELECT id, photo_id, kind, error, updated_at FROM jobs WHERE state = 'failed'" + mine +
+        " ORDER BY updated_at DESC, id DESC LIMIT ?"));
     f.bind(1, static_cast<int64_t>(n_recent));
     while (true) {
       SA_ASSIGN_OR_RETURN(bool row, f.step());

@@ -10,6 +10,11 @@ namespace sa {
 
 namespace {
 
+// " AND owner_id = N" for a user's scope, "" for everyone's.
+std::string owner_clause(const OwnerScope& scope) {
+  return scope.everyone() ? std::string() : " AND owner_id = " + std::to_string(scope.owner_id);
+}
+
 bool parse_id(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -56,7 +61,10 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   // holds (digits, '-', ':', 'T', '+', 'Z'), so taken_at < date_to || '~' keeps
   // everything that starts with date_to; both bounds can use the index.
   // Never the trash; favourites / one album when asked.
+  // One album: all its photos, whoever owns them (the caller has checked that
+  // the scope may see the album); otherwise the scope's own photos.
   std::string where = "trashed_at IS NULL";
+  if (q.filter.album_id <= 0) where += owner_clause(q.filter.scope);
   if (!q.date_from.empty()) where += " AND taken_at >= ?1";
   if (!q.date_to.empty()) where += " AND taken_at < ?2";
   if (q.filter.favorite_only) where += " AND favorite = 1";
@@ -115,12 +123,14 @@ Result<PhotoPage> Store::query_photos(const PhotoQuery& q) {
   return out;
 }
 
-Result<std::vector<MonthCount>> Store::timeline() {
+// "> ''" rather than "!= ''" (the same rows for text): a range on the indexed
+// column, so SQLite reads the covering index of migration 6, not the table.
+Result<std::vector<MonthCount>> Store::timeline(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
       "SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos "
-      "WHERE taken_at != '' AND trashed_at IS NULL "
-      "GROUP BY m ORDER BY m DESC"));
+      "WHERE taken_at > '' AND trashed_at IS NULL" + owner_clause(scope) +
+      " GROUP BY m ORDER BY m DESC"));
   std::vector<MonthCount> out;
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());
@@ -130,11 +140,11 @@ Result<std::vector<MonthCount>> Store::timeline() {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, int64_t>>> Store::folders() {
+Result<std::vector<std::pair<std::string, int64_t>>> Store::folders(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT folder, count(*) FROM photos WHERE folder != '' AND trashed_at IS NULL "
-      "GROUP BY folder ORDER BY folder"));
+      "SELECT folder, count(*) FROM photos WHERE folder > '' AND trashed_at IS NULL" + owner_clause(scope) +
+      " GROUP BY folder ORDER BY folder"));
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {
     SA_ASSIGN_OR_RETURN(bool row, st.step());

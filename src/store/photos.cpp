@@ -16,7 +16,7 @@ namespace store_internal {
 const char* const kPhotoColumns =
     "id, hash, filename, folder, mime, size, width, height, taken_at, camera, gps_lat, gps_lon, "
     "added_at, status, error, description, keywords, vlm_status, vlm_model, described_at, vlm_error, "
-    "taken_at_source, favorite, coalesce(trashed_at, ''), photo_text";
+    "taken_at_source, favorite, coalesce(trashed_at, ''), photo_text, owner_id";
 
 static std::vector<std::string> parse_keywords(const std::string& text) {
   std::vector<std::string> out;
@@ -58,6 +58,7 @@ PhotoInfo read_photo(const Stmt& st) {
   p.favorite = st.column_int64(22) != 0;
   p.trashed_at = st.column_text(23);
   p.photo_text = st.column_text(24);
+  p.owner_id = st.column_int64(25);  // NULL reads as 0
   return p;
 }
 
@@ -74,6 +75,21 @@ std::string keywords_json(const std::vector<std::string>& keywords) {
   for (const auto& k : keywords) j.push_back(k);
   // `replace` keeps invalid UTF-8 from throwing; the VLM output is untrusted.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Binds an owner id, or NULL for 0 (no owner).
+void bind_owner(Stmt& st, int i, int64_t owner_id) {
+  if (owner_id > 0) {
+    st.bind(i, owner_id);
+  } else {
+    st.bind_null(i);
+  }
+}
+
+// " AND owner_id = N" for a user's scope, "" for everyone's.
+std::string owner_clause(const OwnerScope& scope, const char* column = "owner_id") {
+  if (scope.everyone()) return "";
+  return std::string(" AND ") + column + " = " + std::to_string(scope.owner_id);
 }
 
 Result<PhotoInfo> get_photo_where(Db& db, const char* where, auto bind_fn, const std::string& what) {
@@ -113,13 +129,14 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<cons
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(std::string(
       "INSERT INTO photos(hash, filename, folder, mime, size, width, height, taken_at, camera, "
       "gps_lat, gps_lon, added_at, status, error, description, keywords, vlm_status, vlm_model, "
-      "described_at, taken_at_source) VALUES (?,?,?,?,?,?,?,?,?,?,?, coalesce(nullif(?, ''), ") +
-      kNowSql + "),?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING"));
+      "described_at, taken_at_source, owner_id) VALUES (?,?,?,?,?,?,?,?,?,?,?, coalesce(nullif(?, ''), ") +
+      kNowSql + "),?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"));
   st.bind(1, p.hash).bind(2, p.filename).bind(3, p.folder).bind(4, p.mime).bind(5, p.size);
   st.bind(6, p.width).bind(7, p.height).bind(8, taken_at).bind(9, p.camera);
   st.bind(10, p.gps_lat).bind(11, p.gps_lon).bind(12, p.added_at).bind(13, to_string(p.status)).bind(14, p.error);
   st.bind(15, p.description).bind(16, keywords_json(p.keywords)).bind(17, to_string(p.vlm_status));
   st.bind(18, p.vlm_model).bind(19, p.described_at).bind(20, source);
+  bind_owner(st, 21, p.owner_id);
   SA_RETURN_IF_ERROR(st.run());
   st = Stmt();
   if (db_.changes() == 1) {
@@ -129,8 +146,9 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<cons
     return InsertPhotoResult{id, false};
   }
 
-  SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT id FROM photos WHERE hash = ?"));
+  SA_ASSIGN_OR_RETURN(Stmt q, db_.prepare("SELECT id FROM photos WHERE hash = ? AND owner_id IS ?"));
   q.bind(1, p.hash);
+  bind_owner(q, 2, p.owner_id);
   SA_ASSIGN_OR_RETURN(bool row, q.step());
   if (!row) return Status::Internal("insert of '" + p.hash + "' neither inserted nor found");
   InsertPhotoResult dup{q.column_int64(0), true};
@@ -145,10 +163,38 @@ Result<PhotoInfo> Store::get_photo(int64_t id) {
                          "photo " + std::to_string(id));
 }
 
-Result<PhotoInfo> Store::get_photo_by_hash(const std::string& hash) {
+Result<PhotoInfo> Store::get_photo_by_hash(const std::string& hash, int64_t owner_id) {
   std::lock_guard lock(mu_);
-  return get_photo_where(db_, "hash = ?", [&](Stmt& st) { st.bind(1, hash); },
+  return get_photo_where(db_, "hash = ? AND owner_id IS ?",
+                         [&](Stmt& st) {
+                           st.bind(1, hash);
+                           bind_owner(st, 2, owner_id);
+                         },
                          "photo with hash " + hash);
+}
+
+Result<int64_t> Store::count_photos_with_hash(const std::string& hash) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT count(*) FROM photos WHERE hash = ?"));
+  st.bind(1, hash);
+  SA_ASSIGN_OR_RETURN(bool row, st.step());
+  return row ? st.column_int64(0) : int64_t{0};
+}
+
+Result<std::vector<int64_t>> Store::photo_ids_of_owner(int64_t owner_id) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE owner_id = ? ORDER BY id"));
+  st.bind(1, owner_id);
+  return store_internal::column_ids(st);
+}
+
+Result<bool> Store::has_photos_not_of(int64_t owner_id) {
+  std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
+      "SELECT EXISTS(SELECT 1 FROM photos WHERE owner_id IS NULL OR owner_id < ?1 OR owner_id > ?1)"));
+  st.bind(1, owner_id);
+  SA_ASSIGN_OR_RETURN(bool row, st.step());
+  return row && st.column_int64(0) != 0;
 }
 
 Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids, bool include_trashed) {
@@ -167,13 +213,15 @@ Result<std::vector<PhotoInfo>> Store::get_photos(std::span<const int64_t> ids, b
   return out;
 }
 
-Result<PhotoPage> Store::list_photos(int page, int per_page, int64_t before_id) {
-  return list_photos_filtered(PhotoFilter{}, page, per_page, before_id);
+Result<PhotoPage> Store::list_photos(int page, int per_page, int64_t before_id, const OwnerScope& scope) {
+  PhotoFilter f;
+  f.scope = scope;
+  return list_photos_filtered(f, page, per_page, before_id);
 }
 
-Result<int64_t> Store::count_photos() {
+Result<int64_t> Store::count_photos(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
-  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos"));
+  SA_ASSIGN_OR_RETURN(Stmt c, db_.prepare("SELECT count(*) FROM photos WHERE 1" + owner_clause(scope)));
   SA_ASSIGN_OR_RETURN(bool row, c.step());
   return row ? c.column_int64(0) : int64_t{0};
 }
@@ -247,16 +295,17 @@ Result<std::string> Store::vlm_error(int64_t id) {
   return st.column_text(0);
 }
 
-Result<std::vector<int64_t>> Store::photo_ids_not_trashed() {
+Result<std::vector<int64_t>> Store::photo_ids_not_trashed(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
-  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE trashed_at IS NULL ORDER BY id"));
+  SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("SELECT id FROM photos WHERE trashed_at IS NULL" +
+                                           owner_clause(scope) + " ORDER BY id"));
   return store_internal::column_ids(st);
 }
 
-Result<std::vector<int64_t>> Store::photo_ids_without_description() {
+Result<std::vector<int64_t>> Store::photo_ids_without_description(const OwnerScope& scope) {
   std::lock_guard lock(mu_);
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare(
-      "SELECT id FROM photos WHERE vlm_status IN ('none', 'failed') ORDER BY id"));
+      "SELECT id FROM photos WHERE vlm_status IN ('none', 'failed')" + owner_clause(scope) + " ORDER BY id"));
   return store_internal::column_ids(st);
 }
 

@@ -1,6 +1,7 @@
 // Store: open + schema migrations. Table-specific methods live in photos.cpp,
 // vectors.cpp, jobs.cpp, settings.cpp and text_search.cpp.
 #include "store/store.h"
+#include "store/store_internal.h"
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,8 @@ struct Migration {
   // Rebuilds a table that others reference: runs with foreign_keys off (or
   // DROP TABLE would cascade), then must pass PRAGMA foreign_key_check.
   bool rebuilds_tables = false;
+  // Work that SQL alone cannot do, run after `sql` in the same transaction.
+  Status (*apply)(Db&) = nullptr;
 };
 
 // Numbered migrations, applied in order, each in its own transaction together
@@ -303,6 +306,48 @@ CREATE TRIGGER photos_fts_ad AFTER DELETE ON photos BEGIN
   DELETE FROM photos_fts WHERE rowid = old.id;
 END;
 )sql"},
+    // A million photos (issue 16): every list, count and grouping the browse
+    // views run over the live (not trashed) photos reads a partial index of
+    // them instead of the table (rows carry descriptions and text: the index
+    // is ~10x smaller to walk), and none sorts in a temporary b-tree:
+    // - timeline pages (ORDER BY taken_at, id; date ranges), their total count
+    //   and the per-month counts (substr(taken_at, 1, 7) from the index);
+    // - the same for one owner's photos (owner filter) and for favourites;
+    // - the folders view (GROUP BY folder).
+    // The columns a filter tests (trashed_at, favorite) are in the index too,
+    // although constant in it: SQLite counts an index as covering only when
+    // it holds every column the statement names, and otherwise reads each
+    // row from the table. They come after (taken_at, id), which keeps the
+    // index's order the pages' order. The trash keeps photos_trashed_at (5);
+    // sort=added pages use the rowid.
+    {6, R"sql(
+CREATE INDEX photos_live_taken ON photos(taken_at, id, trashed_at) WHERE trashed_at IS NULL;
+CREATE INDEX photos_live_owner_taken ON photos(owner_id, taken_at, id, trashed_at) WHERE trashed_at IS NULL;
+CREATE INDEX photos_live_favorite_taken ON photos(taken_at, id, favorite, trashed_at)
+  WHERE favorite = 1 AND trashed_at IS NULL;
+CREATE INDEX photos_live_folder ON photos(folder, trashed_at) WHERE trashed_at IS NULL;
+)sql"},
+    // Per-user libraries (issue 12): the same bytes uploaded by two users are
+    // two photos. UNIQUE(hash) becomes a unique index on (hash, owner); the
+    // table rebuild is in owner_migration.cpp.
+    {7, "", true, &store_internal::unique_hash_per_owner},
+    // Per-user albums and sharing (issues 12 + 14): every album has an owner
+    // (albums from before: the first admin, else adopted with the photos when
+    // the first admin is created), and may be shared with other users as viewer
+    // or contributor. A contributor's photos in it stay theirs (photos.owner_id).
+    {8, R"sql(
+ALTER TABLE albums ADD COLUMN owner_id INTEGER REFERENCES users(id);
+UPDATE albums SET owner_id = (SELECT min(id) FROM users WHERE admin = 1);
+CREATE INDEX albums_owner ON albums(owner_id, id);
+CREATE TABLE album_shares(
+  album_id   INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role       TEXT NOT NULL CHECK(role IN ('viewer', 'contributor')),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(album_id, user_id)
+);
+CREATE INDEX album_shares_user ON album_shares(user_id, album_id);
+)sql"},
 };
 
 // The highest version above. Versions need not be contiguous while features are
@@ -315,6 +360,8 @@ constexpr int kLatestVersion = [] {
 }();
 
 }  // namespace
+
+int Store::latest_schema_version() { return kLatestVersion; }
 
 Store::Store(Db db) : db_(std::move(db)) {}
 Store::~Store() = default;
@@ -364,6 +411,7 @@ Status Store::migrate(int up_to) {
     has = Stmt();
     if (applied) continue;  // tx rolls back: nothing was written
     SA_RETURN_IF_ERROR(db_.exec(m.sql).with_context("migration " + std::to_string(m.version)));
+    if (m.apply) SA_RETURN_IF_ERROR(m.apply(db_).with_context("migration " + std::to_string(m.version)));
     if (m.rebuilds_tables) {
       SA_ASSIGN_OR_RETURN(Stmt fk, db_.prepare("PRAGMA foreign_key_check"));
       SA_ASSIGN_OR_RETURN(bool broken, fk.step());

@@ -95,6 +95,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   int schema_version();
+  // The highest migration this binary knows (what a new database gets).
+  static int latest_schema_version();
   // SQLite's PRAGMA data_version: changes when another connection (another
   // process: a CLI import beside the server) commits, not for this one's own.
   Result<int64_t> data_version();
@@ -104,10 +106,24 @@ class Store {
   // transaction: the row and its jobs exist together or not at all. added_at
   // defaults to now (UTC ISO 8601). A duplicate hash is not an error: it returns
   // the existing id with duplicate=true and changes nothing (no jobs either).
-  // InvalidArgument for an empty hash.
+  // Duplicates are per owner (p.owner_id; 0 = no owner): the same bytes of
+  // two users are two photos (schema migration 7). InvalidArgument for an
+  // empty hash.
   Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {});
+  // Any owner's photo: callers that act for a user check PhotoInfo::owner_id
+  // (OwnerScope::sees).
   Result<PhotoInfo> get_photo(int64_t id);
-  Result<PhotoInfo> get_photo_by_hash(const std::string& hash);  // NotFound if none
+  // The photo with these bytes owned by owner_id (0: the one without an
+  // owner). NotFound if none.
+  Result<PhotoInfo> get_photo_by_hash(const std::string& hash, int64_t owner_id = 0);
+  // How many photos, of any owner, have these bytes (the files on disk are
+  // shared by hash: removed only when this is 0).
+  Result<int64_t> count_photos_with_hash(const std::string& hash);
+  // Ids of the photos of owner_id, ascending (the search filter).
+  Result<std::vector<int64_t>> photo_ids_of_owner(int64_t owner_id);
+  // Whether any photo belongs to someone other than owner_id (NULL counts as
+  // other): when none does, a search for that owner needs no filter.
+  Result<bool> has_photos_not_of(int64_t owner_id);
   // The photos among `ids` that exist, in the order of `ids`. Photos in the
   // trash are left out unless include_trashed (search and similar hydrate
   // their hits here, so a trashed photo leaves them at once).
@@ -117,8 +133,9 @@ class Store {
   // before_id > 0: the per_page newest photos with id < before_id instead of a
   // page (a cursor: deletes and uploads in between shift nothing; page is 1).
   // Photos in the trash are not listed (nor counted in total).
-  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0);
-  Result<int64_t> count_photos();
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
+                                const OwnerScope& scope = {});
+  Result<int64_t> count_photos(const OwnerScope& scope = {});
   // The timeline's list: q.sort "taken" (taken_at newest first, then id) or
   // "added" (id newest first); q.cursor from the previous page's next_cursor
   // (keyset: stable under inserts and deletes), else q.offset; q.date_from /
@@ -127,9 +144,9 @@ class Store {
   // sort or a malformed cursor.
   Result<PhotoPage> query_photos(const PhotoQuery& q);
   // Photos per "YYYY-MM" of taken_at, newest first.
-  Result<std::vector<MonthCount>> timeline();
+  Result<std::vector<MonthCount>> timeline(const OwnerScope& scope = {});
   // Distinct non-empty folders and their photo counts, by name.
-  Result<std::vector<std::pair<std::string, int64_t>>> folders();
+  Result<std::vector<std::pair<std::string, int64_t>>> folders(const OwnerScope& scope = {});
   // Replaces taken_at and its source ("exif" | "file" | "upload"). NotFound if no photo.
   Status set_taken_at(int64_t id, std::string_view taken_at, std::string_view source);
   // Deletes the row (its vectors, jobs and FTS entry go with it) and returns
@@ -149,9 +166,9 @@ class Store {
   // Last VLM error for a photo ("" if none); also PhotoInfo::vlm_error.
   Result<std::string> vlm_error(int64_t id);
   // Ids of photos with vlm_status kNone or kFailed (candidates for analyze_missing).
-  Result<std::vector<int64_t>> photo_ids_without_description();
+  Result<std::vector<int64_t>> photo_ids_without_description(const OwnerScope& scope = {});
   // Ids of every photo not in the trash, ascending (analyze --refresh).
-  Result<std::vector<int64_t>> photo_ids_not_trashed();
+  Result<std::vector<int64_t>> photo_ids_not_trashed(const OwnerScope& scope = {});
 
   // ---- vectors (vectors.cpp) ----
   // Inserts or replaces the vector of (photo_id, kind). kind: "clip" | "desc".
@@ -209,8 +226,9 @@ class Store {
   // Deletes finished ('done') jobs; returns how many.
   Result<int64_t> purge_done_jobs();
   Result<Job> get_job(int64_t job_id);
-  // Counts per state plus the `n_recent` most recent failures (newest first).
-  Result<JobStats> job_stats(int n_recent = 10);
+  // Counts per state plus the `n_recent` most recent failures (newest first),
+  // of the jobs of the photos in `scope`.
+  Result<JobStats> job_stats(int n_recent = 10, const OwnerScope& scope = {});
   // Pending + running jobs of `kind` (all kinds if nullopt).
   Result<int64_t> active_job_count(std::optional<JobKind> kind = std::nullopt);
 
@@ -224,8 +242,12 @@ class Store {
   Settings settings();
   Status set_settings(const Settings& s);
 
-  // ---- organising (organise.cpp): trash, favourites, albums ----
+  // ---- organising (organise.cpp): trash, favourites, albums, sharing ----
+  // Per-user (issue 12): every method takes the OwnerScope it acts for; an
+  // album or photo outside it is NotFound, as if it did not exist.
   // list_photos() narrowed by `f`; photos in the trash are never listed.
+  // f.album_id: every photo of that album (whoever owns it) for a scope that
+  // may see the album; otherwise only f.scope's own photos.
   Result<PhotoPage> list_photos_filtered(const PhotoFilter& f, int page, int per_page,
                                          int64_t before_id = 0);
   // One transaction (Album::batch). `now` is stored as trashed_at; a photo
@@ -233,12 +255,13 @@ class Store {
   // restored. NotFound for an unknown album (album actions).
   Result<BatchResult> apply_batch(BatchAction action, std::span<const int64_t> ids,
                                   int64_t album_id, std::string_view now,
-                                  std::string_view trash_cutoff);
+                                  std::string_view trash_cutoff, const OwnerScope& scope = {});
   // Photos trashed after `cutoff` (not expired), most recently trashed first.
-  Result<PhotoPage> list_trash(std::string_view cutoff, int page, int per_page);
+  Result<PhotoPage> list_trash(std::string_view cutoff, int page, int per_page,
+                               const OwnerScope& scope = {});
   // Marks every photo in the trash as expired (trashed_at = kTrashEmptiedAt);
   // returns how many. The purge then removes them.
-  Result<int64_t> expire_all_trash();
+  Result<int64_t> expire_all_trash(const OwnerScope& scope = {});
   // Photos trashed at or before `cutoff`, ascending (what the purge removes).
   Result<std::vector<int64_t>> trash_expired_ids(std::string_view cutoff);
   // Every photo in the trash (expired or not), ascending.
@@ -246,19 +269,32 @@ class Store {
   static constexpr const char* kTrashEmptiedAt = "1970-01-01T00:00:00Z";
 
   // Albums. InvalidArgument for an empty name (after trimming) or one over 200
-  // bytes; NotFound for an unknown album id.
-  Result<std::vector<AlbumInfo>> list_albums();
-  Result<AlbumInfo> create_album(std::string_view name);
-  // The oldest album with exactly this name, created if there is none.
-  Result<AlbumInfo> find_or_create_album(std::string_view name);
-  Result<AlbumInfo> get_album(int64_t id);
-  // cover_photo_id: 0 = automatic (newest photo); otherwise InvalidArgument
-  // unless that photo is in the album and not in the trash.
+  // bytes; NotFound for an unknown album id or one the scope may not see.
+  // The scope's own albums and those shared with it, newest first.
+  Result<std::vector<AlbumInfo>> list_albums(const OwnerScope& scope = {});
+  // Owned by scope.owner_id (none for 0).
+  Result<AlbumInfo> create_album(std::string_view name, const OwnerScope& scope = {});
+  // The scope's oldest album with exactly this name, created if there is none.
+  Result<AlbumInfo> find_or_create_album(std::string_view name, const OwnerScope& scope = {});
+  Result<AlbumInfo> get_album(int64_t id, const OwnerScope& scope = {});
+  // Owner only. cover_photo_id: 0 = automatic (newest photo); otherwise
+  // InvalidArgument unless that photo is in the album and not in the trash.
   Result<AlbumInfo> update_album(int64_t id, const std::optional<std::string>& name,
-                                 std::optional<int64_t> cover_photo_id);
-  Status delete_album(int64_t id);
-  // Ids of the album's photos that are not in the trash, ascending.
-  Result<std::vector<int64_t>> album_photo_ids(int64_t album_id);
+                                 std::optional<int64_t> cover_photo_id, const OwnerScope& scope = {});
+  Status delete_album(int64_t id, const OwnerScope& scope = {});  // owner only
+  // Ids of the album's photos that are not in the trash, ascending (any owner's).
+  Result<std::vector<int64_t>> album_photo_ids(int64_t album_id, const OwnerScope& scope = {});
+
+  // Sharing (owner only, else NotFound): share with a user as kViewer or
+  // kContributor (again: changes the role); InvalidArgument for kOwner or the
+  // owner themself, NotFound for an unknown user.
+  Status share_album(int64_t album_id, int64_t user_id, AlbumRole role, const OwnerScope& scope);
+  // Ends a share: the owner ends anyone's, a recipient their own (leaving).
+  Status unshare_album(int64_t album_id, int64_t user_id, const OwnerScope& scope);
+  Result<std::vector<AlbumShare>> album_shares(int64_t album_id, const OwnerScope& scope);
+  // Whether the photo (not in the trash) is in an album that user owns or that
+  // is shared with them: such a photo may be viewed by them, nothing more.
+  Result<bool> photo_in_visible_album(int64_t photo_id, int64_t user_id);
 
   // ---- text search (text_search.cpp) ----
   // Finds photos whose filename, folder, description or keywords contain every
@@ -267,7 +303,9 @@ class Store {
   // the query falls back to LIKE over the same columns (a table scan; fine up to
   // ~10^5 photos). FTS5 syntax in the query is treated literally. Results sorted
   // by TextHit::score descending, at most `limit`. Empty query -> empty result.
-  Result<std::vector<TextHit>> search_text(std::string_view query, int limit = 100);
+  // Only photos in `scope`.
+  Result<std::vector<TextHit>> search_text(std::string_view query, int limit = 100,
+                                           const OwnerScope& scope = {});
 
  private:
   explicit Store(Db db);

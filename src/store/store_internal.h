@@ -29,6 +29,9 @@ inline bool valid_vector_kind(std::string_view s) { return one_of(s, {"clip", "d
 // the foreign key's error (InvalidArgument "FOREIGN KEY ...").
 Result<bool> insert_job(Db& db, JobKind kind, int64_t photo_id);
 
+// Schema migration 7 (owner_migration.cpp): photos.hash unique per owner.
+// Runs inside the migration's transaction with foreign keys off.
+Status unique_hash_per_owner(Db& db);
 // The photos columns read_photo() expects, in order (photos.cpp).
 extern const char* const kPhotoColumns;
 PhotoInfo read_photo(const Stmt& st);

@@ -69,7 +69,7 @@ bool every_term_occurs(const PhotoInfo& c, const std::vector<std::string>& terms
 
 }  // namespace
 
-Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limit) {
+Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limit, const OwnerScope& scope) {
   std::vector<TextHit> hits;
   std::vector<std::string> terms = split_terms(query);
   if (terms.empty() || limit <= 0) return hits;
@@ -80,11 +80,16 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
   // order decides which ones when there are more.
   const int64_t n_candidates = std::clamp<int64_t>(int64_t{limit} * 4, kMinCandidates, kMaxCandidates);
   std::string sql;
+  // Another owner's photo is never a candidate: filtered in SQL, before the
+  // candidate limit, so it cannot take a place of the user's own.
+  const std::string mine = scope.everyone()
+      ? std::string()
+      : std::string(use_fts ? " AND p.owner_id = " : " AND owner_id = ") + std::to_string(scope.owner_id);
   if (use_fts) {
     // Column weights follow the re-scoring order: keywords > description > names.
     sql = "SELECT p.id, p.filename, p.folder, p.description, p.keywords, p.photo_text FROM photos_fts f "
-          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 AND p.trashed_at IS NULL "
-          "ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0, 0.6) LIMIT ?2";
+          "JOIN photos p ON p.id = f.rowid WHERE photos_fts MATCH ?1 AND p.trashed_at IS NULL" + mine +
+          " ORDER BY bm25(photos_fts, 0.4, 0.4, 0.6, 1.0, 0.6) LIMIT ?2";
   } else {
     // Scans photos itself (cheaper than a scan of the FTS table), newest first,
     // stopping at the limit. keywords is JSON text here; a substring match on
@@ -98,7 +103,7 @@ Result<std::vector<TextHit>> Store::search_text(std::string_view query, int limi
       sql += " AND (filename LIKE " + p + " OR folder LIKE " + p + " OR description LIKE " + p +
              " OR keywords LIKE " + p + " OR photo_text LIKE " + p + ")";
     }
-    sql += " ORDER BY id DESC LIMIT ?1";
+    sql += mine + " ORDER BY id DESC LIMIT ?1";
   }
 
   std::vector<PhotoInfo> cands;  // id, filename, folder, description, keywords

@@ -13,6 +13,11 @@ constexpr std::pair<PhotoStatus, std::string_view> kPhotoStatus[] = {
     {PhotoStatus::kFailed, "failed"},
     {PhotoStatus::kNoModel, "no_model"},
 };
+constexpr std::pair<AlbumRole, std::string_view> kAlbumRole[] = {
+    {AlbumRole::kOwner, "owner"},
+    {AlbumRole::kContributor, "contributor"},
+    {AlbumRole::kViewer, "viewer"},
+};
 constexpr std::pair<VlmStatus, std::string_view> kVlmStatus[] = {
     {VlmStatus::kNone, "none"},
     {VlmStatus::kPending, "pending"},
@@ -57,6 +62,8 @@ std::optional<PhotoStatus> parse_photo_status(std::string_view s) { return value
 std::optional<VlmStatus> parse_vlm_status(std::string_view s) { return value_of(kVlmStatus, s); }
 std::optional<JobKind> parse_job_kind(std::string_view s) { return value_of(kJobKind, s); }
 std::optional<JobState> parse_job_state(std::string_view s) { return value_of(kJobState, s); }
+std::string_view to_string(AlbumRole v) { return name_of(kAlbumRole, v); }
+std::optional<AlbumRole> parse_album_role(std::string_view s) { return value_of(kAlbumRole, s); }
 
 std::ostream& operator<<(std::ostream& os, PhotoStatus v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, VlmStatus v) { return os << to_string(v); }

@@ -42,8 +42,21 @@ std::ostream& operator<<(std::ostream& os, VlmStatus v);
 std::ostream& operator<<(std::ostream& os, JobKind v);
 std::ostream& operator<<(std::ostream& os, JobState v);
 
+// Whose photos an operation sees and changes (per-user libraries, issue 12;
+// docs/security.md). owner_id > 0: only that user's photos -- any other id is
+// NotFound, never PermissionDenied, and never part of a list, count or search.
+// owner_id 0: every photo, and new photos get no owner (the album without
+// accounts; the first admin created adopts them).
+struct OwnerScope {
+  int64_t owner_id = 0;
+  bool everyone() const { return owner_id == 0; }
+  // Whether a photo owned by `photo_owner` (0: nobody) is in the scope.
+  bool sees(int64_t photo_owner) const { return owner_id == 0 || photo_owner == owner_id; }
+};
+
 struct PhotoInfo {
   int64_t id = 0;
+  int64_t owner_id = 0;      // users.id of the owner; 0 when it has none yet (no accounts)
   std::string hash;          // SHA-256 hex of the original bytes
   std::string filename;      // original base name, as uploaded
   std::string folder;        // relative folder from the upload/import ("" for none)
@@ -82,6 +95,7 @@ struct PhotoPage {
 struct PhotoFilter {
   bool favorite_only = false;
   int64_t album_id = 0;  // > 0: only the photos of this album
+  OwnerScope scope;      // whose photos
 };
 
 // One page of the photo list for the timeline (Album::query_photos).
@@ -98,7 +112,7 @@ struct PhotoQuery {
   int limit = 50;              // 1..1000
   // Inclusive "YYYY", "YYYY-MM" or "YYYY-MM-DD" prefixes of taken_at (search/date_filter.h).
   std::string date_from, date_to;
-  PhotoFilter filter;          // favourites / one album (never the trash)
+  PhotoFilter filter;          // whose; favourites / one album (never the trash)
 };
 
 // GET /api/timeline: photos per month of taken_at, newest month first.
@@ -110,12 +124,31 @@ struct MonthCount {
 
 // A named set of photos (docs/organise.md). A photo may be in many albums;
 // deleting an album never deletes photos.
+// What a user may do with an album (docs/security.md, "Sharing"): its owner
+// everything; a contributor adds their own photos (which stay theirs) and
+// removes them again; a viewer only looks. Strings "owner" | "contributor" |
+// "viewer" (to_string / parse_album_role).
+enum class AlbumRole { kOwner, kContributor, kViewer };
+std::string_view to_string(AlbumRole v);
+std::optional<AlbumRole> parse_album_role(std::string_view s);
+
 struct AlbumInfo {
   int64_t id = 0;
   std::string name;
   int64_t cover_photo_id = 0;  // chosen cover, else the newest photo in it, else 0
   int64_t photo_count = 0;     // photos in it that are not in the trash
   std::string created_at, updated_at;
+  int64_t owner_id = 0;        // 0: none yet (no accounts)
+  std::string owner_name;      // "" when none
+  AlbumRole role = AlbumRole::kOwner;  // the asking user's role
+};
+
+// One user an album is shared with.
+struct AlbumShare {
+  int64_t user_id = 0;
+  std::string user_name;
+  AlbumRole role = AlbumRole::kViewer;  // kViewer or kContributor
+  std::string created_at;
 };
 
 // POST /api/photos/batch. All or nothing: when any id does not qualify

@@ -73,6 +73,10 @@ Result<int64_t> UserStore::create_user(std::string_view name, std::string_view p
     SA_ASSIGN_OR_RETURN(Stmt adopt, db_.prepare("UPDATE photos SET owner_id = ? WHERE owner_id IS NULL"));
     adopt.bind(1, id);
     SA_RETURN_IF_ERROR(adopt.run());
+    adopt = Stmt();
+    SA_ASSIGN_OR_RETURN(Stmt albums, db_.prepare("UPDATE albums SET owner_id = ? WHERE owner_id IS NULL"));
+    albums.bind(1, id);
+    SA_RETURN_IF_ERROR(albums.run());
   }
   SA_RETURN_IF_ERROR(tx.commit());
   return id;
@@ -114,6 +118,11 @@ Result<int64_t> UserStore::count_admins() {
   return scalar(db_, "SELECT count(*) FROM users WHERE admin = 1");
 }
 
+Result<int64_t> UserStore::first_admin_id() {
+  std::lock_guard lock(mu_);
+  return scalar(db_, "SELECT coalesce(min(id), 0) FROM users WHERE admin = 1");
+}
+
 Result<int64_t> UserStore::count_photos_of(int64_t user_id) {
   std::lock_guard lock(mu_);
   return scalar(db_, "SELECT count(*) FROM photos WHERE owner_id = ?", user_id);
@@ -138,11 +147,19 @@ Status UserStore::set_password_hash(int64_t user_id, std::string_view password_h
 
 Status UserStore::delete_user(int64_t user_id) {
   std::lock_guard lock(mu_);
+  SA_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
+  // Their albums go with them (albums group photos; the photos themselves
+  // must have been removed first, which the photos foreign key enforces).
+  SA_ASSIGN_OR_RETURN(Stmt albums, db_.prepare("DELETE FROM albums WHERE owner_id = ?"));
+  albums.bind(1, user_id);
+  SA_RETURN_IF_ERROR(albums.run());
+  albums = Stmt();
   SA_ASSIGN_OR_RETURN(Stmt st, db_.prepare("DELETE FROM users WHERE id = ?"));
   st.bind(1, user_id);
   SA_RETURN_IF_ERROR(st.run());
   if (db_.changes() == 0) return Status::NotFound("no user with id " + std::to_string(user_id));
-  return Status::OK();
+  st = Stmt();
+  return tx.commit();
 }
 
 Status UserStore::create_session(int64_t user_id, std::string_view token_hash) {

@@ -67,6 +67,9 @@ class UserStore {
   // been removed or given away first (the foreign key refuses otherwise).
   Status delete_user(int64_t user_id);
   Result<int64_t> count_photos_of(int64_t user_id);
+  // The id of the first admin created (the lowest admin id), 0 if none: whom
+  // a server with --auth off acts as once accounts exist.
+  Result<int64_t> first_admin_id();
 
   Status create_session(int64_t user_id, std::string_view token_hash);
   // The user of a session used within max_idle_s; refreshes last_used_at (at

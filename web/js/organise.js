@@ -399,11 +399,22 @@ async function showAlbums() {
       if (!confirm(`删除相册 “${a.name}”？相册里的照片不会被删除。`)) return;
       try { await api.deleteAlbum(a.id); toast('相册已删除'); showAlbums(); } catch (err) { fail(err); }
     });
-    tools.append(ren, del);
+    // share.js: the owner shares the album; a recipient may leave it.
+    const share = el('button', 'btn btn-ghost album-share', a.role && a.role !== 'owner' ? '退出共享' : '共享');
+    share.type = 'button';
+    share.addEventListener('click', () => document.dispatchEvent(new CustomEvent('sa:share', { detail: a })));
+    if (a.role && a.role !== 'owner') {
+      meta.textContent += ` · ${a.owner || ''} 共享（${a.role === 'viewer' ? '只读' : '可添加照片'}）`;
+      tools.append(share);
+    } else {
+      tools.append(ren, del, share);
+    }
     card.append(open, name, meta, tools);
     grid.appendChild(card);
   }
 }
+
+document.addEventListener('sa:albums-changed', () => showAlbums());
 
 // 回收站
 async function showTrash() {

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "../search/golden_util.h"
 #include "core/file_util.h"
@@ -378,6 +380,28 @@ TEST_F(AlbumTest, WithoutAModelPhotosWaitAndGetEmbeddedLater) {
   EXPECT_EQ(album_->similar(id, 5).status().code(), StatusCode::kUnavailable);
 
   open(deps());
+  EXPECT_EQ(album_->open_report().embed_jobs_queued, 1);
+  ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kReady);
+  auto hits = album_->search("猫", SearchOptions{});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 1u);
+}
+
+// A server opening in the background (issue 16: a restart with 1M photos
+// answers at once) reconciles the job queue after open returns, and the photo
+// that lacks a vector is still queued and embedded.
+TEST_F(AlbumTest, BackgroundOpenReconcilesAfterReturning) {
+  open(deps(/*with_clip=*/false));
+  int64_t id = add("pokemon.jpeg");
+  EXPECT_TRUE(album_->wait_idle(5));
+  EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kNoModel);
+  AlbumDeps d = deps();
+  d.index_in_background = true;
+  open(std::move(d));
+  ASSERT_TRUE(album_->wait_indexes_ready(30));
+  for (int i = 0; i < 3000 && !album_->reconciled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(album_->reconciled());
   EXPECT_EQ(album_->open_report().embed_jobs_queued, 1);
   ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
   EXPECT_EQ(album_->get_photo(id)->status, PhotoStatus::kReady);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <thread>
 
 namespace sa {
@@ -202,18 +203,11 @@ TEST_F(IngestTest, RowAndJobsAreWrittenTogether) {
   EXPECT_EQ(p->vlm_status, VlmStatus::kPending);
   EXPECT_EQ(*store_->active_job_count(JobKind::kEmbed), 1);
   EXPECT_EQ(*store_->active_job_count(JobKind::kDescribe), 1);
-  // The decoded pixels come back to the caller (oriented as stored).
-  ASSERT_TRUE(r->image.has_value());
-  EXPECT_EQ(r->image->width, p->width);
-  EXPECT_EQ(r->image->height, p->height);
-  EXPECT_EQ(r->image->pixels.size(), static_cast<size_t>(p->width) * p->height * 3);
-
-  // A duplicate writes nothing: no second row, no more jobs, no pixels.
+  // A duplicate writes nothing: no second row, no more jobs.
   auto again = ingest_->add("b.jpg", bytes, init);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(again->id, r->id);
-  EXPECT_FALSE(again->image.has_value());
   EXPECT_EQ(*store_->active_job_count(), 2);
 }
 
@@ -254,7 +248,14 @@ TEST_F(IngestTest, RemoveFilesDeletesBoth) {
   auto p = store_->get_photo(r->id);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(file_exists(ingest_->original_path(*p)));
-  ASSERT_TRUE(ingest_->remove_files(*p).ok());
+  // While a row (this one, or another owner's copy) has the bytes, the files stay.
+  bool removed = true;
+  ASSERT_TRUE(ingest_->remove_files(*p, &removed).ok());
+  EXPECT_FALSE(removed);
+  EXPECT_TRUE(file_exists(ingest_->original_path(*p)));
+  ASSERT_TRUE(store_->delete_photo(r->id).ok());
+  ASSERT_TRUE(ingest_->remove_files(*p, &removed).ok());
+  EXPECT_TRUE(removed);
   EXPECT_FALSE(file_exists(ingest_->original_path(*p)));
   EXPECT_FALSE(file_exists(ingest_->thumbnail_path(*p)));
 }
@@ -275,6 +276,43 @@ TEST_F(IngestTest, ConcurrentIdenticalAddsYieldOnePhoto) {
   }
   EXPECT_EQ(fresh, 1);
   EXPECT_EQ(media_files().size(), 2u);
+}
+
+// Concurrent adds hold at most the pixel gate's bytes of decoded frames; a photo
+// bigger than the whole gate still goes through, alone (issue 11, item 4).
+TEST_F(IngestTest, ConcurrentAddsStayWithinThePixelGate) {
+  const std::vector<std::string> files = {"camera.png", "chelsea.png", "coffee.png",
+                                          "pokemon.jpeg", "chelsea_small.png", "coffee_q90.jpg"};
+  std::vector<std::string> bytes;
+  int64_t smallest = INT64_MAX, largest = 0;
+  for (const auto& f : files) {
+    bytes.push_back(read_test_image(f));
+    auto head = probe_image(bytes.back(), DecodeLimits{});
+    ASSERT_TRUE(head.ok()) << f;
+    const int64_t frame = int64_t{head->width} * head->height * 3;
+    smallest = std::min(smallest, frame);
+    largest = std::max(largest, frame);
+  }
+  ASSERT_LT(smallest, largest);
+  // Room for the smallest photo only: every other one is bigger than the gate.
+  ingest_set_pixel_gate(smallest);
+  ingest_pixel_gate_peaks(/*reset=*/true);
+  std::vector<std::thread> ts;
+  std::vector<Result<IngestResult>> rs(files.size(), Status::Internal("unset"));
+  for (size_t i = 0; i < files.size(); ++i) {
+    ts.emplace_back([&, i] { rs[i] = ingest_->add(files[i], bytes[i]); });
+  }
+  for (auto& t : ts) t.join();
+  const PixelGatePeaks peaks = ingest_pixel_gate_peaks();
+  ingest_set_pixel_gate(384LL << 20);
+  for (size_t i = 0; i < files.size(); ++i) {
+    ASSERT_TRUE(rs[i].ok()) << files[i] << ": " << rs[i].status().to_string();
+    EXPECT_FALSE(rs[i]->duplicate) << files[i];
+  }
+  EXPECT_EQ(peaks.limit, smallest);
+  EXPECT_EQ(peaks.photos, 1);  // one at a time: no two fit together
+  EXPECT_GT(peaks.held, 0);
+  EXPECT_LE(peaks.held, smallest);
 }
 
 TEST(FolderScan, ListsRecursivelySkippingHidden) {

@@ -171,5 +171,87 @@ TEST_F(BackgroundSetTest, ForegroundOpenIsReadyAtOnce) {
   EXPECT_EQ(top(**vs, q, 10), brute_top(q, 10));
 }
 
+// The IVF layout switches on at AnnOptions::min_vectors (built in the
+// background, saved with the index), off again below half of it, and searches
+// are exact in every state.
+TEST_F(BackgroundSetTest, IvfLayoutFollowsTheSizeThreshold) {
+  for (int i = 0; i < 600; ++i) add(i);
+  AnnOptions ann;
+  ann.min_vectors = 1000;
+  ann.ivf.lists = 20;
+  auto vs = VectorSet::open(*store_, "clip", kModel, kDim, path_, /*background=*/false, ann);
+  ASSERT_TRUE(vs.ok());
+  ASSERT_TRUE((*vs)->wait_ann(60));
+  EXPECT_FALSE((*vs)->index().ivf_info().active);  // below the threshold
+  std::vector<int64_t> added;
+  for (int i = 600; i < 1100; ++i) {
+    const int64_t id = add(i);
+    ASSERT_TRUE((*vs)->put(id, vecs_[id]).ok());
+    added.push_back(id);
+  }
+  ASSERT_TRUE((*vs)->save_if_dirty().ok());  // crossing it: the build starts
+  ASSERT_TRUE((*vs)->wait_ann(60));
+  EXPECT_TRUE((*vs)->index().ivf_info().active);
+  EXPECT_EQ((*vs)->index().ivf_info().lists, 20);
+  for (int t = 0; t < 5; ++t) {
+    auto q = query();
+    EXPECT_EQ(top(**vs, q, 10), brute_top(q, 10));
+  }
+  // The build saved the index with its lists: a restart loads them.
+  vs->reset();
+  auto again = VectorSet::open(*store_, "clip", kModel, kDim, path_, /*background=*/true, ann);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->wait_ready(60));
+  EXPECT_EQ((*again)->load_outcome(), IndexLoadOutcome::kLoaded);
+  EXPECT_TRUE((*again)->index().ivf_info().active);
+  // Below half the threshold the layout is dropped.
+  std::vector<int64_t> gone = added;                              // 500
+  for (auto it = vecs_.begin(); gone.size() < 700; ++it) gone.push_back(it->first);  // + 200 of the first
+  for (int64_t id : gone) {
+    ASSERT_TRUE((*again)->remove(id).ok());
+    vecs_.erase(id);
+  }
+  ASSERT_TRUE((*again)->save_if_dirty().ok());
+  ASSERT_TRUE((*again)->wait_ann(60));
+  EXPECT_FALSE((*again)->index().ivf_info().active);
+  EXPECT_EQ((*again)->index().size(), 400);
+  auto q = query();
+  EXPECT_EQ(top(**again, q, 10), brute_top(q, 10));
+}
+
+// A restart while the index is being rebuilt and its IVF layout built: the
+// next open starts over, searches are exact while it works (standby scan, then
+// flat, then IVF), and it ends with the layout saved.
+TEST_F(BackgroundSetTest, RestartDuringRebuildAndIvfBuildStaysExact) {
+  for (int i = 0; i < 6000; ++i) add(i);
+  AnnOptions ann;
+  ann.min_vectors = 1000;
+  for (int delay_ms : {0, 5, 30, 120}) {
+    std::filesystem::remove(path_);
+    {
+      auto vs = VectorSet::open(*store_, "clip", kModel, kDim, path_, /*background=*/true, ann);
+      ASSERT_TRUE(vs.ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    }  // destroyed mid-way: cancels the rebuild or the IVF build
+    auto vs = VectorSet::open(*store_, "clip", kModel, kDim, path_, /*background=*/true, ann);
+    ASSERT_TRUE(vs.ok());
+    // Whatever the state: exact.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!(*vs)->ready() || (*vs)->ann_building() || !(*vs)->index().ivf_info().active) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "IVF layout never built, " << delay_ms;
+      auto q = query();
+      ASSERT_EQ(top(**vs, q, 10), brute_top(q, 10)) << delay_ms;
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    EXPECT_EQ((*vs)->index().size(), 6000) << delay_ms;
+    auto q = query();
+    EXPECT_EQ(top(**vs, q, 10), brute_top(q, 10)) << delay_ms;
+    vs->reset();
+    auto loaded = VectorIndex::load(path_);
+    ASSERT_TRUE(loaded.ok()) << delay_ms;
+    EXPECT_TRUE(loaded->first->ivf_info().active) << delay_ms;
+  }
+}
+
 }  // namespace
 }  // namespace sa

@@ -20,7 +20,7 @@ class FakeAlbum : public Album {
     std::filesystem::create_directories(dir_);
   }
 
-  Result<AddResult> add_file(std::string_view name, std::string_view bytes) override {
+  Result<AddResult> add_file(std::string_view name, std::string_view bytes, const OwnerScope& = {}) override {
     std::lock_guard<std::mutex> lock(mu_);
     added_names.emplace_back(name);
     if (bytes.substr(0, 3) != "IMG") return Status::InvalidArgument("not an image");
@@ -43,10 +43,12 @@ class FakeAlbum : public Album {
     return AddResult{p.id, std::string(name), false};
   }
   Result<ImportReport> import_folder(
-      const std::string&, const std::function<void(int64_t, int64_t, const std::string&)>&) override {
+      const std::string&, const std::function<void(int64_t, int64_t, const std::string&)>&,
+      const OwnerScope& = {}) override {
     return Status::Unimplemented("fake");
   }
-  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0) override {
+  Result<PhotoPage> list_photos(int page, int per_page, int64_t before_id = 0,
+                                const OwnerScope& = {}) override {
     std::lock_guard<std::mutex> lock(mu_);
     PhotoPage pg;
     pg.total = static_cast<int64_t>(photos_.size());
@@ -82,28 +84,29 @@ class FakeAlbum : public Album {
     }
     return pg;
   }
-  Result<PhotoInfo> get_photo(int64_t id) override {
+  Result<PhotoInfo> get_photo(int64_t id, const OwnerScope& = {}) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = photos_.find(id);
     if (it == photos_.end()) return Status::NotFound("no photo with id " + std::to_string(id));
     return it->second;
   }
-  Result<std::string> thumbnail_path(int64_t id) override { return original_path(id); }
-  Result<std::string> preview_path(int64_t id) override {
+  Result<std::string> thumbnail_path(int64_t id, const OwnerScope& = {}) override { return original_path(id); }
+  Result<std::string> preview_path(int64_t id, const OwnerScope& = {}) override {
     ++preview_calls;
     return original_path(id);
   }
-  Result<std::string> original_path(int64_t id) override {
+  Result<std::string> original_path(int64_t id, const OwnerScope& = {}) override {
     SA_ASSIGN_OR_RETURN(auto p, get_photo(id));
     return dir_ + "/" + std::to_string(p.id) + ".jpg";
   }
-  Status delete_photo(int64_t id) override {
+  Status delete_photo(int64_t id, const OwnerScope& = {}) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (photos_.erase(id) == 0) return Status::NotFound("no photo with id " + std::to_string(id));
     return Status::OK();
   }
   // Only trash, as the HTTP DELETE uses it: a trashed photo leaves the fake.
-  Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids, int64_t) override {
+  Result<BatchResult> batch(BatchAction action, std::span<const int64_t> ids, int64_t,
+                            const OwnerScope& = {}) override {
     if (action != BatchAction::kTrash) return Status::Unimplemented("fake batch");
     std::lock_guard<std::mutex> lock(mu_);
     BatchResult r;
@@ -113,7 +116,7 @@ class FakeAlbum : public Album {
     for (int64_t id : ids) r.changed += static_cast<int64_t>(photos_.erase(id));
     return r;
   }
-  Status analyze(int64_t id) override {
+  Status analyze(int64_t id, const OwnerScope& = {}) override {
     if (!vlm) return Status::Unavailable("no VLM configured");
     std::lock_guard<std::mutex> lock(mu_);
     auto it = photos_.find(id);
@@ -121,7 +124,7 @@ class FakeAlbum : public Album {
     it->second.vlm_status = VlmStatus::kPending;
     return Status::OK();
   }
-  Result<int64_t> analyze_missing() override { return int64_t{0}; }
+  Result<int64_t> analyze_missing(const OwnerScope& = {}) override { return int64_t{0}; }
   Result<std::vector<SearchHit>> search(const std::string& q, const SearchOptions& opt) override {
     if (q == "throw") throw std::runtime_error("boom");
     if (!clip) return Status::Unavailable("搜索需要模型");
@@ -141,7 +144,7 @@ class FakeAlbum : public Album {
     if (static_cast<int>(hits.size()) > opt.limit) hits.resize(opt.limit);
     return hits;
   }
-  Result<std::vector<SearchHit>> similar(int64_t id, int limit) override {
+  Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& = {}) override {
     SA_ASSIGN_OR_RETURN(auto p, get_photo(id));
     SearchHit h;
     h.photo = p;
@@ -157,7 +160,7 @@ class FakeAlbum : public Album {
     settings_ = s;
     return Status::OK();
   }
-  JobStats job_stats() override {
+  JobStats job_stats(const OwnerScope& = {}) override {
     JobStats j;
     j.pending = 2;
     j.done = 5;

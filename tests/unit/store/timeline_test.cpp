@@ -206,5 +206,71 @@ TEST(StoreMigration, Version4BackfillsTakenAt) {
   EXPECT_EQ(ids_of(*st.query_photos(PhotoQuery{})), (std::vector<int64_t>{b, a}));
 }
 
+// Migration 6 (issue 16): on a database from before it, the browse views'
+// statements read its partial indexes -- covering where they only count or
+// group -- and never sort the photos in a temporary b-tree, so pages, counts
+// and groupings at 1M photos walk an index, not the table.
+TEST(StoreMigration, Version6IndexesServeTheBrowseViews) {
+  TempDir dir;
+  const std::string path = dir.file("album.db");
+  {
+    StoreOptions v5;
+    v5.migrate_up_to = 5;
+    auto s = Store::open(path, v5);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    ASSERT_EQ((*s)->schema_version(), 5);
+  }
+  insert_legacy_photo(path, "a", "a.jpg", "2015-05-05T05:05:05");
+  auto s = Store::open(path);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_GE((*s)->schema_version(), 6);
+  s->reset();
+  auto db = Db::open(path);
+  ASSERT_TRUE(db.ok());
+  auto plan = [&](const std::string& sql) {
+    auto st = db->prepare("EXPLAIN QUERY PLAN " + sql);
+    EXPECT_TRUE(st.ok()) << sql;
+    std::string out;
+    while (st.ok()) {
+      auto row = st->step();
+      if (!row.ok() || !*row) break;
+      out += st->column_text(3) + "\n";
+    }
+    return out;
+  };
+  struct Case {
+    std::string sql, index;
+    bool covering;
+  };
+  const std::string cols = "SELECT id, hash, filename, description FROM photos WHERE trashed_at IS NULL";
+  const std::vector<Case> cases = {
+      {cols + " ORDER BY taken_at DESC, id DESC LIMIT 51 OFFSET 5000", "photos_live_taken", false},
+      {cols + " AND (taken_at, id) < ('2020', 5) ORDER BY taken_at DESC, id DESC LIMIT 51", "photos_live_taken", false},
+      {cols + " AND taken_at >= '2020' AND taken_at < '2021~' ORDER BY taken_at DESC, id DESC LIMIT 51",
+       "photos_live_taken", false},
+      {cols + " AND favorite = 1 ORDER BY taken_at DESC, id DESC LIMIT 51", "photos_live_favorite_taken", false},
+      {cols + " AND owner_id = 3 ORDER BY taken_at DESC, id DESC LIMIT 51", "photos_live_owner_taken", false},
+      {"SELECT count(*) FROM photos WHERE trashed_at IS NULL", "photos_live_", true},
+      {"SELECT count(*) FROM photos WHERE trashed_at IS NULL AND taken_at >= '2020' AND taken_at < '2021~'",
+       "photos_live_taken", true},
+      {"SELECT count(*) FROM photos WHERE trashed_at IS NULL AND favorite = 1", "photos_live_favorite_taken", true},
+      {"SELECT count(*) FROM photos WHERE trashed_at IS NULL AND owner_id = 3", "photos_live_owner_taken", true},
+      // Store::timeline() and Store::folders() as they are written.
+      {"SELECT substr(taken_at, 1, 7) AS m, count(*) FROM photos WHERE taken_at > '' AND trashed_at IS NULL "
+       "GROUP BY m ORDER BY m DESC", "photos_live_taken", true},
+      {"SELECT folder, count(*) FROM photos WHERE folder > '' AND trashed_at IS NULL GROUP BY folder ORDER BY folder",
+       "photos_live_folder", true},
+  };
+  for (const Case& c : cases) {
+    const std::string p = plan(c.sql);
+    EXPECT_NE(p.find(c.index), std::string::npos) << c.sql << "\n" << p;
+    if (c.covering) {
+      EXPECT_NE(p.find("COVERING INDEX"), std::string::npos) << c.sql << "\n" << p;
+    }
+    EXPECT_EQ(p.find("TEMP B-TREE FOR ORDER BY"), std::string::npos) << c.sql << "\n" << p;
+    EXPECT_EQ(p.find("TEMP B-TREE FOR RIGHT PART"), std::string::npos) << c.sql << "\n" << p;
+  }
+}
+
 }  // namespace
 }  // namespace sa::testing
