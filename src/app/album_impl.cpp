@@ -314,9 +314,9 @@ Status AlbumImpl::analyze(int64_t id, const OwnerScope& scope) {
   return Status::OK();
 }
 
-Result<int64_t> AlbumImpl::analyze_missing(const OwnerScope& scope) {
-  if (!vlm_) return no_vlm();
-  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description(scope));
+// Queues a description job for each id and marks it pending; photos deleted
+// meanwhile are skipped. Returns how many jobs were new.
+Result<int64_t> AlbumImpl::queue_descriptions(const std::vector<int64_t>& ids) {
   int64_t queued = 0;
   for (int64_t id : ids) {
     auto q = store_->enqueue_job(JobKind::kDescribe, id);
@@ -329,19 +329,16 @@ Result<int64_t> AlbumImpl::analyze_missing(const OwnerScope& scope) {
   return queued;
 }
 
+Result<int64_t> AlbumImpl::analyze_missing(const OwnerScope& scope) {
+  if (!vlm_) return no_vlm();
+  SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_without_description(scope));
+  return queue_descriptions(ids);
+}
+
 Result<int64_t> AlbumImpl::analyze_all() {
   if (!vlm_) return no_vlm();
   SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store_->photo_ids_not_trashed());
-  int64_t queued = 0;
-  for (int64_t id : ids) {
-    auto q = store_->enqueue_job(JobKind::kDescribe, id);
-    if (q.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
-    SA_RETURN_IF_ERROR(q.status());
-    SA_RETURN_IF_ERROR(store_->set_vlm_status(id, VlmStatus::kPending));
-    if (*q) ++queued;
-  }
-  runner_->notify();
-  return queued;
+  return queue_descriptions(ids);
 }
 
 Result<std::vector<SearchHit>> AlbumImpl::search(const std::string& query, const SearchOptions& opt) {

@@ -104,6 +104,7 @@ class AlbumImpl final : public Album {
   Status analyze(int64_t id, const OwnerScope& scope = {}) override;
   Result<int64_t> analyze_missing(const OwnerScope& scope = {}) override;
   Result<int64_t> analyze_all() override;
+  Result<int64_t> queue_descriptions(const std::vector<int64_t>& ids);
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& opt) override;
   Result<std::vector<SearchHit>> similar(int64_t id, int limit, const OwnerScope& scope = {}) override;
   Settings settings() override;
