@@ -16,7 +16,7 @@ done
 ninja -C build-asan -j"$(nproc)" "${asan_targets[@]}"
 for t in "${asan_targets[@]}"; do
   echo "[asan] $t"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "build-asan/tests/$t" --gtest_brief=1
 done
 
