@@ -121,6 +121,16 @@ class Store {
   Result<int64_t> count_photos_with_hash(const std::string& hash);
   // Ids of the photos of owner_id, ascending (the search filter).
   Result<std::vector<int64_t>> photo_ids_of_owner(int64_t owner_id);
+  // Ids of the photos not in the trash of f.scope (f.album_id is ignored),
+  // favourites only if f.favorite_only, whose taken_at starts with a date in
+  // the inclusive prefix range [date_from, date_to] (either may be empty) and
+  // whose folder is `folder` or below it ("": any): at most limit + 1 of them,
+  // ascending (more than limit: the filter admits too many to list). The
+  // search's filters under the approximate index (a superset: the search
+  // still checks each hit).
+  Result<std::vector<int64_t>> photo_ids_matching(const PhotoFilter& f, std::string_view date_from,
+                                                  std::string_view date_to, std::string_view folder,
+                                                  int64_t limit);
   // Whether any photo belongs to someone other than owner_id (NULL counts as
   // other): when none does, a search for that owner needs no filter.
   Result<bool> has_photos_not_of(int64_t owner_id);
