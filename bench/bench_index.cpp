@@ -12,12 +12,15 @@
 //   --ivf          then the IVF layout (build_ivf, --lists=L, default ~sqrt N):
 //                  build s, ms per query, recall@10 against the flat search
 //                  (no filter, "favourites" id % 7, an "album" of 1 % of the
-//                  photos), share of vectors scanned, peak RSS during the build.
+//                  photos; the album also through search_among), share of
+//                  vectors scanned, peak RSS during the build; one line per
+//                  stopping rule: --misses=M1,... (expected neighbours left,
+//                  ProbeOptions) and --probes=F1,... (hard budgets); default exact.
 //   --no-fp32      keep no fp32 copy (3M+ on a small machine): no fp32 scan,
 //                  no re-rank (both layouts return fp16 scores).
 //
 // Run: build/bench/bench_index [--sizes=100000,1000000] [--queries=50] [--clustered]
-//      [--ivf] [--lists=L] [--no-fp32]
+//      [--ivf] [--lists=L] [--misses=0.1,0.3] [--probes=0.05,0.1] [--no-fp32]
 // Prints one JSON line per size (and one more per size with --ivf).
 #include <sys/resource.h>
 #include <unistd.h>
@@ -58,6 +61,9 @@ struct Options {
   int queries = 50;
   bool clustered = false, ivf = false, fp32 = true;
   int lists = 0;
+  // IVF stopping rules to measure: --misses=M1,.. (expected misses) and
+  // --probes=F1,.. (hard budgets); default: exact only.
+  std::vector<sa::ProbeOptions> probes;
 };
 
 // Vectors [b, b + m) of the data set, unit rows (the same for every b split).
@@ -225,37 +231,48 @@ void run_ivf(sa::VectorIndex& index, int n, const Options& o, const std::vector<
     return;
   }
   const long rss_after_build = peak_rss_mb();
-  std::vector<double> recall(filters.size(), 0), t_ivf, t_ivf_f;
-  double scanned = 0, lists_scanned = 0;
-  int lists = 0;
-  for (size_t f = 0; f < filters.size(); ++f) {
-    for (size_t t = 0; t < qs.size(); ++t) {
-      sa::SearchStats stats;
-      t0 = Clock::now();
-      auto r = index.search(qs[t], 10, filters[f], &stats);
-      (f == 0 ? t_ivf : t_ivf_f).push_back(since(t0) * 1e3);
-      if (!r.ok()) return;
-      const auto& ref = flat[f][t];
-      int hit = 0;
-      for (const auto& h : *r) hit += std::count(ref.begin(), ref.end(), h.id) > 0;
-      recall[f] += ref.empty() ? 1.0 : static_cast<double>(hit) / static_cast<double>(ref.size());
-      if (f == 0) {
-        scanned += static_cast<double>(stats.scanned) / n;
-        lists_scanned += stats.lists_scanned;
-        lists = stats.lists;
+  // The 1 % "album" as a sorted id list, for search_among.
+  std::vector<int64_t> album;
+  for (int64_t id = 1; id <= n; ++id)
+    if (filters[2](id)) album.push_back(id);
+  for (const sa::ProbeOptions& probe : o.probes) {
+    index.set_probe(probe);
+    std::vector<double> recall(filters.size() + 1, 0), t_ivf, t_ivf_f, t_among;
+    double scanned = 0, lists_scanned = 0;
+    int lists = 0;
+    for (size_t f = 0; f <= filters.size(); ++f) {
+      for (size_t t = 0; t < qs.size(); ++t) {
+        sa::SearchStats stats;
+        t0 = Clock::now();
+        auto r = f < filters.size() ? index.search(qs[t], 10, filters[f], &stats)
+                                    : index.search_among(qs[t], 10, album, &stats);
+        (f == 0 ? t_ivf : f < filters.size() ? t_ivf_f : t_among).push_back(since(t0) * 1e3);
+        if (!r.ok()) return;
+        const auto& ref = flat[f < filters.size() ? f : 2][t];
+        int hit = 0;
+        for (const auto& h : *r) hit += std::count(ref.begin(), ref.end(), h.id) > 0;
+        recall[f] += ref.empty() ? 1.0 : static_cast<double>(hit) / static_cast<double>(ref.size());
+        if (f == 0) {
+          scanned += static_cast<double>(stats.scanned) / n;
+          lists_scanned += stats.lists_scanned;
+          lists = stats.lists;
+        }
       }
     }
+    const double nq = static_cast<double>(qs.size());
+    std::printf(
+        "{\"n\":%d,\"data\":\"%s\",\"layout\":\"ivf\",\"lists\":%d,\"expected_misses\":%.3f,\"probe_fraction\":%.3f,"
+        "\"build_s\":%.2f,"
+        "\"flat_p50_ms\":%.2f,\"ivf_p50_ms\":%.2f,\"ivf_p99_ms\":%.2f,\"ivf_filtered_p50_ms\":%.2f,"
+        "\"among_album1pct_p50_ms\":%.2f,"
+        "\"recall10\":%.4f,\"recall10_fav\":%.4f,\"recall10_album1pct\":%.4f,\"recall10_among_album1pct\":%.4f,"
+        "\"scanned_frac\":%.4f,\"lists_scanned\":%.1f,\"index_mb\":%.1f,\"peak_rss_mb\":%ld}\n",
+        n, o.clustered ? "clustered" : "random", lists, probe.expected_misses, probe.fraction, build_s, percentile(tflat, 0.5),
+        percentile(t_ivf, 0.5), percentile(t_ivf, 0.99), percentile(t_ivf_f, 0.5), percentile(t_among, 0.5),
+        recall[0] / nq, recall[1] / nq, recall[2] / nq, recall[3] / nq, scanned / nq, lists_scanned / nq,
+        index.memory_bytes() / 1048576.0, rss_after_build);
+    std::fflush(stdout);
   }
-  const double nq = static_cast<double>(qs.size());
-  std::printf(
-      "{\"n\":%d,\"data\":\"%s\",\"layout\":\"ivf\",\"lists\":%d,\"build_s\":%.2f,"
-      "\"flat_p50_ms\":%.2f,\"ivf_p50_ms\":%.2f,\"ivf_p99_ms\":%.2f,\"ivf_filtered_p50_ms\":%.2f,"
-      "\"recall10\":%.4f,\"recall10_fav\":%.4f,\"recall10_album1pct\":%.4f,"
-      "\"scanned_frac\":%.4f,\"lists_scanned\":%.1f,\"index_mb\":%.1f,\"peak_rss_mb\":%ld}\n",
-      n, o.clustered ? "clustered" : "random", lists, build_s, percentile(tflat, 0.5), percentile(t_ivf, 0.5),
-      percentile(t_ivf, 0.99), percentile(t_ivf_f, 0.5), recall[0] / nq, recall[1] / nq, recall[2] / nq,
-      scanned / nq, lists_scanned / nq, index.memory_bytes() / 1048576.0, rss_after_build);
-  std::fflush(stdout);
 }
 
 }  // namespace
@@ -280,10 +297,19 @@ int main(int argc, char** argv) {
       o.ivf = true;
     } else if (std::strcmp(argv[i], "--no-fp32") == 0) {
       o.fp32 = false;
+    } else if (std::strncmp(argv[i], "--probes=", 9) == 0 || std::strncmp(argv[i], "--misses=", 9) == 0) {
+      const bool misses = argv[i][2] == 'm';
+      for (const char* p = argv[i] + 9; *p;) {
+        o.probes.push_back(misses ? sa::ProbeOptions{std::atof(p), 0} : sa::ProbeOptions{0, std::atof(p)});
+        const char* c = std::strchr(p, ',');
+        if (!c) break;
+        p = c + 1;
+      }
     } else if (std::strncmp(argv[i], "--lists=", 8) == 0) {
       o.lists = std::atoi(argv[i] + 8);
     }
   }
+  if (o.probes.empty()) o.probes.push_back({});
   for (int n : sizes) run(n, o);
   return 0;
 }

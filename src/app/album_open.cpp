@@ -134,6 +134,7 @@ Status AlbumImpl::init(const Config& cfg, AlbumDeps deps) {
   AnnOptions ann;
   ann.min_vectors = cfg.ann_min_photos;
   ann.ivf.lists = cfg.ann_lists;
+  ann.probe = ProbeOptions{cfg.ann_expected_misses, cfg.ann_probe_fraction};
   if (clip_) {
     SA_ASSIGN_OR_RETURN(clip_vectors_, VectorSet::open(*store_, "clip", clip_name_, clip_->embed_dim(),
                                                        (root / "index" / "clip.faiss").string(),

@@ -25,6 +25,8 @@ Status read_key(const nlohmann::json& j, const char* key, T* out) {
     if (!v.is_string()) return Status::InvalidArgument(std::string("config.json: '") + key + "' must be a string");
   } else if constexpr (std::is_same_v<T, bool>) {
     if (!v.is_boolean()) return Status::InvalidArgument(std::string("config.json: '") + key + "' must be true or false");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) return Status::InvalidArgument(std::string("config.json: '") + key + "' must be a number");
   } else {
     if (!v.is_number_integer()) return Status::InvalidArgument(std::string("config.json: '") + key + "' must be an integer");
   }
@@ -53,6 +55,8 @@ Status apply_config_file(const std::string& path, Config* cfg) {
   SA_RETURN_IF_ERROR(read_key(j, "max_pixels", &cfg->max_pixels));
   SA_RETURN_IF_ERROR(read_key(j, "ann_min_photos", &cfg->ann_min_photos));
   SA_RETURN_IF_ERROR(read_key(j, "ann_lists", &cfg->ann_lists));
+  SA_RETURN_IF_ERROR(read_key(j, "ann_expected_misses", &cfg->ann_expected_misses));
+  SA_RETURN_IF_ERROR(read_key(j, "ann_probe_fraction", &cfg->ann_probe_fraction));
   SA_RETURN_IF_ERROR(read_key(j, "web_dir", &cfg->web_dir));
   if (j.contains("vlm")) {
     const auto& v = j["vlm"];

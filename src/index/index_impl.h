@@ -38,10 +38,24 @@ struct IvfList {
   float norm_max = 0;
 };
 
+// How the scores of a list's members spread (for the approximate search's
+// stopping rule; computed from the stored vectors, never saved). A member
+// v = (v.c) c + r; for a unit query at q.c = a its score is a (v.c) + q'.r,
+// with |q'|^2 = 1 - a^2 and, if r points anywhere in the other dim - 1
+// directions, var(q'.r) = (1 - a^2) |r|^2 / (dim - 1). Over the list:
+// score ~ N(a * mean, a^2 * var_along + (1 - a^2) * var_across).
+struct IvfListStats {
+  float mean = 0;        // mean v.c
+  float var_along = 0;   // variance of v.c
+  float var_across = 0;  // mean |r|^2 / (dim - 1)
+  int64_t members = 0;   // live members
+};
+
 struct Ivf {
   std::vector<IvfList> lists;
   std::vector<float> centroids;  // [lists x dim], unit rows
   int64_t tail_begin = 0;        // positions >= tail_begin: written after the layout, always scanned
+  std::vector<IvfListStats> stats;  // one per list (list_stats)
 };
 
 }  // namespace sa::index_internal
@@ -103,10 +117,15 @@ struct Cand {
 
 // The IVF part of VectorIndex::search (ivf.cpp): appends to `cands` every
 // qualifying vector whose fp16 score is within `window` of the k-th best
-// qualifying one (the same set the flat scan would collect) and returns
-// min(k, qualifying vectors scanned). q: unit query; m.ivf set; lock held.
+// qualifying one seen (without a budget: the same set the flat scan would
+// collect) and returns min(k, qualifying vectors scanned). q: unit query;
+// m.ivf set; lock held. probe: when the search may stop before the cap bound
+// proves the rest out of reach (VectorIndex::set_probe).
 size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, const IdFilter& filter,
-                  float window, std::vector<Cand>* cands, SearchStats* stats);
+                  float window, const ProbeOptions& probe, std::vector<Cand>* cands, SearchStats* stats);
+
+// Fills m.ivf->stats from the stored vectors (after a layout is made or loaded).
+void list_stats(VectorIndex::Impl& m, int dim);
 
 }  // namespace index_internal
 }  // namespace sa

@@ -1,11 +1,11 @@
 // The IVF layout of VectorIndex (issue 16): training, assignment, the move into
 // list order, and the search that skips lists by their cap bound.
 //
-// Why a cap bound and not nprobe: recall@10 >= 0.98 had to hold on random
-// vectors too, where FAISS IVF needed more than half of the exact scan's time
-// (docs/scaling.md). Scanning lists best bound first and stopping when no
-// remaining list can reach the candidate window keeps the exact answer on
-// every data set and pays only where the data has structure.
+// The search probes lists nearest centroid first and stops at whichever comes
+// first: the cap bound proving that no remaining list can reach the candidate
+// window (exact), or the probe budget (a share of the library's qualifying
+// vectors seen: approximate, recall measured in ivf_test and bench_index;
+// docs/scaling.md). Without a budget it is the exact search of before.
 #include <spdlog/spdlog.h>
 #ifdef __F16C__
 #include <immintrin.h>
@@ -113,7 +113,7 @@ void VectorIndex::Impl::score_range(const float* q, int dim, int64_t begin, int6
 namespace index_internal {
 
 size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, const IdFilter& filter,
-                  float window, std::vector<Cand>* cands, SearchStats* stats) {
+                  float window, const ProbeOptions& probe, std::vector<Cand>* cands, SearchStats* stats) {
   const Ivf& ivf = *m.ivf;
   const int L = static_cast<int>(ivf.lists.size());
   // Each list's bound: the largest q.v over its cap. With phi the angle from q
@@ -122,7 +122,12 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
   // slack covers the fp32 sums of the kernel and of acos/cos here.
   std::vector<float> cq(static_cast<size_t>(std::max(L, 1)));
   if (L > 0) matmul_xwt(q, 1, ivf.centroids.data(), L, dim, cq.data());
-  std::vector<std::pair<float, int>> order;
+  struct Probe {
+    float centroid;  // q . c: the probe order
+    float bound;     // no member scores above it
+    int list;
+  };
+  std::vector<Probe> order;
   order.reserve(static_cast<size_t>(L));
   for (int l = 0; l < L; ++l) {
     const IvfList& li = ivf.lists[static_cast<size_t>(l)];
@@ -130,9 +135,26 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
     const double phi = std::acos(std::clamp(static_cast<double>(cq[static_cast<size_t>(l)]), -1.0, 1.0));
     const double theta = std::acos(std::clamp(static_cast<double>(li.cos_min), -1.0, 1.0));
     const double bound = li.norm_max * std::cos(std::max(0.0, phi - theta)) + 1e-4;
-    order.emplace_back(static_cast<float>(bound), l);
+    order.push_back({cq[static_cast<size_t>(l)], static_cast<float>(bound), l});
   }
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Centroid order (nearest centroid first): where the approximate search
+  // finds the query's neighbours soonest. suffix[i]: the best bound of the
+  // lists from order[i] on, so the exact stop is one comparison.
+  std::sort(order.begin(), order.end(), [](const Probe& a, const Probe& b) {
+    return a.centroid > b.centroid || (a.centroid == b.centroid && a.list < b.list);
+  });
+  std::vector<float> suffix(order.size() + 1, -std::numeric_limits<float>::infinity());
+  for (size_t i = order.size(); i-- > 0;) suffix[i] = std::max(suffix[i + 1], order[i].bound);
+  // The probe budget counts qualifying vectors seen (not positions), so a
+  // filter that admits a share s of the library reads ~1/s as many lists and
+  // sees as many candidates as the unfiltered search: its recall does not
+  // drop, and a filter admitting fewer than the budget scans everything.
+  const int64_t live = m.live();
+  const int64_t budget =
+      probe.fraction > 0 && probe.fraction < 1
+          ? std::max<int64_t>(k, static_cast<int64_t>(std::ceil(probe.fraction * static_cast<double>(live))))
+          : std::numeric_limits<int64_t>::max();
+  const bool model = probe.expected_misses > 0 && ivf.stats.size() == ivf.lists.size();
 
   // Min-heap of the best k qualifying fp16 scores seen so far; its top minus
   // the window is a floor that only rises.
@@ -140,7 +162,8 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
   const size_t kk = static_cast<size_t>(k);
   float floor = -std::numeric_limits<float>::infinity();
   std::vector<float> y;
-  int64_t scanned = 0;
+  int64_t scanned = 0, seen = 0;
+  const bool counting = budget != std::numeric_limits<int64_t>::max() || (model && filter);
   int lists_scanned = 0;
   auto scan = [&](int64_t begin, int64_t end) {
     if (end <= begin) return;
@@ -151,8 +174,13 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
       const int64_t id = m.ids[static_cast<size_t>(p)];
       if (id == kHole) continue;
       const float s = y[static_cast<size_t>(p - begin)];
-      if (s < floor) continue;
-      if (filter && !filter(id)) continue;
+      if (counting) {  // the budget needs every qualifying vector counted
+        if (filter && !filter(id)) continue;
+        ++seen;
+        if (s < floor) continue;
+      } else if (s < floor || (filter && !filter(id))) {
+        continue;
+      }
       cands->push_back({id, s});
       if (heap.size() < kk) {
         heap.push(s);
@@ -166,31 +194,99 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
     }
   };
   scan(ivf.tail_begin, static_cast<int64_t>(m.ids.size()));
-  // Lists in order of their bound, a batch at a time: the batch's lists that
-  // can still reach the window are scanned in position order, adjacent ones
-  // in one kernel call (one call per list cost a hand-over to the kernel's
-  // helper thread each: slower than the flat scan when most lists are read).
+  // Lists in centroid order, a batch at a time: the batch's lists that can
+  // still reach the window are scanned in position order, adjacent ones in one
+  // kernel call (one call per list cost a hand-over to the kernel's helper
+  // thread each: slower than the flat scan when most lists are read).
   constexpr size_t kBatch = 16;
-  std::vector<std::pair<int64_t, int64_t>> runs;
+  constexpr int64_t kMergeGap = 1024;  // positions (1 MiB of 512-d vectors)
+  std::vector<int> picked;
+  std::vector<char> done(static_cast<size_t>(L), 0);
   size_t next = 0;
+  bool budget_stop = false;
+  // The expected number of qualifying vectors above `floor` in the lists
+  // from order[from] on (IvfListStats), or `limit` as soon as the sum passes
+  // it: while it is large (no structure, or neighbours left) this costs a few
+  // lists, and the full sum is taken only when it is about to stop.
+  auto expected_above = [&](size_t from, double limit) {
+    const double share = filter && scanned > 0 ? static_cast<double>(seen) / static_cast<double>(scanned) : 1.0;
+    double sum = 0;
+    for (size_t i = from; i < order.size(); ++i) {
+      const Probe& pr = order[i];
+      if (pr.bound < floor || done[static_cast<size_t>(pr.list)]) continue;  // nothing there / read
+      const index_internal::IvfListStats& st = ivf.stats[static_cast<size_t>(pr.list)];
+      const double a = pr.centroid;
+      const double mean = a * st.mean;
+      const double var = a * a * st.var_along + (1 - a * a) * st.var_across;
+      if (!(var > 0)) {
+        if (mean >= floor) sum += static_cast<double>(st.members) * share;
+      } else {
+        const double z = (static_cast<double>(floor) - mean) / std::sqrt(var);
+        sum += static_cast<double>(st.members) * share * 0.5 * std::erfc(z / std::sqrt(2.0));
+      }
+      if (sum >= limit) return sum;
+    }
+    return sum;
+  };
   while (next < order.size()) {
-    if (heap.size() == kk && order[next].first < floor) break;  // no later list can reach the window
-    // Until k qualifying vectors are seen there is no floor: one list at a time.
-    const size_t batch = heap.size() == kk ? kBatch : 1;
-    runs.clear();
-    for (size_t i = next; i < order.size() && i < next + batch; ++i) {
-      if (heap.size() == kk && order[i].first < floor) break;
-      const IvfList& li = ivf.lists[static_cast<size_t>(order[i].second)];
-      runs.emplace_back(li.begin, li.end);
+    if (heap.size() == kk) {
+      if (suffix[next] < floor) break;  // exact: no later list can reach the window
+      if (seen >= budget) {             // approximate: the probe budget is spent
+        budget_stop = true;
+        break;
+      }
+      if (model && expected_above(next, probe.expected_misses) < probe.expected_misses) {
+        budget_stop = true;  // approximate: nothing is expected above the window any more
+        break;
+      }
+    }
+    // Until k qualifying vectors are seen there is no floor: one list at a
+    // time; with a budget, batches no larger than what is left of it.
+    // Batches grow with the lists read (a long probe -- data without
+    // structure -- reads ranges as long as the flat scan's).
+    size_t batch = heap.size() == kk ? std::max<size_t>(kBatch, static_cast<size_t>(lists_scanned) / 2) : 1;
+    int64_t planned = 0;
+    // Share of the scanned positions that qualified so far (the filter's
+    // selectivity), to tell how much of the budget a list will use.
+    const double share = scanned > 0 ? static_cast<double>(seen) / static_cast<double>(scanned) : 1.0;
+    picked.clear();
+    size_t i = next;
+    for (; i < order.size() && picked.size() < batch; ++i) {
+      const int l = order[i].list;
+      if (done[static_cast<size_t>(l)]) continue;  // read with a neighbour's range
+      const IvfList& li = ivf.lists[static_cast<size_t>(l)];
+      if (heap.size() == kk && order[i].bound < floor) continue;  // provably outside the window
+      if (!picked.empty() && counting &&
+          static_cast<double>(seen) + static_cast<double>(planned) * share >= static_cast<double>(budget))
+        break;
+      picked.push_back(l);
+      done[static_cast<size_t>(l)] = 1;
+      planned += li.end - li.begin;
       ++lists_scanned;
     }
-    next += std::max<size_t>(runs.size(), 1);
-    std::sort(runs.begin(), runs.end());
+    next = i;
+    // The lists lie in index order (relayout_locked), so sorting by index
+    // sorts by position. Lists a short gap apart are read as one range, the
+    // lists in the gap with them (more candidates never hurt, and one kernel
+    // call per list is slow when many are read).
+    std::sort(picked.begin(), picked.end());
     size_t r = 0;
-    while (r < runs.size()) {
-      int64_t b = runs[r].first, e = runs[r].second;
-      // Adjacent lists (padding in between is holes): one range.
-      while (r + 1 < runs.size() && runs[r + 1].first == round_up(e, kPanel)) e = runs[++r].second;
+    while (r < picked.size()) {
+      const IvfList& first = ivf.lists[static_cast<size_t>(picked[r])];
+      int64_t b = first.begin, e = first.end;
+      while (r + 1 < picked.size()) {
+        const int from = picked[r] + 1, to = picked[r + 1];
+        const int64_t gap = ivf.lists[static_cast<size_t>(to)].begin - round_up(e, kPanel);
+        bool free = gap <= kMergeGap;
+        for (int g = from; free && g < to; ++g) free = !done[static_cast<size_t>(g)];
+        if (!free) break;
+        for (int g = from; g < to; ++g) {
+          done[static_cast<size_t>(g)] = 1;
+          ++lists_scanned;
+        }
+        e = ivf.lists[static_cast<size_t>(to)].end;
+        ++r;
+      }
       scan(b, e);
       ++r;
     }
@@ -199,11 +295,41 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
     stats->scanned = scanned;
     stats->lists = L;
     stats->lists_scanned = lists_scanned;
+    stats->budget_stop = budget_stop;
   }
   // Drop what fell below the final floor.
   cands->erase(std::remove_if(cands->begin(), cands->end(), [&](const Cand& c) { return c.score < floor; }),
                cands->end());
   return std::min(kk, heap.size());
+}
+
+void list_stats(VectorIndex::Impl& m, int dim) {
+  Ivf& ivf = *m.ivf;
+  ivf.stats.assign(ivf.lists.size(), {});
+  std::vector<float> y;
+  for (size_t l = 0; l < ivf.lists.size(); ++l) {
+    const IvfList& li = ivf.lists[l];
+    if (li.end <= li.begin) continue;
+    // Every member against its own centroid: one kernel call per list.
+    y.resize(static_cast<size_t>(li.end - li.begin));
+    m.score_range(ivf.centroids.data() + l * static_cast<size_t>(dim), dim, li.begin, li.end, y.data());
+    double s1 = 0, s2 = 0;
+    int64_t n = 0;
+    for (int64_t p = li.begin; p < li.end; ++p) {
+      if (m.ids[static_cast<size_t>(p)] == kHole) continue;
+      const double d = y[static_cast<size_t>(p - li.begin)];
+      s1 += d;
+      s2 += d * d;
+      ++n;
+    }
+    if (n == 0) continue;
+    index_internal::IvfListStats& st = ivf.stats[l];
+    st.members = n;
+    st.mean = static_cast<float>(s1 / n);
+    st.var_along = static_cast<float>(std::max(0.0, s2 / n - (s1 / n) * (s1 / n)));
+    // Stored vectors are unit (normalised on add): |r|^2 = 1 - (v.c)^2.
+    st.var_across = static_cast<float>(std::max(0.0, 1 - s2 / n) / std::max(1, dim - 1));
+  }
 }
 
 }  // namespace index_internal
@@ -419,6 +545,7 @@ void VectorIndex::relayout_locked(const IvfPlan* plan) {
   for (int64_t from : tail) move_one(from, to++);
   nm->holes = total - static_cast<int64_t>(nm->pos.size());
   nm->ivf = std::move(ivf);
+  if (nm->ivf) index_internal::list_stats(*nm, dim_);
   impl_ = std::move(nm);
 }
 

@@ -315,6 +315,47 @@ void VectorIndex::hole_locked(int64_t p) {
   ++m.holes;
 }
 
+namespace {
+
+// The end of every search: the exact re-rank of the candidates (fp16 scores
+// within the window of the kk-th) on their fp32 vectors, outside the index
+// lock (the lookup reads the store), then the best kk, best first, ties by id.
+std::vector<SearchResult> finish_search(std::span<const float> query, size_t kk, std::vector<Cand> cands,
+                                        const ExactLookup& lookup) {
+  const int dim = static_cast<int>(query.size());
+  constexpr size_t kMaxRerank = VectorIndex::kMaxRerank;
+  std::vector<SearchResult> out;
+  // In double, from the query as given: candidates a few ulps apart in fp32
+  // (near duplicates) are still ordered as the exact scan orders them.
+  if (lookup && cands.size() <= kMaxRerank) {
+    double qn = 0;
+    for (float x : query) qn += static_cast<double>(x) * x;
+    qn = std::sqrt(qn);
+    std::vector<float> v(static_cast<size_t>(dim));
+    for (Cand& c : cands) {
+      if (!lookup(c.id, v)) continue;
+      double dot = 0, ss = 0;
+      for (int j = 0; j < dim; ++j) {
+        dot += static_cast<double>(query[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
+        ss += static_cast<double>(v[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
+      }
+      if (ss > 0 && std::isfinite(ss)) c.score = dot / (std::sqrt(ss) * qn);
+    }
+  }
+  auto better = [](const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
+  if (cands.size() > kk) {
+    std::partial_sort(cands.begin(), cands.begin() + static_cast<int64_t>(kk), cands.end(), better);
+    cands.resize(kk);
+  } else {
+    std::sort(cands.begin(), cands.end(), better);
+  }
+  out.reserve(cands.size());
+  for (const Cand& c : cands) out.push_back({c.id, static_cast<float>(c.score)});
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> query, int k,
                                                       const IdFilter& filter, SearchStats* stats) const {
   if (query.size() != static_cast<size_t>(dim_))
@@ -339,7 +380,7 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     const int64_t n = static_cast<int64_t>(m.ids.size());
     if (n == 0) return out;
     if (m.ivf) {
-      kk = index_internal::search_ivf(m, dim_, q.data(), k, filter, 2 * fp16_error_bound(), &cands, stats);
+      kk = index_internal::search_ivf(m, dim_, q.data(), k, filter, 2 * fp16_error_bound(), probe(), &cands, stats);
       if (kk == 0) return out;
       lookup = lookup_;
     } else {
@@ -399,34 +440,78 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     lookup = lookup_;
     }
   }
-  // Exact re-rank outside the lock: the lookup reads the store.
-  // In double, from the query as given: candidates a few ulps apart in fp32
-  // (near duplicates) are still ordered as the exact scan orders them.
-  if (lookup && cands.size() <= kMaxRerank) {
-    double qn = 0;
-    for (float x : query) qn += static_cast<double>(x) * x;
-    qn = std::sqrt(qn);
-    std::vector<float> v(static_cast<size_t>(dim_));
-    for (Cand& c : cands) {
-      if (!lookup(c.id, v)) continue;
-      double dot = 0, ss = 0;
-      for (int j = 0; j < dim_; ++j) {
-        dot += static_cast<double>(query[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
-        ss += static_cast<double>(v[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
-      }
-      if (ss > 0 && std::isfinite(ss)) c.score = dot / (std::sqrt(ss) * qn);
+  return finish_search(query, kk, std::move(cands), lookup);
+}
+
+void VectorIndex::set_probe(const ProbeOptions& probe) {
+  probe_misses_.store(probe.expected_misses);
+  probe_fraction_.store(probe.fraction);
+}
+
+ProbeOptions VectorIndex::probe() const { return {probe_misses_.load(), probe_fraction_.load()}; }
+
+bool VectorIndex::approximate() const {
+  if (!probe().approximate()) return false;
+  std::shared_lock lock(mu_);
+  return !standby_ && impl_->ivf != nullptr;
+}
+
+Result<std::vector<SearchResult>> VectorIndex::search_among(std::span<const float> query, int k,
+                                                            std::span<const int64_t> ids,
+                                                            SearchStats* stats) const {
+  if (query.size() != static_cast<size_t>(dim_))
+    return Status::InvalidArgument("query has " + std::to_string(query.size()) +
+                                   " components, index dim is " + std::to_string(dim_));
+  std::vector<SearchResult> out;
+  if (k <= 0) return out;
+  auto admitted = [ids](int64_t id) { return std::binary_search(ids.begin(), ids.end(), id); };
+  std::vector<float> q(query.begin(), query.end());
+  if (!normalise_rows(q, dim_, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
+  std::vector<Cand> cands;
+  ExactLookup lookup;
+  size_t kk = 0;
+  {
+    std::shared_lock lock(mu_);
+    const Impl& m = *impl_;
+    if (standby_ || static_cast<int64_t>(ids.size()) > m.live() / kAmongDivisor) {
+      lock.unlock();
+      return search(query, k, admitted, stats);
     }
+    // The positions of the ids, in storage order; each panel (16 vectors)
+    // that holds one is scored once by the scan kernel.
+    std::vector<int64_t> pos;
+    pos.reserve(ids.size());
+    for (int64_t id : ids) {
+      auto it = m.pos.find(id);
+      if (it != m.pos.end()) pos.push_back(it->second);
+    }
+    std::sort(pos.begin(), pos.end());
+    kk = std::min(static_cast<size_t>(k), pos.size());
+    if (stats) *stats = SearchStats{};
+    if (kk == 0) return out;
+    std::vector<float> y(kPanel), score(pos.size());
+    const int64_t n = static_cast<int64_t>(m.ids.size());
+    int64_t panel = -1;
+    for (size_t i = 0; i < pos.size(); ++i) {
+      const int64_t p = pos[i];
+      if (p / kPanel != panel) {
+        panel = p / kPanel;
+        const int64_t begin = panel * kPanel;
+        // A panel never straddles a chunk (kChunkVectors is a multiple of kPanel).
+        m.score_range(q.data(), dim_, begin, std::min(n, begin + kPanel), y.data());
+        if (stats) stats->scanned += std::min(n, begin + kPanel) - begin;
+      }
+      score[i] = y[static_cast<size_t>(p % kPanel)];
+    }
+    std::vector<float> top(score);
+    std::nth_element(top.begin(), top.begin() + static_cast<int64_t>(kk) - 1, top.end(), std::greater<float>());
+    const float floor = top[kk - 1] - 2 * fp16_error_bound();
+    for (size_t i = 0; i < pos.size(); ++i)
+      if (score[i] >= floor) cands.push_back({m.ids[static_cast<size_t>(pos[i])], score[i]});
+    if (stats) stats->among = true;
+    lookup = lookup_;
   }
-  auto better = [](const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
-  if (cands.size() > kk) {
-    std::partial_sort(cands.begin(), cands.begin() + static_cast<int64_t>(kk), cands.end(), better);
-    cands.resize(kk);
-  } else {
-    std::sort(cands.begin(), cands.end(), better);
-  }
-  out.reserve(cands.size());
-  for (const Cand& c : cands) out.push_back({c.id, static_cast<float>(c.score)});
-  return out;
+  return finish_search(query, kk, std::move(cands), lookup);
 }
 
 Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
@@ -628,6 +713,7 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
     if (!m.pos.emplace(m.ids[static_cast<size_t>(i)], i).second) return corrupt("duplicate id");
   }
   if (m.holes != holes) return corrupt("hole count does not match the header");
+  if (m.ivf) index_internal::list_stats(m, meta.dim);  // derived, not saved
   return std::make_pair(std::move(index), std::move(meta));
 }
 

@@ -31,13 +31,14 @@
 // Large libraries (issue 16): build_ivf() lays the vectors out in lists (a
 // coarse IVF: spherical k-means centroids, each list contiguous in the fp16
 // panels) and records per list the spherical cap around its centroid that
-// holds all its members. A search then scans the lists in order of their
-// bound max_{v in cap} q.v and stops at the first list whose bound is below
-// the k-th best (qualifying) fp16 score minus 2E: every vector it skips is
-// provably outside the candidate window above, so the results are exactly
-// those of the full scan, on any data and under any filter (recall 1.0 by
-// construction; on clustered data most lists are skipped, on data without
-// structure the bounds prune little and it costs about the full scan).
+// holds all its members. A search probes the lists nearest centroid first and
+// stops when no remaining list's bound max_{v in cap} q.v reaches the k-th
+// best (qualifying) fp16 score minus 2E -- every vector it skips is provably
+// outside the candidate window above, so without a budget the results are
+// exactly those of the full scan, on any data and under any filter -- or,
+// when set_probe() allows it, earlier: once the unprobed lists are unlikely
+// to hold anything above the window (approximate, recall@10 measured,
+// docs/scaling.md). search_among() answers filters with known members.
 // Writes after the layout go to an always-scanned tail; removed vectors leave
 // holes. VectorSet decides when to build (a size threshold) and rebuilds when
 // tail + holes grow.
@@ -122,6 +123,26 @@ struct SearchStats {
   int64_t scanned = 0;    // positions scored
   int lists = 0;          // lists of the IVF layout (0: flat)
   int lists_scanned = 0;  // of which scanned
+  bool budget_stop = false;  // the probe budget ended it (the answer may be approximate)
+  bool among = false;        // search_among scored exactly the given ids
+};
+
+// When an IVF search may stop early, i.e. answer approximately (issue 16).
+// Lists are probed nearest centroid first. Exact (the cap bound) always stops
+// it too; these make it stop sooner:
+//  - expected_misses > 0: stop once the lists not yet probed are expected to
+//    hold fewer than this many qualifying vectors scoring above the current
+//    candidate window (a normal model of each list's scores around its
+//    centroid, IvfListStats in index_impl.h). On data without structure this
+//    keeps probing nearly everything (no list is unlikely to hold a
+//    neighbour); on clustered data it stops after the query's clusters.
+//  - fraction in (0, 1): a hard budget, stop once fraction * size()
+//    qualifying vectors have been seen (bounds the cost; recall drops).
+// Both 0: exact.
+struct ProbeOptions {
+  double expected_misses = 0;
+  double fraction = 0;
+  bool approximate() const { return expected_misses > 0 || (fraction > 0 && fraction < 1); }
 };
 
 // Optional control of a load_or_rebuild() that runs in the background.
@@ -174,6 +195,28 @@ class VectorIndex {
   // an active layout starts over. Unavailable if `cancel` is set meanwhile;
   // Unavailable while a standby is set.
   Status build_ivf(const IvfOptions& opt = {}, const std::atomic<bool>* cancel = nullptr);
+  // How IVF searches may stop early (ProbeOptions). Default: exact. Safe to
+  // call concurrently with searches. A filter admitting fewer vectors than a
+  // fraction budget is always answered exactly (only qualifying vectors count).
+  void set_probe(const ProbeOptions& probe);
+  ProbeOptions probe() const;
+  // The default of the server (AnnOptions): chosen by measurement so that
+  // recall@10 >= 0.98 on random and on clustered vectors (docs/scaling.md).
+  static constexpr double kDefaultExpectedMisses = 0.1;
+  // True when searches may be approximate: an IVF layout with a budget.
+  bool approximate() const;
+  // The k best among the given ids only (ascending, unique; ids not in the
+  // index are ignored), best first, exact: when they are few (at most
+  // size() / kAmongDivisor) each one's panel is scored, otherwise the search
+  // above runs with the ids as its filter (approximate under a budget, but
+  // every admitted vector counts towards it). The way to search a filter
+  // whose members are known (an album, one owner's photos, a date range).
+  Result<std::vector<SearchResult>> search_among(std::span<const float> query, int k,
+                                                 std::span<const int64_t> ids,
+                                                 SearchStats* stats = nullptr) const;
+  // Scoring one id's panel reads 16 vectors' bytes: below size() / 16 ids
+  // it reads less than a scan of everything.
+  static constexpr int64_t kAmongDivisor = 16;
   // Back to the flat layout (holes dropped).
   void drop_ivf();
   IvfInfo ivf_info() const;
@@ -237,6 +280,7 @@ class VectorIndex {
   ExactLookup lookup_;
   StandbySearch standby_;
   int64_t standby_size_ = 0;
+  std::atomic<double> probe_misses_{0.0}, probe_fraction_{0.0};
 };
 
 }  // namespace sa

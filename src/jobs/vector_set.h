@@ -32,6 +32,10 @@ struct AnnOptions {
   // layout's transient +1 KiB per vector while it is built).
   int64_t min_vectors = kDefaultMinVectors;
   IvfOptions ivf;
+  // How searches over the layout may stop early (VectorIndex::set_probe):
+  // approximate by default, recall@10 >= 0.98 measured (docs/scaling.md);
+  // ProbeOptions{} keeps them exact.
+  ProbeOptions probe{VectorIndex::kDefaultExpectedMisses, 0.0};
   static constexpr int64_t kDefaultMinVectors = 2'000'000;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -117,10 +118,43 @@ bool Searcher::PhotoSetFilter::passes(const PhotoInfo& p) const {
   return !album || album->count(p.id) > 0;
 }
 
-Result<IdFilter> Searcher::candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const {
-  if (!set.album) return owner_filter(opt.scope);
-  auto in_album = std::make_shared<const std::unordered_set<int64_t>>(*set.album);
-  return IdFilter([in_album](int64_t id) { return in_album->count(id) > 0; });
+Result<std::vector<SearchResult>> Searcher::Candidates::search(const VectorIndex& index, std::span<const float> q,
+                                                               int k) const {
+  if (ids) return index.search_among(q, k, *ids);
+  return index.search(q, k);
+}
+
+Result<Searcher::Candidates> Searcher::candidates(const SearchOptions& opt, const PhotoSetFilter& set) const {
+  Candidates c;
+  if (set.album) {
+    auto ids = std::make_shared<std::vector<int64_t>>(set.album->begin(), set.album->end());
+    std::sort(ids->begin(), ids->end());
+    c.ids = std::move(ids);
+  } else if (!opt.scope.everyone()) {
+    SA_ASSIGN_OR_RETURN(bool others, d_.store->has_photos_not_of(opt.scope.owner_id));
+    if (others) {
+      SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, d_.store->photo_ids_of_owner(opt.scope.owner_id));
+      c.ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
+    }
+  }
+  const bool narrowed = !opt.date_from.empty() || !opt.date_to.empty() || !opt.folder.empty() || set.favorite_only;
+  if (narrowed && d_.clip_index && d_.clip_index->approximate()) {
+    const int64_t limit = std::max<int64_t>(1000, d_.clip_index->size() / VectorIndex::kAmongDivisor);
+    PhotoFilter f;
+    f.favorite_only = set.favorite_only;
+    f.scope = set.album ? OwnerScope{} : opt.scope;
+    SA_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
+                        d_.store->photo_ids_matching(f, opt.date_from, opt.date_to, opt.folder, limit));
+    if (static_cast<int64_t>(ids.size()) <= limit) {
+      if (c.ids) {
+        std::vector<int64_t> both;
+        std::set_intersection(ids.begin(), ids.end(), c.ids->begin(), c.ids->end(), std::back_inserter(both));
+        ids = std::move(both);
+      }
+      c.ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
+    }
+  }
+  return c;
 }
 
 Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q,
@@ -130,12 +164,12 @@ Result<std::vector<SearchHit>> Searcher::search_clip(const std::vector<float>& q
   const bool filtering = opt.min_score.has_value() || !opt.date_from.empty() ||
                          !opt.date_to.empty() || !opt.folder.empty() || set_filter.active();
   int k = filtering ? need * 4 + 50 : need;
-  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  SA_ASSIGN_OR_RETURN(Candidates mine, candidates(opt, set_filter));
   // Within an album, its photos are the user's to see whoever owns them.
   const bool any_owner = set_filter.album.has_value();
   std::vector<SearchHit> hits;
   while (true) {
-    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, d_.clip_index->search(q, k, mine));
+    SA_ASSIGN_OR_RETURN(std::vector<SearchResult> res, mine.search(*d_.clip_index, q, k));
     std::vector<int64_t> ids;
     std::unordered_map<int64_t, float> score;
     bool below_min = false;
@@ -213,9 +247,9 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   auto note = [&](int64_t id) {
     if (seen.insert(id).second) order.push_back(id);
   };
-  SA_ASSIGN_OR_RETURN(IdFilter mine, candidate_filter(opt, set_filter));
+  SA_ASSIGN_OR_RETURN(Candidates mine, candidates(opt, set_filter));
   const bool any_owner = set_filter.album.has_value();
-  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, d_.clip_index->search(q, pool, mine));
+  SA_ASSIGN_OR_RETURN(std::vector<SearchResult> clip_res, mine.search(*d_.clip_index, q, pool));
   out.pool_full = static_cast<int>(clip_res.size()) >= pool;
   for (const auto& r : clip_res) {
     note(r.id);
@@ -225,7 +259,7 @@ Result<Searcher::HybridPage> Searcher::hybrid_pass(const std::string& query,
   if (d_.text_encoder && d_.desc_index && d_.desc_index->size() > 0) {
     dq = encode_description_query(query);
     if (!dq.empty()) {
-      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, d_.desc_index->search(dq, pool, mine));
+      SA_ASSIGN_OR_RETURN(std::vector<SearchResult> desc_res, mine.search(*d_.desc_index, dq, pool));
       out.pool_full = out.pool_full || static_cast<int>(desc_res.size()) >= pool;
       for (const auto& r : desc_res) {
         note(r.id);

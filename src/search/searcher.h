@@ -88,10 +88,18 @@ class Searcher {
     bool passes(const PhotoInfo& p) const;
   };
   Result<PhotoSetFilter> photo_set_filter(const SearchOptions& opt) const;
-  // The vector-index filter of a search: one album's photos, whoever owns them
+  // The photos a search may return, as the vector indexes take them (issue
+  // 16): every photo, or known ids searched with VectorIndex::search_among
+  // (exact when they are few): one album's photos, whoever owns them
   // (?album=ID: an album of the user's or shared with them), else the user's
-  // own photos (owner_filter).
-  Result<IdFilter> candidate_filter(const SearchOptions& opt, const PhotoSetFilter& set) const;
+  // own photos when others exist; under the approximate index, so do the date / favourite / folder
+  // filters when they admit few enough photos to list, so that no qualifying
+  // photo depends on the approximation.
+  struct Candidates {
+    std::shared_ptr<const std::vector<int64_t>> ids;  // ascending; null: every photo
+    Result<std::vector<SearchResult>> search(const VectorIndex& index, std::span<const float> q, int k) const;
+  };
+  Result<Candidates> candidates(const SearchOptions& opt, const PhotoSetFilter& set) const;
   Result<HybridPage> hybrid_pass(const std::string& query, const std::vector<float>& q,
                                  const SearchOptions& opt, const PhotoSetFilter& set_filter,
                                  int pool) const;
