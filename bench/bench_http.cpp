@@ -15,15 +15,28 @@
 //   http_timeline_months    /api/timeline (photos per month, all of them).
 //   http_folders            /api/folders (photos per folder, 100 folders).
 // Counters also give the populate time, the first open (index rebuilt from
-// SQLite and saved), the restart (index file loaded) and its time to the first
-// search answer, and the process's RSS now and at its peak (VmHWM, MB).
+// SQLite and saved; the index files are removed first unless --keep-index),
+// the IVF layout's build when N >= ann_min_photos (ivf_build_s, ivf_lists),
+// the restart (index file loaded) and its time to the first search answer,
+// recall@10 of the index the server searches (approximate above the
+// threshold) against an exact scan of the stored fp32 vectors, and the
+// process's RSS now and at its peak (VmHWM, MB), model included.
+//
+// The model: a full-size random ViT-B-16 + RoBERTa-base built in memory, or
+// with --checkpoint=FILE one loaded from FILE as `serve` loads a released
+// checkpoint (written first, by a child process, as random fp16 official-layout
+// safetensors via the engine's checkpoint writer if FILE does not exist).
+// --ann-min-photos=N, --expected-misses=X, --probe-fraction=X set the index's
+// approximate path as the config keys of the same names (default: Config's).
 //
 // --data-root=DIR keeps each N's data directory in DIR/http_N and reuses it
 // on the next run (populating 1M rows takes ~10 min on a busy 2-core VM): the
 // first open then finds the saved index (rebuild_s is the load), unless the
 // index file is removed first.
 //
-// Run: build/bench/bench_http [--search-sizes=10000,100000] [--data-root=DIR] [--benchmark_format=json]
+// Run: build/bench/bench_http [--search-sizes=10000,100000] [--data-root=DIR] [--checkpoint=FILE]
+//        [--ann-min-photos=N] [--expected-misses=X] [--probe-fraction=X] [--keep-index]
+//        [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 
 #include "bench_fixtures.h"
@@ -42,8 +55,14 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "app/album_impl.h"
+#include "jobs/vector_set.h"
+#include "model/checkpoint_writer.h"
 #include "model/chinese_clip.h"
+#include "model/clip_loader.h"
 #include "model/random_weights.h"
 #include "server/http_server.h"
 #include "store/store.h"
@@ -54,12 +73,42 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::vector<int> g_sizes = {10'000, 100'000};
-std::string g_data_root;  // --data-root: kept and reused
+std::string g_data_root;   // --data-root: kept and reused
+std::string g_checkpoint;  // --checkpoint: load the model from this file
+bool g_keep_index = false;
+sa::Config g_base;         // ann_* from the command line
 using sa::bench::kModelName;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::shared_ptr<const sa::ChineseClip> model() { return sa::bench::random_vitb16(); }
+std::shared_ptr<const sa::ChineseClip> model() {
+  if (g_checkpoint.empty()) return sa::bench::random_vitb16();
+  static std::shared_ptr<const sa::ChineseClip> m = [] {
+    auto r = sa::ChineseClip::load(g_checkpoint, "", sa::Precision::kFp32);
+    if (!r.ok()) {
+      std::fprintf(stderr, "load %s: %s\n", g_checkpoint.c_str(), r.status().to_string().c_str());
+      std::exit(1);
+    }
+    return std::shared_ptr<const sa::ChineseClip>(std::move(*r));
+  }();
+  return m;
+}
+
+// Writes a random ViT-B-16 checkpoint to `path` in a child process (its
+// memory never counts in this process's peak).
+bool write_checkpoint(const std::string& path) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto spec = sa::clip_arch_spec("ViT-B-16");
+    if (!spec.ok()) std::_Exit(1);
+    sa::ClipWeights w = sa::random_clip_weights(spec->vision, spec->text, spec->embed_dim, 7);
+    std::_Exit(sa::write_clip_checkpoint(w, path, sa::CheckpointDType::kF16).ok() ? 0 : 1);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
 
 // A data dir with n photos + vectors, the album over it, and a server on a free port.
 struct Fixture {
@@ -72,6 +121,9 @@ struct Fixture {
   double load_open_s = 0;     // second open (a restart): until open_album returns
   double first_answer_s = 0;  // ... until the first search is answered (index still loading)
   double load_ready_s = 0;    // ... until the saved index file is loaded
+  double ivf_build_s = 0;     // first open: the IVF layout's build after the rebuild (0: none)
+  int ivf_lists = 0;
+  double recall10 = -1;       // of the searched index against an exact scan (-1: not measured)
   bool keep = false;
   ~Fixture() {
     server.reset();
@@ -108,8 +160,15 @@ Fixture* fixture(int n) {
     if (mark) std::fclose(mark);
   }
   f->populate_s = since(t0);
-  sa::Config cfg;
+  sa::Config cfg = g_base;
   cfg.data_dir = data.string();
+  // A true rebuild at the first open (the saved index of an earlier run
+  // would make it a load).
+  if (!g_keep_index) {
+    std::error_code ec;
+    fs::remove(data / "index" / "clip.faiss", ec);
+    fs::remove(data / "index" / "desc.faiss", ec);
+  }
   sa::AlbumDeps deps;
   deps.clip = model();
   deps.clip_name = kModelName;
@@ -129,6 +188,14 @@ Fixture* fixture(int n) {
     if (round == 0) {
       if (!f->album->wait_indexes_ready(3600)) return nullptr;
       f->rebuild_s = since(t0);
+      // Above the threshold the IVF layout is built next (in the background;
+      // the server searches the flat index meanwhile) and saved with it.
+      const sa::VectorSet* vs = f->album->clip_vectors();
+      auto t1 = Clock::now();
+      if (vs && vs->wait_ann(3600) && vs->index().ivf_info().active) {
+        f->ivf_build_s = since(t1);
+        f->ivf_lists = vs->index().ivf_info().lists;
+      }
     }
     sa::ServerOptions opt;
     opt.auth = false;  // measures search over HTTP, not sign-in
@@ -150,6 +217,65 @@ Fixture* fixture(int n) {
 }
 
 using sa::bench::kQueries;
+
+// recall@10 of the index the server searches, over kQueries, against an exact
+// scan of the fp32 vectors in the store (one pass for all queries).
+double measure_recall(Fixture& f) {
+  const sa::VectorSet* vs = f.album->clip_vectors();
+  if (!vs) return -1;
+  const int dim = vs->dim();
+  const size_t nq = kQueries.size();
+  std::vector<float> qs(nq * static_cast<size_t>(dim));
+  for (size_t i = 0; i < nq; ++i) {
+    std::vector<std::vector<int32_t>> ids = {model()->tokenize(kQueries[i])};
+    if (!model()->encode_texts(ids, qs.data() + i * dim).ok()) return -1;
+    sa::l2_normalize_rows(qs.data() + i * dim, 1, dim);
+  }
+  // Exact: a min-heap of the best 10 per query.
+  using Entry = std::pair<double, int64_t>;
+  std::vector<std::vector<Entry>> best(nq);
+  std::vector<int64_t> ids;
+  std::vector<float> data;
+  int64_t after = 0;
+  while (true) {
+    ids.clear();
+    data.clear();
+    auto n = f.album->store().read_vectors("clip", kModelName, dim, after, 8192, &ids, &data);
+    if (!n.ok()) return -1;
+    if (*n == 0) break;
+    after = ids.back();
+    for (size_t r = 0; r < ids.size(); ++r) {
+      const float* v = data.data() + r * dim;
+      double ss = 0;
+      for (int j = 0; j < dim; ++j) ss += double(v[j]) * v[j];
+      const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
+      for (size_t i = 0; i < nq; ++i) {
+        double d = 0;
+        const float* q = qs.data() + i * dim;
+        for (int j = 0; j < dim; ++j) d += double(q[j]) * v[j];
+        auto& h = best[i];
+        const Entry e{d * inv, ids[r]};
+        auto worse = [](const Entry& a, const Entry& b) { return a.first > b.first; };
+        if (h.size() < 10) {
+          h.push_back(e);
+          std::push_heap(h.begin(), h.end(), worse);
+        } else if (e.first > h.front().first) {
+          std::pop_heap(h.begin(), h.end(), worse);
+          h.back() = e;
+          std::push_heap(h.begin(), h.end(), worse);
+        }
+      }
+    }
+  }
+  double hit = 0;
+  for (size_t i = 0; i < nq; ++i) {
+    auto got = vs->index().search(std::span<const float>(qs.data() + i * dim, dim), 10);
+    if (!got.ok()) return -1;
+    for (const auto& g : *got)
+      for (const auto& e : best[i]) hit += e.second == g.id ? 1 : 0;
+  }
+  return hit / (10.0 * static_cast<double>(nq));
+}
 
 // A line of /proc/self/status in MB ("VmRSS:" now, "VmHWM:" the peak so far).
 double rss_mb(const char* key) {
@@ -206,6 +332,10 @@ void BM_http_search(benchmark::State& state, const std::string& mode) {
   state.counters["restart_open_s"] = f->load_open_s;
   state.counters["restart_first_answer_s"] = f->first_answer_s;
   state.counters["restart_index_ready_s"] = f->load_ready_s;
+  state.counters["ivf_build_s"] = f->ivf_build_s;
+  state.counters["ivf_lists"] = f->ivf_lists;
+  if (f->recall10 < 0) f->recall10 = measure_recall(*f);
+  state.counters["recall10"] = f->recall10;
   state.counters["rss_mb"] = rss_mb("VmRSS:");
   state.counters["peak_rss_mb"] = rss_mb("VmHWM:");
 }
@@ -281,8 +411,24 @@ int main(int argc, char** argv) {
       }
     } else if (std::strncmp(argv[i], "--data-root=", 12) == 0) {
       g_data_root = argv[i] + 12;
+    } else if (std::strncmp(argv[i], "--checkpoint=", 13) == 0) {
+      g_checkpoint = argv[i] + 13;
+    } else if (std::strncmp(argv[i], "--ann-min-photos=", 17) == 0) {
+      g_base.ann_min_photos = std::atoll(argv[i] + 17);
+    } else if (std::strncmp(argv[i], "--expected-misses=", 18) == 0) {
+      g_base.ann_expected_misses = std::atof(argv[i] + 18);
+    } else if (std::strncmp(argv[i], "--probe-fraction=", 17) == 0) {
+      g_base.ann_probe_fraction = std::atof(argv[i] + 17);
+    } else if (std::strcmp(argv[i], "--keep-index") == 0) {
+      g_keep_index = true;
     } else {
       rest.push_back(argv[i]);
+    }
+  }
+  if (!g_checkpoint.empty() && !fs::exists(g_checkpoint)) {
+    if (!write_checkpoint(g_checkpoint)) {
+      std::fprintf(stderr, "writing %s failed\n", g_checkpoint.c_str());
+      return 1;
     }
   }
   int rargc = static_cast<int>(rest.size());

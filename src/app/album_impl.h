@@ -157,6 +157,9 @@ class AlbumImpl final : public Album {
   // Waits up to timeout_s for the vector indexes of a background open
   // (AlbumDeps::index_in_background) to be loaded; true when they are.
   bool wait_indexes_ready(double timeout_s) const;
+  // The CLIP vectors (index + store rows), or null without a CLIP model: for
+  // benchmarks and tests that look at the index's state (IVF layout, recall).
+  const VectorSet* clip_vectors() const { return clip_vectors_.get(); }
   // Whether the job queue has been reconciled with the models (at once, or
   // after a background open's reconciliation ended; open_report().
   // embed_jobs_queued is final then).

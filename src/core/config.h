@@ -39,7 +39,7 @@ struct Config {
   long long max_pixels = 100'000'000;         // decompression-bomb limit
   // Photos at which the search index switches to its IVF layout (built in the
   // background, docs/scaling.md); <= 0: never. 0 lists: ~2 sqrt(photos).
-  long long ann_min_photos = 2'000'000;
+  long long ann_min_photos = 500'000;
   int ann_lists = 0;
   // How IVF searches may stop early (ProbeOptions in index/vector_index.h):
   // expected neighbours left in unprobed lists (0.1: recall@10 >= 0.98

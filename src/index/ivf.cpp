@@ -6,12 +6,15 @@
 // window (exact), or the probe budget (a share of the library's qualifying
 // vectors seen: approximate, recall measured in ivf_test and bench_index;
 // docs/scaling.md). Without a budget it is the exact search of before.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #ifdef __F16C__
 #include <immintrin.h>
 #endif
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -444,14 +447,14 @@ Status VectorIndex::build_ivf(const IvfOptions& opt, const std::atomic<bool>* ca
   if (cancelled()) return Status::Unavailable("IVF build cancelled");
   std::unique_lock lock(mu_);
   if (standby_) return Status::Unavailable("index still loading");
-  relayout_locked(&plan);
-  return Status::OK();
+  return relayout_locked(&plan, opt.spill_dir);
 }
 
 void VectorIndex::drop_ivf() {
   std::unique_lock lock(mu_);
   if (standby_ || (!impl_->ivf && impl_->holes == 0)) return;
-  relayout_locked(nullptr);
+  Status st = relayout_locked(nullptr);  // in memory: cannot fail
+  if (!st.ok()) spdlog::error("index: drop of the IVF layout: {}", st.to_string());
 }
 
 IvfInfo VectorIndex::ivf_info() const {
@@ -468,8 +471,44 @@ IvfInfo VectorIndex::ivf_info() const {
   return info;
 }
 
-void VectorIndex::relayout_locked(const IvfPlan* plan) {
-  const Impl& old = *impl_;
+namespace {
+
+bool write_all(int fd, const void* src, size_t n) {
+  const char* p = static_cast<const char*>(src);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* dst, size_t n) {
+  char* p = static_cast<char*>(dst);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// An unlinked scratch file in `dir` (-1 if none can be made).
+int scratch_file(const std::string& dir) {
+  std::string path = dir + "/.relayout-XXXXXX";
+  const int fd = ::mkstemp(path.data());
+  if (fd >= 0) ::unlink(path.c_str());
+  return fd;
+}
+
+}  // namespace
+
+Status VectorIndex::relayout_locked(const IvfPlan* plan, const std::string& spill_dir) {
+  Impl& old = *impl_;
   const int L = plan ? plan->lists : 0;
   std::vector<std::vector<int64_t>> members(static_cast<size_t>(L));
   std::vector<int64_t> tail;
@@ -501,32 +540,27 @@ void VectorIndex::relayout_locked(const IvfPlan* plan) {
     ivf->tail_begin = cur;
   }
   const int64_t total = cur + static_cast<int64_t>(tail.size());
+  // Where each new position's vector comes from (-1: a hole).
+  std::vector<int64_t> src(static_cast<size_t>(total), -1);
   nm->ids.assign(static_cast<size_t>(total), kHole);
   nm->pos.reserve(static_cast<size_t>(old.live()));
-  for (int64_t base = 0; base < total; base += kChunkVectors) {
-    Chunk c;
-    c.resize(chunk_used_halves(std::min(kChunkVectors, total - base), dim_), 0);
-    nm->chunks.push_back(std::move(c));
-  }
-  std::vector<float> v(static_cast<size_t>(dim_));
-  auto move_one = [&](int64_t from, int64_t to) {
+  auto place = [&](int64_t from, int64_t to) {
+    src[static_cast<size_t>(to)] = from;
     const int64_t id = old.ids[static_cast<size_t>(from)];
-    const uint16_t* src = old.column(from, dim_);
-    uint16_t* dst = nm->column(to, dim_);
-    for (int j = 0; j < dim_; ++j) dst[static_cast<size_t>(j) * kPanel] = src[static_cast<size_t>(j) * kPanel];
     nm->ids[static_cast<size_t>(to)] = id;
     nm->pos.emplace(id, to);
   };
+  std::vector<float> v(static_cast<size_t>(dim_));
   for (int l = 0; l < L; ++l) {
     IvfList& li = ivf->lists[static_cast<size_t>(l)];
     const float* c = ivf->centroids.data() + static_cast<size_t>(l) * dim_;
     double cos_min = 1, norm_max = 0;
     int64_t to = li.begin;
     for (int64_t from : members[static_cast<size_t>(l)]) {
-      move_one(from, to);
+      place(from, to++);
       // The cap is measured on the stored fp16 values, so it holds for the
       // scores the kernel computes from them.
-      nm->decode(to, dim_, v.data());
+      old.decode(from, dim_, v.data());
       double dot = 0, ss = 0;
       for (int j = 0; j < dim_; ++j) {
         dot += static_cast<double>(v[static_cast<size_t>(j)]) * c[j];
@@ -535,18 +569,76 @@ void VectorIndex::relayout_locked(const IvfPlan* plan) {
       const double norm = std::sqrt(ss);
       if (norm > 0) cos_min = std::min(cos_min, dot / norm);
       norm_max = std::max(norm_max, norm);
-      ++to;
     }
     // Rounded outwards: the bound may only be loose, never tight.
     li.cos_min = std::nextafter(static_cast<float>(cos_min), -2.0f);
     li.norm_max = std::nextafter(static_cast<float>(norm_max), 2.0f);
   }
-  int64_t to = cur;
-  for (int64_t from : tail) move_one(from, to++);
+  {
+    int64_t to = cur;
+    for (int64_t from : tail) place(from, to++);
+  }
+  // The new chunks, each filled from the old columns.
+  auto fill = [&](int64_t base, Chunk& c) {
+    const int64_t cnt = std::min(kChunkVectors, total - base);
+    c.assign(chunk_used_halves(cnt, dim_), 0);
+    for (int64_t l = 0; l < cnt; ++l) {
+      const int64_t from = src[static_cast<size_t>(base + l)];
+      if (from < 0) continue;
+      const uint16_t* s = old.column(from, dim_);
+      uint16_t* d = c.data() + static_cast<size_t>(l / kPanel) * kPanel * dim_ + l % kPanel;
+      for (int j = 0; j < dim_; ++j) d[static_cast<size_t>(j) * kPanel] = s[static_cast<size_t>(j) * kPanel];
+    }
+  };
+  // With a scratch directory the new chunks go through a file, so that the
+  // old and the new vectors are never in memory together (+1 KiB per 512-d
+  // vector otherwise: 1 GB at a million): all new chunks are written, then
+  // each old chunk is freed as a new one is read back.
+  const int fd = spill_dir.empty() ? -1 : scratch_file(spill_dir);
+  bool spilled = fd >= 0;
+  if (spilled) {
+    Chunk c;
+    for (int64_t base = 0; spilled && base < total; base += kChunkVectors) {
+      fill(base, c);
+      spilled = write_all(fd, c.data(), c.size() * sizeof(uint16_t));
+    }
+    if (!spilled) spdlog::warn("index: IVF layout: scratch file in {} failed, built in memory", spill_dir);
+  }
+  if (spilled) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) {
+      ::close(fd);
+      return Status::IOError("IVF layout: scratch file seek failed");
+    }
+    size_t next_old = 0;
+    for (int64_t base = 0; base < total; base += kChunkVectors) {
+      // Free as much of the old as the new takes.
+      for (; next_old < old.chunks.size() && next_old <= static_cast<size_t>(base / kChunkVectors); ++next_old)
+        Chunk().swap(old.chunks[next_old]);
+      Chunk c;
+      c.resize(chunk_used_halves(std::min(kChunkVectors, total - base), dim_));
+      if (!read_all(fd, c.data(), c.size() * sizeof(uint16_t))) {
+        // The old vectors are partly gone: an empty index, which the caller
+        // refills from the store (VectorSet::sync_from_store).
+        ::close(fd);
+        impl_ = std::make_unique<Impl>();
+        return Status::IOError("IVF layout: scratch file read failed; the index is empty");
+      }
+      nm->chunks.push_back(std::move(c));
+    }
+    ::close(fd);
+  } else {
+    if (fd >= 0) ::close(fd);
+    for (int64_t base = 0; base < total; base += kChunkVectors) {
+      Chunk c;
+      fill(base, c);
+      nm->chunks.push_back(std::move(c));
+    }
+  }
   nm->holes = total - static_cast<int64_t>(nm->pos.size());
   nm->ivf = std::move(ivf);
   if (nm->ivf) index_internal::list_stats(*nm, dim_);
   impl_ = std::move(nm);
+  return Status::OK();
 }
 
 }  // namespace sa

@@ -111,6 +111,9 @@ struct IvfOptions {
   int train_iterations = 8;   // spherical k-means rounds on the training sample
   int train_per_list = 32;    // sample size: lists * train_per_list vectors
   uint32_t seed = 1;
+  // A directory for a scratch file through which the vectors are moved into
+  // list order (never two copies in memory); "": in memory.
+  std::string spill_dir;
 };
 struct IvfInfo {
   bool active = false;
@@ -190,10 +193,13 @@ class VectorIndex {
   // Lays the vectors out in IVF lists (header comment): trains on a sample and
   // assigns every vector while searches and writes go on (shared lock, a chunk
   // at a time), then moves them into the list order under the exclusive lock
-  // (a copy of the fp16 vectors exists meanwhile: +1 KiB per vector at peak).
+  // (in memory a copy of the fp16 vectors exists meanwhile, +1 KiB per vector;
+  // with opt.spill_dir it does not).
   // Writes made between the assignment and the move go to the tail. Rebuilding
   // an active layout starts over. Unavailable if `cancel` is set meanwhile;
-  // Unavailable while a standby is set.
+  // Unavailable while a standby is set. With opt.spill_dir the move goes
+  // through a scratch file there (no second copy in memory); IOError if
+  // reading it back fails, leaving the index empty (refill it from the store).
   Status build_ivf(const IvfOptions& opt = {}, const std::atomic<bool>* cancel = nullptr);
   // How IVF searches may stop early (ProbeOptions). Default: exact. Safe to
   // call concurrently with searches. A filter admitting fewer vectors than a
@@ -270,7 +276,7 @@ class VectorIndex {
   struct IvfPlan;  // centroids + the list of each id (index_impl.h)
   // Moves the vectors into the plan's list order (no plan: flat, compacted),
   // ids the plan does not know to the tail. mu_ held exclusively.
-  void relayout_locked(const IvfPlan* plan);
+  Status relayout_locked(const IvfPlan* plan, const std::string& spill_dir = {});
   void hole_locked(int64_t p);  // empties position p (IVF layout), mu_ held
   void reserve_locked(int64_t n);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <queue>
 #include <iterator>
@@ -14,6 +15,12 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
                                                    int dim, std::string path, bool background, AnnOptions ann) {
   std::unique_ptr<VectorSet> vs(new VectorSet(store, std::move(kind), std::move(model), std::move(path)));
   vs->ann_ = ann;
+  // The layout's move goes through a scratch file next to the index file, so
+  // the vectors are never twice in memory (issue 16: 2.5 GB at 1M photos).
+  if (vs->ann_.ivf.spill_dir.empty()) {
+    const std::string dir = std::filesystem::path(vs->path_).parent_path().string();
+    vs->ann_.ivf.spill_dir = dir.empty() ? "." : dir;
+  }
   if (background) {
     if (dim <= 0) return Status::InvalidArgument("index dim must be positive");
     SA_ASSIGN_OR_RETURN(VectorFingerprint fp, store.vector_fingerprint(vs->kind_, vs->model_));
@@ -80,6 +87,8 @@ bool VectorSet::update_ann_layout() {
       Status st = index_->build_ivf(ann_.ivf, &cancel_);
       if (!st.ok()) {
         if (!cancel_) spdlog::warn("index {}: IVF build failed: {}", kind_, st.to_string());
+        // A failed move may leave the index empty: refill it from the store.
+        if (st.code() == StatusCode::kIOError) (void)sync_from_store();
         ann_running_ = false;
         return;
       }

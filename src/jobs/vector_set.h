@@ -27,16 +27,16 @@ namespace sa {
 // When the index switches to its IVF layout (VectorIndex::build_ivf).
 struct AnnOptions {
   // Vectors at which the layout is built (in the background); below half of
-  // it an existing layout is dropped again. <= 0: never. The default keeps a
-  // 1M library on the flat fp16 scan (docs/scaling.md: measured p50, and the
-  // layout's transient +1 KiB per vector while it is built).
+  // it an existing layout is dropped again. <= 0: never. Below the default
+  // the flat fp16 scan takes ~25 ms or less on two cores, so the layout's
+  // build (minutes of background CPU at 1M) buys little (docs/scaling.md).
   int64_t min_vectors = kDefaultMinVectors;
   IvfOptions ivf;
   // How searches over the layout may stop early (VectorIndex::set_probe):
   // approximate by default, recall@10 >= 0.98 measured (docs/scaling.md);
   // ProbeOptions{} keeps them exact.
   ProbeOptions probe{VectorIndex::kDefaultExpectedMisses, 0.0};
-  static constexpr int64_t kDefaultMinVectors = 2'000'000;
+  static constexpr int64_t kDefaultMinVectors = 500'000;
 };
 
 class VectorSet {

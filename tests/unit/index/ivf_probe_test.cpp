@@ -4,11 +4,15 @@
 // fail); filters (favourite, owner, date range, album) keep the recall of the
 // unfiltered search, and a filter admitting fewer vectors than the budget is
 // answered exactly; search_among scores exactly the ids it is given; vectors
-// written after the layout are always found.
+// written after the layout are always found; the move into list order through
+// a scratch file gives the same index as the one in memory.
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <vector>
@@ -236,6 +240,46 @@ TEST(IvfProbe, VectorsWrittenAfterTheLayoutAreFound) {
     EXPECT_EQ(got[0], fresh[static_cast<size_t>(i)]);
     EXPECT_GE(overlap(got, ids_of(p.flat.search(q, 10))), 0.9);
   }
+}
+
+TEST(IvfProbe, TheMoveThroughAScratchFileGivesTheSameIndex) {
+  Data d = make_data(20000, 100, 28);
+  const auto dir = std::filesystem::temp_directory_path() / ("sa_ivf_spill_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  VectorIndex mem(kDim), spilled(kDim), fallback(kDim);
+  for (VectorIndex* x : {&mem, &spilled, &fallback}) ASSERT_TRUE(x->add(d.ids, d.vecs).ok());
+  // Removed before the layout: holes must not travel.
+  const std::vector<int64_t> gone = {d.ids[5], d.ids[777], d.ids[19999]};
+  for (VectorIndex* x : {&mem, &spilled, &fallback}) ASSERT_TRUE(x->remove(gone).ok());
+  IvfOptions opt;
+  ASSERT_TRUE(mem.build_ivf(opt).ok());
+  opt.spill_dir = dir.string();
+  ASSERT_TRUE(spilled.build_ivf(opt).ok());
+  opt.spill_dir = (dir / "missing").string();  // no scratch file possible: in memory
+  ASSERT_TRUE(fallback.build_ivf(opt).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir));  // the scratch file is gone
+  for (VectorIndex* x : {&spilled, &fallback}) {
+    EXPECT_EQ(x->ids(), mem.ids());
+    EXPECT_EQ(x->ivf_info().lists, mem.ivf_info().lists);
+    EXPECT_EQ(x->ivf_info().holes, mem.ivf_info().holes);
+    EXPECT_EQ(x->memory_bytes(), mem.memory_bytes());
+  }
+  std::mt19937 rng(9);
+  for (int t = 0; t < 10; ++t) {
+    auto q = near_query(d, rng);
+    auto want = mem.search(q, 10);
+    ASSERT_TRUE(want.ok());
+    for (VectorIndex* x : {&spilled, &fallback}) {
+      auto got = x->search(q, 10);
+      ASSERT_TRUE(got.ok());
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].id, (*want)[i].id);
+        EXPECT_EQ((*got)[i].score, (*want)[i].score);
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
