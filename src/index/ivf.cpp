@@ -166,7 +166,13 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
   float floor = -std::numeric_limits<float>::infinity();
   std::vector<float> y;
   int64_t scanned = 0, seen = 0;
-  const bool counting = budget != std::numeric_limits<int64_t>::max() || (model && filter);
+  // The hard budget counts every qualifying vector; the expected-miss stop
+  // needs only the filter's share, estimated on every 8th position (the
+  // filter is a lookup per call: at 1M, calling it on every vector would
+  // cost more than the scan saves).
+  const bool counting = budget != std::numeric_limits<int64_t>::max();
+  const bool sampling = model && filter && !counting;
+  int64_t sampled = 0, sampled_ok = 0;
   int lists_scanned = 0;
   auto scan = [&](int64_t begin, int64_t end) {
     if (end <= begin) return;
@@ -177,11 +183,17 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
       const int64_t id = m.ids[static_cast<size_t>(p)];
       if (id == kHole) continue;
       const float s = y[static_cast<size_t>(p - begin)];
+      int ok = -1;  // unknown
+      if (sampling && (p & 7) == 0) {
+        ok = filter(id) ? 1 : 0;
+        ++sampled;
+        sampled_ok += ok;
+      }
       if (counting) {  // the budget needs every qualifying vector counted
         if (filter && !filter(id)) continue;
         ++seen;
         if (s < floor) continue;
-      } else if (s < floor || (filter && !filter(id))) {
+      } else if (s < floor || (filter && (ok >= 0 ? ok == 0 : !filter(id)))) {
         continue;
       }
       cands->push_back({id, s});
@@ -212,7 +224,9 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
   // it: while it is large (no structure, or neighbours left) this costs a few
   // lists, and the full sum is taken only when it is about to stop.
   auto expected_above = [&](size_t from, double limit) {
-    const double share = filter && scanned > 0 ? static_cast<double>(seen) / static_cast<double>(scanned) : 1.0;
+    const double share = !filter ? 1.0
+                         : counting ? (scanned > 0 ? static_cast<double>(seen) / static_cast<double>(scanned) : 1.0)
+                                    : static_cast<double>(sampled_ok + 1) / static_cast<double>(sampled + 1);  // never 0
     double sum = 0;
     for (size_t i = from; i < order.size(); ++i) {
       const Probe& pr = order[i];
