@@ -9,6 +9,7 @@ import { DayGroups, Scrubber, cursorOf, dayKey, newerFirst } from './timeline.js
 import { Viewer } from './viewer.js';
 import { FocusTrap } from './dialog.js';
 import { initPrecision } from './precision.js';
+import { fitPlaceholder } from './placeholder.js';
 
 const $ = (id) => document.getElementById(id);
 const PER_PAGE = 60;
@@ -714,7 +715,28 @@ async function applyRoute() {
   state.base = r;
   if (r.name === 'search') return runSearch(r);
   if (r.name === 'similar') return runSimilar({ id: r.id });
+  if (r.name === 'favorites') return showFiltered({ title: '收藏', filter: { favorite: 1 } });
+  if (r.name === 'album') return showAlbum(r);
+  if (r.name !== 'all') {  // 相册, 回收站, 重复照片: organise.js draws them over the gallery
+    reset('org');
+    $('search-input').value = '';
+    return document.dispatchEvent(new CustomEvent('sa:org-view', { detail: r }));
+  }
   return showAll(r.month);
+}
+
+// One album's photos (#/album/ID); an album that is gone (or not shared with
+// this user) says so and leaves for the album list.
+async function showAlbum(r) {
+  showFiltered({ title: '相册', filter: { album: r.id } });
+  try {
+    const a = await api.album(r.id);
+    if (state.route === r) $('section-title').textContent = `相册：${a.name}`;
+  } catch (e) {
+    if (state.route !== r) return;
+    toastError(e, 'album');
+    go({ name: 'albums' }, { replace: true });
+  }
 }
 
 function setFilterInputs(r) {
@@ -882,16 +904,6 @@ function init() {
   }, { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
 
-  // organise.js's views (收藏, 相册, 回收站, 重复照片) have no URL of their own:
-  // leaving a search, a photo or a month for one of them puts #/ in the history
-  // (without a hashchange), so the URL never names a view that is not shown and
-  // Back returns to the search.
-  $('org-nav')?.addEventListener('click', (e) => {
-    if (!e.target.closest('[data-nav]')) return;
-    if (location.hash && location.hash !== '#/') history.pushState(null, '', '#/');
-    state.route = state.base = { name: 'all' };
-    $('search-input').value = '';
-  }, true);
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
   document.addEventListener('sa:reload', () => {
@@ -902,6 +914,7 @@ function init() {
   loadHealth();
   loadSettings();
   initPrecision();
+  fitPlaceholder($('search-input'));
   applyRoute();
   pollJobs();
 }
