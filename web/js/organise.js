@@ -11,19 +11,11 @@
 import { api } from './api.js';
 import { errorText } from './errors.js';
 import { go } from './router.js';
+import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const LONG_PRESS_MS = 450;
 
-// One toast at a time, as app.js does (a new one replaces the last).
-function toast(msg, isError = false) {
-  $('toasts').textContent = '';
-  const t = document.createElement('div');
-  t.className = 'toast' + (isError ? ' error' : '');
-  t.textContent = msg;
-  $('toasts').appendChild(t);
-  setTimeout(() => t.remove(), isError ? 5000 : 2500);
-}
 // An API error as a toast: the Chinese for its code (never the server's
 // English message); a lost connection shows as the connection banner instead.
 function fail(e, prefix = '操作失败：') {
