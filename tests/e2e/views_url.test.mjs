@@ -91,6 +91,12 @@ async function expectView(page, view) {
     if (view === 'albums') {
       await page.waitForSelector(`.album-card[data-id="${lib.album}"]`);
       assert.match(await page.textContent('.album-card'), /旅行.*2 张/);
+      // 重命名, 删除相册 and 共享 all inside the card, none cut off at its edge.
+      const cut = await page.$$eval('.album-card', (cards) => cards.flatMap((c) => {
+        const box = c.getBoundingClientRect();
+        return [...c.querySelectorAll('.album-tools .btn')].filter((b) => b.getBoundingClientRect().right > box.right + 0.5).map((b) => b.textContent);
+      }));
+      assert.deepEqual(cut, [], 'album buttons cut off');
     } else if (view === 'trash') {
       await page.waitForSelector('#trash-grid .card');
       assert.deepEqual(await ids(page, '#trash-grid'), [lib.trashed]);
