@@ -3,10 +3,6 @@
 // request threads, a per-address connection cap, the request-head deadline and byte cap,
 // over plain HTTP and TLS. Clients bind distinct loopback addresses (127.0.0.x) so that
 // the per-address cap can be told apart from the rest.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -24,6 +20,7 @@
 
 #include "app/album.h"
 #include "server/http_server.h"
+#include "raw_conn.h"
 
 namespace sa {
 namespace {
@@ -32,72 +29,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A raw client connection from 127.0.0.<host>.
-class Conn {
- public:
-  Conn(int port, int host) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000000u | static_cast<uint32_t>(host));
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  }
-  ~Conn() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  bool ok() const { return ok_; }
-  bool send(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  // Reads until the peer closes, a whole reply with its body is in, or `ms` pass.
-  // *closed: the peer closed (or reset) the connection.
-  std::string read_reply(int ms, bool* closed = nullptr) {
-    std::string out;
-    if (closed) *closed = false;
-    const auto end = Clock::now() + milliseconds(ms);
-    char buf[4096];
-    while (Clock::now() < end) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<milliseconds>(end - Clock::now()).count();
-      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 1))) <= 0) break;
-      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        if (closed) *closed = true;
-        break;
-      }
-      out.append(buf, static_cast<size_t>(n));
-      size_t h = out.find("\r\n\r\n");
-      size_t cl = out.find("Content-Length: ");
-      if (!closed && h != std::string::npos && cl != std::string::npos && cl < h &&
-          out.size() >= h + 4 + std::stoul(out.substr(cl + 16))) {
-        break;
-      }
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
-
-int status_of(const std::string& reply) {
-  if (reply.rfind("HTTP/1.1 ", 0) != 0) return 0;
-  return std::stoi(reply.substr(9, 3));
-}
+using Conn = test::RawConn;
+using test::status_of;
 
 const std::string kHealth = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 

@@ -5,9 +5,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../free_port.h"
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "model/chinese_clip.h"
@@ -607,16 +605,8 @@ TEST_F(CheckWeightFile, TorchZip) {
 }
 
 TEST(ModelHubNetwork, ServerDownIsUnavailable) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
+  const int port = test::unused_loopback_port();
+  ASSERT_NE(port, 0);
 
   TempDir tmp;
   PullOptions opt;

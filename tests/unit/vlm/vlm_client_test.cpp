@@ -1,6 +1,7 @@
 // VlmClient against a fake OpenAI-compatible server on 127.0.0.1.
 #include "vlm/vlm_client.h"
 #include "vlm/vlm_error_code.h"
+#include "../free_port.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -15,9 +16,6 @@
 #include <sstream>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sa {
@@ -377,17 +375,8 @@ TEST_F(VlmClientTest, CancelEndsARequestInFlight) {
 }
 
 TEST_F(VlmClientTest, ServerDownIsUnavailable) {
-  // Bind a socket to a free port, then close it: nothing listens there now.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int dead_port = ntohs(addr.sin_port);
-  ::close(fd);
+  const int dead_port = test::unused_loopback_port();
+  ASSERT_NE(dead_port, 0);
   VlmConfig cfg;
   cfg.base_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/v1";
   cfg.api_key = kKey;
