@@ -10,7 +10,9 @@
 //                        process right after, and `frac_of_tower` = photos_per_s / that;
 //                        `cpu_ms_per_photo` (import, encoder included) against
 //                        `tower_cpu_ms_per_img` (process CPU time, load-independent).
-//                        `reduced` uses the opt-in reduced-cost decode (--reduced-decode).
+//                        `reduced` uses the opt-in reduced-cost decode (--reduced-decode);
+//                        `exact_samepriority` imports with AlbumDeps::import_nice = 0
+//                        (decode threads at the encoder's priority), for comparison.
 //   search_clip_{10k,100k}    Album::search (mode clip, limit 20) over N photos whose
 //                        vectors are random unit vectors put in the store; latency
 //                        p50/p99 per query INCLUDING the text tower, and the text
@@ -136,28 +138,54 @@ TowerRate tower_rate(const sa::ChineseClip& m, int batches) {
   return {8.0 * batches / wall, 1e3 * cpu / (8.0 * batches), cpu / wall};
 }
 
-void BM_import_12mp(benchmark::State& state, bool reduced) {
+// The generated photos, made once per process and shared by the import workloads.
+struct ImportPhotos {
+  TempDir tmp;
+  fs::path dir;
+  int64_t bytes = 0;
+  double generate_s = 0;
+  bool ok = false;
+};
+const ImportPhotos& import_photos(int n) {
+  static std::map<int, std::unique_ptr<ImportPhotos>> cache;
+  auto& p = cache[n];
+  if (p) return *p;
+  p = std::make_unique<ImportPhotos>();
+  p->dir = p->tmp.path / "photos";
+  fs::create_directories(p->dir);
+  auto g0 = Clock::now();
+  p->ok = make_12mp_jpegs(p->dir, n);
+  p->generate_s = since(g0);
+  for (auto& e : fs::directory_iterator(p->dir)) p->bytes += static_cast<int64_t>(e.file_size());
+  return *p;
+}
+
+struct ImportMode {
+  bool reduced = false;
+  int import_nice = sa::AlbumDeps{}.import_nice;
+};
+
+void BM_import_12mp(benchmark::State& state, ImportMode mode) {
   const int n = static_cast<int>(state.range(0));
   TempDir tmp;
-  fs::path photos = tmp.path / "photos";
-  fs::create_directories(photos);
-  auto g0 = Clock::now();
-  if (!make_12mp_jpegs(photos, n)) {
+  const ImportPhotos& ph = import_photos(n);
+  if (!ph.ok) {
     state.SkipWithError("generating JPEGs with libvips failed");
     return;
   }
-  state.counters["generate_s"] = since(g0);
-  int64_t bytes = 0;
-  for (auto& e : fs::directory_iterator(photos)) bytes += static_cast<int64_t>(e.file_size());
+  const fs::path& photos = ph.dir;
+  state.counters["generate_s"] = ph.generate_s;
+  const int64_t bytes = ph.bytes;
   auto m = model();
   for (auto _ : state) {
     sa::Config cfg;
     cfg.data_dir = (tmp.path / ("data" + std::to_string(state.iterations()))).string();
     cfg.embed_batch = 8;
-    cfg.reduced_decode = reduced;
+    cfg.reduced_decode = mode.reduced;
     sa::AlbumDeps deps;
     deps.clip = m;
     deps.clip_name = kModelName;
+    deps.import_nice = mode.import_nice;
     auto album = sa::open_album(cfg, deps);
     if (!album.ok()) {
       state.SkipWithError(album.status().to_string().c_str());
@@ -301,9 +329,13 @@ int main(int argc, char** argv) {
     }
   }
   int rargc = static_cast<int>(rest.size());
-  benchmark::RegisterBenchmark("import_12mp_exact", BM_import_12mp, false)
+  // The same photos for all (made once); the same-priority variant is the import
+  // before AlbumDeps::import_nice, for an A/B in one process.
+  benchmark::RegisterBenchmark("import_12mp_exact", BM_import_12mp, ImportMode{false})
       ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
-  benchmark::RegisterBenchmark("import_12mp_reduced", BM_import_12mp, true)
+  benchmark::RegisterBenchmark("import_12mp_reduced", BM_import_12mp, ImportMode{true})
+      ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+  benchmark::RegisterBenchmark("import_12mp_exact_samepriority", BM_import_12mp, ImportMode{false, 0})
       ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
   for (int n : g_search_sizes) {
     std::string tag = n % 1000 == 0 ? std::to_string(n / 1000) + "k" : std::to_string(n);

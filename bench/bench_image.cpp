@@ -6,6 +6,8 @@
 //   preprocess_1000px   that 1000x750 frame -> [3,224,224] (the reduced import's CLIP input)
 //   thumbnail_12mp      bytes -> 400 px JPEG via shrink-on-load (decode_rgb max_side 800 + encode_jpeg)
 //   thumbnail_from_rgb_12mp  decoded RGB8 -> 400 px JPEG (encode_jpeg, the decode-once path)
+//   thumbnail_from_rgb_12mp_vips  the same thumbnail with vips_shrink as the box shrink (the
+//                       path encode_jpeg took before box_shrink_rgb; same pixels), for comparison
 //   vlm_jpeg_12mp       decoded RGB8 -> 1024 px JPEG for the VLM
 //   preprocess_12mp     decoded RGB8 -> [3,224,224] CLIP tensor (PIL-exact bicubic)
 // The input is made from tests/data/images/chelsea.png, upscaled and given mild noise
@@ -16,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+
+#include <vips/vips.h>
 
 #include "core/file_util.h"
 #include "image/clip_preprocess.h"
@@ -131,6 +135,29 @@ void thumbnail_from_rgb_12mp(benchmark::State& state) {
   }
 }
 BENCHMARK(thumbnail_from_rgb_12mp)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+void thumbnail_from_rgb_12mp_vips(benchmark::State& state) {
+  const sa::RgbImage& img = inputs().rgb;
+  for (auto _ : state) {
+    // encode_jpeg's steps for 4000x3000 -> 400x300, all in libvips.
+    VipsImage* in = vips_image_new_from_memory(img.pixels.data(), img.pixels.size(), img.width,
+                                               img.height, 3, VIPS_FORMAT_UCHAR);
+    VipsImage *tagged = nullptr, *box = nullptr, *small = nullptr;
+    void* buf = nullptr;
+    size_t len = 0;
+    if (!in || vips_copy(in, &tagged, "interpretation", VIPS_INTERPRETATION_sRGB, nullptr) ||
+        vips_shrink(tagged, &box, 5, 5, nullptr) ||
+        vips_resize(box, &small, 0.5, "vscale", 0.5, nullptr) ||
+        vips_jpegsave_buffer(small, &buf, &len, "Q", 85, "strip", TRUE, nullptr)) {
+      state.SkipWithError("libvips failed");
+    }
+    for (VipsImage* im : {small, box, tagged, in}) {
+      if (im) g_object_unref(im);
+    }
+    g_free(buf);
+  }
+}
+BENCHMARK(thumbnail_from_rgb_12mp_vips)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
 void vlm_jpeg_12mp(benchmark::State& state) {
   const Inputs& in = inputs();
