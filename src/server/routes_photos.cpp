@@ -368,6 +368,42 @@ void register_photo_routes(Router& srv, RouteContext& ctx) {
     send_json(res, {{"deleted", *id}, {"trashed", true}});
   }));
 
+  // Which of these photos are still being processed (search vector, description):
+  // the upload panel asks about exactly the new photos of its batch, however many,
+  // in requests of up to kMaxStateIds ids. {"ids":[...]} -> {"processed": N,
+  // "pending": [ids], "missing": [ids the caller cannot see, or deleted]}.
+  srv.Post("/api/photos/states", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    constexpr size_t kMaxStateIds = 1000;
+    auto body = json_body(req);
+    if (!body.ok()) return send_error(res, body.status());
+    const auto& ids = (*body)["ids"];
+    if (!ids.is_array() || ids.empty() || ids.size() > kMaxStateIds) {
+      return send_error(res, Status::InvalidArgument("field 'ids' must be an array of 1 to " +
+                                                     std::to_string(kMaxStateIds) + " photo ids"));
+    }
+    const OwnerScope scope = scope_of(ctx, req);
+    int64_t processed = 0;
+    nlohmann::json pending = nlohmann::json::array();
+    nlohmann::json missing = nlohmann::json::array();
+    for (const auto& v : ids) {
+      if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
+        return send_error(res, Status::InvalidArgument("field 'ids' must hold positive integers"));
+      }
+      const int64_t id = v.get<int64_t>();
+      auto p = ctx.album.get_photo(id, scope);
+      if (!p.ok()) {
+        if (p.status().code() != StatusCode::kNotFound) return send_error(res, p.status());
+        missing.push_back(id);
+      } else if (p->status == PhotoStatus::kPending || p->vlm_status == VlmStatus::kPending ||
+                 p->vlm_status == VlmStatus::kRunning) {
+        pending.push_back(id);
+      } else {
+        ++processed;
+      }
+    }
+    send_json(res, {{"processed", processed}, {"pending", pending}, {"missing", missing}});
+  }));
+
   srv.Post(R"(/api/photos/([^/]+)/analyze)", guarded([&ctx](const httplib::Request& req,
                                                            httplib::Response& res) {
     auto id = id_param(req);

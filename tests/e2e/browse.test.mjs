@@ -314,6 +314,55 @@ test('phone: full-screen viewer, swipe, pinch and double-tap zoom, info sheet', 
   await page.context().close();
 });
 
+// The phone variant of the stale-photo check: a swipe to the next photo while
+// the previous one's preview is still held back never shows that preview under
+// the new caption.
+test('phone: a swipe while the preview is slow never shows the previous photo', { timeout: 60000 }, async () => {
+  const a = await sharedAlbum();
+  const ids = a.list.items.map((p) => p.id);
+  const page = await newPage(PHONE);
+  const holds = new Map(ids.map((id) => [id, gate()]));
+  await page.route('**/api/photos/*/preview', async (route) => {
+    const id = +route.request().url().match(/photos\/(\d+)\/preview/)[1];
+    await holds.get(id)?.p;
+    await route.continue().catch(() => {});  // the page may have moved on
+  });
+  await page.goto(a.base + '/');
+  await page.waitForSelector('#grid .card');
+  const shown = () => page.$eval('#detail-img', (i) => ({ id: +i.dataset.photoId, stage: i.dataset.stage, src: i.getAttribute('src') }));
+  await page.tap(`#grid .card[data-id="${ids[0]}"]`);
+  await page.waitForSelector('#detail:not([hidden])');
+  let s = await shown();
+  assert.equal(s.id, ids[0]);
+  assert.equal(s.stage, 'thumb');
+  // A finger swipes left on the stage: the next photo.
+  await page.evaluate(async () => {
+    const el = document.querySelector('.detail-image');
+    for (const [type, x, y] of [['pointerdown', 320, 400], ['pointermove', 200, 405], ['pointermove', 80, 410], ['pointerup', 80, 410]]) {
+      el.dispatchEvent(new PointerEvent(type, { pointerId: 1, pointerType: 'touch', clientX: x, clientY: y, bubbles: true, isPrimary: true }));
+      await new Promise((r) => setTimeout(r, 16));
+    }
+  });
+  await page.waitForFunction((id) => document.getElementById('detail-img').dataset.photoId === String(id), ids[1]);
+  assert.equal(await page.evaluate(() => location.hash), `#/photo/${ids[1]}`);
+  assert.equal(await page.textContent('#detail-name'), a.list.items[1].filename);
+  s = await shown();
+  assert.match(s.src, new RegExp(`/api/photos/${ids[1]}/thumbnail`), 'the new photo\'s thumbnail, never the old preview');
+  holds.get(ids[0]).open();  // the first photo's preview arrives late
+  await page.waitForTimeout(400);
+  s = await shown();
+  assert.equal(s.id, ids[1]);
+  assert.doesNotMatch(s.src, new RegExp(`/api/photos/${ids[0]}/`));
+  assert.equal(await page.textContent('#detail-name'), a.list.items[1].filename);
+  holds.get(ids[1]).open();
+  await page.waitForFunction(() => document.getElementById('detail-img').dataset.stage === 'preview');
+  assert.match((await shown()).src, new RegExp(`/api/photos/${ids[1]}/preview`));
+  await page.screenshot({ path: path.join(SHOTS, 'viewer-phone-after-slow-preview.png') });
+  for (const g of holds.values()) g.open();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('uploads appear live, cancel stops them, retry after a server restart loses nothing', { timeout: 120000 }, async () => {
   let a = await albums.start('live', []);
   const page = await newPage();

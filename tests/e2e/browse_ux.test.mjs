@@ -174,11 +174,10 @@ test('one upload progress bar counts photos, uploaded and processed, not backgro
   let jobs = { pending: 5, running: 1, done: 0, failed: 0, recent_failures: [] };
   let pendingFrom = 0;
   await page.route('**/api/jobs', (route) => route.fulfill({ json: jobs }));
-  await page.route(/\/api\/photos\?.*sort=added/, async (route) => {
-    const res = await route.fetch();
-    const body = await res.json();
-    body.items = body.items.map((p) => (p.id >= pendingFrom ? { ...p, status: 'pending', vlm_status: 'pending' } : p));
-    await route.fulfill({ response: res, json: body });
+  await page.route('**/api/photos/states', (route) => {
+    const { ids } = route.request().postDataJSON();
+    const pending = ids.filter((id) => id >= pendingFrom);
+    return route.fulfill({ json: { processed: ids.length - pending.length, pending, missing: [] } });
   });
   await page.goto(a.base + '/');
   await page.waitForSelector('#empty:not([hidden])');
@@ -217,6 +216,64 @@ test('one upload progress bar counts photos, uploaded and processed, not backgro
   jobs = { ...jobs, pending: 1 };  // e.g. the sentence embedding of a description: no photo waits for it
   await page.waitForFunction(() => /还剩 1 项任务$/.test(document.getElementById('jobs-label').textContent), null, { timeout: 12000 });
   await page.screenshot({ path: path.join(SHOTS, 'jobs-bar.png') });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+// 600 photos, more than the newest 500 the panel once read: every photo of the
+// batch is asked about by id (in requests of at most 1000), so the oldest one
+// counts as processed as soon as the server says so, not when the queue empties.
+test('a batch of 600 photos: the processed count is exact for the oldest photos too', { timeout: 300000 }, async () => {
+  const a = await albums.start('big-batch', []);
+  const page = await newPage();
+  const jobs = { pending: 900, running: 1, done: 0, failed: 0, recent_failures: [] };
+  await page.route('**/api/jobs', (route) => route.fulfill({ json: jobs }));
+  // The server has no model (nothing to process): the test says which photos
+  // are still pending, in the endpoint's reply shape (checked against the real one below).
+  let pendingIds = null;  // null: all of them
+  const asked = [];
+  await page.route('**/api/photos/states', (route) => {
+    const { ids } = route.request().postDataJSON();
+    asked.push(ids);
+    const pending = ids.filter((id) => !pendingIds || pendingIds.has(id));
+    return route.fulfill({ json: { processed: ids.length - pending.length, pending, missing: [] } }).catch(() => {});
+  });
+  await page.goto(a.base + '/');
+  await page.waitForSelector('#empty:not([hidden])');
+  const small = fs.readFileSync(path.join(DATA, 'images/pokemon.jpeg'));
+  const N = 600;
+  const files = Array.from({ length: N }, (_, k) => ({
+    name: `批量${k}.jpg`, mimeType: 'image/jpeg',
+    buffer: jpegWithExifDate(small, `2020:0${1 + (k % 9)}:${10 + (k % 18)} ${10 + (k % 12)}:${String(k % 60).padStart(2, '0')}:${String(Math.floor(k / 60)).padStart(2, '0')}`),
+  }));
+  await page.setInputFiles('#files-input', files);
+  await page.waitForFunction(() => document.getElementById('upload-title').textContent === '上传完成', null, { timeout: 250000 });
+  const pageOf = (n) => getJson(a.base + `/api/photos?sort=added&limit=300&page=${n}`);
+  const ids = [...(await pageOf(1)).items, ...(await pageOf(2)).items].map((p) => p.id).sort((x, y) => x - y);
+  assert.equal(ids.length, N, 'every file stored as a new photo');
+  // The real endpoint: 500 of them at once, all processed (no model: nothing to wait for).
+  const real = await getJson(a.base + '/api/photos/states', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ids: ids.slice(0, 500) }),
+  });
+  assert.deepEqual(real, { processed: 500, pending: [], missing: [] });
+  await page.waitForFunction((n) => document.getElementById('upload-processing').textContent.startsWith(`已处理 0 / ${n} 张`), N);
+  // The oldest and the newest photo are still being processed, the 598 between are done.
+  asked.length = 0;
+  pendingIds = new Set([ids[0], ids[N - 1]]);
+  await page.waitForFunction((n) => document.getElementById('upload-processing').textContent.startsWith(`已处理 ${n - 2} / ${n} 张`), N, { timeout: 30000 });
+  assert.equal(await page.$eval('#upload-bar-processed', (b) => b.style.width), `${Math.round(100 * (N - 2) / N)}%`);
+  await page.screenshot({ path: path.join(SHOTS, 'upload-processing-600.png') });
+  // Only the oldest is left: 599 / 600, while the queue is still busy.
+  pendingIds = new Set([ids[0]]);
+  await page.waitForFunction((n) => document.getElementById('upload-processing').textContent.startsWith(`已处理 ${n - 1} / ${n} 张`), N, { timeout: 30000 });
+  // It asked about exactly the batch's photos it did not know to be done, each request within the server's limit.
+  assert.ok(asked.length > 0 && asked.every((ids) => ids.length <= 1000));
+  const everAsked = new Set(asked.flat());
+  assert.ok(everAsked.has(ids[0]), 'the oldest photo of the batch is asked about');
+  assert.ok([...everAsked].every((id) => ids.includes(id)), 'only photos of this batch');
+  pendingIds = new Set();
+  jobs.pending = 0; jobs.running = 0;
+  await page.waitForFunction((n) => document.getElementById('upload-processing').textContent === `已处理 ${n} / ${n} 张`, N, { timeout: 30000 });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
@@ -303,6 +360,36 @@ test('phone: search, 没有找到, filters, 加载更多 and the viewer fit a 39
   await page.context().close();
 });
 
+// The search box's hint is whole on every width: the full one on a desktop, a
+// shorter one (still with an example) on a 390 px phone, where the full one
+// was cut after "例如：海"; measured as laid-out text in the box's font.
+test('the search hint fits the box: whole on a desktop, shorter on a phone', { timeout: 60000 }, async () => {
+  const a = await sharedAlbum();
+  for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone'], [{ width: 320, height: 640 }, 'small-phone']]) {
+    const page = await newPage(size);
+    await page.goto(a.base + '/');
+    await page.waitForSelector('#grid .card');
+    await page.evaluate(() => document.fonts.ready);
+    const m = await page.$eval('#search-input', (input) => {
+      const cs = getComputedStyle(input);
+      const span = document.createElement('span');
+      span.style.cssText = `position:absolute;visibility:hidden;white-space:nowrap;font:${cs.font};letter-spacing:${cs.letterSpacing}`;
+      span.textContent = input.placeholder;
+      document.body.appendChild(span);
+      const width = span.getBoundingClientRect().width;
+      span.remove();
+      return { text: input.placeholder, width, room: input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) };
+    });
+    assert.ok(m.width <= m.room, `${name}: the hint "${m.text}" is ${m.width.toFixed(1)} px in a ${m.room.toFixed(1)} px box`);
+    if (name === 'desktop') assert.equal(m.text, '描述你想找的照片，例如：海边的日落');
+    if (name === 'phone') assert.match(m.text, /^搜索照片，如：海边日落$/, 'a phone still gets an example');
+    assert.match(m.text, /照片/);
+    await page.screenshot({ path: path.join(SHOTS, `search-hint-${name}.png`), clip: { x: 0, y: 0, width: size.width, height: 220 } });
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});
+
 test('organise views and browsing share the page: the URL, the nav, Back, errors in Chinese', { timeout: 60000 }, async () => {
   const a = await sharedAlbum();
   for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
@@ -311,10 +398,10 @@ test('organise views and browsing share the page: the URL, the nav, Back, errors
     await page.goto(a.base + '/#/search?q=asdfghjkl');
     await page.waitForSelector('#empty:not([hidden])');
     assert.deepEqual(await activeNav(), [], 'a search is none of the nav views');
-    // 回收站 from a search: the URL no longer names the search; Back brings it back.
+    // 回收站 from a search: the URL names the trash; Back brings the search back.
     await page.click('#org-nav [data-nav="trash"]');
     await page.waitForSelector('#org-view:not([hidden])');
-    assert.equal(await page.evaluate(() => location.hash), '#/');
+    assert.equal(await page.evaluate(() => location.hash), '#/trash');
     assert.deepEqual(await activeNav(), ['trash']);
     await page.goBack();
     await page.waitForSelector('#org-view', { state: 'hidden' });

@@ -47,8 +47,8 @@ export const api = {
   timelinePage: ({ cursor, after, limit, dateTo, dateFrom, favorite, album } = {}) =>
     request('GET', '/api/photos?' + q({ sort: 'taken', cursor, after, limit, date_to: dateTo, date_from: dateFrom, favorite, album })),
   timeline: () => request('GET', '/api/timeline'),
-  // The newest uploads first (the upload panel asks which of its photos are processed).
-  photosByUpload: (limit) => request('GET', '/api/photos?' + q({ sort: 'added', limit })),
+  // Which of these photos (up to 1000 ids) are still being processed: {processed, pending, missing}.
+  photoStates: (ids) => request('POST', '/api/photos/states', { ids }),
   folders: () => request('GET', '/api/folders'),
   photo: (id) => request('GET', `/api/photos/${id}`),
   remove: (id) => request('DELETE', `/api/photos/${id}`),
@@ -65,6 +65,7 @@ export const api = {
   restore: (ids) => request('POST', '/api/trash/restore', { ids }),
   emptyTrash: () => request('DELETE', '/api/trash'),
   albums: () => request('GET', '/api/albums'),
+  album: (id) => request('GET', `/api/albums/${id}`),
   createAlbum: (name) => request('POST', '/api/albums', { name }),
   updateAlbum: (id, changes) => request('PATCH', `/api/albums/${id}`, changes),
   deleteAlbum: (id) => request('DELETE', `/api/albums/${id}`),

@@ -1,5 +1,7 @@
 // 智能相册 page: timeline (infinite scroll both ways, month scrubber), search,
-// photo viewer, settings, job progress; hash URLs (router.js).
+// similar photos, the photo viewer, job progress; hash URLs (router.js). The
+// viewer's info pane is detail.js, 设置 settings.js, the organise views
+// (收藏, 相册, 回收站, 重复照片) organise.js, toasts toast.js.
 import { api, hooks } from './api.js';
 import { signIn } from './auth.js';
 import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
@@ -9,6 +11,10 @@ import { DayGroups, Scrubber, cursorOf, dayKey, newerFirst } from './timeline.js
 import { Viewer } from './viewer.js';
 import { FocusTrap } from './dialog.js';
 import { initPrecision } from './precision.js';
+import { fitPlaceholder } from './placeholder.js';
+import { toast, toastError } from './toast.js';
+import { analyze, debugScores, fmtScore, initDetail, renderDetail, startAnalyzePoll, stopAnalyzePoll } from './detail.js';
+import { initSettings, loadHealth, loadSettings, saveSetting } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 const PER_PAGE = 60;
@@ -35,45 +41,10 @@ const state = {
   searchRoute: null, searchMore: false, searchLoading: false,
   viewerPushed: false,  // the viewer's URL was pushed by a click here (close = Back)
 };
-const debugScores = /[?&]debug=1/.test(location.search);
 const groups = () => new DayGroups($('grid'));
 let scrubber = null, viewer = null, connection = null, uploader = null;
 const traps = {};
 
-// ---------- helpers ----------
-// One toast at a time (a new one replaces the last); lost connections show the
-// banner instead (errors.js Connection).
-function toast(msg, isError = false) {
-  const box = $('toasts');
-  box.textContent = '';
-  const t = document.createElement('div');
-  t.className = 'toast' + (isError ? ' error' : '');
-  t.textContent = msg;
-  box.appendChild(t);
-  setTimeout(() => t.remove(), isError ? 5000 : 2500);
-}
-function toastError(e, context) {
-  if (e && e.code === 'network') return;  // the connection banner says it
-  toast(errorText(e, context), true);
-}
-const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
-const pad2 = (n) => String(n).padStart(2, '0');
-// Server timestamps (added_at) carry a zone ("…Z", "+08:00") and are shown in the
-// browser's local time; EXIF taken_at has none and is shown as the camera wrote it.
-function fmtDate(iso) {
-  if (!iso) return '';
-  if (/[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$/i.test(iso)) {
-    const d = new Date(iso);
-    if (!Number.isNaN(d.getTime())) {
-      return `${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日 ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-    }
-  }
-  const m = iso.match(/^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/);
-  return m ? `${m[1]}年${+m[2]}月${+m[3]}日${m[4] ? ` ${m[4]}:${m[5]}` : ''}` : iso;
-}
-const fmtScore = (s) => (typeof s === 'number' ? s.toFixed(3) : '');
-const TAKEN_SOURCE = { file: '（文件修改时间）', upload: '（上传时间）' };
-const VLM_STATE = { none: '尚未分析', pending: '排队中…', running: '分析中…', done: '已完成', failed: '分析失败' };
 const EMBED_STATE = { pending: '处理中', failed: '失败', no_model: '' };
 const NEEDS_MODEL = '搜索需要模型：请用 --model 启动相册后再搜索或查找相似照片。照片仍可上传和浏览。';
 
@@ -419,76 +390,6 @@ function closeModal(id, { silent = false } = {}) {
   else go(state.base, { replace: true });
 }
 
-function metaRows(dl, rows) {
-  dl.textContent = '';
-  for (const [k, v] of rows) {
-    if (v === undefined || v === null || v === '') continue;
-    const dt = document.createElement('dt'); dt.textContent = k;
-    const dd = document.createElement('dd'); dd.textContent = v;
-    dl.append(dt, dd);
-  }
-}
-
-function renderDetail(p, hit, fresh = false) {
-  $('detail-name').textContent = p.filename;
-  if (fresh) viewer.show(p);
-  $('original-link').href = p.original_url;
-  const rows = [
-    ['文件夹', p.folder || '（根目录）'],
-    // The camera's own clock (as the day headers), not converted to this browser's zone.
-    ['拍摄时间', (fmtDate((p.taken_at || '').slice(0, 19)) || '未知') + (TAKEN_SOURCE[p.taken_at_source] || '')],
-    ['相机', p.camera],
-    ['尺寸', p.width && p.height ? `${p.width} × ${p.height}` : ''],
-    ['大小', p.size ? fmtBytes(p.size) : ''],
-    ['添加时间', fmtDate(p.added_at)],
-  ];
-  if (hit && typeof hit.score === 'number') {
-    // Relevance in words; the numbers only with ?debug=1.
-    rows.push(['相关度', hit.score >= 0.7 ? '很高' : hit.score >= 0.4 ? '较高' : hit.score > 0 ? '一般' : '较低']);
-    if (debugScores) {
-      rows.push(['相似度', fmtScore(hit.score)]);
-      if (typeof hit.desc_score === 'number') rows.push(['描述相似度', fmtScore(hit.desc_score)]);
-      if (typeof hit.keyword_score === 'number') rows.push(['关键词匹配', fmtScore(hit.keyword_score)]);
-    }
-  }
-  // The codes' Chinese, never the stored (English) error text.
-  if (p.status === 'failed') rows.push(['处理失败', errorText({ code: 'processing_failed' })]);
-  if (p.vlm_status === 'failed') rows.push(['分析失败原因', errorText({ code: p.vlm_error_code || 'vlm_failed' })]);
-  metaRows($('detail-meta'), rows);
-  const desc = $('detail-desc');
-  desc.textContent = p.description || '暂无描述。';
-  desc.classList.toggle('none', !p.description);
-  const kw = $('detail-keywords');
-  kw.textContent = '';
-  for (const k of p.keywords || []) {
-    const c = document.createElement('button');
-    c.type = 'button';
-    c.className = 'chip';
-    c.textContent = k;
-    c.title = `搜索 “${k}”`;
-    c.onclick = () => go({ name: 'search', q: k });
-    kw.appendChild(c);
-  }
-  renderAnalyzeState(p);
-  // organise.js: heart, visible text, why a search hit matched.
-  document.dispatchEvent(new CustomEvent('sa:detail', { detail: { ...p, matched: hit && hit.matched } }));
-  $('detail-prev').hidden = state.current <= 0;
-  $('detail-next').hidden = state.current < 0 || state.current >= state.items.length - 1;
-}
-
-function renderAnalyzeState(p) {
-  const btn = $('analyze-btn'), st = $('analyze-state');
-  const vlm = state.health && state.health.vlm;
-  const busy = p.vlm_status === 'pending' || p.vlm_status === 'running';
-  btn.textContent = p.description ? '重新分析' : '分析图片';
-  btn.disabled = !vlm || busy;
-  btn.title = vlm ? '' : '未配置视觉大模型（设置 QWEN_API_KEY 或 --vlm-base-url）';
-  st.textContent = vlm ? (VLM_STATE[p.vlm_status] || '') : '未配置视觉大模型';
-  const failed = p.vlm_status === 'failed';
-  st.classList.toggle('failed', failed);
-  st.title = failed ? errorText({ code: p.vlm_error_code || 'vlm_failed' }) : '';
-}
-
 // Shows items[index] (or a photo outside the list, index -1) in the viewer.
 async function openDetail(index, photo = null) {
   const hit = photo || state.items[index];
@@ -517,37 +418,7 @@ function step(delta) {
   if (i >= state.items.length - 3 && state.view === 'all') loadMore();
 }
 
-let analyzePoll = null;
-function stopAnalyzePoll() { clearInterval(analyzePoll); analyzePoll = null; }
-function startAnalyzePoll(id, hit) {
-  stopAnalyzePoll();
-  analyzePoll = setInterval(async () => {
-    try {
-      const p = await api.photo(id);
-      if ($('detail').hidden || state.shownId !== id) return stopAnalyzePoll();
-      renderDetail(p, hit);
-      if (p.vlm_status !== 'pending' && p.vlm_status !== 'running') stopAnalyzePoll();
-    } catch (e) { stopAnalyzePoll(); }
-  }, 1500);
-}
-
 const currentPhoto = () => (state.current >= 0 ? state.items[state.current] : state.standalone);
-
-async function analyzeCurrent() {
-  const hit = currentPhoto();
-  if (!hit) return;
-  $('analyze-btn').disabled = true;
-  $('analyze-state').textContent = '排队中…';
-  try {
-    await api.analyze(hit.id);
-    startAnalyzePoll(hit.id, hit);
-    pollJobs();
-  } catch (e) {
-    $('analyze-state').textContent = errorText(e, 'analyze');
-    $('analyze-state').classList.add('failed');
-    $('analyze-btn').disabled = false;
-  }
-}
 
 async function deleteCurrent() {
   const hit = currentPhoto();
@@ -564,64 +435,6 @@ async function deleteCurrent() {
     reindex();
     updateHead();
   } catch (e) { toastError(e, 'delete'); }
-}
-
-// ---------- settings + health ----------
-function showSettings() {
-  $('set-auto-analyze').checked = state.settings.auto_analyze;
-  $('set-enhanced').checked = state.settings.enhanced_search;
-  const ms = state.settings.min_score;
-  if (typeof ms === 'number') {
-    const sel = $('set-min-score');
-    if (![...sel.options].some((o) => Math.abs(+o.value - ms) < 1e-6)) {
-      sel.add(new Option(`自定义（${ms.toFixed(2)}）`, String(ms)));
-    }
-    sel.value = [...sel.options].find((o) => Math.abs(+o.value - ms) < 1e-6).value;
-  }
-  $('mode-chip').hidden = !state.settings.enhanced_search;
-}
-
-let settingsSeq = 0;  // a reply older than the latest save must not undo it
-async function loadSettings() {
-  const seq = ++settingsSeq;
-  try {
-    const s = await api.settings();
-    if (seq !== settingsSeq) return;
-    state.settings = s;
-    showSettings();
-  } catch (e) { toastError(e, 'settings'); }
-}
-
-async function saveSetting(key, value) {
-  const status = $('settings-status');
-  const seq = ++settingsSeq;
-  try {
-    const s = await api.saveSettings({ [key]: value });
-    if (seq === settingsSeq) { state.settings = s; showSettings(); }
-    status.textContent = '已保存';
-    status.style.color = '';
-    if ((key === 'enhanced_search' || key === 'min_score') && state.view === 'search') runSearch(state.searchRoute);
-  } catch (e) {
-    status.textContent = '保存失败：' + errorText(e, 'settings');
-    status.style.color = 'var(--danger)';
-    loadSettings();
-  }
-  setTimeout(() => { status.textContent = ''; }, 2000);
-}
-
-async function loadHealth() {
-  try {
-    const h = await api.health();
-    state.health = h;
-    $('model-banner').hidden = !!h.model;
-    metaRows($('system-info'), [
-      ['版本', h.version],
-      ['图像模型', h.model || '未加载（无法搜索）'],
-      ['文本模型', h.text_model || '未加载（增强搜索仅用关键词）'],
-      ['视觉大模型', h.vlm ? '已配置' : '未配置'],
-      ['照片数量', String(h.photos)],
-    ]);
-  } catch (e) { toastError(e, 'health'); }
 }
 
 // ---------- jobs ----------
@@ -714,7 +527,28 @@ async function applyRoute() {
   state.base = r;
   if (r.name === 'search') return runSearch(r);
   if (r.name === 'similar') return runSimilar({ id: r.id });
+  if (r.name === 'favorites') return showFiltered({ title: '收藏', filter: { favorite: 1 } });
+  if (r.name === 'album') return showAlbum(r);
+  if (r.name !== 'all') {  // 相册, 回收站, 重复照片: organise.js draws them over the gallery
+    reset('org');
+    $('search-input').value = '';
+    return document.dispatchEvent(new CustomEvent('sa:org-view', { detail: r }));
+  }
   return showAll(r.month);
+}
+
+// One album's photos (#/album/ID); an album that is gone (or not shared with
+// this user) says so and leaves for the album list.
+async function showAlbum(r) {
+  showFiltered({ title: '相册', filter: { album: r.id } });
+  try {
+    const a = await api.album(r.id);
+    if (state.route === r) $('section-title').textContent = `相册：${a.name}`;
+  } catch (e) {
+    if (state.route !== r) return;
+    toastError(e, 'album');
+    go({ name: 'albums' }, { replace: true });
+  }
 }
 
 function setFilterInputs(r) {
@@ -767,6 +601,8 @@ function init() {
     onNext: () => step(1),
     onTap: () => $('detail').querySelector('.detail-card').classList.toggle('info-open'),
   });
+  initDetail({ state, viewer, onQueued: pollJobs });
+  initSettings({ state, onSearchChanged: () => { if (state.view === 'search') runSearch(state.searchRoute); } });
 
   let uploadedNew = 0;
   uploader = new Uploader({
@@ -849,7 +685,7 @@ function init() {
   $('detail-prev').addEventListener('click', () => step(-1));
   $('detail-next').addEventListener('click', () => step(1));
   $('info-btn').addEventListener('click', () => $('detail').querySelector('.detail-card').classList.toggle('info-open'));
-  $('analyze-btn').addEventListener('click', analyzeCurrent);
+  $('analyze-btn').addEventListener('click', () => analyze(currentPhoto()));
   $('delete-btn').addEventListener('click', deleteCurrent);
   $('similar-btn').addEventListener('click', () => {
     const p = currentPhoto();
@@ -882,16 +718,6 @@ function init() {
   }, { rootMargin: '200px' }).observe($('top-sentinel'));
   window.addEventListener('hashchange', applyRoute);
 
-  // organise.js's views (收藏, 相册, 回收站, 重复照片) have no URL of their own:
-  // leaving a search, a photo or a month for one of them puts #/ in the history
-  // (without a hashchange), so the URL never names a view that is not shown and
-  // Back returns to the search.
-  $('org-nav')?.addEventListener('click', (e) => {
-    if (!e.target.closest('[data-nav]')) return;
-    if (location.hash && location.hash !== '#/') history.pushState(null, '', '#/');
-    state.route = state.base = { name: 'all' };
-    $('search-input').value = '';
-  }, true);
   // organise.js asks for views and reloads after batch actions.
   document.addEventListener('sa:show', (e) => (e.detail && e.detail.filter ? showFiltered(e.detail) : showAll()));
   document.addEventListener('sa:reload', () => {
@@ -902,6 +728,7 @@ function init() {
   loadHealth();
   loadSettings();
   initPrecision();
+  fitPlaceholder($('search-input'));
   applyRoute();
   pollJobs();
 }

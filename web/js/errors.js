@@ -59,6 +59,7 @@ const IN_CONTEXT = {
     unavailable: '搜索需要模型：请用 --model 启动相册后再搜索或查找相似照片。照片仍可上传和浏览。',
   },
   analyze: { unavailable: '未配置视觉大模型，无法分析图片' },
+  album: { not_found: '找不到这个相册，它可能已被删除或不再共享给你' },
 };
 
 // Chinese text for an ApiError-like {code, status} in a context

@@ -6,21 +6,16 @@
 //   sa:reload                             -> app.js reloads the current view
 //   sa:view {filter, view?}               <- app.js started a gallery view (view: 'search' | 'similar')
 //   sa:detail photo                       <- app.js shows a photo in the viewer
+//   sa:org-view {name}                    <- app.js's route is #/albums, #/trash or #/duplicates
+// The nav and the album covers change the URL (router.js); app.js then asks.
 import { api } from './api.js';
 import { errorText } from './errors.js';
+import { go } from './router.js';
+import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const LONG_PRESS_MS = 450;
 
-// One toast at a time, as app.js does (a new one replaces the last).
-function toast(msg, isError = false) {
-  $('toasts').textContent = '';
-  const t = document.createElement('div');
-  t.className = 'toast' + (isError ? ' error' : '');
-  t.textContent = msg;
-  $('toasts').appendChild(t);
-  setTimeout(() => t.remove(), isError ? 5000 : 2500);
-}
 // An API error as a toast: the Chinese for its code (never the server's
 // English message); a lost connection shows as the connection banner instead.
 function fail(e, prefix = '操作失败：') {
@@ -381,8 +376,7 @@ async function showAlbums() {
     open.type = 'button';
     open.title = `打开相册 “${a.name}”`;
     if (a.cover_url) { const img = el('img'); img.src = a.cover_url; img.alt = ''; open.appendChild(img); }
-    open.addEventListener('click', () => document.dispatchEvent(new CustomEvent('sa:show',
-      { detail: { title: `相册：${a.name}`, filter: { album: a.id } } })));
+    open.addEventListener('click', () => go({ name: 'album', id: a.id }));
     const name = el('div', 'album-name', a.name);
     const meta = el('div', 'album-meta', `${a.photo_count} 张`);
     const tools = el('div', 'album-tools');
@@ -504,11 +498,16 @@ async function showDuplicates() {
   });
 }
 
+// Each view has its URL (#/, #/favorites, #/albums, #/trash, #/duplicates); a
+// click on the view already in the URL draws it again.
+function showView(name) {
+  if (name === 'all') document.dispatchEvent(new CustomEvent('sa:show', { detail: {} }));
+  else if (name === 'favorites') document.dispatchEvent(new CustomEvent('sa:show', { detail: { title: '收藏', filter: { favorite: 1 } } }));
+  else if (name === 'albums') showAlbums();
+  else if (name === 'trash') showTrash();
+  else if (name === 'duplicates') showDuplicates();
+}
 document.querySelectorAll('#org-nav [data-nav]').forEach((b) => b.addEventListener('click', () => {
-  const v = b.dataset.nav;
-  if (v === 'all') document.dispatchEvent(new CustomEvent('sa:show', { detail: {} }));
-  else if (v === 'favorites') document.dispatchEvent(new CustomEvent('sa:show', { detail: { title: '收藏', filter: { favorite: 1 } } }));
-  else if (v === 'albums') showAlbums();
-  else if (v === 'trash') showTrash();
-  else if (v === 'duplicates') showDuplicates();
+  if (!go({ name: b.dataset.nav })) showView(b.dataset.nav);
 }));
+document.addEventListener('sa:org-view', (e) => showView(e.detail.name));

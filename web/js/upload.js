@@ -8,6 +8,7 @@ import { errorText } from './errors.js';
 
 const PARALLEL = 3;    // files in flight at once
 const MAX_ROWS = 400;  // per-file rows kept in the DOM; failures are always shown
+const STATE_CHUNK = 500;  // photo ids per /api/photos/states request (the server takes up to 1000)
 
 const $ = (id) => document.getElementById(id);
 
@@ -199,9 +200,10 @@ export class Uploader {
 
   // After a job poll: queueBusy is whether any job is open; open = openIds()
   // taken before that poll. An idle queue has finished every photo it held
-  // then; a busy one is asked which of ours are still pending: the newest
-  // photos by upload (ours are among them, processed oldest first), counted as
-  // photos, never as jobs (a photo may have two: its vector and its description).
+  // then; a busy one is asked about exactly our open photos, however many
+  // (STATE_CHUNK ids a request), counted as photos, never as jobs (a photo
+  // may have two: its vector and its description). A photo deleted meanwhile
+  // (missing) needs nothing more: it counts as processed.
   async processing(queueBusy, open) {
     if (!open.length) return;
     if (!queueBusy) {
@@ -212,10 +214,12 @@ export class Uploader {
     if (this.checking) return;
     this.checking = true;
     try {
-      const page = await api.photosByUpload(Math.min(500, open.length + 20));
-      const busy = (p) => p.status === 'pending' || p.vlm_status === 'pending' || p.vlm_status === 'running';
-      const want = new Set(open);
-      for (const p of page.items || []) if (want.has(p.id) && !busy(p)) this.processed.set(p.id, true);
+      for (let i = 0; i < open.length; i += STATE_CHUNK) {
+        const chunk = open.slice(i, i + STATE_CHUNK);
+        const res = await api.photoStates(chunk);
+        const still = new Set(res.pending || []);
+        for (const id of chunk) if (!still.has(id)) this.processed.set(id, true);
+      }
     } catch (e) { /* the next poll asks again */ }
     this.checking = false;
     this.render();

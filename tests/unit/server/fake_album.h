@@ -174,6 +174,13 @@ class FakeAlbum : public Album {
   bool has_vlm() const override { return vlm; }
   std::string model_name() const override { return "fake-clip"; }
 
+  // A test sets where a photo's processing is (its search vector, its description).
+  void set_states(int64_t id, PhotoStatus status, VlmStatus vlm_status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    photos_.at(id).status = status;
+    photos_.at(id).vlm_status = vlm_status;
+  }
+
   bool clip = true;
   bool vlm = false;
   std::vector<std::string> added_names;

@@ -402,6 +402,59 @@ TEST_F(ServerTest, JobsAndAnalyze) {
   EXPECT_EQ(r->status, 404);
 }
 
+// The upload panel's count of processed photos: it asks about exactly its
+// batch's ids, any number of them, in requests of up to 1000 (a batch of 600
+// here, more than the newest 500 the panel used to read).
+TEST_F(ServerTest, PhotoStatesCountExactlyTheIdsAsked) {
+  for (int batch = 0; batch < 6; ++batch) {  // 100 files a request (the server caps parts per request)
+    httplib::MultipartFormDataItems items;
+    for (int i = batch * 100 + 1; i <= batch * 100 + 100; ++i) {
+      items.push_back({"files", "IMG" + std::to_string(i), std::to_string(i) + ".jpg", "image/jpeg"});
+    }
+    ASSERT_EQ(upload(items)["uploaded"].size(), 100u);
+  }
+  album_->set_states(2, PhotoStatus::kPending, VlmStatus::kNone);        // no search vector yet
+  album_->set_states(300, PhotoStatus::kReady, VlmStatus::kRunning);     // being described
+  album_->set_states(550, PhotoStatus::kReady, VlmStatus::kPending);     // description queued
+  album_->set_states(551, PhotoStatus::kFailed, VlmStatus::kFailed);     // done, if badly
+  album_->set_states(552, PhotoStatus::kNoModel, VlmStatus::kDone);
+  auto states = [&](const json& ids, int expect_status) {
+    auto r = client_->Post("/api/photos/states", json{{"ids", ids}}.dump(), "application/json");
+    EXPECT_TRUE(r);
+    if (!r) return json{};
+    EXPECT_EQ(r->status, expect_status) << r->body;
+    return json::parse(r->body);
+  };
+  json first = json::array(), rest = json::array();
+  for (int i = 1; i <= 500; ++i) first.push_back(i);
+  for (int i = 501; i <= 600; ++i) rest.push_back(i);
+  rest.push_back(5000);  // never uploaded (or deleted since)
+  json a = states(first, 200);
+  EXPECT_EQ(a["processed"], 498);
+  EXPECT_EQ(a["pending"], json({2, 300}));
+  EXPECT_EQ(a["missing"], json::array());
+  json b = states(rest, 200);
+  EXPECT_EQ(b["processed"], 99);
+  EXPECT_EQ(b["pending"], json({550}));
+  EXPECT_EQ(b["missing"], json({5000}));
+  // Only the ids asked about: the oldest photo alone, then the newest alone.
+  EXPECT_EQ(states(json({2}), 200)["pending"], json({2}));
+  EXPECT_EQ(states(json({600}), 200)["processed"], 1);
+  // The most a request may ask about: 1000 ids (those not uploaded are missing).
+  json most = json::array();
+  for (int i = 1; i <= 1000; ++i) most.push_back(i);
+  json m = states(most, 200);
+  EXPECT_EQ(m["processed"], 597);
+  EXPECT_EQ(m["missing"].size(), 400u);
+  // More than 1000 ids, none, or not ids: invalid_argument, nothing counted.
+  most.push_back(1001);
+  expect_error(states(most, 400), "invalid_argument");
+  expect_error(states(json::array(), 400), "invalid_argument");
+  expect_error(states(json({1, "2"}), 400), "invalid_argument");
+  expect_error(states(json({0}), 400), "invalid_argument");
+  expect_error(states(json("1,2"), 400), "invalid_argument");
+}
+
 // What curl -X POST without -d sends: no Content-Length, no body. httplib
 // would wait for the body until its read timeout; the reply comes at once
 // (411) and says why, in the usual JSON shape.
