@@ -7,8 +7,12 @@
 //                        photo is embedded: photos/s, and `encoder_busy_pct` = time in
 //                        encode_images / time from the first claimed batch to the last;
 //                        `tower_img_per_s` = the image tower alone at batch 8 in the same
-//                        process right after, and `frac_of_tower` = photos_per_s / that.
-//                        `reduced` uses the opt-in reduced-cost decode (--reduced-decode).
+//                        process right after, and `frac_of_tower` = photos_per_s / that;
+//                        `cpu_ms_per_photo` (import, encoder included) against
+//                        `tower_cpu_ms_per_img` (process CPU time, load-independent).
+//                        `reduced` uses the opt-in reduced-cost decode (--reduced-decode);
+//                        `exact_samepriority` imports with AlbumDeps::import_nice = 0
+//                        (decode threads at the encoder's priority), for comparison.
 //   search_clip_{10k,100k}    Album::search (mode clip, limit 20) over N photos whose
 //                        vectors are random unit vectors put in the store; latency
 //                        p50/p99 per query INCLUDING the text tower, and the text
@@ -23,6 +27,7 @@
 
 #include "bench_fixtures.h"
 #include <vips/vips.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +58,13 @@ using sa::bench::kEmbedDim;
 using sa::bench::kModelName;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU seconds this process has used (all threads, user + system).
+double process_cpu_s() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 std::shared_ptr<const sa::ChineseClip> model() { return sa::bench::random_vitb16(); }
 
@@ -106,7 +118,12 @@ bool make_12mp_jpegs(const fs::path& dir, int n) {
 
 // The image tower alone at batch 8 (what bench_engine's embed_image_vitb16_b8 times),
 // in this process, right now: the yardstick import is measured against.
-double tower_images_per_s(const sa::ChineseClip& m, int batches) {
+struct TowerRate {
+  double images_per_s = 0;
+  double cpu_ms_per_image = 0;  // process CPU per image (both engine threads)
+  double cores_used = 0;        // CPU seconds per wall second while it ran
+};
+TowerRate tower_rate(const sa::ChineseClip& m, int batches) {
   const int res = m.image_resolution();
   std::vector<float> pixels(size_t(8) * 3 * res * res);
   std::mt19937 rng(1);
@@ -114,38 +131,67 @@ double tower_images_per_s(const sa::ChineseClip& m, int batches) {
   for (float& v : pixels) v = g(rng);
   std::vector<float> out(size_t(8) * m.embed_dim());
   (void)m.encode_images(pixels.data(), 8, out.data());  // warm-up
+  const double c0 = process_cpu_s();
   auto t0 = Clock::now();
   for (int b = 0; b < batches; ++b) (void)m.encode_images(pixels.data(), 8, out.data());
-  return 8.0 * batches / since(t0);
+  const double wall = since(t0), cpu = process_cpu_s() - c0;
+  return {8.0 * batches / wall, 1e3 * cpu / (8.0 * batches), cpu / wall};
 }
 
-void BM_import_12mp(benchmark::State& state, bool reduced) {
+// The generated photos, made once per process and shared by the import workloads.
+struct ImportPhotos {
+  TempDir tmp;
+  fs::path dir;
+  int64_t bytes = 0;
+  double generate_s = 0;
+  bool ok = false;
+};
+const ImportPhotos& import_photos(int n) {
+  static std::map<int, std::unique_ptr<ImportPhotos>> cache;
+  auto& p = cache[n];
+  if (p) return *p;
+  p = std::make_unique<ImportPhotos>();
+  p->dir = p->tmp.path / "photos";
+  fs::create_directories(p->dir);
+  auto g0 = Clock::now();
+  p->ok = make_12mp_jpegs(p->dir, n);
+  p->generate_s = since(g0);
+  for (auto& e : fs::directory_iterator(p->dir)) p->bytes += static_cast<int64_t>(e.file_size());
+  return *p;
+}
+
+struct ImportMode {
+  bool reduced = false;
+  int import_nice = sa::AlbumDeps{}.import_nice;
+};
+
+void BM_import_12mp(benchmark::State& state, ImportMode mode) {
   const int n = static_cast<int>(state.range(0));
   TempDir tmp;
-  fs::path photos = tmp.path / "photos";
-  fs::create_directories(photos);
-  auto g0 = Clock::now();
-  if (!make_12mp_jpegs(photos, n)) {
+  const ImportPhotos& ph = import_photos(n);
+  if (!ph.ok) {
     state.SkipWithError("generating JPEGs with libvips failed");
     return;
   }
-  state.counters["generate_s"] = since(g0);
-  int64_t bytes = 0;
-  for (auto& e : fs::directory_iterator(photos)) bytes += static_cast<int64_t>(e.file_size());
+  const fs::path& photos = ph.dir;
+  state.counters["generate_s"] = ph.generate_s;
+  const int64_t bytes = ph.bytes;
   auto m = model();
   for (auto _ : state) {
     sa::Config cfg;
     cfg.data_dir = (tmp.path / ("data" + std::to_string(state.iterations()))).string();
     cfg.embed_batch = 8;
-    cfg.reduced_decode = reduced;
+    cfg.reduced_decode = mode.reduced;
     sa::AlbumDeps deps;
     deps.clip = m;
     deps.clip_name = kModelName;
+    deps.import_nice = mode.import_nice;
     auto album = sa::open_album(cfg, deps);
     if (!album.ok()) {
       state.SkipWithError(album.status().to_string().c_str());
       return;
     }
+    const double c0 = process_cpu_s();
     auto t0 = Clock::now();
     auto rep = (*album)->import_folder(photos.string());
     double ingest_s = since(t0);
@@ -158,11 +204,13 @@ void BM_import_12mp(benchmark::State& state, bool reduced) {
       return;
     }
     double total_s = since(t0);
+    const double import_cpu_s = process_cpu_s() - c0;
     sa::EmbedStats es = (*album)->embed_stats();
     album->reset();  // workers stopped: the tower is timed alone
     // Tower rate just before and just after would bracket the import; after is enough
     // to cancel most of the machine's load drift, and before would warm nothing useful.
-    const double tower = tower_images_per_s(*m, 3);
+    const TowerRate tr = tower_rate(*m, 3);
+    const double tower = tr.images_per_s;
     state.SetIterationTime(total_s);
     state.counters["photos_per_s"] = n / total_s;
     state.counters["tower_img_per_s"] = tower;
@@ -173,7 +221,19 @@ void BM_import_12mp(benchmark::State& state, bool reduced) {
     state.counters["encoder_busy_pct"] = es.busy_window_seconds > 0 ? 100.0 * es.encode_seconds / es.busy_window_seconds : 0;
     state.counters["worker_decode_s"] = es.decode_seconds;  // decodes the pixel cache did not save
     state.counters["worker_decodes"] = static_cast<double>(es.worker_decodes);
+    state.counters["mean_batch"] = es.batches > 0 ? static_cast<double>(es.images) / es.batches : 0;
     state.counters["MB_per_photo"] = bytes / 1e6 / n;
+    // Where the CPU went: per photo for the whole import (encoder included), per image
+    // for the tower alone; their difference is what the import adds to each photo
+    // (read, hash, decode, thumbnail, preprocess, store). On two cores the import can
+    // reach at most tower_cpu_ms_per_img / cpu_ms_per_photo of the tower's rate
+    // (`cpu_bound_frac`) unless the tower alone leaves cores idle (tower_cores_used < 2).
+    state.counters["cpu_ms_per_photo"] = 1e3 * import_cpu_s / n;
+    state.counters["import_cores_used"] = import_cpu_s / total_s;
+    state.counters["tower_cpu_ms_per_img"] = tr.cpu_ms_per_image;
+    state.counters["tower_cores_used"] = tr.cores_used;
+    state.counters["ingest_cpu_ms_per_photo"] = 1e3 * import_cpu_s / n - tr.cpu_ms_per_image;
+    state.counters["cpu_bound_frac"] = tr.cpu_ms_per_image / (1e3 * import_cpu_s / n);
   }
 }
 
@@ -269,9 +329,13 @@ int main(int argc, char** argv) {
     }
   }
   int rargc = static_cast<int>(rest.size());
-  benchmark::RegisterBenchmark("import_12mp_exact", BM_import_12mp, false)
+  // The same photos for all (made once); the same-priority variant is the import
+  // before AlbumDeps::import_nice, for an A/B in one process.
+  benchmark::RegisterBenchmark("import_12mp_exact", BM_import_12mp, ImportMode{false})
       ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
-  benchmark::RegisterBenchmark("import_12mp_reduced", BM_import_12mp, true)
+  benchmark::RegisterBenchmark("import_12mp_reduced", BM_import_12mp, ImportMode{true})
+      ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+  benchmark::RegisterBenchmark("import_12mp_exact_samepriority", BM_import_12mp, ImportMode{false, 0})
       ->Arg(g_import_photos)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
   for (int n : g_search_sizes) {
     std::string tag = n % 1000 == 0 ? std::to_string(n / 1000) + "k" : std::to_string(n);

@@ -2,7 +2,10 @@
 #include "app/album_impl.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +39,14 @@ constexpr int kPreviewSide = 2048;
 // How long import_folder waits for the embed worker to take something from a full
 // pixel cache before it goes on without waiting (a stopped or very slow worker).
 constexpr double kCacheStallSeconds = 60.0;
+
+// Lowers the calling thread's priority (Linux: nice applies per thread). A thread
+// cannot raise it again without privileges, so only threads that end after the
+// work call this. Best effort: a failure leaves the priority as it was.
+void lower_this_thread_priority(int nice) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, nice);
+}
 
 Status no_vlm() {
   return Status::Unavailable(
@@ -199,12 +210,28 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       if (progress) progress(done, total, rel);
     }
   };
+  // Beside a running encoder the decodes run at a lower priority (AlbumDeps::import_nice),
+  // on threads of their own (the caller's priority could not be raised back), and
+  // at least two of them, so that both cores decode whenever the encoder waits.
+  const bool yield_to_encoder = embedding_now && deps_.import_nice > 0;
   int n_threads = deps_.import_threads;
-  if (n_threads <= 0) n_threads = std::max(1u, std::thread::hardware_concurrency() / 4);
+  if (n_threads <= 0) {
+    n_threads = std::max(1u, std::thread::hardware_concurrency() / 4);
+    if (yield_to_encoder) n_threads = std::max(n_threads, 2);
+  }
   n_threads = static_cast<int>(std::min<size_t>(n_threads, std::max<size_t>(files.size(), 1)));
   std::vector<std::thread> pool;
-  for (int t = 1; t < n_threads; ++t) pool.emplace_back(work);
-  work();
+  if (yield_to_encoder) {
+    for (int t = 0; t < n_threads; ++t) {
+      pool.emplace_back([&] {
+        lower_this_thread_priority(deps_.import_nice);
+        work();
+      });
+    }
+  } else {
+    for (int t = 1; t < n_threads; ++t) pool.emplace_back(work);
+    work();
+  }
   for (auto& t : pool) t.join();
   report.cancelled = done < total;
   return report;

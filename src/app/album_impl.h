@@ -37,8 +37,16 @@ struct AlbumDeps {
   bool start_workers = true;
   // Bytes of preprocessed CLIP inputs kept between ingest and the embed worker.
   size_t pixel_cache_bytes = size_t(256) << 20;
-  // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1).
+  // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1;
+  // at least 2 while the embed worker runs and import_nice > 0).
   int import_threads = 0;
+  // > 0: while the embed worker runs, import_folder()'s decode threads run at this
+  // nice value (per thread, Linux), so the encoder's two threads are never
+  // preempted by a decode: the decodes take the CPU the encoder leaves (between
+  // batches, its serial parts) and, both cores being busy either way, no engine
+  // thread spins waiting for a descheduled partner. 0: the decode threads keep the
+  // process's priority (the behaviour before issue 17's measurements).
+  int import_nice = 10;
   // Recent query embeddings kept by the searcher (0: none; benchmarks of the
   // full query path turn it off).
   size_t query_cache_entries = 256;

@@ -15,6 +15,7 @@
 //   sees every image once, and buffer-backed loads must never be served from a cache.
 #include "image/image.h"
 
+#include "image/box_shrink.h"
 #include "image/decode_budget.h"
 #include "image/structure.h"
 
@@ -586,37 +587,41 @@ Result<std::string> encode_jpeg(const RgbImage& img, int max_side, int quality) 
     return Status::InvalidArgument("encode_jpeg: quality must be in 1..100");
   }
   vips_error_clear();
-  // Wraps img.pixels without copying; the image never outlives this call.
-  ImagePtr in(vips_image_new_from_memory(img.pixels.data(), img.pixels.size(), img.width,
-                                         img.height, 3, VIPS_FORMAT_UCHAR));
+  // Target size first (aspect kept, no side below one pixel), then per axis: a box
+  // shrink by an integer factor, leaving at most 2x for the lanczos3 reduce. One
+  // vips_resize/vips_thumbnail_image call for 4000 -> 400 px cost 4-5x the CPU
+  // (bench thumbnail_from_rgb_12mp), for no visible gain. The box shrink is
+  // box_shrink_rgb (vips_shrink's arithmetic, same pixels): vips_shrink itself over
+  // a memory image cost ~100 ms of CPU for a 12 MP frame, most of a thumbnail.
+  const RgbImage* src = &img;
+  RgbImage shrunk;
+  int tw = img.width, th = img.height;
+  if (std::max(img.width, img.height) > max_side) {
+    const double s = static_cast<double>(max_side) / std::max(img.width, img.height);
+    tw = std::max(1, static_cast<int>(std::lround(img.width * s)));
+    th = std::max(1, static_cast<int>(std::lround(img.height * s)));
+    const int fx = std::max(1, img.width / (2 * tw)), fy = std::max(1, img.height / (2 * th));
+    if (fx > 1 || fy > 1) {
+      shrunk = box_shrink_rgb(img, fx, fy);
+      if (shrunk.pixels.empty()) return Status::Internal("cannot downscale image");
+      src = &shrunk;
+    }
+  }
+  // Wraps the pixels without copying; the image never outlives this call.
+  ImagePtr in(vips_image_new_from_memory(src->pixels.data(), src->pixels.size(), src->width,
+                                         src->height, 3, VIPS_FORMAT_UCHAR));
   if (!in) return vips_status(StatusCode::kInternal, "cannot wrap pixels");
   VipsImage* out = nullptr;
   if (vips_copy(in.get(), &out, "interpretation", VIPS_INTERPRETATION_sRGB, nullptr) != 0) {
     return vips_status(StatusCode::kInternal, "cannot tag pixels as sRGB");
   }
   in.reset(out);
-  if (std::max(img.width, img.height) > max_side) {
-    // Target size first (aspect kept, no side below one pixel), then per axis: a box
-    // shrink by an integer factor, leaving at most 2x for the lanczos3 reduce. One
-    // vips_resize/vips_thumbnail_image call for 4000 -> 400 px cost 4-5x the CPU
-    // (bench thumbnail_from_rgb_12mp), for no visible gain.
-    const double s = static_cast<double>(max_side) / std::max(img.width, img.height);
-    const int tw = std::max(1, static_cast<int>(std::lround(img.width * s)));
-    const int th = std::max(1, static_cast<int>(std::lround(img.height * s)));
-    const int fx = std::max(1, img.width / (2 * tw)), fy = std::max(1, img.height / (2 * th));
-    if (fx > 1 || fy > 1) {
-      if (vips_shrink(in.get(), &out, fx, fy, nullptr) != 0) {
-        return vips_status(StatusCode::kInternal, "cannot downscale image");
-      }
-      in.reset(out);
+  if (in->Xsize != tw || in->Ysize != th) {
+    if (vips_resize(in.get(), &out, static_cast<double>(tw) / in->Xsize, "vscale",
+                    static_cast<double>(th) / in->Ysize, nullptr) != 0) {
+      return vips_status(StatusCode::kInternal, "cannot downscale image");
     }
-    if (in->Xsize != tw || in->Ysize != th) {
-      if (vips_resize(in.get(), &out, static_cast<double>(tw) / in->Xsize, "vscale",
-                      static_cast<double>(th) / in->Ysize, nullptr) != 0) {
-        return vips_status(StatusCode::kInternal, "cannot downscale image");
-      }
-      in.reset(out);
-    }
+    in.reset(out);
   }
   return save_jpeg(in.get(), quality);
 }

@@ -56,13 +56,16 @@ struct JobRunnerDeps {
   // Description embeddings ('embed_desc' jobs); empty encoder = no text thread.
   TextEncoder text_encoder;
   VectorSet* desc_vectors = nullptr;
+  // Tests only: called on the inference thread with the batch's size just before
+  // each batch is encoded (a test holds the encoder busy here).
+  std::function<void(int)> before_encode;
 };
 
 // Counters of the embed pipeline (for benchmarks and logs).
 struct EmbedStats {
   int64_t images = 0;          // embedded successfully
   int64_t failed = 0;
-  int64_t batches = 0;
+  int64_t batches = 0;          // images / batches = the mean batch the encoder ran
   double encode_seconds = 0;   // time inside encode_images
   double decode_seconds = 0;   // time decoding + preprocessing (decode thread)
   int64_t worker_decodes = 0;  // originals the worker decoded (the pixel cache had no entry)
@@ -117,6 +120,9 @@ class JobRunner {
   void release(const std::vector<Job>& jobs);
   // Sleeps until notify(), stop or a short poll interval (other processes may queue jobs).
   void idle_wait();
+  // While the encoder is busy, waits until a whole batch of embed jobs is pending
+  // (or the encoder is done, or stop): see decode_loop.
+  void fill_wait();
 
   JobRunnerDeps d_;
   std::atomic<bool> stop_{false};
@@ -132,6 +138,9 @@ class JobRunner {
   std::condition_variable q_cv_;
   std::deque<Batch> queue_;
   bool decode_done_ = false;
+  // Images in the batch the inference loop is encoding now (0: it is idle). Set
+  // when it takes a batch off queue_, cleared (and notify()) when it is stored.
+  std::atomic<int> encoding_{0};
 
   mutable std::mutex stats_mu_;
   EmbedStats stats_;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <random>
 
 #include "../search/golden_util.h"
@@ -246,6 +249,46 @@ TEST_F(JobRunnerTest, StopCancelsAHungDescribeAndKeepsItsJob) {
   auto p = store_->get_photo(id);
   EXPECT_EQ(p->vlm_status, VlmStatus::kPending);
   EXPECT_EQ(p->vlm_error, "");
+}
+
+// Photos that arrive one by one while the encoder is busy (an import) are encoded
+// as whole batches, not claimed one or two at a time as they come.
+TEST_F(JobRunnerTest, TrickledJobsFillAWholeBatchWhileTheEncoderIsBusy) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<int> sizes;
+  JobRunnerDeps d = deps();
+  d.embed_batch = 4;
+  d.before_encode = [&](int n) {
+    std::unique_lock<std::mutex> lk(mu);
+    sizes.push_back(n);
+    cv.notify_all();
+    cv.wait(lk, [&] { return release; });  // the first batch holds the encoder
+  };
+  JobRunner runner(d);
+  runner.start();
+  add("pokemon.jpeg");
+  runner.notify();
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(60), [&] { return !sizes.empty(); }));
+  }
+  // Four more, one at a time, each announced as an import does.
+  for (auto f : {"chelsea.png", "coffee.png", "camera.png", "chelsea_small.png"}) {
+    add(f);
+    runner.notify();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a worker would claim now
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(runner.wait_idle(120));
+  std::lock_guard<std::mutex> lk(mu);
+  EXPECT_EQ(sizes, (std::vector<int>{1, 4}));
+  EXPECT_EQ(runner.embed_stats().images, 5);
 }
 
 TEST_F(JobRunnerTest, StopLeavesUnfinishedJobsPending) {
