@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -40,12 +41,16 @@ constexpr int kPreviewSide = 2048;
 // pixel cache before it goes on without waiting (a stopped or very slow worker).
 constexpr double kCacheStallSeconds = 60.0;
 
-// Lowers the calling thread's priority (Linux: nice applies per thread). A thread
-// cannot raise it again without privileges, so only threads that end after the
-// work call this. Best effort: a failure leaves the priority as it was.
-void lower_this_thread_priority(int nice) {
+// Makes the calling thread `by` nicer than it is, at most 19 (Linux: nice applies
+// per thread). A thread cannot raise its priority again without privileges, so
+// only threads that end after the work call this. Best effort: a failure leaves
+// the priority as it was.
+void lower_this_thread_priority(int by) {
   const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  (void)::setpriority(PRIO_PROCESS, tid, nice);
+  errno = 0;
+  const int now = ::getpriority(PRIO_PROCESS, tid);
+  if (now == -1 && errno != 0) return;
+  (void)::setpriority(PRIO_PROCESS, tid, std::min(now + by, 19));
 }
 
 Status no_vlm() {

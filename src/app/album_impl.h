@@ -40,8 +40,8 @@ struct AlbumDeps {
   // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1;
   // at least 2 while the embed worker runs and import_nice > 0).
   int import_threads = 0;
-  // > 0: while the embed worker runs, import_folder()'s decode threads run at this
-  // nice value (per thread, Linux), so the encoder's two threads are never
+  // > 0: while the embed worker runs, import_folder()'s decode threads run this much
+  // nicer than the process (per thread, Linux; at most nice 19), so the encoder's two threads are never
   // preempted by a decode: the decodes take the CPU the encoder leaves (between
   // batches, its serial parts) and, both cores being busy either way, no engine
   // thread spins waiting for a descheduled partner. 0: the decode threads keep the
