@@ -215,14 +215,14 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       if (progress) progress(done, total, rel);
     }
   };
-  // Beside a running encoder the decodes run at a lower priority (AlbumDeps::import_nice),
-  // on threads of their own (the caller's priority could not be raised back), and
-  // at least two of them, so that both cores decode whenever the encoder waits.
+  // Beside a running encoder at least two decode threads, so that both cores decode
+  // whenever the encoder waits; with AlbumDeps::import_nice at a lower priority, on
+  // threads of their own (the caller's priority could not be raised back).
   const bool yield_to_encoder = embedding_now && deps_.import_nice > 0;
   int n_threads = deps_.import_threads;
   if (n_threads <= 0) {
     n_threads = std::max(1u, std::thread::hardware_concurrency() / 4);
-    if (yield_to_encoder) n_threads = std::max(n_threads, 2);
+    if (embedding_now) n_threads = std::max(n_threads, 2);
   }
   n_threads = static_cast<int>(std::min<size_t>(n_threads, std::max<size_t>(files.size(), 1)));
   std::vector<std::thread> pool;
