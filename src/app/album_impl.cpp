@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -40,12 +41,16 @@ constexpr int kPreviewSide = 2048;
 // pixel cache before it goes on without waiting (a stopped or very slow worker).
 constexpr double kCacheStallSeconds = 60.0;
 
-// Lowers the calling thread's priority (Linux: nice applies per thread). A thread
-// cannot raise it again without privileges, so only threads that end after the
-// work call this. Best effort: a failure leaves the priority as it was.
-void lower_this_thread_priority(int nice) {
+// Makes the calling thread `by` nicer than it is, at most 19 (Linux: nice applies
+// per thread). A thread cannot raise its priority again without privileges, so
+// only threads that end after the work call this. Best effort: a failure leaves
+// the priority as it was.
+void lower_this_thread_priority(int by) {
   const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  (void)::setpriority(PRIO_PROCESS, tid, nice);
+  errno = 0;
+  const int now = ::getpriority(PRIO_PROCESS, tid);
+  if (now == -1 && errno != 0) return;
+  (void)::setpriority(PRIO_PROCESS, tid, std::min(now + by, 19));
 }
 
 Status no_vlm() {
@@ -210,14 +215,14 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       if (progress) progress(done, total, rel);
     }
   };
-  // Beside a running encoder the decodes run at a lower priority (AlbumDeps::import_nice),
-  // on threads of their own (the caller's priority could not be raised back), and
-  // at least two of them, so that both cores decode whenever the encoder waits.
+  // Beside a running encoder at least two decode threads, so that both cores decode
+  // whenever the encoder waits; with AlbumDeps::import_nice at a lower priority, on
+  // threads of their own (the caller's priority could not be raised back).
   const bool yield_to_encoder = embedding_now && deps_.import_nice > 0;
   int n_threads = deps_.import_threads;
   if (n_threads <= 0) {
     n_threads = std::max(1u, std::thread::hardware_concurrency() / 4);
-    if (yield_to_encoder) n_threads = std::max(n_threads, 2);
+    if (embedding_now) n_threads = std::max(n_threads, 2);
   }
   n_threads = static_cast<int>(std::min<size_t>(n_threads, std::max<size_t>(files.size(), 1)));
   std::vector<std::thread> pool;

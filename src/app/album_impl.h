@@ -38,15 +38,15 @@ struct AlbumDeps {
   // Bytes of preprocessed CLIP inputs kept between ingest and the embed worker.
   size_t pixel_cache_bytes = size_t(256) << 20;
   // Threads import_folder() decodes with (0 = a quarter of the cores, at least 1;
-  // at least 2 while the embed worker runs and import_nice > 0).
+  // at least 2 while the embed worker runs: bench_album's exact import ran at 0.63
+  // of the tower's rate with two, 0.56 with one, interleaved runs, issue 17).
   int import_threads = 0;
-  // > 0: while the embed worker runs, import_folder()'s decode threads run at this
-  // nice value (per thread, Linux), so the encoder's two threads are never
-  // preempted by a decode: the decodes take the CPU the encoder leaves (between
-  // batches, its serial parts) and, both cores being busy either way, no engine
-  // thread spins waiting for a descheduled partner. 0: the decode threads keep the
-  // process's priority (the behaviour before issue 17's measurements).
-  int import_nice = 10;
+  // > 0: while the embed worker runs, import_folder()'s decode threads run this much
+  // nicer than the process (per thread, Linux; at most nice 19), so they never
+  // preempt the encoder's two threads. Off by default: measured (bench_album
+  // import_12mp_exact_nice10) the decodes then only ran while the encoder was idle,
+  // it took every photo alone (mean batch 1.0) and the rate did not improve.
+  int import_nice = 0;
   // Recent query embeddings kept by the searcher (0: none; benchmarks of the
   // full query path turn it off).
   size_t query_cache_entries = 256;

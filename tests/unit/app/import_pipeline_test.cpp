@@ -3,9 +3,14 @@
 // cosine; cancellation and a crash mid-batch losing nothing.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <random>
 
 #include "../search/golden_util.h"
@@ -122,6 +127,37 @@ class ImportPipelineTest : public ::testing::Test {
   Config cfg_;
   std::unique_ptr<AlbumImpl> album_;
 };
+
+int this_thread_nice() {
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+}
+
+// Beside a running encoder, the import decodes on threads import_nice nicer than
+// the process (the progress callback runs on them); with import_nice = 0 at the
+// process's own priority. (Under `nice -n 19` both are 19: nothing to lower.)
+TEST_F(ImportPipelineTest, DecodeThreadsYieldToTheEncoder) {
+  write_photos(3);
+  const int base = this_thread_nice();
+  for (int by : {10, 0}) {
+    SCOPED_TRACE(by);
+    AlbumDeps d = deps();
+    d.import_threads = 0;  // the default count: at least two beside the encoder
+    d.import_nice = by;
+    open(std::move(d));
+    std::mutex mu;
+    std::vector<int> seen;
+    auto rep = album_->import_folder((root_ / "photos").string(),
+                                     [&](int64_t, int64_t, const std::string&) {
+                                       std::lock_guard<std::mutex> lk(mu);
+                                       seen.push_back(this_thread_nice());
+                                     });
+    ASSERT_TRUE(rep.ok());
+    ASSERT_EQ(seen.size(), 3u);
+    for (int n : seen) EXPECT_EQ(n, std::min(base + by, 19));
+    ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
+  }
+  EXPECT_EQ(this_thread_nice(), base);  // the caller's own priority is untouched
+}
 
 // A pixel cache that holds two photos while the encoder runs batches of two: the
 // import has to wait for the encoder instead of dropping what it decoded (which the
