@@ -53,6 +53,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/wait.h>
@@ -190,9 +191,14 @@ Fixture* fixture(int n) {
       f->rebuild_s = since(t0);
       // Above the threshold the IVF layout is built next (in the background;
       // the server searches the flat index meanwhile) and saved with it.
+      // (The build starts just after the index is ready: wait for the layout
+      // itself, not only for a build in flight.)
       const sa::VectorSet* vs = f->album->clip_vectors();
       auto t1 = Clock::now();
-      if (vs && vs->wait_ann(3600) && vs->index().ivf_info().active) {
+      if (vs && cfg.ann_min_photos > 0 && vs->index().size() >= cfg.ann_min_photos) {
+        while (!vs->index().ivf_info().active && since(t1) < 3600)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        vs->wait_ann(3600);
         f->ivf_build_s = since(t1);
         f->ivf_lists = vs->index().ivf_info().lists;
       }
@@ -211,6 +217,13 @@ Fixture* fixture(int n) {
       f->first_answer_s = since(t0);
       if (!f->album->wait_indexes_ready(3600)) return nullptr;
       f->load_ready_s = since(t0);
+      // The saved layout comes back with the file; searches below use it.
+      const sa::VectorSet* vs = f->album->clip_vectors();
+      if (vs && f->ivf_lists > 0) {
+        auto t1 = Clock::now();
+        while (!vs->index().ivf_info().active && since(t1) < 3600)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
   }
   return f.get();
