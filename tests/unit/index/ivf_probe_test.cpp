@@ -18,60 +18,22 @@
 #include <vector>
 
 #include "index/vector_index.h"
+#include "ivf_test_data.h"
 
 namespace sa {
 namespace {
 
 constexpr int kDim = 128;
 
-struct Data {
-  std::vector<int64_t> ids;
-  std::vector<float> vecs;
-};
+using Data = test::TestVectors;
+using test::ids_of;
+using test::overlap;
 
-// n vectors: random (no structure), or groups of `per_cluster` around random
-// centres (members at cosine ~0.96 to their centre: photos of one event).
-Data make_data(int n, int per_cluster, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  Data d;
-  std::vector<float> centre(kDim);
-  for (int i = 0; i < n; ++i) {
-    if (per_cluster > 0 && i % per_cluster == 0)
-      for (float& x : centre) x = nd(rng);
-    d.ids.push_back(1 + i);
-    for (int j = 0; j < kDim; ++j) d.vecs.push_back(per_cluster > 0 ? centre[j] + 0.3f * nd(rng) : nd(rng));
-  }
-  return d;
-}
+// n vectors: random (per_cluster 0), or groups of `per_cluster` around random centres.
+Data make_data(int n, int per_cluster, uint32_t seed) { return test::make_vectors(kDim, n, per_cluster, seed); }
 
 // A query near a stored vector (cosine ~0.7 to it).
-std::vector<float> near_query(const Data& d, std::mt19937& rng) {
-  std::uniform_int_distribution<size_t> pick(0, d.ids.size() - 1);
-  std::normal_distribution<float> nd;
-  const size_t i = pick(rng);
-  std::vector<float> q(kDim);
-  double ss = 0;
-  for (int j = 0; j < kDim; ++j) ss += d.vecs[i * kDim + j] * d.vecs[i * kDim + j];
-  const float inv = static_cast<float>(1 / std::sqrt(ss));
-  for (int j = 0; j < kDim; ++j) q[j] = d.vecs[i * kDim + j] * inv + 0.09f * nd(rng);
-  return q;
-}
-
-std::vector<int64_t> ids_of(const Result<std::vector<SearchResult>>& r) {
-  std::vector<int64_t> out;
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (r.ok())
-    for (const auto& h : *r) out.push_back(h.id);
-  return out;
-}
-
-double overlap(const std::vector<int64_t>& got, const std::vector<int64_t>& ref) {
-  std::set<int64_t> g(got.begin(), got.end());
-  int hit = 0;
-  for (int64_t x : ref) hit += g.count(x) ? 1 : 0;
-  return ref.empty() ? (got.empty() ? 1.0 : 0.0) : static_cast<double>(hit) / static_cast<double>(ref.size());
-}
+std::vector<float> near_query(const Data& d, std::mt19937& rng) { return test::near_query(d, rng, 0.09f); }
 
 struct Pair {
   VectorIndex flat{kDim}, ivf{kDim};

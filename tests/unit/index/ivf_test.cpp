@@ -14,60 +14,24 @@
 #include <vector>
 
 #include "index/vector_index.h"
+#include "ivf_test_data.h"
 
 namespace sa {
 namespace {
 
 constexpr int kDim = 64;
 
-struct Data {
-  std::vector<int64_t> ids;
-  std::vector<float> vecs;
-};
+using Data = test::TestVectors;
+using test::ids_of;
+using test::overlap;
 
-// n vectors: random (no structure), or `clusters` centres with members at
-// cosine ~0.95 to their centre.
+// n vectors: random (clusters 0), or `clusters` centres with members at cosine ~0.95 to them.
 Data make_data(int n, int clusters, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  Data d;
-  std::vector<float> centre(kDim);
-  for (int i = 0; i < n; ++i) {
-    if (clusters > 0 && i % (n / clusters) == 0)
-      for (float& x : centre) x = nd(rng);
-    d.ids.push_back(1000 + i * 3);
-    for (int j = 0; j < kDim; ++j) d.vecs.push_back(clusters > 0 ? centre[j] + 0.3f * nd(rng) : nd(rng));
-  }
-  return d;
+  return test::make_vectors(kDim, n, clusters > 0 ? n / clusters : 0, seed, 1000, 3);
 }
 
 // A query near a stored vector (cosine ~0.7), as a text query near its photos.
-std::vector<float> near_query(const Data& d, std::mt19937& rng) {
-  std::uniform_int_distribution<size_t> pick(0, d.ids.size() - 1);
-  std::normal_distribution<float> nd;
-  const size_t i = pick(rng);
-  std::vector<float> q(kDim);
-  double ss = 0;
-  for (int j = 0; j < kDim; ++j) ss += d.vecs[i * kDim + j] * d.vecs[i * kDim + j];
-  const float inv = static_cast<float>(1 / std::sqrt(ss));
-  for (int j = 0; j < kDim; ++j) q[j] = d.vecs[i * kDim + j] * inv + 0.12f * nd(rng);
-  return q;
-}
-
-std::vector<int64_t> ids_of(const Result<std::vector<SearchResult>>& r) {
-  std::vector<int64_t> out;
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (r.ok())
-    for (const auto& h : *r) out.push_back(h.id);
-  return out;
-}
-
-double overlap(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
-  std::set<int64_t> sa(a.begin(), a.end());
-  int hit = 0;
-  for (int64_t x : b) hit += sa.count(x) ? 1 : 0;
-  return b.empty() ? 1.0 : static_cast<double>(hit) / static_cast<double>(b.size());
-}
+std::vector<float> near_query(const Data& d, std::mt19937& rng) { return test::near_query(d, rng, 0.12f); }
 
 struct Pair {
   VectorIndex flat{kDim}, ivf{kDim};
