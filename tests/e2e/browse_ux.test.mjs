@@ -289,7 +289,7 @@ test('a failed description or embedding says why in Chinese, never the stored En
   });
   await page.goto(a.base + `/#/photo/${a.ids[0]}`);
   await page.waitForFunction(() => /分析失败原因/.test(document.getElementById('detail-meta').textContent));
-  const meta = await page.$$eval('#detail-meta dt', (dts) => Object.fromEntries(dts.map((d) => [d.textContent, d.nextElementSibling.textContent])));
+  const meta = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#detail-meta dt')].map((d) => [d.textContent, d.nextElementSibling.textContent])));  // one task: a re-render between finding and reading the rows cannot split them
   assert.equal(meta['分析失败原因'], '连接不上视觉大模型服务，请检查网络或服务地址');
   assert.match(meta['处理失败'], /生成搜索向量失败/);
   const text = await page.evaluate(() => document.getElementById('detail').innerText + ' ' +
