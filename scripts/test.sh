@@ -9,10 +9,15 @@ cd "$(dirname "$0")/.."
 
 echo "[test] AddressSanitizer + UBSan build of the readers, decoders and stores"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSA_ASAN=ON -DSA_BUILD_BENCH=OFF >/dev/null
+# The target list is read once into a variable: `ninja ... | grep -q` under pipefail
+# fails at random (grep exits at its first match, ninja gets SIGPIPE) and used to
+# skip targets silently.
+all_targets=$(ninja -C build-asan -t targets all 2>/dev/null)
 asan_targets=()
 for t in test_core test_model test_image test_store test_index test_vlm; do
-  ninja -C build-asan -t targets all 2>/dev/null | grep -q "^tests/$t:\|^$t:" && asan_targets+=("$t")
+  grep -q "^tests/$t:\|^$t:" <<<"$all_targets" && asan_targets+=("$t")
 done
+[ "${#asan_targets[@]}" -eq 6 ] || { echo "[test] ASan targets missing: found ${asan_targets[*]}" >&2; exit 1; }
 ninja -C build-asan -j"$(nproc)" "${asan_targets[@]}"
 for t in "${asan_targets[@]}"; do
   echo "[asan] $t"
