@@ -9,17 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launchChromium } from './harness.mjs';
-import { Albums, gate, getJson, jpegSize, jpegWithExifDate, png16, shotDir, waitJobsIdle } from './browse_util.mjs';
+import { Albums, DESKTOP, gate, getJson, jpegSize, jpegWithExifDate, PHONE, png16, shotDir, testEnv, waitJobsIdle } from './browse_util.mjs';
 
-const BIN = process.env.SA_BINARY;
-const FILL = process.env.SA_FILL_ALBUM;
-const DATA = process.env.SA_TEST_DATA;
-const SRC = process.env.SA_SOURCE_DIR;
-assert.ok(BIN && DATA && SRC, 'SA_BINARY, SA_TEST_DATA and SA_SOURCE_DIR must be set (ctest sets them)');
-const MODEL = path.join(DATA, 'clip/tiny-b16/hf-safetensors');
+const { BIN, FILL, DATA, SRC, MODEL } = testEnv();
 const SHOTS = shotDir();
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-browse-'));
 const albums = new Albums(BIN, SRC, tmp);

@@ -87,6 +87,19 @@ export function gate() {
   return { p, open };
 }
 
+// What ctest passes to every browser test (tests/CMakeLists.txt), checked once.
+export function testEnv() {
+  const env = { BIN: process.env.SA_BINARY, FILL: process.env.SA_FILL_ALBUM, DATA: process.env.SA_TEST_DATA,
+    SRC: process.env.SA_SOURCE_DIR };
+  if (!env.BIN || !env.DATA || !env.SRC) throw new Error('SA_BINARY, SA_TEST_DATA and SA_SOURCE_DIR must be set (ctest sets them)');
+  env.MODEL = path.join(env.DATA, 'clip/tiny-b16/hf-safetensors');
+  return env;
+}
+
+// The two viewports every browse test checks.
+export const DESKTOP = { width: 1440, height: 900 };
+export const PHONE = { width: 390, height: 844 };
+
 export function shotDir() {
   const dir = process.env.SA_ARTIFACTS || path.join(path.dirname(process.env.SA_BINARY), 'e2e-artifacts');
   fs.mkdirSync(dir, { recursive: true });

@@ -11,16 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Albums, getJson, launchChromium, waitJobsIdle } from './harness.mjs';
-import { jpegWithExifDate, shotDir } from './browse_util.mjs';
+import { DESKTOP, jpegWithExifDate, PHONE, shotDir, testEnv } from './browse_util.mjs';
 
-const BIN = process.env.SA_BINARY;
-const DATA = process.env.SA_TEST_DATA;
-const SRC = process.env.SA_SOURCE_DIR;
-assert.ok(BIN && DATA && SRC, 'SA_BINARY, SA_TEST_DATA and SA_SOURCE_DIR must be set (ctest sets them)');
-const MODEL = path.join(DATA, 'clip/tiny-b16/hf-safetensors');
+const { BIN, DATA, SRC, MODEL } = testEnv();
 const SHOTS = shotDir();
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-views-'));
 const albums = new Albums(BIN, SRC, tmp);
