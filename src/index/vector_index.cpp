@@ -255,6 +255,17 @@ void VectorIndex::hole_locked(int64_t p) {
 
 namespace {
 
+// The query as a unit vector (a copy), or why it cannot be one: the wrong
+// number of components, zero, or not finite. Every search starts here.
+Result<std::vector<float>> unit_query(std::span<const float> query, int dim) {
+  if (query.size() != static_cast<size_t>(dim))
+    return Status::InvalidArgument("query has " + std::to_string(query.size()) +
+                                   " components, index dim is " + std::to_string(dim));
+  std::vector<float> q(query.begin(), query.end());
+  if (!normalise_rows(q, dim, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
+  return q;
+}
+
 // The end of every search: the exact re-rank of the candidates (fp16 scores
 // within the window of the kk-th) on their fp32 vectors, outside the index
 // lock (the lookup reads the store), then the best kk, best first, ties by id.
@@ -296,13 +307,11 @@ std::vector<SearchResult> finish_search(std::span<const float> query, size_t kk,
 
 Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> query, int k,
                                                       const IdFilter& filter, SearchStats* stats) const {
-  if (query.size() != static_cast<size_t>(dim_))
-    return Status::InvalidArgument("query has " + std::to_string(query.size()) +
-                                   " components, index dim is " + std::to_string(dim_));
+  auto unit = unit_query(query, dim_);
+  if (!unit.ok()) return unit.status();
+  std::vector<float> q = std::move(*unit);
   std::vector<SearchResult> out;
   if (k <= 0) return out;
-  std::vector<float> q(query.begin(), query.end());
-  if (!normalise_rows(q, dim_, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
 
   std::vector<Cand> cands;
   ExactLookup lookup;
@@ -397,14 +406,12 @@ bool VectorIndex::approximate() const {
 Result<std::vector<SearchResult>> VectorIndex::search_among(std::span<const float> query, int k,
                                                             std::span<const int64_t> ids,
                                                             SearchStats* stats) const {
-  if (query.size() != static_cast<size_t>(dim_))
-    return Status::InvalidArgument("query has " + std::to_string(query.size()) +
-                                   " components, index dim is " + std::to_string(dim_));
+  auto unit = unit_query(query, dim_);
+  if (!unit.ok()) return unit.status();
+  std::vector<float> q = std::move(*unit);
   std::vector<SearchResult> out;
   if (k <= 0) return out;
   auto admitted = [ids](int64_t id) { return std::binary_search(ids.begin(), ids.end(), id); };
-  std::vector<float> q(query.begin(), query.end());
-  if (!normalise_rows(q, dim_, nullptr)) return Status::InvalidArgument("query vector is zero or not finite");
   std::vector<Cand> cands;
   ExactLookup lookup;
   size_t kk = 0;
