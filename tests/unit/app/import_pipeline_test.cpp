@@ -138,6 +138,9 @@ int this_thread_nice() {
 TEST_F(ImportPipelineTest, DecodeThreadsYieldToTheEncoder) {
   write_photos(3);
   const int base = this_thread_nice();
+  // Under nice 10 or more there is no room to lower the decodes by 10, and both
+  // cases would expect 19: the test would pass without the feature.
+  if (base + 10 > 19) GTEST_SKIP() << "running at nice " << base << ": nothing to lower the decodes to";
   for (int by : {10, 0}) {
     SCOPED_TRACE(by);
     AlbumDeps d = deps();
@@ -153,7 +156,7 @@ TEST_F(ImportPipelineTest, DecodeThreadsYieldToTheEncoder) {
                                      });
     ASSERT_TRUE(rep.ok());
     ASSERT_EQ(seen.size(), 3u);
-    for (int n : seen) EXPECT_EQ(n, std::min(base + by, 19));
+    for (int n : seen) EXPECT_EQ(n, base + by);
     ASSERT_TRUE(album_->wait_idle(kIdleTimeout));
   }
   EXPECT_EQ(this_thread_nice(), base);  // the caller's own priority is untouched
