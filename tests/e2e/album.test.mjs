@@ -255,7 +255,10 @@ const cardIds = (page) => page.$$eval('#grid .card', (cs) => cs.map((c) => +c.da
 test('a reply for an old view never lands in the new one', { timeout: 30000 }, async () => {
   const base = await plainAlbum();
   const firstList = gate();
-  let holdList = firstList, holdSearch = null, listCalls = 0;
+  let holdList = firstList, holdSearch = null, listCalls = 0, coffeeCalls = 0;
+  // Two searches typed back to back can share one hashchange (the page then runs only the
+  // last, which is right); each step below waits until its request has reached the server.
+  const until = async (cond) => { while (!cond()) await new Promise((r) => setTimeout(r, 20)); };
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -270,6 +273,7 @@ test('a reply for an old view never lands in the new one', { timeout: 30000 }, a
   await page.route('**/api/search?*', async (route) => {
     const q = new URL(route.request().url()).searchParams.get('q');
     const g = q === '咖啡' ? holdSearch : null;
+    if (q === '咖啡') coffeeCalls++;
     if (g) await g.p;
     await route.fulfill({ json: { query: q, items: HITS[q].map((id) => ({ ...fakePhoto(id), score: 0.5 })) } });
   });
@@ -278,6 +282,7 @@ test('a reply for an old view never lands in the new one', { timeout: 30000 }, a
   await page.goto(base + '/');
 
   // A: the gallery's first page is late; a search made meanwhile keeps its grid.
+  await until(() => listCalls === 1);
   await search('猫');
   await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
   const late = page.waitForResponse((r) => r.url().includes('/api/photos?'));
@@ -291,6 +296,7 @@ test('a reply for an old view never lands in the new one', { timeout: 30000 }, a
   holdSearch = gate();
   const coffee = holdSearch;
   await search('咖啡');
+  await until(() => coffeeCalls === 1);
   await search('相机');
   await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 1);
   const lateSearch = page.waitForResponse((r) => r.url().includes(encodeURIComponent('咖啡')));
@@ -304,7 +310,9 @@ test('a reply for an old view never lands in the new one', { timeout: 30000 }, a
   // C: a gallery load still in flight does not keep the next gallery from loading.
   holdList = gate();
   const stuck = holdList;
+  const before = listCalls;
   await page.click('#back-btn');
+  await until(() => listCalls === before + 1);
   await search('猫');
   await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
   const calls = listCalls;
