@@ -122,7 +122,8 @@ Result<AddResult> AlbumImpl::add_file(std::string_view name, std::string_view by
 }
 
 Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_view bytes,
-                                            const OwnerScope& scope, std::optional<std::time_t> file_mtime) {
+                                            const OwnerScope& scope, std::optional<std::time_t> file_mtime,
+                                            size_t cache_reserved) {
   // The row and its first jobs are written in one transaction by the ingest.
   NewPhoto init;
   init.owner_id = scope.owner_id;
@@ -135,13 +136,23 @@ Result<AddResult> AlbumImpl::add_file_impl(std::string_view name, std::string_vi
   // Without an EXIF date, an imported file's modification time is closer to when
   // it was taken than the time of the import.
   if (file_mtime) init.fallback_taken_at = local_iso_time(*file_mtime);
-  SA_ASSIGN_OR_RETURN(IngestResult ir, ingest_->add(name, bytes, init));
-  if (clip_ && !ir.clip_pixels.empty()) {
-    // Made by the ingest from its one decode, before the job was committed: the
-    // embed worker then skips a second decode of the original. (Should it claim
-    // the job first, it decodes the original itself and drops this entry when done.)
-    pixel_cache_->put(ir.id, clip_->image_resolution(), std::move(ir.clip_pixels));
+  // The CLIP input the ingest makes from its one decode goes into the pixel
+  // cache before the embed job commits: the worker, which cannot claim the job
+  // earlier, finds it there and skips a second decode of the original.
+  int64_t handed = 0;
+  if (clip_) {
+    init.hand_off = [&](int64_t id, std::vector<float>&& pixels) {
+      if (pixel_cache_->put(id, clip_->image_resolution(), std::move(pixels), cache_reserved)) handed = id;
+      cache_reserved = 0;
+    };
   }
+  auto added = ingest_->add(name, bytes, init);
+  if (cache_reserved > 0) pixel_cache_->release(cache_reserved);  // no hand-off (duplicate, error)
+  if (!added.ok()) {
+    if (handed != 0) pixel_cache_->erase(handed);  // the commit failed after the hand-off
+    return added.status();
+  }
+  IngestResult& ir = *added;
   AddResult out;
   out.id = ir.id;
   out.filename = std::string(name);
@@ -185,18 +196,24 @@ Result<Album::ImportReport> AlbumImpl::import_folder(
       Result<AddResult> r = Status::Internal("unreached");
       // At the encoder's pace: what is decoded now waits in the pixel cache for the
       // embed worker; a full cache would make the worker decode the photo again.
+      size_t reserved = 0;
       if (embedding_now) {
         const int res = clip_->image_resolution();
-        (void)pixel_cache_->wait_for_room(size_t(3) * res * res * sizeof(float), cancel, kCacheStallSeconds);
-        if (cancel.load()) return;
+        const size_t need = size_t(3) * res * res * sizeof(float);
+        if (pixel_cache_->wait_for_room(need, cancel, kCacheStallSeconds)) reserved = need;
+        if (cancel.load()) {
+          pixel_cache_->release(reserved);
+          return;
+        }
       }
       auto bytes = read_file(path, static_cast<size_t>(cfg_.max_upload_bytes));
       if (bytes.ok()) {
         std::optional<std::time_t> mtime;
         struct stat sb {};
         if (::stat(path.c_str(), &sb) == 0) mtime = sb.st_mtime;
-        r = add_file_impl(rel, *bytes, scope, mtime);
+        r = add_file_impl(rel, *bytes, scope, mtime, reserved);
       } else {
+        pixel_cache_->release(reserved);
         r = bytes.status();
       }
       if (r.ok() && !r->duplicate) runner_->notify();

@@ -194,8 +194,10 @@ class AlbumImpl final : public Album {
   Status load_models(const Config& cfg, AlbumDeps& deps);
   Status reconcile_jobs(bool drop_unrunnable);  // AlbumDeps::drop_unrunnable_jobs
   // file_mtime: an imported file's modification time, its taken_at when it has no EXIF date.
+  // cache_reserved: bytes of the pixel cache reserved for this photo's CLIP input
+  // (PixelCache::wait_for_room); always given back.
   Result<AddResult> add_file_impl(std::string_view name, std::string_view bytes, const OwnerScope& scope,
-                                  std::optional<std::time_t> file_mtime = std::nullopt);
+                                  std::optional<std::time_t> file_mtime = std::nullopt, size_t cache_reserved = 0);
   // The photo if it is in `scope`; NotFound otherwise (another user's id is
   // indistinguishable from a missing one). shared_ok: also a photo in an album
   // the user owns or that is shared with them (viewing it, nothing more).

@@ -214,7 +214,10 @@ Result<IngestResult> Ingestor::add_locked(const std::string& hash, std::string_v
     remove_quietly(orig);
     return st.with_context("storing thumbnail");
   }
-  auto ins = store_.insert_photo(p, init.jobs);
+  std::function<void(int64_t)> before_commit;
+  if (init.hand_off && !clip_pixels.empty())
+    before_commit = [&](int64_t id) { init.hand_off(id, std::move(clip_pixels)); };
+  auto ins = store_.insert_photo(p, init.jobs, before_commit);
   if (!ins.ok()) {
     auto users = store_.count_photos_with_hash(hash);
     if (users.ok() && *users == 0) {

@@ -18,6 +18,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -61,6 +62,11 @@ struct NewPhoto {
   // duplicate is the same bytes already in THIS owner's library; another
   // owner's copy makes a new photo that shares the files on disk.
   int64_t owner_id = 0;
+  // Set: receives the new photo's id and its CLIP input (clip_resolution > 0)
+  // after the row and its jobs are written and BEFORE they commit, so whoever
+  // runs the jobs finds the input ready (Store::insert_photo's before_commit;
+  // keep it short). IngestResult::clip_pixels is then empty.
+  std::function<void(int64_t id, std::vector<float>&& clip_pixels)> hand_off;
 };
 
 struct IngestResult {

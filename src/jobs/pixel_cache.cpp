@@ -5,9 +5,10 @@
 
 namespace sa {
 
-bool PixelCache::put(int64_t photo_id, int resolution, std::vector<float> pixels) {
+bool PixelCache::put(int64_t photo_id, int resolution, std::vector<float> pixels, size_t reserved) {
   size_t n = pixels.size() * sizeof(float);
   std::lock_guard<std::mutex> lk(mu_);
+  bytes_ -= std::min(reserved, bytes_);
   auto it = map_.find(photo_id);
   if (it != map_.end()) {
     bytes_ -= it->second.pixels.size() * sizeof(float);
@@ -53,7 +54,7 @@ bool PixelCache::wait_for_room(size_t bytes, const std::atomic<bool>& cancel, do
   std::unique_lock<std::mutex> lk(mu_);
   uint64_t seen = takes_;
   auto deadline = Clock::now() + stall;
-  while (bytes_ + bytes > max_bytes_) {
+  while (bytes_ + bytes > max_bytes_ && bytes_ > 0) {
     // After a stall, waiting again is pointless until the worker takes something.
     if (cancel.load() || (stalled_ && takes_ == stalled_at_)) return false;
     // Short waits so a cancel is noticed without a notify from this class.
@@ -68,7 +69,16 @@ bool PixelCache::wait_for_room(size_t bytes, const std::atomic<bool>& cancel, do
       return false;
     }
   }
+  bytes_ += bytes;
   return true;
+}
+
+void PixelCache::release(size_t reserved) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    bytes_ -= std::min(reserved, bytes_);
+  }
+  taken_cv_.notify_all();
 }
 
 size_t PixelCache::bytes() const {

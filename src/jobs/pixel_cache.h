@@ -25,18 +25,23 @@ class PixelCache {
   explicit PixelCache(size_t max_bytes) : max_bytes_(max_bytes) {}
 
   // Stores the [3,R,R] tensor of a photo made for `resolution`; false (nothing
-  // stored) if it does not fit.
-  bool put(int64_t photo_id, int resolution, std::vector<float> pixels);
+  // stored) if it does not fit. `reserved`: bytes a wait_for_room() reserved
+  // for it, given back first (whether or not the entry then fits).
+  bool put(int64_t photo_id, int resolution, std::vector<float> pixels, size_t reserved = 0);
   // Removes and returns the entry if present and made for `resolution`.
   std::optional<std::vector<float>> take(int64_t photo_id, int resolution);
   void erase(int64_t photo_id);
   size_t bytes() const;
 
-  // Blocks until `bytes` more would fit, so a folder import runs at the encoder's
-  // pace instead of overflowing the cache (whose overflow the worker would decode a
-  // second time). Returns false without room when `cancel` is set or nothing was
-  // taken for `stall_s` seconds (no worker is draining the cache).
+  // Blocks until `bytes` more would fit and reserves them, so a folder import
+  // runs at the encoder's pace instead of overflowing the cache (whose overflow
+  // the worker would decode a second time), and two import threads never both
+  // count on the last free room. The reservation ends with put(..., bytes) or
+  // release(bytes). Returns false (nothing reserved) when `cancel` is set or
+  // nothing was taken for `stall_s` seconds (no worker is draining the cache).
   bool wait_for_room(size_t bytes, const std::atomic<bool>& cancel, double stall_s);
+  // Ends a reservation that no put() used.
+  void release(size_t reserved);
 
  private:
   struct Entry {

@@ -103,7 +103,8 @@ Result<PhotoInfo> get_photo_where(Db& db, const char* where, auto bind_fn, const
 
 }  // namespace
 
-Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs) {
+Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs,
+                                              const std::function<void(int64_t id)>& before_commit) {
   using namespace store_internal;
   if (p.hash.empty()) return Status::InvalidArgument("photo hash is empty");
 
@@ -142,6 +143,7 @@ Result<InsertPhotoResult> Store::insert_photo(const PhotoInfo& p, std::span<cons
   if (db_.changes() == 1) {
     const int64_t id = db_.last_insert_rowid();
     for (JobKind k : jobs) SA_RETURN_IF_ERROR(insert_job(db_, k, id).status());
+    if (before_commit) before_commit(id);
     SA_RETURN_IF_ERROR(tx.commit());
     return InsertPhotoResult{id, false};
   }

@@ -108,8 +108,12 @@ class Store {
   // the existing id with duplicate=true and changes nothing (no jobs either).
   // Duplicates are per owner (p.owner_id; 0 = no owner): the same bytes of
   // two users are two photos (schema migration 7). InvalidArgument for an
-  // empty hash.
-  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {});
+  // empty hash. before_commit (optional) runs with the new id after the row
+  // and its jobs are written and before they commit (under the store's lock:
+  // keep it short), e.g. to hand work to whoever will run those jobs, which
+  // cannot see them before the commit.
+  Result<InsertPhotoResult> insert_photo(const PhotoInfo& p, std::span<const JobKind> jobs = {},
+                                         const std::function<void(int64_t id)>& before_commit = {});
   // Any owner's photo: callers that act for a user check PhotoInfo::owner_id
   // (OwnerScope::sees).
   Result<PhotoInfo> get_photo(int64_t id);

@@ -150,7 +150,8 @@ test('select, trash, restore, album, favourite, duplicates, ZIP', { timeout: 120
   await page.screenshot({ path: path.join(SHOTS, 'organise-albums.png') });
   await page.click('.album-card .album-cover');
   await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 2);
-  assert.match(await page.textContent('#section-title'), /旅行 2023/);
+  // The album's name arrives after its photos (a second request): wait for it.
+  await page.waitForFunction(() => /旅行 2023/.test(document.getElementById('section-title').textContent));
   assert.deepEqual(await cardIds(page), order.slice(2, 4));
 
   // Favourite from the viewer; the heart shows in the grid and 收藏 lists it alone.

@@ -34,6 +34,36 @@ TEST(PixelCache, TakeRemovesAndChecksResolution) {
   EXPECT_TRUE(c.put(4, 10, std::vector<float>(300, 4.0f)));
 }
 
+// Two import threads waiting for room for one entry: the first reserves it, the
+// second keeps waiting (it would otherwise decode a photo the cache then
+// refuses, and the worker would decode it again); put() with the reservation
+// and release() end it.
+TEST(PixelCache, RoomIsReservedForOneWaiterAtATime) {
+  const size_t entry = 300 * sizeof(float);
+  PixelCache c(2 * entry);
+  std::atomic<bool> cancel{false};
+  ASSERT_TRUE(c.put(1, 10, std::vector<float>(300, 1.0f)));
+  ASSERT_TRUE(c.wait_for_room(entry, cancel, 5.0));  // the last room, reserved
+  EXPECT_EQ(c.bytes(), 2 * entry);
+  EXPECT_TRUE(c.put(2, 10, std::vector<float>(300, 2.0f), entry));  // uses the reservation
+  EXPECT_EQ(c.bytes(), 2 * entry);
+  // A waiter gets the room a take() frees.
+  std::thread taker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (void)c.take(1, 10);
+  });
+  EXPECT_TRUE(c.wait_for_room(entry, cancel, 5.0));
+  taker.join();
+  EXPECT_EQ(c.bytes(), 2 * entry);
+  c.release(entry);  // the photo turned out a duplicate: nothing put
+  EXPECT_EQ(c.bytes(), entry);
+  // Room for one: the first waiter reserves it, the second finds none.
+  ASSERT_TRUE(c.wait_for_room(entry, cancel, 5.0));
+  EXPECT_FALSE(c.wait_for_room(entry, cancel, 0.2));  // nothing taken meanwhile: stalls
+  EXPECT_FALSE(c.put(3, 10, std::vector<float>(600, 3.0f), entry));  // too big even with its room
+  EXPECT_EQ(c.bytes(), entry);  // the reservation ended anyway
+}
+
 class FakeVlm : public VlmClient {
  public:
   Result<VlmResult> describe(std::string_view jpeg) override {
