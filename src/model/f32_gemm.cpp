@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -27,8 +29,13 @@ struct Job {
   int m, k;
   const float* panels;
   elementwise::ProductOut out;
-  int rows_per_item, n_row_items, panels_per_item;
+  int rows_per_item, n_row_items, panels_per_item, n_col_items;
+  uint64_t call;  // this product's number (next_call), for reusing packed rows
 };
+
+// Numbers products, so that a thread knows whether the rows it packed for an
+// earlier item belong to the product it is running now.
+std::atomic<uint64_t> next_call{1};
 
 #ifdef SA_OPS_AVX2
 // acc [rows][32] -> y, with beta, bias and activation (the order of linear():
@@ -116,17 +123,20 @@ constexpr std::array<BlockFn, sizeof...(R)> block_table(std::integer_sequence<in
 // kBlocks[rows - 1]: the kernel for a row block of 1..12 rows.
 constexpr auto kBlocks = block_table(std::make_integer_sequence<int, kRows>{});
 
-// Per-thread buffer of the packed rows of the item being run.
-float* pack_buffer(size_t floats) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < floats) buf.resize(floats);
-  return buf.data();
-}
+// Per-thread buffer of the packed rows of the item being run, and which
+// product's rows [r_begin, r_end) it holds: consecutive items of a product
+// share their rows (item order is row-chunk major), so a thread that takes
+// the next item of the same rows packs nothing.
+struct PackedRows {
+  std::vector<float> buf;
+  uint64_t call = 0;
+  int r_begin = -1;
+};
 
 void run_item(const void* ctx, int item) {
   const Job& jb = *static_cast<const Job*>(ctx);
-  const int ci = item / jb.n_row_items;
-  const int ri = item % jb.n_row_items;
+  const int ri = item / jb.n_col_items;
+  const int ci = item % jb.n_col_items;
   const int r_begin = ri * jb.rows_per_item;
   const int r_end = std::min(jb.m, r_begin + jb.rows_per_item);
   const int c_begin = ci * jb.panels_per_item;  // panels relative to col0
@@ -134,12 +144,18 @@ void run_item(const void* ctx, int item) {
   const int c_end = std::min(n_panels, c_begin + jb.panels_per_item);
   const size_t block_floats = packed_block_floats(jb.k);
   const int n_blocks = (r_end - r_begin + kRows - 1) / kRows;
-  float* packed = pack_buffer(block_floats * n_blocks);
-  for (int b = 0; b < n_blocks; ++b) {
-    const int r0 = r_begin + b * kRows;
-    pack_rows(jb.x + static_cast<size_t>(r0) * jb.k, jb.k, std::min(kRows, r_end - r0), jb.k,
-              packed + b * block_floats);
+  thread_local PackedRows pr;
+  if (pr.call != jb.call || pr.r_begin != r_begin) {
+    if (pr.buf.size() < block_floats * n_blocks) pr.buf.resize(block_floats * n_blocks);
+    for (int b = 0; b < n_blocks; ++b) {
+      const int r0 = r_begin + b * kRows;
+      pack_rows(jb.x + static_cast<size_t>(r0) * jb.k, jb.k, std::min(kRows, r_end - r0), jb.k,
+                pr.buf.data() + b * block_floats);
+    }
+    pr.call = jb.call;
+    pr.r_begin = r_begin;
   }
+  const float* packed = pr.buf.data();
   alignas(64) float acc[kRows * kP];
   for (int c = c_begin; c < c_end; ++c) {
     const float* panel = jb.panels + (static_cast<size_t>(jb.out.col0 / kP) + c) * jb.k * kP;
@@ -182,17 +198,22 @@ void gemm_f32_packed(const float* x, int m, const float* panels, int n_total, in
   (void)n_total;
 #ifdef SA_OPS_AVX2
   if (m <= 0 || n_cols <= 0) return;
-  Job jb{x, m, k, panels, {col0, n_cols, beta, y, ldy, bias, act}, 0, 0, 1};
+  Job jb{x, m, k, panels, {col0, n_cols, beta, y, ldy, bias, act}, 0, 0, 1, 1,
+         next_call.fetch_add(1, std::memory_order_relaxed)};
   // Items of up to 96 rows (48 at k > 1024: the item's packed rows, reread
-  // for every panel, stay within ~0.6 MB of the 2 MB L2) by a run of panels;
-  // ~48 items or more per product, so that the thread that finishes first
-  // waits at most one small item for the other.
-  jb.rows_per_item = k > 1024 ? 4 * kRows : 8 * kRows;
+  // for every panel, stay within ~0.6 MB of the 2 MB L2), the rows split
+  // evenly over the chunks in whole 12-row blocks (197 rows: 72, 72, 53, not
+  // 96, 96, 5), by a run of panels; ~48 items or more per product, so that
+  // the thread that finishes first waits at most one small item for the other.
+  const int max_rows = k > 1024 ? 4 * kRows : 8 * kRows;
+  const int n_chunks = (m + max_rows - 1) / max_rows;
+  jb.rows_per_item = ((m + n_chunks - 1) / n_chunks + kRows - 1) / kRows * kRows;
   jb.n_row_items = (m + jb.rows_per_item - 1) / jb.rows_per_item;
   const int n_panels = (n_cols + kP - 1) / kP;
   const int want_col_items = std::max(1, (48 + jb.n_row_items - 1) / jb.n_row_items);
   jb.panels_per_item = std::max(std::min(4, n_panels), (n_panels + want_col_items - 1) / want_col_items);
-  const int items = ((n_panels + jb.panels_per_item - 1) / jb.panels_per_item) * jb.n_row_items;
+  jb.n_col_items = (n_panels + jb.panels_per_item - 1) / jb.panels_per_item;
+  const int items = jb.n_col_items * jb.n_row_items;
   if (items > 1 && static_cast<double>(m) * n_cols * k >= (1 << 18)) {
     parallel_for(items, run_item, &jb);
   } else {
