@@ -36,7 +36,7 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
     vs->outcome_ = outcome;
   }
   vs->index_->set_probe(ann.probe);
-  // The index keeps fp16 copies; its final candidates are re-ranked on the
+  // The index keeps int8 copies; its final candidates are re-ranked on the
   // stored fp32 vectors (exact scores, VectorIndex header).
   vs->index_->set_exact_lookup([&store, kind = vs->kind_, model = vs->model_](int64_t id, std::span<float> out) {
     auto v = store.get_vector(id, kind);
