@@ -158,6 +158,15 @@ void VectorIndex::set_exact_lookup(ExactLookup lookup) {
   lookup_ = std::move(lookup);
 }
 
+ExactLookup VectorIndex::store_lookup(Store& store, std::string kind, std::string model) {
+  return [&store, kind = std::move(kind), model = std::move(model)](int64_t id, std::span<float> out) {
+    auto v = store.get_vector(id, kind);
+    if (!v.ok() || v->model != model || v->data.size() != out.size()) return false;
+    std::copy(v->data.begin(), v->data.end(), out.begin());
+    return true;
+  };
+}
+
 void VectorIndex::reserve_locked(int64_t n) {
   if (n <= 0) return;
   impl_->ids.reserve(static_cast<size_t>(n));

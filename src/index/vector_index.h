@@ -241,6 +241,9 @@ class VectorIndex {
   // Where search() reads fp32 vectors for its exact re-rank (see above). Set
   // it before searching concurrently.
   void set_exact_lookup(ExactLookup lookup);
+  // The lookup every album uses: the `vectors` rows of (kind, model) in `store`
+  // (the source of truth), false for a missing row or one of another size.
+  static ExactLookup store_lookup(Store& store, std::string kind, std::string model);
 
   // Start-up in the background (issue 16): while a standby is set, search()
   // answers through it (an exact scan of the store) and size() reports
