@@ -2,8 +2,11 @@
 #include "model/f32_gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "model/elementwise.h"
 #include "model/few_row_gemm.h"
@@ -13,15 +16,18 @@ namespace sa {
 namespace {
 
 constexpr int kP = kF32PanelCols;
-constexpr int kRows = 8;           // rows per register block
-constexpr int kItemRows = 64;      // rows per work item
+constexpr int kRows = 12;   // rows per register block (24 zmm accumulators)
+constexpr int kKChunk = 16;  // k values per row in one step of the packed rows
+// Floats from the current weight position to the one prefetched into L1
+// (16 steps of k ahead): the panel streams from L2 for every row block.
+constexpr int kPrefetchFloats = 512;
 
 struct Job {
   const float* x;
   int m, k;
   const float* panels;
   elementwise::ProductOut out;
-  int panels_per_item, n_row_items;
+  int rows_per_item, n_row_items, panels_per_item;
 };
 
 #ifdef SA_OPS_AVX2
@@ -43,46 +49,104 @@ void store_block(const Job& jb, const float* acc, int r0, int rows, int j0) {
   }
 }
 
-// Rows [r0, r0 + rows) x panel `panel` (32 columns) -> acc [8][32]. Rows past
-// `rows` repeat the last row (read, never stored).
-__attribute__((target("avx512f"))) void block8(const float* x, int ldx, int rows, const float* panel,
-                                               int k, float* acc) {
-  const float* xr[kRows];
-  for (int r = 0; r < kRows; ++r) xr[r] = x + static_cast<size_t>(std::min(r, rows - 1)) * ldx;
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-  const float* w = panel;
-  for (int p = 0; p < k; ++p, w += kP) {
-    const __m512 lo = _mm512_loadu_ps(w), hi = _mm512_loadu_ps(w + 16);
-#define SA_F32_ROW(i)                                   \
-  {                                                     \
-    const __m512 v = _mm512_set1_ps(xr[i][p]);          \
-    a##i = _mm512_fmadd_ps(v, lo, a##i);                \
-    b##i = _mm512_fmadd_ps(v, hi, b##i);                \
+// Floats of one packed row block: ceil(k / 16) steps of [12 rows][16 k].
+size_t packed_block_floats(int k) {
+  return static_cast<size_t>((k + kKChunk - 1) / kKChunk) * kRows * kKChunk;
+}
+
+// Rows [0, rows) of x (row stride ldx, k columns) -> out, the layout block()
+// reads: out[(p / 16) * 192 + r * 16 + p % 16] = x[r][p]. Each row's 16
+// values of a step are one contiguous copy, so packing costs about a memcpy;
+// the kernel's broadcasts then walk 768 contiguous bytes per 16 steps of k
+// instead of `rows` separate rows (whose stride, 12 KiB at k = 3072, maps
+// them all to one L1 set). Values past k are not written (never read).
+__attribute__((target("avx512f"))) void pack_rows(const float* x, size_t ldx, int rows, int k,
+                                                  float* out) {
+  const int full = k / kKChunk;
+  const int tail = k - full * kKChunk;
+  const __mmask16 tail_mask = static_cast<__mmask16>((1u << tail) - 1);
+  for (int r = 0; r < rows; ++r) {
+    const float* src = x + r * ldx;
+    float* dst = out + r * kKChunk;
+    for (int c = 0; c < full; ++c) {
+      _mm512_storeu_ps(dst + static_cast<size_t>(c) * kRows * kKChunk,
+                       _mm512_loadu_ps(src + c * kKChunk));
+    }
+    if (tail) {
+      _mm512_mask_storeu_ps(dst + static_cast<size_t>(full) * kRows * kKChunk, tail_mask,
+                            _mm512_maskz_loadu_ps(tail_mask, src + full * kKChunk));
+    }
   }
-    SA_F32_ROW(0) SA_F32_ROW(1) SA_F32_ROW(2) SA_F32_ROW(3)
-    SA_F32_ROW(4) SA_F32_ROW(5) SA_F32_ROW(6) SA_F32_ROW(7)
-#undef SA_F32_ROW
+}
+
+// Rows [0, MR) of a packed row block times one panel (32 columns, k-major)
+// -> acc [MR][32].
+template <int MR>
+__attribute__((target("avx512f"))) void block(const float* a, const float* w, int k, float* acc) {
+  __m512 lo[MR], hi[MR];
+  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
+  auto step = [&](const float* ap) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchFloats), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchFloats + 16), _MM_HINT_T0);
+    const __m512 wl = _mm512_loadu_ps(w), wh = _mm512_loadu_ps(w + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 v = _mm512_set1_ps(ap[i * kKChunk]);
+      lo[i] = _mm512_fmadd_ps(v, wl, lo[i]);
+      hi[i] = _mm512_fmadd_ps(v, wh, hi[i]);
+    }
+    w += kP;
+  };
+  const int full = k / kKChunk;
+  for (int c = 0; c < full; ++c, a += kRows * kKChunk) {
+    for (int kk = 0; kk < kKChunk; ++kk) step(a + kk);
   }
-  const __m512 out[16] = {a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7};
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(acc + 16 * i, out[i]);
+  for (int kk = 0; kk < k - full * kKChunk; ++kk) step(a + kk);
+  for (int i = 0; i < MR; ++i) {
+    _mm512_storeu_ps(acc + i * kP, lo[i]);
+    _mm512_storeu_ps(acc + i * kP + 16, hi[i]);
+  }
+}
+
+using BlockFn = void (*)(const float*, const float*, int, float*);
+template <int... R>
+constexpr std::array<BlockFn, sizeof...(R)> block_table(std::integer_sequence<int, R...>) {
+  return {&block<R + 1>...};
+}
+// kBlocks[rows - 1]: the kernel for a row block of 1..12 rows.
+constexpr auto kBlocks = block_table(std::make_integer_sequence<int, kRows>{});
+
+// Per-thread buffer of the packed rows of the item being run.
+float* pack_buffer(size_t floats) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < floats) buf.resize(floats);
+  return buf.data();
 }
 
 void run_item(const void* ctx, int item) {
   const Job& jb = *static_cast<const Job*>(ctx);
   const int ci = item / jb.n_row_items;
   const int ri = item % jb.n_row_items;
-  const int r_begin = ri * kItemRows;
-  const int r_end = std::min(jb.m, r_begin + kItemRows);
+  const int r_begin = ri * jb.rows_per_item;
+  const int r_end = std::min(jb.m, r_begin + jb.rows_per_item);
   const int c_begin = ci * jb.panels_per_item;  // panels relative to col0
   const int n_panels = (jb.out.n_cols + kP - 1) / kP;
   const int c_end = std::min(n_panels, c_begin + jb.panels_per_item);
+  const size_t block_floats = packed_block_floats(jb.k);
+  const int n_blocks = (r_end - r_begin + kRows - 1) / kRows;
+  float* packed = pack_buffer(block_floats * n_blocks);
+  for (int b = 0; b < n_blocks; ++b) {
+    const int r0 = r_begin + b * kRows;
+    pack_rows(jb.x + static_cast<size_t>(r0) * jb.k, jb.k, std::min(kRows, r_end - r0), jb.k,
+              packed + b * block_floats);
+  }
   alignas(64) float acc[kRows * kP];
   for (int c = c_begin; c < c_end; ++c) {
     const float* panel = jb.panels + (static_cast<size_t>(jb.out.col0 / kP) + c) * jb.k * kP;
-    for (int r0 = r_begin; r0 < r_end; r0 += kRows) {
+    for (int b = 0; b < n_blocks; ++b) {
+      const int r0 = r_begin + b * kRows;
       const int rows = std::min(kRows, r_end - r0);
-      block8(jb.x + static_cast<size_t>(r0) * jb.k, jb.k, rows, panel, jb.k, acc);
+      kBlocks[rows - 1](packed + b * block_floats, panel, jb.k, acc);
       store_block(jb, acc, r0, rows, c * kP);
     }
   }
@@ -118,11 +182,16 @@ void gemm_f32_packed(const float* x, int m, const float* panels, int n_total, in
   (void)n_total;
 #ifdef SA_OPS_AVX2
   if (m <= 0 || n_cols <= 0) return;
-  Job jb{x, m, k, panels, {col0, n_cols, beta, y, ldy, bias, act}, 1, 1};
-  jb.n_row_items = (m + kItemRows - 1) / kItemRows;
+  Job jb{x, m, k, panels, {col0, n_cols, beta, y, ldy, bias, act}, 0, 0, 1};
+  // Items of up to 96 rows (48 at k > 1024: the item's packed rows, reread
+  // for every panel, stay within ~0.6 MB of the 2 MB L2) by a run of panels;
+  // ~48 items or more per product, so that the thread that finishes first
+  // waits at most one small item for the other.
+  jb.rows_per_item = k > 1024 ? 4 * kRows : 8 * kRows;
+  jb.n_row_items = (m + jb.rows_per_item - 1) / jb.rows_per_item;
   const int n_panels = (n_cols + kP - 1) / kP;
-  const int want_col_items = std::max(1, 32 / jb.n_row_items);
-  jb.panels_per_item = std::max(1, (n_panels + want_col_items - 1) / want_col_items);
+  const int want_col_items = std::max(1, (48 + jb.n_row_items - 1) / jb.n_row_items);
+  jb.panels_per_item = std::max(std::min(4, n_panels), (n_panels + want_col_items - 1) / want_col_items);
   const int items = ((n_panels + jb.panels_per_item - 1) / jb.panels_per_item) * jb.n_row_items;
   if (items > 1 && static_cast<double>(m) * n_cols * k >= (1 << 18)) {
     parallel_for(items, run_item, &jb);

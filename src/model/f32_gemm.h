@@ -1,12 +1,15 @@
 // The engine's own fp32 GEMM for the image tower's projections (M = 197 x
 // batch rows, K and N in 768..3072 for ViT-B/16), used instead of OpenBLAS on
 // CPUs with AVX-512: weights packed once at load into panels of 32 output
-// columns (k-major), an 8 x 32 register-blocked micro-kernel (sixteen zmm
-// accumulators; per k two panel loads and eight broadcasts of x), bias,
-// residual and activation applied as the block leaves the registers, and the
-// work split over the calling thread and the few-row helper thread in items of
-// up to 64 rows by a run of panels. No OpenBLAS pool is woken, so nothing spins
-// on the second core between products.
+// columns (k-major); per work item (up to 96 rows, 48 at K > 1024, by a run of
+// panels) the rows of x are copied into 12-row blocks of 16-value steps (a
+// memcpy's cost; the kernel's broadcasts then read contiguous memory), and a
+// 12 x 32 register-blocked micro-kernel (24 zmm accumulators; per k two panel
+// loads, twelve broadcasts, the panel prefetched 2 KB ahead) runs each block
+// over the whole of K; bias, residual and activation are applied as the block
+// leaves the registers. Items (~48 or more per product) go to the calling
+// thread and the few-row helper thread from a shared counter. No OpenBLAS pool
+// is woken, so nothing spins on the second core between products.
 // Thread safety: any number of threads may call gemm_f32_packed at once.
 #pragma once
 

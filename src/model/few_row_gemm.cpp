@@ -298,6 +298,17 @@ void gemm_panels(const float* x, int m, const uint16_t* panels, int n, int k, fl
 // caller that finds it taken does its whole product alone, so concurrent
 // queries never wait on each other. Work is handed out in chunks from a shared
 // counter, so whichever thread is faster (or less disturbed) takes more.
+//
+// When the two threads do not have two cores to themselves (other processes,
+// or a shell's scheduler group that gets one core's share), a thread that
+// spins waiting for the other can take the very CPU time the other needs: a
+// 12-token INT8 query measured 58 ms median instead of 5-8 ms that way (two
+// spinning threads in one core's share, each of ~100 hand-offs per query
+// waiting out a time slice). So: a job the helper has not yet taken when the
+// caller runs out of work is taken back (the caller returns at once, the
+// helper never sees it); the caller waits only for a job the helper is
+// running, spinning briefly and then yielding; and the helper yields between
+// short spins while it waits for the next job.
 class FewRowHelper {
  public:
   // Never destroyed: a product run from another static's destructor or a
@@ -308,9 +319,9 @@ class FewRowHelper {
     return *h;
   }
 
-  // Runs work() on this thread and, when the helper is free, also on the
-  // helper; returns once both are done. work must take its chunks from a shared
-  // counter and be safe to run twice at once.
+  // Runs work() on this thread and, when the helper is free and gets to it in
+  // time, also on the helper; returns once both are done. work must take its
+  // chunks from a shared counter and be safe to run twice at once.
   template <typename Fn>
   void run(Fn& work) {
     std::unique_lock<std::mutex> use(use_, std::try_to_lock);
@@ -320,21 +331,36 @@ class FewRowHelper {
     }
     job_ = [](void* f) { (*static_cast<Fn*>(f))(); };
     job_arg_ = &work;
-    const uint64_t seq = posted_.load(std::memory_order_relaxed) + 1;
-    posted_.store(seq);  // seq_cst: ordered before the read of sleeping_ below
+    state_.store(kPosted);  // seq_cst: ordered before the read of sleeping_ below
     if (sleeping_.load()) {
       std::lock_guard<std::mutex> lk(mu_);  // the helper is in wait() or about to be
       cv_.notify_one();
     }
     work();
-    while (done_.load(std::memory_order_acquire) != seq) spin_pause();
+    int expected = kPosted;
+    if (state_.compare_exchange_strong(expected, kIdle)) return;  // taken back, never started
+    for (int i = 0; state_.load(std::memory_order_acquire) != kDone; ++i) {
+      if (i < kSpinPauses) {
+        spin_pause();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    state_.store(kIdle, std::memory_order_relaxed);
   }
 
  private:
+  // state_: the caller posts (kIdle -> kPosted); the helper takes the job
+  // (kPosted -> kTaken) and finishes it (-> kDone), or the caller takes it
+  // back first (kPosted -> kIdle); the caller ends each job at kIdle.
+  static constexpr int kIdle = 0, kPosted = 1, kTaken = 2, kDone = 3;
   // How long the helper spins for the next job before sleeping: longer than
   // the gaps between the products of one query (attention, LayerNorm: tens of
   // microseconds), short enough to be idle between queries.
   static constexpr std::chrono::microseconds kSpin{300};
+  // Pauses before a waiting thread yields (~10 us); the helper also yields
+  // after every such run of pauses while it waits for a job.
+  static constexpr int kSpinPauses = 256;
 
   // Started only when the BLAS thread budget allows a second thread
   // (OPENBLAS_NUM_THREADS, by default every core): one setting bounds all
@@ -352,33 +378,35 @@ class FewRowHelper {
   static void spin_pause() { _mm_pause(); }
 
   void loop() {
-    uint64_t seen = 0;
     for (;;) {
-      // Spin for a while, checking the clock every 256 pauses.
+      // Spin for a while, yielding and checking the clock every kSpinPauses.
       const auto until = std::chrono::steady_clock::now() + kSpin;
-      for (int i = 0; posted_.load(std::memory_order_acquire) == seen; ++i) {
+      for (int i = 0; state_.load(std::memory_order_acquire) != kPosted; ++i) {
         spin_pause();
-        if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) break;
+        if (i % kSpinPauses == kSpinPauses - 1) {
+          if (std::chrono::steady_clock::now() > until) break;
+          std::this_thread::yield();
+        }
       }
-      if (posted_.load(std::memory_order_acquire) == seen) {
+      if (state_.load(std::memory_order_acquire) != kPosted) {
         std::unique_lock<std::mutex> lk(mu_);
-        sleeping_.store(true);  // seq_cst: ordered before the re-read of posted_
-        cv_.wait(lk, [&] { return posted_.load() != seen; });
+        sleeping_.store(true);  // seq_cst: ordered before the re-read of state_
+        cv_.wait(lk, [&] { return state_.load() == kPosted; });
         sleeping_.store(false);
       }
-      seen = posted_.load(std::memory_order_acquire);
+      int expected = kPosted;
+      if (!state_.compare_exchange_strong(expected, kTaken)) continue;  // taken back
       job_(job_arg_);
-      done_.store(seen, std::memory_order_release);
+      state_.store(kDone, std::memory_order_release);
     }
   }
 
   std::mutex use_;  // held by the caller whose job the helper runs
   std::mutex mu_;
   std::condition_variable cv_;
-  std::atomic<uint64_t> posted_{0};
-  std::atomic<uint64_t> done_{0};
+  std::atomic<int> state_{kIdle};
   std::atomic<bool> sleeping_{false};
-  void (*job_)(void*) = nullptr;  // written before posted_, read after it
+  void (*job_)(void*) = nullptr;  // written before state_ = kPosted, read after taking it
   void* job_arg_ = nullptr;
   bool started_ = false;  // set once in the constructor
 };

@@ -274,6 +274,7 @@ __attribute__((target("amx-tile,amx-int8,avx512f"))) void block_amx(const Job& j
   const int8_t* x0 = jb.xq + static_cast<size_t>(r0) * jb.ldx;
   const int8_t* x1 = x0 + static_cast<size_t>(16) * jb.ldx;
   constexpr size_t kStepBytes = kKStep * kPanel;  // 1 KB of a panel per 64 k
+  constexpr int kPrefetchSteps = 4;  // past a panel's end: the next panel's start
   _tile_zero(0);
   _tile_zero(1);
   if (rows > 16) {
@@ -292,7 +293,17 @@ __attribute__((target("amx-tile,amx-int8,avx512f"))) void block_amx(const Job& j
     _tile_stored(2, c + 16 * kBlock, kBlock * 4);
     _tile_stored(3, c + 16 * kBlock + 16, kBlock * 4);
   } else {
+    // Few rows (a text query): each panel byte is used once, so the block
+    // streams the weights and waits on every tile load; asking for the
+    // panels kPrefetchSteps ahead into L2 keeps more lines in flight (12-token
+    // query, one thread, interleaved: 8.05 -> 7.39 ms median).
     for (int s = 0; s < steps; ++s) {
+      const char* f0 = reinterpret_cast<const char*>(p0 + (s + kPrefetchSteps) * kStepBytes);
+      const char* f1 = reinterpret_cast<const char*>(p1 + (s + kPrefetchSteps) * kStepBytes);
+      for (int i = 0; i < 16; ++i) {
+        _mm_prefetch(f0 + 64 * i, _MM_HINT_T1);
+        _mm_prefetch(f1 + 64 * i, _MM_HINT_T1);
+      }
       _tile_loadd(4, x0 + s * kKStep, jb.ldx);
       _tile_loadd(6, p0 + s * kStepBytes, kGroupBytes);
       _tile_loadd(7, p1 + s * kStepBytes, kGroupBytes);
@@ -496,7 +507,9 @@ void gemm_q8_with(Q8Kernel kernel, const float* x, int m, const Q8Weights& w, in
   QuantRows qr{x, k, k_pad, s.xq.data(), s.xs.data(), u8, m, 0};
   qr.rows_per_item = std::max(1, std::min(64, (m + 1) / 2));
   const int q_items = (m + qr.rows_per_item - 1) / qr.rows_per_item;
-  if (static_cast<size_t>(m) * k >= 16384) {
+  // Quantizing is one pass over x: only worth a hand-off for many rows (a
+  // query's 12 x 3072 took longer handed over than done here).
+  if (static_cast<size_t>(m) * k >= (1 << 17)) {
     parallel_for(q_items, quantize_item, &qr);
   } else {
     for (int i = 0; i < q_items; ++i) quantize_item(&qr, i);

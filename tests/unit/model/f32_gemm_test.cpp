@@ -1,7 +1,8 @@
 // The packed fp32 GEMM (f32_gemm.h) against a double-precision reference on
-// shapes with a tail in every dimension (rows past a multiple of 8 and of the
-// 64-row work items, columns past a panel, any k), slices, beta, bias and
-// activation; and linear() on a Linear whose weights were packed.
+// shapes with a tail in every dimension (every row count of a 12-row register
+// block, rows past the 96- and 48-row work items, columns past a panel, k past
+// a 16-step chunk and both item sizes, k <= 1024 and above), slices, beta,
+// bias and activation; and linear() on a Linear whose weights were packed.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,8 +25,12 @@ TEST(F32Packed, MatchesReferenceOnOddShapes) {
   struct Shape {
     int m, n, k;
   };
-  for (const Shape s : {Shape{1, 1, 1}, Shape{7, 31, 17}, Shape{8, 32, 64}, Shape{9, 33, 5},
-                        Shape{65, 100, 130}, Shape{197, 70, 768}}) {
+  std::vector<Shape> shapes = {Shape{1, 1, 1},     Shape{7, 31, 17},    Shape{8, 32, 64},
+                                Shape{9, 33, 5},     Shape{65, 100, 130}, Shape{197, 70, 768},
+                                Shape{97, 64, 16},   Shape{109, 65, 15},  Shape{50, 40, 1031},
+                                Shape{200, 130, 33}};
+  for (int m = 1; m <= 13; ++m) shapes.push_back(Shape{m, 35, 19 + m});  // every block height
+  for (const Shape s : shapes) {
     const auto x = values(static_cast<size_t>(s.m) * s.k, 1.0f, 1 + s.m);
     const auto w = values(static_cast<size_t>(s.n) * s.k, 0.1f, 2 + s.n);
     const auto bias = values(s.n, 0.5f, 3);
