@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     for (int j = 0; j < kDim; ++j) q[j] = near[j] + 0.05f * nd(rng);
     normalise(q);
   }
-  // Exact reference: the project's own index (fp16 scan + exact re-rank).
+  // Exact reference: the project's own index (int8 scan + exact re-rank).
   sa::VectorIndex exact(kDim);
   std::vector<int64_t> ids(static_cast<size_t>(n));
   std::iota(ids.begin(), ids.end(), 0);
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     auto r = exact.search(std::span<const float>(&qs[static_cast<size_t>(t) * kDim], kDim), kK);
     for (const auto& h : *r) ref[static_cast<size_t>(t)].push_back(h.id);
   }
-  std::printf("{\"index\":\"exact_fp16_rerank\",\"n\":%d,\"data\":\"%s\",\"ms_per_query\":%.2f}\n", n, data,
+  std::printf("{\"index\":\"exact_int8_rerank\",\"n\":%d,\"data\":\"%s\",\"ms_per_query\":%.2f}\n", n, data,
               since(t0) * 1e3 / queries);
   std::fflush(stdout);
 

@@ -1,11 +1,11 @@
 // The vector index alone (issue 16), on N random or clustered unit vectors of
 // 512 dimensions held in memory (no SQLite, no model):
 //
-//   fp16 scan      VectorIndex::search, k = 10, exact re-rank from the fp32
+//   int8 scan      VectorIndex::search, k = 10, exact re-rank from the fp32
 //                  copy in memory: ms per query (p50/p99).
 //   fp32 scan      matmul_xwt over the fp32 matrix + partial sort, what the
 //                  index did before (FAISS flat storage): ms per query.
-//   top-10         overlap of the fp16 path with the fp32 top 10, with and
+//   top-10         overlap of the int8 path with the fp32 top 10, with and
 //                  without the re-rank (identical expected with it).
 //   memory         VectorIndex::memory_bytes() vs the fp32 matrix.
 //   build          add() of all N vectors, s; save + load of the index file, s.
@@ -17,7 +17,7 @@
 //                  stopping rule: --misses=M1,... (expected neighbours left,
 //                  ProbeOptions) and --probes=F1,... (hard budgets); default exact.
 //   --no-fp32      keep no fp32 copy (3M+ on a small machine): no fp32 scan,
-//                  no re-rank (both layouts return fp16 scores).
+//                  no re-rank (both layouts return int8 scores).
 //
 // Run: build/bench/bench_index [--sizes=100000,1000000] [--queries=50] [--clustered]
 //      [--ivf] [--lists=L] [--misses=0.1,0.3] [--probes=0.05,0.1] [--no-fp32]
@@ -190,9 +190,9 @@ void run(int n, const Options& o) {
     identical_rerank += same;
   }
   std::printf(
-      "{\"n\":%d,\"data\":\"%s\",\"queries\":%d,\"fp16_rerank_p50_ms\":%.2f,\"fp16_rerank_p99_ms\":%.2f,"
-      "\"fp16_only_p50_ms\":%.2f,\"fp32_scan_p50_ms\":%.2f,\"fp32_scan_p99_ms\":%.2f,"
-      "\"top10_overlap_rerank\":%.4f,\"top10_identical_order_rerank\":%d,\"top10_overlap_fp16_only\":%.4f,"
+      "{\"n\":%d,\"data\":\"%s\",\"queries\":%d,\"int8_rerank_p50_ms\":%.2f,\"int8_rerank_p99_ms\":%.2f,"
+      "\"int8_only_p50_ms\":%.2f,\"fp32_scan_p50_ms\":%.2f,\"fp32_scan_p99_ms\":%.2f,"
+      "\"top10_overlap_rerank\":%.4f,\"top10_identical_order_rerank\":%d,\"top10_overlap_int8_only\":%.4f,"
       "\"index_mb\":%.1f,\"fp32_mb\":%.1f,\"add_s\":%.2f,\"save_s\":%.2f,\"load_s\":%.2f,\"peak_rss_mb\":%ld}\n",
       n, clustered ? "clustered" : "random", queries, percentile(t16, 0.5), percentile(t16, 0.99),
       percentile(t16raw, 0.5), percentile(t32, 0.5), percentile(t32, 0.99),

@@ -9,9 +9,6 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
-#ifdef __F16C__
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -29,37 +26,13 @@
 namespace sa {
 
 using index_internal::Chunk;
-using index_internal::chunk_used_halves;
+using index_internal::chunk_used_bytes;
 using index_internal::Ivf;
 using index_internal::IvfList;
 using index_internal::kHole;
 using index_internal::kPanel;
 
 namespace {
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
-  if (e == 0) {
-    if (m == 0) {
-      x = sign;
-    } else {  // subnormal: normalise
-      e = 113;
-      while (!(m & 0x400u)) {
-        m <<= 1;
-        --e;
-      }
-      x = sign | (e << 23) | ((m & 0x3ffu) << 13);
-    }
-  } else if (e == 31) {
-    x = sign | 0x7f800000u | (m << 13);
-  } else {
-    x = sign | ((e + 112) << 23) | (m << 13);
-  }
-  float f;
-  std::memcpy(&f, &x, sizeof f);
-  return f;
-}
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
@@ -90,16 +63,9 @@ constexpr int kRowBatch = 32;
 }  // namespace
 
 void VectorIndex::Impl::decode(int64_t p, int dim, float* out) const {
-  const uint16_t* col = column(p, dim);
-  int j = 0;
-#ifdef __F16C__
-  alignas(16) uint16_t h8[8];
-  for (; j + 8 <= dim; j += 8) {
-    for (int t = 0; t < 8; ++t) h8[t] = col[static_cast<size_t>(j + t) * kPanel];
-    _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h8))));
-  }
-#endif
-  for (; j < dim; ++j) out[j] = half_to_float(col[static_cast<size_t>(j) * kPanel]);
+  const int8_t* col = column(p, dim);
+  const float scale = scales[static_cast<size_t>(p)];
+  for (int j = 0; j < dim; ++j) out[j] = scale * static_cast<float>(col[static_cast<size_t>(j) * kPanel]);
 }
 
 void VectorIndex::Impl::score_range(const float* q, int dim, int64_t begin, int64_t end, float* y) const {
@@ -107,8 +73,8 @@ void VectorIndex::Impl::score_range(const float* q, int dim, int64_t begin, int6
   while (p < end) {
     const int64_t ci = p / kChunkVectors, l = p % kChunkVectors;
     const int64_t cnt = std::min(end - p, kChunkVectors - l);
-    const uint16_t* panel = chunks[static_cast<size_t>(ci)].data() + static_cast<size_t>(l / kPanel) * kPanel * dim;
-    matmul_xwt_fp16_panels(q, 1, panel, static_cast<int>(cnt), dim, y + (p - begin));
+    const int8_t* panel = chunks[static_cast<size_t>(ci)].data() + static_cast<size_t>(l / kPanel) * kPanel * dim;
+    score_i8_panels(q, panel, scales.data() + p, cnt, dim, y + (p - begin));
     p += cnt;
   }
 }
@@ -159,7 +125,7 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
           : std::numeric_limits<int64_t>::max();
   const bool model = probe.expected_misses > 0 && ivf.stats.size() == ivf.lists.size();
 
-  // Min-heap of the best k qualifying fp16 scores seen so far; its top minus
+  // Min-heap of the best k qualifying int8 scores seen so far; its top minus
   // the window is a floor that only rises.
   std::priority_queue<float, std::vector<float>, std::greater<float>> heap;
   const size_t kk = static_cast<size_t>(k);
@@ -572,7 +538,7 @@ Status VectorIndex::relayout_locked(const IvfPlan* plan, const std::string& spil
     int64_t to = li.begin;
     for (int64_t from : members[static_cast<size_t>(l)]) {
       place(from, to++);
-      // The cap is measured on the stored fp16 values, so it holds for the
+      // The cap is measured on the stored int8 values, so it holds for the
       // scores the kernel computes from them.
       old.decode(from, dim_, v.data());
       double dot = 0, ss = 0;
@@ -593,20 +559,24 @@ Status VectorIndex::relayout_locked(const IvfPlan* plan, const std::string& spil
     for (int64_t from : tail) place(from, to++);
   }
   // The new chunks, each filled from the old columns.
+  nm->scales.assign(static_cast<size_t>(total), 0.0f);
+  for (int64_t to = 0; to < total; ++to)
+    if (src[static_cast<size_t>(to)] >= 0) nm->scales[static_cast<size_t>(to)] = old.scales[static_cast<size_t>(src[static_cast<size_t>(to)])];
+  nm->quant_error = old.quant_error;
   auto fill = [&](int64_t base, Chunk& c) {
     const int64_t cnt = std::min(kChunkVectors, total - base);
-    c.assign(chunk_used_halves(cnt, dim_), 0);
+    c.assign(chunk_used_bytes(cnt, dim_), 0);
     for (int64_t l = 0; l < cnt; ++l) {
       const int64_t from = src[static_cast<size_t>(base + l)];
       if (from < 0) continue;
-      const uint16_t* s = old.column(from, dim_);
-      uint16_t* d = c.data() + static_cast<size_t>(l / kPanel) * kPanel * dim_ + l % kPanel;
+      const int8_t* s = old.column(from, dim_);
+      int8_t* d = c.data() + static_cast<size_t>(l / kPanel) * kPanel * dim_ + l % kPanel;
       for (int j = 0; j < dim_; ++j) d[static_cast<size_t>(j) * kPanel] = s[static_cast<size_t>(j) * kPanel];
     }
   };
   // With a scratch directory the new chunks go through a file, so that the
-  // old and the new vectors are never in memory together (+1 KiB per 512-d
-  // vector otherwise: 1 GB at a million): all new chunks are written, then
+  // old and the new vectors are never in memory together (+512 bytes per 512-d
+  // vector otherwise: 0.5 GB at a million): all new chunks are written, then
   // each old chunk is freed as a new one is read back.
   const int fd = spill_dir.empty() ? -1 : scratch_file(spill_dir);
   bool spilled = fd >= 0;
@@ -614,7 +584,7 @@ Status VectorIndex::relayout_locked(const IvfPlan* plan, const std::string& spil
     Chunk c;
     for (int64_t base = 0; spilled && base < total; base += kChunkVectors) {
       fill(base, c);
-      spilled = write_all(fd, c.data(), c.size() * sizeof(uint16_t));
+      spilled = write_all(fd, c.data(), c.size());
     }
     if (!spilled) spdlog::warn("index: IVF layout: scratch file in {} failed, built in memory", spill_dir);
   }
@@ -629,8 +599,8 @@ Status VectorIndex::relayout_locked(const IvfPlan* plan, const std::string& spil
       for (; next_old < old.chunks.size() && next_old <= static_cast<size_t>(base / kChunkVectors); ++next_old)
         Chunk().swap(old.chunks[next_old]);
       Chunk c;
-      c.resize(chunk_used_halves(std::min(kChunkVectors, total - base), dim_));
-      if (!read_all(fd, c.data(), c.size() * sizeof(uint16_t))) {
+      c.resize(chunk_used_bytes(std::min(kChunkVectors, total - base), dim_));
+      if (!read_all(fd, c.data(), c.size())) {
         // The old vectors are partly gone: an empty index, which the caller
         // refills from the store (VectorSet::sync_from_store).
         ::close(fd);

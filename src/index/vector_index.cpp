@@ -1,9 +1,5 @@
 #include "index/vector_index.h"
 
-#ifdef __F16C__
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,39 +33,56 @@ bool normalise_rows(std::span<float> data, int dim, size_t* bad_row) {
   return true;
 }
 
-// IEEE 754 binary16, round to nearest even (|x| <= 1 here, but any finite x
-// converts; overflow gives infinity).
-uint16_t float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, sizeof x);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  x &= 0x7fffffffu;
-  if (x >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (x > 0x7f800000u ? 0x200u : 0));
-  if (x >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
-  if (x < 0x38800000u) {  // below 2^-14: subnormal half (or zero)
-    if (x < 0x33000000u) return static_cast<uint16_t>(sign);  // below half the smallest subnormal
-    const uint32_t e = x >> 23;
-    const uint32_t m = (x & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - e;  // 14 + 113 - e - 1 ... value = m * 2^(e-150), unit 2^-24
-    uint32_t h = m >> shift;
-    const uint32_t rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  uint32_t h = ((x >> 13) - (112u << 10));
-  const uint32_t rem = x & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return static_cast<uint16_t>(sign | h);
+// The sign flipped by rotate() on component j: a fixed bit pattern (a 64-bit
+// mix of j), the same in every process and every file.
+bool flips(int j) {
+  uint64_t z = (static_cast<uint64_t>(j) + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return ((z ^ (z >> 31)) & 1) != 0;
 }
+
+// In-place normalised Walsh-Hadamard transform of n (a power of two) values.
+void hadamard(float* x, int n) {
+  for (int h = 1; h < n; h *= 2)
+    for (int i = 0; i < n; i += 2 * h)
+      for (int j = i; j < i + h; ++j) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+  const float s = static_cast<float>(1.0 / std::sqrt(static_cast<double>(n)));
+  for (int j = 0; j < n; ++j) x[j] *= s;
+}
+
+// Slack of the scan's fp32 arithmetic (the rotation's sums, the kernel's
+// sums over dim terms of a unit query and a vector of norm <= 1 + quant
+// error, the scale product) and of the re-normalisation of the stored vector.
+float arithmetic_slack(int dim) { return static_cast<float>(dim * std::ldexp(1.0, -22) + 1e-4); }
 
 }  // namespace
 
 using index_internal::Cand;
 using index_internal::Chunk;
-using index_internal::chunk_used_halves;
+using index_internal::chunk_used_bytes;
 using index_internal::kHole;
 using index_internal::kPanel;
 
+
+namespace index_internal {
+
+void rotate(float* v, int dim) {
+  for (int j = 0; j < dim; ++j)
+    if (flips(j)) v[j] = -v[j];
+  for (int off = 0; off < dim;) {
+    int b = 1;
+    while (b * 2 <= dim - off) b *= 2;
+    hadamard(v + off, b);
+    off += b;
+  }
+}
+
+}  // namespace index_internal
 
 const char* index_load_outcome_name(IndexLoadOutcome o) {
   switch (o) {
@@ -126,25 +139,32 @@ std::vector<int64_t> VectorIndex::ids() const {
   return out;
 }
 
-float VectorIndex::fp16_error_bound() const {
-  // Per component |x - half(x)| <= 2^-11 |x| (normal range) or 2^-25 (subnormal),
-  // so ||v - half(v)|| <= 2^-11 + sqrt(dim) 2^-25 for a unit v; by Cauchy-Schwarz
-  // the score of a unit query moves at most that. 1e-4 covers fp32 rounding in
-  // both sums and the re-normalisation of the stored vector.
-  return static_cast<float>(std::ldexp(1.0, -11) + std::sqrt(static_cast<double>(dim_)) * std::ldexp(1.0, -25) + 1e-4);
+float VectorIndex::error_bound() const {
+  std::shared_lock lock(mu_);
+  return impl_->quant_error + arithmetic_slack(dim_);
 }
 
 size_t VectorIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
   size_t b = impl_->ids.capacity() * sizeof(int64_t);
   b += impl_->pos.size() * 32 + impl_->pos.bucket_count() * sizeof(void*);
-  for (const auto& c : impl_->chunks) b += c.capacity() * sizeof(uint16_t);
+  b += impl_->scales.capacity() * sizeof(float);
+  for (const auto& c : impl_->chunks) b += c.capacity();
   return b;
 }
 
 void VectorIndex::set_exact_lookup(ExactLookup lookup) {
   std::unique_lock lock(mu_);
   lookup_ = std::move(lookup);
+}
+
+ExactLookup VectorIndex::store_lookup(Store& store, std::string kind, std::string model) {
+  return [&store, kind = std::move(kind), model = std::move(model)](int64_t id, std::span<float> out) {
+    auto v = store.get_vector(id, kind);
+    if (!v.ok() || v->model != model || v->data.size() != out.size()) return false;
+    std::copy(v->data.begin(), v->data.end(), out.begin());
+    return true;
+  };
 }
 
 void VectorIndex::reserve_locked(int64_t n) {
@@ -174,6 +194,7 @@ Status VectorIndex::add_locked(std::span<const int64_t> ids, std::span<const flo
     return Status::InvalidArgument("index add: vector for id " + std::to_string(ids[bad]) +
                                    " is zero or not finite");
   Impl& m = *impl_;
+  std::vector<float> rot(static_cast<size_t>(dim_));
   for (size_t i = 0; i < ids.size(); ++i) {
     int64_t p;
     auto it = m.pos.find(ids[i]);
@@ -192,18 +213,26 @@ Status VectorIndex::add_locked(std::span<const int64_t> ids, std::span<const flo
       m.ids.push_back(ids[i]);
       m.pos.emplace(ids[i], p);
     }
-    uint16_t* col = m.column(p, dim_);
-    const float* row = data.data() + i * static_cast<size_t>(dim_);
-    int j = 0;
-#ifdef __F16C__
-    // The same rounding (to nearest even) eight at a time.
-    alignas(16) uint16_t h8[8];
-    for (; j + 8 <= dim_; j += 8) {
-      _mm_store_si128(reinterpret_cast<__m128i*>(h8), _mm256_cvtps_ph(_mm256_loadu_ps(row + j), _MM_FROUND_TO_NEAREST_INT));
-      for (int t = 0; t < 8; ++t) col[static_cast<size_t>(j + t) * kPanel] = h8[t];
+    // Rotated, then to int8 with this vector's scale (largest component ->
+    // 127); the error of the rounding is what bounds every score of it.
+    std::copy_n(data.data() + i * static_cast<size_t>(dim_), dim_, rot.begin());
+    index_internal::rotate(rot.data(), dim_);
+    float big = 0;
+    for (float v : rot) big = std::max(big, std::fabs(v));
+    const float scale = big / 127.0f, inv = 127.0f / big;
+    int8_t* col = m.column(p, dim_);
+    double err = 0;
+    for (int j = 0; j < dim_; ++j) {
+      // Round half away from zero (no libm call: this runs for every component
+      // of every vector of a rebuild).
+      const float x = rot[static_cast<size_t>(j)] * inv;
+      const int r = std::clamp(static_cast<int>(x + (x >= 0 ? 0.5f : -0.5f)), -127, 127);
+      col[static_cast<size_t>(j) * kPanel] = static_cast<int8_t>(r);
+      const double d = static_cast<double>(rot[static_cast<size_t>(j)]) - static_cast<double>(scale) * r;
+      err += d * d;
     }
-#endif
-    for (; j < dim_; ++j) col[static_cast<size_t>(j) * kPanel] = float_to_half(row[j]);
+    m.scales[static_cast<size_t>(p)] = scale;
+    m.quant_error = std::max(m.quant_error, std::nextafter(static_cast<float>(std::sqrt(err)), 2.0f));
   }
   return Status::OK();
 }
@@ -224,16 +253,18 @@ Result<int64_t> VectorIndex::remove(std::span<const int64_t> ids) {
     }
     const int64_t last = static_cast<int64_t>(m.ids.size()) - 1;
     m.pos.erase(it);
-    uint16_t* dst = m.column(p, dim_);
-    uint16_t* src = m.column(last, dim_);
+    int8_t* dst = m.column(p, dim_);
+    int8_t* src = m.column(last, dim_);
     if (p != last) {
       // The last vector moves into the hole.
       for (int j = 0; j < dim_; ++j) dst[static_cast<size_t>(j) * kPanel] = src[static_cast<size_t>(j) * kPanel];
       m.ids[static_cast<size_t>(p)] = m.ids[static_cast<size_t>(last)];
+      m.scales[static_cast<size_t>(p)] = m.scales[static_cast<size_t>(last)];
       m.pos[m.ids[static_cast<size_t>(p)]] = p;
     }
     for (int j = 0; j < dim_; ++j) src[static_cast<size_t>(j) * kPanel] = 0;
     m.ids.pop_back();
+    m.scales.pop_back();
     if (last % kChunkVectors == 0) m.chunks.pop_back();  // its only vector left
     ++removed;
   }
@@ -247,8 +278,9 @@ void VectorIndex::clear() {
 
 void VectorIndex::hole_locked(int64_t p) {
   Impl& m = *impl_;
-  uint16_t* col = m.column(p, dim_);
+  int8_t* col = m.column(p, dim_);
   for (int j = 0; j < dim_; ++j) col[static_cast<size_t>(j) * kPanel] = 0;
+  m.scales[static_cast<size_t>(p)] = 0;
   m.ids[static_cast<size_t>(p)] = kHole;
   ++m.holes;
 }
@@ -266,7 +298,7 @@ Result<std::vector<float>> unit_query(std::span<const float> query, int dim) {
   return q;
 }
 
-// The end of every search: the exact re-rank of the candidates (fp16 scores
+// The end of every search: the exact re-rank of the candidates (int8 scores
 // within the window of the kk-th) on their fp32 vectors, outside the index
 // lock (the lookup reads the store), then the best kk, best first, ties by id.
 std::vector<SearchResult> finish_search(std::span<const float> query, size_t kk, std::vector<Cand> cands,
@@ -312,6 +344,10 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
   std::vector<float> q = std::move(*unit);
   std::vector<SearchResult> out;
   if (k <= 0) return out;
+  // The stored vectors are rotated (index_internal::rotate): so is the query
+  // they are scored against (the standby and the re-rank take it as given).
+  std::vector<float> qr(q);
+  index_internal::rotate(qr.data(), dim_);
 
   std::vector<Cand> cands;
   ExactLookup lookup;
@@ -327,21 +363,16 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     const int64_t n = static_cast<int64_t>(m.ids.size());
     if (n == 0) return out;
     if (m.ivf) {
-      kk = index_internal::search_ivf(m, dim_, q.data(), k, filter, 2 * fp16_error_bound(), probe(), &cands, stats);
+      kk = index_internal::search_ivf(m, dim_, qr.data(), k, filter, 2 * (m.quant_error + arithmetic_slack(dim_)),
+                                      probe(), &cands, stats);
       if (kk == 0) return out;
       lookup = lookup_;
     } else {
     if (stats) *stats = SearchStats{n, 0, 0};
-    // One query against every stored vector: the engine's fp16 panel kernel on
-    // both cores (the same kernel as the text tower's projections), a chunk at
-    // a time.
+    // One query against every stored vector: the engine's int8 panel kernel
+    // on both cores (model/i8_scan.h), a chunk at a time.
     std::vector<float> scores(static_cast<size_t>(n));
-    for (size_t c = 0; c < m.chunks.size(); ++c) {
-      const int64_t base = static_cast<int64_t>(c) * kChunkVectors;
-      const int64_t cnt = std::min(kChunkVectors, n - base);
-      matmul_xwt_fp16_panels(q.data(), 1, m.chunks[c].data(), static_cast<int>(cnt), dim_,
-                             scores.data() + base);
-    }
+    m.score_range(qr.data(), dim_, 0, n, scores.data());
     constexpr float kOut = -std::numeric_limits<float>::infinity();
     int64_t allowed = n;
     if (filter) {
@@ -356,7 +387,7 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     }
     kk = static_cast<size_t>(std::min<int64_t>(k, allowed));
     if (kk == 0) return out;
-    // The kk-th best fp16 score, then every vector within twice the error bound
+    // The kk-th best int8 score, then every vector within twice the error bound
     // of it: the fp32 top kk is among them (header comment).
     float kth;
     if (kk <= 4096) {
@@ -379,7 +410,7 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
       std::nth_element(tmp.begin(), tmp.begin() + static_cast<int64_t>(kk) - 1, tmp.end(), std::greater<float>());
       kth = tmp[kk - 1];
     }
-    const float floor = kth - 2 * fp16_error_bound();
+    const float floor = kth - 2 * (m.quant_error + arithmetic_slack(dim_));
     for (int64_t i = 0; i < n; ++i) {
       const float s = scores[static_cast<size_t>(i)];
       if (s != kOut && s >= floor) cands.push_back({m.ids[static_cast<size_t>(i)], s});
@@ -411,6 +442,7 @@ Result<std::vector<SearchResult>> VectorIndex::search_among(std::span<const floa
   std::vector<float> q = std::move(*unit);
   std::vector<SearchResult> out;
   if (k <= 0) return out;
+  index_internal::rotate(q.data(), dim_);  // scored against rotated vectors only
   auto admitted = [ids](int64_t id) { return std::binary_search(ids.begin(), ids.end(), id); };
   std::vector<Cand> cands;
   ExactLookup lookup;
@@ -450,7 +482,7 @@ Result<std::vector<SearchResult>> VectorIndex::search_among(std::span<const floa
     }
     std::vector<float> top(score);
     std::nth_element(top.begin(), top.begin() + static_cast<int64_t>(kk) - 1, top.end(), std::greater<float>());
-    const float floor = top[kk - 1] - 2 * fp16_error_bound();
+    const float floor = top[kk - 1] - 2 * (m.quant_error + arithmetic_slack(dim_));
     for (size_t i = 0; i < pos.size(); ++i)
       if (score[i] >= floor) cands.push_back({m.ids[static_cast<size_t>(pos[i])], score[i]});
     if (stats) stats->among = true;

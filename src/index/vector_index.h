@@ -1,20 +1,27 @@
 // VectorIndex: an exact inner-product index over L2-normalised vectors, keyed
 // by photo id.
 //
-// Storage (issue 16): each vector is kept once, as fp16, packed in the panel
-// layout of the engine's few-row kernel (matmul_xwt_fp16_panels, ops.h), in
-// chunks of kChunkVectors so that growing never copies more than one chunk:
-// 1 KiB per 512-d vector instead of FAISS's 2 KiB fp32, and half the bytes to
-// stream per query. Results are nevertheless those of an exact fp32 scan:
+// Storage (issue 16): each vector is kept once, as int8 with a scale of its
+// own, packed in the 16-vector panel layout of the engine's scan kernel
+// (score_i8_panels, model/i8_scan.h), in chunks of kChunkVectors so that
+// growing never copies more than one chunk: 516 bytes per 512-d vector
+// instead of FAISS's 2 KiB fp32 (a quarter of the bytes to stream per query).
+// Before quantising, every vector (and every query) goes through one fixed
+// rotation (index_internal::rotate: sign flips and a Walsh-Hadamard
+// transform), which leaves scores unchanged but spreads a large component
+// over all of them, so the int8 step is small for any vector. Results are
+// nevertheless those of an exact fp32 scan:
 //
-//   fp16 rounding moves each component by at most 2^-11 of itself, so for a
-//   unit query the fp16 score of a unit vector is within E = 2^-11 +
-//   sqrt(dim) * 2^-25 + 1e-4 (fp32 summation) of its fp32 score. The search
-//   keeps every vector whose fp16 score is within 2E of the k-th best fp16
-//   score -- a set that provably holds the fp32 top k -- and re-ranks those
-//   candidates on their fp32 vectors from the exact lookup (the store, the
-//   source of truth; set_exact_lookup). Without a lookup (or for more than
-//   kMaxRerank candidates: deep pages) the fp16 scores are returned (within E).
+//   with v the rotated unit vector and v' = scale * int8(v) what is stored,
+//   |q.v - q.v'| <= ||v - v'|| for a unit query (Cauchy-Schwarz). add()
+//   records the largest such ||v - v'|| (quant_error; ~0.009 for 512-d
+//   vectors, whatever their distribution); E = quant_error + the slack of the
+//   fp32 sums. The search keeps every vector whose int8 score is within 2E of
+//   the k-th best int8 score -- a set that provably holds the fp32 top k --
+//   and re-ranks those candidates on their fp32 vectors from the exact lookup
+//   (the store, the source of truth; set_exact_lookup). Without a lookup (or
+//   for more than kMaxRerank candidates: deep pages) the int8 scores are
+//   returned (within E).
 //
 // The index is a cache of the `vectors` table (store.h): it is saved atomically
 // with a fingerprint of the rows it was built from and, at start,
@@ -29,11 +36,11 @@
 // chosen, so a filter never costs a qualifying vector its place (no widening).
 //
 // Large libraries (issue 16): build_ivf() lays the vectors out in lists (a
-// coarse IVF: spherical k-means centroids, each list contiguous in the fp16
+// coarse IVF: spherical k-means centroids, each list contiguous in the int8
 // panels) and records per list the spherical cap around its centroid that
 // holds all its members. A search probes the lists nearest centroid first and
 // stops when no remaining list's bound max_{v in cap} q.v reaches the k-th
-// best (qualifying) fp16 score minus 2E -- every vector it skips is provably
+// best (qualifying) int8 score minus 2E -- every vector it skips is provably
 // outside the candidate window above, so without a budget the results are
 // exactly those of the full scan, on any data and under any filter -- or,
 // when set_probe() allows it, earlier: once the unprobed lists are unlikely
@@ -47,12 +54,12 @@
 // searches share, add/remove/save exclude; the exact lookup runs outside the
 // lock).
 //
-// File format (docs/storage.md): "SAIDX002" magic, u32 LE header length, a JSON
-// header {"version":2,"model","dim","count","max_id","id_sum","generation",
-// "chunk_vectors","payload_bytes","payload_hash"} (+ "holes", "ivf_lists",
-// "ivf_tail" when the IVF layout is in use), then the payload: the ids of all
-// positions (int64 LE, -1 for a hole), then each chunk's used panels (uint16 LE
-// halves), then for an IVF layout ivf_lists x {begin i64, end i64, cos_min f32,
+// File format (docs/storage.md): "SAIDX003" magic, u32 LE header length, a JSON
+// header {"version":3,"model","dim","count","max_id","id_sum","generation",
+// "chunk_vectors","quant_error","payload_bytes","payload_hash"} (+ "holes",
+// "ivf_lists", "ivf_tail" when the IVF layout is in use), then the payload: the
+// ids of all positions (int64 LE, -1 for a hole), their scales (f32 LE, 0 for a
+// hole), then each chunk's used panels (int8), then for an IVF layout ivf_lists x {begin i64, end i64, cos_min f32,
 // norm_max f32} and the centroids (ivf_lists x dim f32). payload_hash is
 // a 64-bit multiply-xor hash (hex) over the payload: the file is a cache, and a
 // SHA-256 of 1 GB would add seconds to every start.
@@ -95,7 +102,7 @@ enum class IndexLoadOutcome {
 const char* index_load_outcome_name(IndexLoadOutcome o);  // "loaded", "rebuilt_missing", ...
 
 // Fills `out` (dim floats) with the stored fp32 vector of `id`; false if there
-// is none (the candidate then keeps its fp16 score).
+// is none (the candidate then keeps its int8 score).
 using ExactLookup = std::function<bool(int64_t id, std::span<float> out)>;
 // True if `id` may be returned by a search.
 using IdFilter = std::function<bool(int64_t id)>;
@@ -193,7 +200,7 @@ class VectorIndex {
   // Lays the vectors out in IVF lists (header comment): trains on a sample and
   // assigns every vector while searches and writes go on (shared lock, a chunk
   // at a time), then moves them into the list order under the exclusive lock
-  // (in memory a copy of the fp16 vectors exists meanwhile, +1 KiB per vector;
+  // (in memory a copy of the int8 vectors exists meanwhile, +516 bytes per 512-d vector;
   // with opt.spill_dir it does not).
   // Writes made between the assignment and the move go to the tail. Rebuilding
   // an active layout starts over. Unavailable if `cancel` is set meanwhile;
@@ -227,13 +234,16 @@ class VectorIndex {
   void drop_ivf();
   IvfInfo ivf_info() const;
 
-  // ids, id -> position, fp16 chunks, IVF lists: opaque outside src/index
+  // ids, id -> position, int8 chunks, IVF lists: opaque outside src/index
   // (index_impl.h).
   struct Impl;
 
   // Where search() reads fp32 vectors for its exact re-rank (see above). Set
   // it before searching concurrently.
   void set_exact_lookup(ExactLookup lookup);
+  // The lookup every album uses: the `vectors` rows of (kind, model) in `store`
+  // (the source of truth), false for a missing row or one of another size.
+  static ExactLookup store_lookup(Store& store, std::string kind, std::string model);
 
   // Start-up in the background (issue 16): while a standby is set, search()
   // answers through it (an exact scan of the store) and size() reports
@@ -242,8 +252,10 @@ class VectorIndex {
   void set_standby(StandbySearch standby, int64_t expected_size);
   void replace_contents(VectorIndex&& loaded);
   bool ready() const;
-  // The bound E on |fp16 score - fp32 score| for unit vectors of this dim.
-  float fp16_error_bound() const;
+  // The bound E on |int8 score - fp32 score| for unit queries: the largest
+  // quantisation error of any vector stored (see above) plus the slack of
+  // the fp32 arithmetic.
+  float error_bound() const;
   // Bytes held for vectors, ids and the id map (for logs and benchmarks).
   size_t memory_bytes() const;
 

@@ -1,4 +1,4 @@
-// The index file (SAIDX002): save, load and load-or-rebuild of a VectorIndex.
+// The index file (SAIDX003): save, load and load-or-rebuild of a VectorIndex.
 // Format in docs/storage.md.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,9 +20,10 @@ namespace sa {
 
 namespace {
 
-constexpr char kMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '2'};
-constexpr char kOldMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '1'};
-constexpr int kFormatVersion = 2;
+constexpr char kMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '3'};
+constexpr char kFaissMagic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '1'};
+constexpr char kFp16Magic[8] = {'S', 'A', 'I', 'D', 'X', '0', '0', '2'};
+constexpr int kFormatVersion = 3;
 // A header is a few hundred bytes; anything larger is not ours.
 constexpr uint32_t kMaxHeaderBytes = 1 << 16;
 
@@ -75,7 +77,7 @@ class PayloadHash {
 }  // namespace
 
 using index_internal::Chunk;
-using index_internal::chunk_used_halves;
+using index_internal::chunk_used_bytes;
 using index_internal::kHole;
 using index_internal::kPanel;
 
@@ -90,10 +92,10 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
   const int64_t n = static_cast<int64_t>(m.ids.size());
   std::vector<std::string_view> parts;
   parts.emplace_back(reinterpret_cast<const char*>(m.ids.data()), m.ids.size() * sizeof(int64_t));
+  parts.emplace_back(reinterpret_cast<const char*>(m.scales.data()), static_cast<size_t>(n) * sizeof(float));
   for (size_t c = 0; c < m.chunks.size(); ++c) {
     const int64_t cnt = std::min(kChunkVectors, n - static_cast<int64_t>(c) * kChunkVectors);
-    parts.emplace_back(reinterpret_cast<const char*>(m.chunks[c].data()),
-                       chunk_used_halves(cnt, dim_) * sizeof(uint16_t));
+    parts.emplace_back(reinterpret_cast<const char*>(m.chunks[c].data()), chunk_used_bytes(cnt, dim_));
   }
   static_assert(sizeof(index_internal::IvfList) == 24, "IvfList is written as is");
   const int ivf_lists = m.ivf ? static_cast<int>(m.ivf->lists.size()) : 0;
@@ -122,6 +124,7 @@ Status VectorIndex::save(const std::string& path, const IndexMeta& meta) const {
       {"holes", m.holes},
       {"ivf_lists", ivf_lists},
       {"ivf_tail", m.ivf ? m.ivf->tail_begin : 0},
+      {"quant_error", m.quant_error},
       {"payload_bytes", payload_bytes},
       {"payload_hash", hash.hex()},
   };
@@ -183,8 +186,10 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
   const size_t size = static_cast<size_t>(file_size);
   uint8_t pre[sizeof(kMagic) + 4];
   if (size < sizeof pre || !read_exact(f.fd, pre, sizeof pre)) return corrupt("too short");
-  if (std::memcmp(pre, kOldMagic, sizeof(kMagic)) == 0)
+  if (std::memcmp(pre, kFaissMagic, sizeof(kMagic)) == 0)
     return corrupt("older format (FAISS flat index, before fp16 storage)");
+  if (std::memcmp(pre, kFp16Magic, sizeof(kMagic)) == 0)
+    return corrupt("older format (fp16 vectors, before int8 storage)");
   if (std::memcmp(pre, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic (not a smart-album index)");
   uint32_t hlen = 0;
   for (int i = 0; i < 4; ++i) hlen |= static_cast<uint32_t>(pre[sizeof(kMagic) + i]) << (8 * i);
@@ -198,6 +203,7 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
   IndexMeta meta;
   size_t payload_bytes = 0;
   int64_t n = 0, chunk_vectors = 0, holes = 0, ivf_lists = 0, ivf_tail = 0;
+  float quant_error = 0;
   std::string want_hash;
   try {
     if (h.at("version").get<int>() != kFormatVersion) return corrupt("unsupported version");
@@ -212,12 +218,17 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
     holes = h.value("holes", int64_t{0});
     ivf_lists = h.value("ivf_lists", int64_t{0});
     ivf_tail = h.value("ivf_tail", int64_t{0});
+    quant_error = h.at("quant_error").get<float>();
     payload_bytes = h.at("payload_bytes").get<size_t>();
     want_hash = h.at("payload_hash").get<std::string>();
   } catch (const std::exception& e) {
     return corrupt(std::string("bad header: ") + e.what());
   }
   if (meta.dim <= 0 || meta.dim > (1 << 16)) return corrupt("bad dim");
+  // A unit vector's rounding error is at most half a step (scale / 2) in each
+  // component: sqrt(dim) / 254 at most. Anything else is not ours.
+  if (!(quant_error >= 0) || quant_error > std::sqrt(static_cast<float>(meta.dim)) / 254 + 1e-3f)
+    return corrupt("bad quantisation error");
   if (chunk_vectors != kChunkVectors) return corrupt("other chunk size");
   const size_t have = size - hstart - hlen;
   if (have != payload_bytes)
@@ -225,10 +236,10 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
                    std::to_string(payload_bytes) + " (truncated?)");
   // The sizes below come from the header: check them against the file before
   // allocating anything.
-  if (n < 0 || static_cast<uint64_t>(n) > have / sizeof(int64_t)) return corrupt("bad vector count");
-  size_t expect = static_cast<size_t>(n) * sizeof(int64_t);
+  if (n < 0 || static_cast<uint64_t>(n) > have / (sizeof(int64_t) + sizeof(float))) return corrupt("bad vector count");
+  size_t expect = static_cast<size_t>(n) * (sizeof(int64_t) + sizeof(float));
   for (int64_t base = 0; base < n; base += kChunkVectors)
-    expect += chunk_used_halves(std::min(kChunkVectors, n - base), meta.dim) * sizeof(uint16_t);
+    expect += chunk_used_bytes(std::min(kChunkVectors, n - base), meta.dim);
   if (ivf_lists < 0 || ivf_lists > n || holes < 0 || holes > n || ivf_tail < 0 || ivf_tail > n ||
       (ivf_lists == 0 && holes != 0))
     return corrupt("bad IVF header");
@@ -241,14 +252,20 @@ Result<std::pair<std::unique_ptr<VectorIndex>, IndexMeta>> VectorIndex::load(con
   m.ids.resize(static_cast<size_t>(n));
   if (!read_exact(f.fd, m.ids.data(), m.ids.size() * sizeof(int64_t))) return corrupt("truncated ids");
   hash.update(m.ids.data(), m.ids.size() * sizeof(int64_t));
+  m.scales.resize(static_cast<size_t>(n));
+  if (!read_exact(f.fd, m.scales.data(), m.scales.size() * sizeof(float))) return corrupt("truncated scales");
+  hash.update(m.scales.data(), m.scales.size() * sizeof(float));
+  for (float sc : m.scales)  // largest component of a unit vector / 127
+    if (!(sc >= 0 && sc <= 1.0f / 127 + 1e-6f)) return corrupt("bad vector scale");
   for (int64_t base = 0; base < n; base += kChunkVectors) {
-    const size_t halves = chunk_used_halves(std::min(kChunkVectors, n - base), meta.dim);
+    const size_t bytes = chunk_used_bytes(std::min(kChunkVectors, n - base), meta.dim);
     Chunk c;
-    c.resize(halves);
-    if (!read_exact(f.fd, c.data(), halves * sizeof(uint16_t))) return corrupt("truncated vectors");
-    hash.update(c.data(), halves * sizeof(uint16_t));
+    c.resize(bytes);
+    if (!read_exact(f.fd, c.data(), bytes)) return corrupt("truncated vectors");
+    hash.update(c.data(), bytes);
     m.chunks.push_back(std::move(c));
   }
+  m.quant_error = quant_error;
   if (ivf_lists > 0) {
     auto ivf = std::make_unique<index_internal::Ivf>();
     ivf->lists.resize(static_cast<size_t>(ivf_lists));

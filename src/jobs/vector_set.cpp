@@ -36,14 +36,9 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
     vs->outcome_ = outcome;
   }
   vs->index_->set_probe(ann.probe);
-  // The index keeps fp16 copies; its final candidates are re-ranked on the
+  // The index keeps int8 copies; its final candidates are re-ranked on the
   // stored fp32 vectors (exact scores, VectorIndex header).
-  vs->index_->set_exact_lookup([&store, kind = vs->kind_, model = vs->model_](int64_t id, std::span<float> out) {
-    auto v = store.get_vector(id, kind);
-    if (!v.ok() || v->model != model || v->data.size() != out.size()) return false;
-    std::copy(v->data.begin(), v->data.end(), out.begin());
-    return true;
-  });
+  vs->index_->set_exact_lookup(VectorIndex::store_lookup(store, vs->kind_, vs->model_));
   if (background) {
     VectorSet* self = vs.get();
     vs->loader_ = std::thread([self, dim] { self->load_in_background(dim); });

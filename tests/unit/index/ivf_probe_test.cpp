@@ -159,7 +159,7 @@ TEST(IvfProbe, SearchAmongScoresExactlyTheGivenIds) {
       auto got = p.ivf.search_among(q, 10, album, &st);
       EXPECT_TRUE(st.among);
       EXPECT_EQ(ids_of(got), ids_of(p.flat.search(q, 10, in_album))) << t;
-      // Exact scores too (the fp32 re-rank has no lookup here: fp16 within E).
+      // Exact scores too (the fp32 re-rank has no lookup here: int8 within E).
       auto ref = p.flat.search(q, 10, in_album);
       ASSERT_TRUE(got.ok() && ref.ok());
       for (size_t i = 0; i < got->size() && i < ref->size(); ++i)

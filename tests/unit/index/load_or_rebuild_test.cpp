@@ -60,7 +60,7 @@ class RebuildTest : public ::testing::Test {
       ASSERT_TRUE(r.ok());
       ASSERT_EQ(r->size(), 1u);
       EXPECT_EQ((*r)[0].id, id);
-      EXPECT_NEAR((*r)[0].score, 1.0f, index.fp16_error_bound());  // no exact lookup here
+      EXPECT_NEAR((*r)[0].score, 1.0f, index.error_bound());  // no exact lookup here
     }
   }
 

@@ -237,19 +237,30 @@ TEST(VectorIndex, LoadRejectsDamagedFiles) {
   std::string huge_header = bytes;
   huge_header[8] = huge_header[9] = huge_header[10] = huge_header[11] = '\xff';
   EXPECT_EQ(VectorIndex::load(write("hdr.faiss", huge_header)).status().code(), StatusCode::kCorruption);
+  size_t at = 0;
   // The payload alone (no header) is not accepted either.
   const size_t hlen = static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
   EXPECT_EQ(VectorIndex::load(write("raw.faiss", bytes.substr(12 + hlen))).status().code(),
             StatusCode::kCorruption);
-  // Nor a file of the FAISS format before fp16 storage (it is rebuilt).
-  std::string old_format = bytes;
-  old_format.replace(0, 8, "SAIDX001");
-  auto r = VectorIndex::load(write("old.faiss", old_format));
-  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(r.status().to_string().find("older format"), std::string::npos) << r.status().to_string();
+  // Nor a file of the FAISS format before fp16 storage, or of the fp16 one
+  // before int8 storage (both are rebuilt).
+  for (const char* magic : {"SAIDX001", "SAIDX002"}) {
+    std::string old_format = bytes;
+    old_format.replace(0, 8, magic);
+    auto r = VectorIndex::load(write("old.faiss", old_format));
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << magic;
+    EXPECT_NE(r.status().to_string().find("older format"), std::string::npos) << r.status().to_string();
+  }
+  // A header whose quantisation error no unit vector can have.
+  std::string bad_error = bytes;
+  at = bad_error.find("\"quant_error\":");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(bad_error[at + 14], '0');
+  bad_error[at + 14] = '9';  // 0.00x -> 9.00x, same length
+  EXPECT_EQ(VectorIndex::load(write("qerr.faiss", bad_error)).status().code(), StatusCode::kCorruption);
   // A header that claims more vectors than the payload holds.
   std::string more = bytes;
-  size_t at = more.find("\"vectors\":3");
+  at = more.find("\"vectors\":3");
   ASSERT_NE(at, std::string::npos);
   more[at + 10] = '9';
   EXPECT_EQ(VectorIndex::load(write("more.faiss", more)).status().code(), StatusCode::kCorruption);
@@ -285,7 +296,7 @@ TEST(VectorIndex, ConcurrentSearchAndAdd) {
 }  // namespace
 }  // namespace sa
 
-// The single-query path (fp16 scan, candidates within the error bound,
+// The single-query path (int8 scan, candidates within the error bound,
 // re-rank on the fp32 vectors) must give exactly the ranking of a brute-force
 // double-precision scan, ids mapped back.
 TEST(VectorIndex, SearchMatchesBruteForce) {
