@@ -88,8 +88,11 @@ __attribute__((target("avx512f"))) void pack_rows(const float* x, size_t ldx, in
 
 // Rows [0, MR) of a packed row block times one panel (32 columns, k-major)
 // -> acc [MR][32].
+// next / next_lines: a slice of the next panel to bring into L2 meanwhile (a
+// few lines per 16 steps of k), or null.
 template <int MR>
-__attribute__((target("avx512f"))) void block(const float* a, const float* w, int k, float* acc) {
+__attribute__((target("avx512f"))) void block(const float* a, const float* w, int k, float* acc,
+                                              const char* next, int next_lines) {
   __m512 lo[MR], hi[MR];
   for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
   auto step = [&](const float* ap) {
@@ -105,7 +108,10 @@ __attribute__((target("avx512f"))) void block(const float* a, const float* w, in
     w += kP;
   };
   const int full = k / kKChunk;
+  const int per_chunk = next && full > 0 ? (next_lines + full - 1) / full : 0;
+  const char* next_end = next + static_cast<size_t>(next_lines) * 64;
   for (int c = 0; c < full; ++c, a += kRows * kKChunk) {
+    for (int i = 0; i < per_chunk && next < next_end; ++i, next += 64) _mm_prefetch(next, _MM_HINT_T1);
     for (int kk = 0; kk < kKChunk; ++kk) step(a + kk);
   }
   for (int kk = 0; kk < k - full * kKChunk; ++kk) step(a + kk);
@@ -115,7 +121,7 @@ __attribute__((target("avx512f"))) void block(const float* a, const float* w, in
   }
 }
 
-using BlockFn = void (*)(const float*, const float*, int, float*);
+using BlockFn = void (*)(const float*, const float*, int, float*, const char*, int);
 template <int... R>
 constexpr std::array<BlockFn, sizeof...(R)> block_table(std::integer_sequence<int, R...>) {
   return {&block<R + 1>...};
@@ -157,12 +163,19 @@ void run_item(const void* ctx, int item) {
   }
   const float* packed = pr.buf.data();
   alignas(64) float acc[kRows * kP];
+  // While a panel runs over the item's row blocks from L2, the next panel is
+  // fetched from L3 into L2 in slices, one per block: otherwise the first row
+  // block of every panel waits on L3.
+  const int panel_lines = jb.k * kP * 4 / 64;
   for (int c = c_begin; c < c_end; ++c) {
     const float* panel = jb.panels + (static_cast<size_t>(jb.out.col0 / kP) + c) * jb.k * kP;
+    const char* next = c + 1 < c_end ? reinterpret_cast<const char*>(panel + static_cast<size_t>(jb.k) * kP) : nullptr;
     for (int b = 0; b < n_blocks; ++b) {
       const int r0 = r_begin + b * kRows;
       const int rows = std::min(kRows, r_end - r0);
-      kBlocks[rows - 1](packed + b * block_floats, panel, jb.k, acc);
+      const int l0 = panel_lines * b / n_blocks, l1 = panel_lines * (b + 1) / n_blocks;
+      kBlocks[rows - 1](packed + b * block_floats, panel, jb.k, acc,
+                        next ? next + static_cast<size_t>(l0) * 64 : nullptr, l1 - l0);
       store_block(jb, acc, r0, rows, c * kP);
     }
   }
