@@ -174,6 +174,14 @@ void run_item(const void* ctx, int item) {
       const int r0 = r_begin + b * kRows;
       const int rows = std::min(kRows, r_end - r0);
       const int l0 = panel_lines * b / n_blocks, l1 = panel_lines * (b + 1) / n_blocks;
+      // The block's 12 x 32 outputs into L2 while it runs: the store reads
+      // them (the residual) or writes them (a write miss reads them too), and
+      // y, written by an earlier pass, is in L3 or memory by now.
+      for (int r = 0; r < rows; ++r) {
+        const char* yr = reinterpret_cast<const char*>(jb.out.y + static_cast<size_t>(r0 + r) * jb.out.ldy + c * kP);
+        _mm_prefetch(yr, _MM_HINT_T1);
+        _mm_prefetch(yr + 64, _MM_HINT_T1);
+      }
       kBlocks[rows - 1](packed + b * block_floats, panel, jb.k, acc,
                         next ? next + static_cast<size_t>(l0) * 64 : nullptr, l1 - l0);
       store_block(jb, acc, r0, rows, c * kP);
