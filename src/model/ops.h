@@ -110,6 +110,12 @@ void erf_inplace(float* x, size_t n);
 void attention(const float* qkv, int ld_qkv, int n_tok, int d, int heads, float* out, int ld_out,
                float* scratch);
 
+// attention() for n_seq sequences of n_tok tokens each, stacked: sequence b's
+// rows start at qkv + b * n_tok * ld_qkv and out + b * n_tok * ld_out. The
+// same results; all (sequence, head) pairs go to the threads at once.
+void attention_batch(const float* qkv, int ld_qkv, int n_seq, int n_tok, int d, int heads,
+                     float* out, int ld_out, float* scratch);
+
 // The general form: n_q queries q [n_q, ld_q] attend over n_kv keys k and values
 // v [n_kv, ld_kv]; out [n_q, ld_out]. scratch: at least n_q * n_kv floats.
 void attention(const float* q, int ld_q, int n_q, const float* k, const float* v, int ld_kv,

@@ -128,10 +128,7 @@ void vit_forward(const VitWeights& w, const float* pixels, int n, float* out) {
     // x = x + out_proj(attn(ln_1(x)))
     add_bias_layer_norm(x.data(), pending_bias, blk.ln_1, rows, d, c.ln_eps, h.data());
     linear(blk.qkv, h.data(), rows, qkv.data());
-    for (int b = 0; b < n; ++b) {
-      attention(qkv.data() + static_cast<size_t>(b) * n_tok * 3 * d, 3 * d, n_tok, d, c.heads,
-                att.data() + static_cast<size_t>(b) * n_tok * d, d, scores.data());
-    }
+    attention_batch(qkv.data(), 3 * d, n, n_tok, d, c.heads, att.data(), d, scores.data());
     linear_accumulate(blk.attn_out, att.data(), rows, x.data(), /*add_bias=*/false);
     // x = x + c_proj(quick_gelu(c_fc(ln_2(x))))
     add_bias_layer_norm(x.data(), blk.attn_out.b.data(), blk.ln_2, rows, d, c.ln_eps, h.data());

@@ -306,6 +306,27 @@ TEST(Ops, Attention) {
   }
 }
 
+// attention_batch: each stacked sequence exactly as attention() computes it
+// alone (same kernels, any thread), short sequences (direct path) and long
+// (blocked kernel, one hand-off for all heads), leaving the row padding alone.
+TEST(Ops, AttentionBatchEqualsEachSequence) {
+  for (int n : {5, 70}) {
+    const int d = 128, heads = 2, n_seq = 3, ld_qkv = 3 * d + 4, ld_out = d + 3;
+    SCOPED_TRACE("n=" + std::to_string(n));
+    const auto qkv = randn(static_cast<size_t>(n_seq) * n * ld_qkv, 1.0f, 12);
+    std::vector<float> out(static_cast<size_t>(n_seq) * n * ld_out, -7.0f), scratch(n * n);
+    attention_batch(qkv.data(), ld_qkv, n_seq, n, d, heads, out.data(), ld_out, scratch.data());
+    for (int b = 0; b < n_seq; ++b) {
+      std::vector<float> one(static_cast<size_t>(n) * ld_out, -7.0f);
+      attention(qkv.data() + static_cast<size_t>(b) * n * ld_qkv, ld_qkv, n, d, heads, one.data(),
+                ld_out, scratch.data());
+      for (int i = 0; i < n * ld_out; ++i) {
+        ASSERT_EQ(out[static_cast<size_t>(b) * n * ld_out + i], one[i]) << b << " " << i;
+      }
+    }
+  }
+}
+
 // ---- ViT ---------------------------------------------------------------------
 
 TEST(Vit, MatchesNaiveReference) {
