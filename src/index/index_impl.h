@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "index/vector_index.h"
@@ -103,6 +104,9 @@ struct VectorIndex::Impl {
   // Scores the (rotated) query against positions [begin, end) (begin a
   // multiple of kPanel) into y[0 .. end - begin).
   void score_range(const float* q, int dim, int64_t begin, int64_t end, float* y) const;
+  // The same for several ranges (each begin a multiple of kPanel) in one
+  // kernel call, their scores one after the other in y.
+  void score_ranges(const float* q, int dim, const std::vector<std::pair<int64_t, int64_t>>& ranges, float* y) const;
   // The fp32 value of the stored int8 vector at p (in the rotated space).
   void decode(int64_t p, int dim, float* out) const;
 };

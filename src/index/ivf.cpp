@@ -79,6 +79,22 @@ void VectorIndex::Impl::score_range(const float* q, int dim, int64_t begin, int6
   }
 }
 
+void VectorIndex::Impl::score_ranges(const float* q, int dim, const std::vector<std::pair<int64_t, int64_t>>& ranges,
+                                     float* y) const {
+  std::vector<I8Segment> segs;
+  for (const auto& [begin, end] : ranges) {
+    for (int64_t p = begin; p < end;) {
+      const int64_t ci = p / kChunkVectors, l = p % kChunkVectors;
+      const int64_t cnt = std::min(end - p, kChunkVectors - l);
+      segs.push_back({chunks[static_cast<size_t>(ci)].data() + static_cast<size_t>(l / kPanel) * kPanel * dim,
+                      scales.data() + p, cnt, y});
+      y += cnt;
+      p += cnt;
+    }
+  }
+  score_i8_segments(q, segs.data(), static_cast<int>(segs.size()), dim);
+}
+
 namespace index_internal {
 
 size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, const IdFilter& filter,
@@ -140,15 +156,13 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
   const bool sampling = model && filter && !counting;
   int64_t sampled = 0, sampled_ok = 0;
   int lists_scanned = 0;
-  auto scan = [&](int64_t begin, int64_t end) {
-    if (end <= begin) return;
-    y.resize(static_cast<size_t>(end - begin));
-    m.score_range(q, dim, begin, end, y.data());
+  // The scores ys of positions [begin, end) into the candidates.
+  auto consume = [&](int64_t begin, int64_t end, const float* ys) {
     scanned += end - begin;
     for (int64_t p = begin; p < end; ++p) {
       const int64_t id = m.ids[static_cast<size_t>(p)];
       if (id == kHole) continue;
-      const float s = y[static_cast<size_t>(p - begin)];
+      const float s = ys[p - begin];
       int ok = -1;  // unknown
       if (sampling && (p & 7) == 0) {
         ok = filter(id) ? 1 : 0;
@@ -174,7 +188,14 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
       if (heap.size() == kk) floor = heap.top() - window;
     }
   };
+  auto scan = [&](int64_t begin, int64_t end) {
+    if (end <= begin) return;
+    y.resize(static_cast<size_t>(end - begin));
+    m.score_range(q, dim, begin, end, y.data());
+    consume(begin, end, y.data());
+  };
   scan(ivf.tail_begin, static_cast<int64_t>(m.ids.size()));
+  std::vector<std::pair<int64_t, int64_t>> ranges;
   // Lists in centroid order, a batch at a time: the batch's lists that can
   // still reach the window are scanned in position order, adjacent ones in one
   // kernel call (one call per list cost a hand-over to the kernel's helper
@@ -253,6 +274,7 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
     // lists in the gap with them (more candidates never hurt, and one kernel
     // call per list is slow when many are read).
     std::sort(picked.begin(), picked.end());
+    ranges.clear();
     size_t r = 0;
     while (r < picked.size()) {
       const IvfList& first = ivf.lists[static_cast<size_t>(picked[r])];
@@ -270,8 +292,19 @@ size_t search_ivf(const VectorIndex::Impl& m, int dim, const float* q, int k, co
         e = ivf.lists[static_cast<size_t>(to)].end;
         ++r;
       }
-      scan(b, e);
+      ranges.emplace_back(b, e);
       ++r;
+    }
+    // All of the batch's ranges in one kernel call: a list is ~500 vectors,
+    // too few to split over two threads on its own.
+    size_t total = 0;
+    for (const auto& [b, e] : ranges) total += static_cast<size_t>(e - b);
+    y.resize(total);
+    m.score_ranges(q, dim, ranges, y.data());
+    size_t at = 0;
+    for (const auto& [b, e] : ranges) {
+      consume(b, e, y.data() + at);
+      at += static_cast<size_t>(e - b);
     }
   }
   if (stats) {

@@ -370,51 +370,43 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
     } else {
     if (stats) *stats = SearchStats{n, 0, 0};
     // One query against every stored vector: the engine's int8 panel kernel
-    // on both cores (model/i8_scan.h), a chunk at a time.
-    std::vector<float> scores(static_cast<size_t>(n));
-    m.score_range(qr.data(), dim_, 0, n, scores.data());
-    constexpr float kOut = -std::numeric_limits<float>::infinity();
-    int64_t allowed = n;
-    if (filter) {
-      allowed = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        if (filter(m.ids[static_cast<size_t>(i)])) {
-          ++allowed;
+    // on both cores (model/i8_scan.h), a chunk at a time into a buffer of one
+    // chunk, each score then kept if it is within the window of the best kk
+    // seen so far (a floor that only rises); the final floor prunes the rest.
+    // One pass, and no score array of the library's size per query.
+    const float window = 2 * (m.quant_error + arithmetic_slack(dim_));
+    const size_t kq = static_cast<size_t>(k);
+    std::priority_queue<float, std::vector<float>, std::greater<float>> heap;
+    float floor = -std::numeric_limits<float>::infinity();
+    int64_t allowed = 0;
+    std::vector<float> y(static_cast<size_t>(std::min(n, kChunkVectors)));
+    for (int64_t base = 0; base < n; base += kChunkVectors) {
+      const int64_t cnt = std::min(kChunkVectors, n - base);
+      m.score_range(qr.data(), dim_, base, base + cnt, y.data());
+      for (int64_t i = 0; i < cnt; ++i) {
+        const int64_t id = m.ids[static_cast<size_t>(base + i)];
+        if (filter && !filter(id)) continue;
+        ++allowed;
+        const float sc = y[static_cast<size_t>(i)];
+        if (sc < floor) continue;
+        cands.push_back({id, sc});
+        if (heap.size() < kq) {
+          heap.push(sc);
+        } else if (sc > heap.top()) {
+          heap.pop();
+          heap.push(sc);
         } else {
-          scores[static_cast<size_t>(i)] = kOut;
+          continue;
         }
+        // The kk-th best int8 score less twice the error bound: the fp32
+        // top kk is above it (header comment).
+        if (heap.size() == kq) floor = heap.top() - window;
       }
     }
     kk = static_cast<size_t>(std::min<int64_t>(k, allowed));
     if (kk == 0) return out;
-    // The kk-th best int8 score, then every vector within twice the error bound
-    // of it: the fp32 top kk is among them (header comment).
-    float kth;
-    if (kk <= 4096) {
-      std::priority_queue<float, std::vector<float>, std::greater<float>> heap;
-      for (float s : scores) {
-        if (s == kOut) continue;
-        if (heap.size() < kk) {
-          heap.push(s);
-        } else if (s > heap.top()) {
-          heap.pop();
-          heap.push(s);
-        }
-      }
-      kth = heap.top();
-    } else {
-      std::vector<float> tmp;
-      tmp.reserve(static_cast<size_t>(allowed));
-      for (float s : scores)
-        if (s != kOut) tmp.push_back(s);
-      std::nth_element(tmp.begin(), tmp.begin() + static_cast<int64_t>(kk) - 1, tmp.end(), std::greater<float>());
-      kth = tmp[kk - 1];
-    }
-    const float floor = kth - 2 * (m.quant_error + arithmetic_slack(dim_));
-    for (int64_t i = 0; i < n; ++i) {
-      const float s = scores[static_cast<size_t>(i)];
-      if (s != kOut && s >= floor) cands.push_back({m.ids[static_cast<size_t>(i)], s});
-    }
+    cands.erase(std::remove_if(cands.begin(), cands.end(), [floor](const Cand& c) { return c.score < floor; }),
+                cands.end());
     lookup = lookup_;
     }
   }

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "model/few_row_gemm.h"
 
@@ -124,6 +125,47 @@ void score_i8_panels(const float* q, const int8_t* panels, const float* scales, 
   }
   const Job job{fn, q, panels, scales, n, k, np, y};
   parallel_for(static_cast<int>((np + kPanelsPerItem - 1) / kPanelsPerItem), run_item, &job);
+}
+
+namespace {
+
+struct Piece {
+  int seg;
+  int64_t c0, c1;  // panels of that segment
+};
+struct SegJob {
+  PanelFn fn;
+  const float* q;
+  const I8Segment* segs;
+  const Piece* pieces;
+  int k;
+};
+
+void run_piece(const void* ctx, int i) {
+  const SegJob& j = *static_cast<const SegJob*>(ctx);
+  const Piece& pc = j.pieces[i];
+  const I8Segment& sg = j.segs[pc.seg];
+  j.fn(j.q, sg.panels, sg.scales, sg.n, j.k, pc.c0, pc.c1, sg.y);
+}
+
+}  // namespace
+
+void score_i8_segments(const float* q, const I8Segment* segments, int count, int k) {
+  if (count <= 0 || k <= 0) return;
+  static const PanelFn fn = pick();
+  std::vector<Piece> pieces;
+  int64_t total = 0;
+  for (int s = 0; s < count; ++s) {
+    const int64_t np = (segments[s].n + kCols - 1) / kCols;
+    total += segments[s].n;
+    for (int64_t c = 0; c < np; c += kPanelsPerItem) pieces.push_back({s, c, std::min(np, c + kPanelsPerItem)});
+  }
+  const SegJob job{fn, q, segments, pieces.data(), k};
+  if (total < kParallelVectors) {
+    for (size_t i = 0; i < pieces.size(); ++i) run_piece(&job, static_cast<int>(i));
+    return;
+  }
+  parallel_for(static_cast<int>(pieces.size()), run_piece, &job);
 }
 
 void score_i8_panels_reference(const float* q, const int8_t* panels, const float* scales, int64_t n, int k,

@@ -19,6 +19,18 @@ constexpr int kScanPanelCols = 16;
 // Large scans are split over the calling thread and the engine's helper thread.
 void score_i8_panels(const float* q, const int8_t* panels, const float* scales, int64_t n, int k, float* y);
 
+// Several scans with one query at once (the IVF lists a search reads in one
+// batch, each too short to split on its own): segment i scores n vectors at
+// panels/scales into y, as score_i8_panels would; the pieces of all segments
+// are shared between the two threads.
+struct I8Segment {
+  const int8_t* panels;
+  const float* scales;
+  int64_t n;
+  float* y;
+};
+void score_i8_segments(const float* q, const I8Segment* segments, int count, int k);
+
 // The scalar reference of the same sums (tests).
 void score_i8_panels_reference(const float* q, const int8_t* panels, const float* scales, int64_t n, int k,
                                float* y);

@@ -72,6 +72,31 @@ TEST(I8Scan, MatchesTheReferenceOnEveryTail) {
   }
 }
 
+TEST(I8Scan, SegmentsScoreAsSeparateScans) {
+  // Short segments (an IVF batch's lists) and long ones (past the two-thread
+  // threshold together), odd counts: each as score_i8_panels alone.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  const int k = 130;
+  for (const std::vector<int64_t>& sizes : {std::vector<int64_t>{5}, std::vector<int64_t>{17, 1, 500, 33},
+                                            std::vector<int64_t>{3000, 2500, 7, 1100}}) {
+    std::vector<Panels> ps;
+    for (int64_t n : sizes) ps.push_back(random_panels(n, k, rng));
+    std::vector<float> q(static_cast<size_t>(k));
+    for (float& v : q) v = nd(rng);
+    std::vector<std::vector<float>> got(sizes.size()), want(sizes.size());
+    std::vector<I8Segment> segs;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      got[i].assign(static_cast<size_t>(sizes[i]), -7.0f);
+      want[i].assign(static_cast<size_t>(sizes[i]), 0.0f);
+      segs.push_back({ps[i].w.data(), ps[i].scales.data(), sizes[i], got[i].data()});
+      score_i8_panels(q.data(), ps[i].w.data(), ps[i].scales.data(), sizes[i], k, want[i].data());
+    }
+    score_i8_segments(q.data(), segs.data(), static_cast<int>(segs.size()), k);
+    for (size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(got[i], want[i]) << "segment " << i;
+  }
+}
+
 TEST(I8Scan, ZeroScaleGivesZero) {
   // A hole in the index: its column is zero and so is its scale.
   std::mt19937 rng(2);
