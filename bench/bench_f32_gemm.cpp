@@ -8,7 +8,8 @@
 // helper thread is then not started either).
 // SA_BENCH_VIT=1: the whole full-size random ViT-B-16 image tower instead, at
 // batch 1 and 8, packed GEMM vs OpenBLAS (images/s, medians, interleaved).
-// SA_BENCH_VIT=packed: only the packed tower (for profiling).
+// SA_BENCH_VIT=packed: only the packed tower (for profiling); =int8: only the
+// INT8 tower (reported under the packed_* keys).
 // Env: SA_BENCH_REPS (default 15), SA_BENCH_BATCH (default 8).
 //
 // Run: build/bench/bench_f32_gemm
@@ -68,8 +69,12 @@ int run_vit(const std::string& mode) {
   c.mlp = 3072;
   sa::VitWeights blas = sa::random_vit_weights(c, 512, 2024);
   sa::VitWeights packed = blas;
-  sa::vit_attach_packed_f32(packed);
-  const bool only_packed = mode == "packed";
+  if (mode == "int8") {
+    sa::vit_attach_int8(packed, true);  // the INT8 tower in place of the packed one (profiling)
+  } else {
+    sa::vit_attach_packed_f32(packed);
+  }
+  const bool only_packed = mode == "packed" || mode == "int8";
   if (only_packed) blas = sa::VitWeights{};
   const auto pixels = random_floats(static_cast<size_t>(8) * 3 * 224 * 224, 4);
   std::vector<float> out(8 * 512);
