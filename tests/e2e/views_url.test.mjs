@@ -143,6 +143,10 @@ for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
     await expectView(page, 'album');
     await page.click(`#grid .card[data-id="${lib.albumIds[0]}"]`);
     await page.waitForFunction((id) => location.hash === `#/photo/${id}`, lib.albumIds[0]);
+    // Reloaded, the photo opens over the same album, and Esc still returns to it.
+    await page.reload();
+    await page.waitForSelector('#detail:not([hidden])');
+    await page.waitForFunction(() => document.getElementById('section-title').textContent === '相册：旅行');
     await page.keyboard.press('Escape');
     await page.waitForSelector('#detail', { state: 'hidden' });
     await expectView(page, 'album');

@@ -6,7 +6,7 @@ import { api, hooks } from './api.js';
 import { signIn } from './auth.js';
 import { Uploader, filesFromDrop, filesFromInput } from './upload.js';
 import { Connection, errorText } from './errors.js';
-import { parseHash, go, sameRoute } from './router.js';
+import { parseHash, go, hashFor, sameRoute } from './router.js';
 import { DayGroups, Scrubber, cursorOf, dayKey, newerFirst } from './timeline.js';
 import { Viewer } from './viewer.js';
 import { FocusTrap } from './dialog.js';
@@ -506,8 +506,16 @@ async function applyRoute() {
   const prev = state.route;
   state.route = r;
   if (r.name === 'photo') {
+    if (prev) {
+      // Remember the view behind the photo in this history entry, so that a
+      // reload (or Back into it later) shows the photo over the same view.
+      history.replaceState({ ...(history.state || {}), base: hashFor(state.base) }, '');
+    } else {
+      // Reloaded, or opened from a link: the view it was opened from, else the timeline.
+      const saved = history.state && history.state.base ? parseHash(history.state.base) : null;
+      showBase(saved && saved.name !== 'photo' ? saved : { name: 'all' });
+    }
     const at = state.items.findIndex((p) => p.id === r.id);
-    if (!prev) { state.base = { name: 'all' }; showAll(); }  // opened from a link: the timeline behind
     if (at >= 0) return openDetail(at);
     try {
       const p = await api.photo(r.id);
@@ -524,6 +532,11 @@ async function applyRoute() {
   state.viewerPushed = false;
   closeModal('detail', { silent: true });
   if (sameRoute(r, state.base) && prev && prev.name === 'photo' && (state.items.length || state.done)) return;
+  return showBase(r);
+}
+
+// Shows a view that is not a photo (the gallery, a search, an organise view).
+function showBase(r) {
   state.base = r;
   if (r.name === 'search') return runSearch(r);
   if (r.name === 'similar') return runSimilar({ id: r.id });
@@ -543,7 +556,8 @@ async function showAlbum(r) {
   showFiltered({ title: '相册', filter: { album: r.id } });
   try {
     const a = await api.album(r.id);
-    if (state.route === r) $('section-title').textContent = `相册：${a.name}`;
+    // Still the view shown (a photo opened over it keeps it as the base).
+    if (state.base === r) $('section-title').textContent = `相册：${a.name}`;
   } catch (e) {
     if (state.route !== r) return;
     toastError(e, 'album');
