@@ -29,7 +29,7 @@ echo "[test] ThreadSanitizer build of the engine (few-row, packed fp32, INT8 and
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSA_TSAN=ON -DSA_BUILD_BENCH=OFF >/dev/null
 ninja -C build-tsan -j"$(nproc)" test_model
 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_model --gtest_brief=1 \
-  --gtest_filter='Fp16Linear.*:Bert.*:Ops.*:Layouts/ClipGolden.*:Vit.*:Int8Gemm.*:F32Packed.*:Layouts/ClipInt8Golden.*:Int8Load.*'
+  --gtest_filter='Fp16Linear.*:Bert.*:Ops.*:Layouts/ClipGolden.*:Vit.*:Int8Gemm.*:F32Packed.*:Layouts/ClipInt8Golden.*:Int8Load.*:I8Scan.*'
 
 echo "[test] unit, integration and e2e tests"
 cd build
