@@ -281,15 +281,41 @@ struct HeadBuffers {
   int nk;
 };
 
+bool has_avx512();
+
+// kt[c][j] = scale * k[j][c] for the keys j < 16 * floor(n_kv / 16), by a
+// gather down each dimension's column (a b8 ViT layer's transposes were ~1 %
+// of the fp32 tower's samples, ~3 % of the INT8 one's; the scalar loop is 5 %
+// slower for the whole attention). Returns the first key not done.
+__attribute__((target("avx512f"))) int transpose_keys_avx512(const float* k, int ld_kv, int n_kv,
+                                                             int hd, float scale, float* kt, int nk) {
+  const __m512i step = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(ld_kv));
+  const __m512 vscale = _mm512_set1_ps(scale);
+  int j0 = 0;
+  for (; j0 + 16 <= n_kv; j0 += 16) {
+    const float* kj = k + static_cast<size_t>(j0) * ld_kv;
+    for (int c = 0; c < hd; ++c) {
+      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xffff, step, kj + c, 4);
+      _mm512_storeu_ps(kt + static_cast<size_t>(c) * nk + j0, _mm512_mul_ps(vscale, v));
+    }
+  }
+  return j0;
+}
+
 HeadBuffers head_buffers(const float* k, int ld_kv, int n_q, int n_kv, int hd, float scale) {
   thread_local std::vector<float> kt_buf, s_buf;
   const int nk = (n_kv + 31) / 32 * 32;
   if (kt_buf.size() < static_cast<size_t>(hd) * nk) kt_buf.resize(static_cast<size_t>(hd) * nk);
   if (s_buf.size() < static_cast<size_t>(n_q) * nk) s_buf.resize(static_cast<size_t>(n_q) * nk);
   float* kt = kt_buf.data();
+  // 16 keys at a time on AVX-512 CPUs, the rest here.
+  const int j0 = has_avx512() && static_cast<size_t>(n_kv) * ld_kv < (size_t{1} << 31)
+                     ? transpose_keys_avx512(k, ld_kv, n_kv, hd, scale, kt, nk)
+                     : 0;
   for (int c = 0; c < hd; ++c) {
     float* row = kt + static_cast<size_t>(c) * nk;
-    for (int j = 0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
+    for (int j = j0; j < n_kv; ++j) row[j] = scale * k[static_cast<size_t>(j) * ld_kv + c];
     std::fill(row + n_kv, row + nk, 0.0f);
   }
   return {kt, s_buf.data(), nk};
