@@ -154,16 +154,34 @@ size_t VectorIndex::memory_bytes() const {
 }
 
 void VectorIndex::set_exact_lookup(ExactLookup lookup) {
+  if (!lookup) return set_exact_batch_lookup(nullptr);
+  const int dim = dim_;
+  set_exact_batch_lookup([one = std::move(lookup), dim](std::span<const int64_t> ids, std::span<float> out,
+                                                        std::vector<bool>* found) {
+    for (size_t i = 0; i < ids.size(); ++i)
+      (*found)[i] = one(ids[i], out.subspan(i * static_cast<size_t>(dim), static_cast<size_t>(dim)));
+  });
+}
+
+void VectorIndex::set_exact_batch_lookup(ExactBatchLookup lookup) {
   std::unique_lock lock(mu_);
   lookup_ = std::move(lookup);
 }
 
-ExactLookup VectorIndex::store_lookup(Store& store, std::string kind, std::string model) {
-  return [&store, kind = std::move(kind), model = std::move(model)](int64_t id, std::span<float> out) {
-    auto v = store.get_vector(id, kind);
-    if (!v.ok() || v->model != model || v->data.size() != out.size()) return false;
-    std::copy(v->data.begin(), v->data.end(), out.begin());
-    return true;
+ExactBatchLookup VectorIndex::store_lookup(Store& store, std::string kind, std::string model) {
+  return [&store, kind = std::move(kind), model = std::move(model)](std::span<const int64_t> ids,
+                                                                    std::span<float> out,
+                                                                    std::vector<bool>* found) {
+    const size_t dim = ids.empty() ? 0 : out.size() / ids.size();
+    auto got = store.get_vectors(ids, kind);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      (*found)[i] = false;
+      if (!got.ok()) continue;
+      auto it = got->find(ids[i]);
+      if (it == got->end() || it->second.model != model || it->second.data.size() != dim) continue;
+      std::copy(it->second.data.begin(), it->second.data.end(), out.begin() + static_cast<ptrdiff_t>(i * dim));
+      (*found)[i] = true;
+    }
   };
 }
 
@@ -302,7 +320,7 @@ Result<std::vector<float>> unit_query(std::span<const float> query, int dim) {
 // within the window of the kk-th) on their fp32 vectors, outside the index
 // lock (the lookup reads the store), then the best kk, best first, ties by id.
 std::vector<SearchResult> finish_search(std::span<const float> query, size_t kk, std::vector<Cand> cands,
-                                        const ExactLookup& lookup) {
+                                        const ExactBatchLookup& lookup) {
   const int dim = static_cast<int>(query.size());
   constexpr size_t kMaxRerank = VectorIndex::kMaxRerank;
   std::vector<SearchResult> out;
@@ -312,15 +330,20 @@ std::vector<SearchResult> finish_search(std::span<const float> query, size_t kk,
     double qn = 0;
     for (float x : query) qn += static_cast<double>(x) * x;
     qn = std::sqrt(qn);
-    std::vector<float> v(static_cast<size_t>(dim));
-    for (Cand& c : cands) {
-      if (!lookup(c.id, v)) continue;
+    std::vector<int64_t> ids(cands.size());
+    for (size_t i = 0; i < cands.size(); ++i) ids[i] = cands[i].id;
+    std::vector<float> vs(cands.size() * static_cast<size_t>(dim));
+    std::vector<bool> found(cands.size(), false);
+    lookup(ids, vs, &found);
+    for (size_t i = 0; i < cands.size(); ++i) {
+      if (!found[i]) continue;
+      const float* v = vs.data() + i * static_cast<size_t>(dim);
       double dot = 0, ss = 0;
       for (int j = 0; j < dim; ++j) {
-        dot += static_cast<double>(query[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
-        ss += static_cast<double>(v[static_cast<size_t>(j)]) * v[static_cast<size_t>(j)];
+        dot += static_cast<double>(query[static_cast<size_t>(j)]) * v[j];
+        ss += static_cast<double>(v[j]) * v[j];
       }
-      if (ss > 0 && std::isfinite(ss)) c.score = dot / (std::sqrt(ss) * qn);
+      if (ss > 0 && std::isfinite(ss)) cands[i].score = dot / (std::sqrt(ss) * qn);
     }
   }
   auto better = [](const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
@@ -350,7 +373,7 @@ Result<std::vector<SearchResult>> VectorIndex::search(std::span<const float> que
   index_internal::rotate(qr.data(), dim_);
 
   std::vector<Cand> cands;
-  ExactLookup lookup;
+  ExactBatchLookup lookup;
   size_t kk = 0;
   {
     std::shared_lock lock(mu_);
@@ -437,7 +460,7 @@ Result<std::vector<SearchResult>> VectorIndex::search_among(std::span<const floa
   index_internal::rotate(q.data(), dim_);  // scored against rotated vectors only
   auto admitted = [ids](int64_t id) { return std::binary_search(ids.begin(), ids.end(), id); };
   std::vector<Cand> cands;
-  ExactLookup lookup;
+  ExactBatchLookup lookup;
   size_t kk = 0;
   {
     std::shared_lock lock(mu_);

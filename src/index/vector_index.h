@@ -104,6 +104,11 @@ const char* index_load_outcome_name(IndexLoadOutcome o);  // "loaded", "rebuilt_
 // Fills `out` (dim floats) with the stored fp32 vector of `id`; false if there
 // is none (the candidate then keeps its int8 score).
 using ExactLookup = std::function<bool(int64_t id, std::span<float> out)>;
+// The same for many ids at once (one query to the store instead of one per
+// candidate: a search re-ranks hundreds): row i of `out` (ids.size() x dim)
+// for ids[i]; (*found)[i] false where there is none.
+using ExactBatchLookup =
+    std::function<void(std::span<const int64_t> ids, std::span<float> out, std::vector<bool>* found)>;
 // True if `id` may be returned by a search.
 using IdFilter = std::function<bool(int64_t id)>;
 
@@ -241,9 +246,11 @@ class VectorIndex {
   // Where search() reads fp32 vectors for its exact re-rank (see above). Set
   // it before searching concurrently.
   void set_exact_lookup(ExactLookup lookup);
+  void set_exact_batch_lookup(ExactBatchLookup lookup);
   // The lookup every album uses: the `vectors` rows of (kind, model) in `store`
-  // (the source of truth), false for a missing row or one of another size.
-  static ExactLookup store_lookup(Store& store, std::string kind, std::string model);
+  // (the source of truth, read in a few statements per search), not found for
+  // a missing row or one of another size.
+  static ExactBatchLookup store_lookup(Store& store, std::string kind, std::string model);
 
   // Start-up in the background (issue 16): while a standby is set, search()
   // answers through it (an exact scan of the store) and size() reports
@@ -295,7 +302,7 @@ class VectorIndex {
   int dim_;
   mutable std::shared_mutex mu_;
   std::unique_ptr<Impl> impl_;
-  ExactLookup lookup_;
+  ExactBatchLookup lookup_;
   StandbySearch standby_;
   int64_t standby_size_ = 0;
   std::atomic<double> probe_misses_{0.0}, probe_fraction_{0.0};

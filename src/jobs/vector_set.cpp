@@ -38,7 +38,7 @@ Result<std::unique_ptr<VectorSet>> VectorSet::open(Store& store, std::string kin
   vs->index_->set_probe(ann.probe);
   // The index keeps int8 copies; its final candidates are re-ranked on the
   // stored fp32 vectors (exact scores, VectorIndex header).
-  vs->index_->set_exact_lookup(VectorIndex::store_lookup(store, vs->kind_, vs->model_));
+  vs->index_->set_exact_batch_lookup(VectorIndex::store_lookup(store, vs->kind_, vs->model_));
   if (background) {
     VectorSet* self = vs.get();
     vs->loader_ = std::thread([self, dim] { self->load_in_background(dim); });

@@ -71,6 +71,23 @@ class RebuildTest : public ::testing::Test {
   std::map<int64_t, std::vector<float>> vectors_;
 };
 
+// The re-rank's lookup (VectorSet wires it): every candidate's stored fp32
+// vector in one call, in the order asked, and "not found" for an id without
+// a vector, with another model's, or unknown.
+TEST_F(RebuildTest, StoreLookupReadsManyVectorsAtOnce) {
+  const int64_t a = add_photo_with_vector("aaaa");
+  const int64_t b = add_photo_with_vector("bbbb");
+  const int64_t other = add_photo_with_vector("cccc", "other-model");
+  ExactBatchLookup lookup = VectorIndex::store_lookup(*store_, "clip", "ViT-B-16");
+  const std::vector<int64_t> ids = {b, 999999, a, other};
+  std::vector<float> out(ids.size() * kDim, -1.0f);
+  std::vector<bool> found(ids.size(), true);
+  lookup(ids, out, &found);
+  EXPECT_EQ(found, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + kDim), vectors_[b]);
+  EXPECT_EQ(std::vector<float>(out.begin() + 2 * kDim, out.begin() + 3 * kDim), vectors_[a]);
+}
+
 TEST_F(RebuildTest, MissingFileIsRebuiltThenLoaded) {
   IndexLoadOutcome outcome;
   auto index = load(&outcome);

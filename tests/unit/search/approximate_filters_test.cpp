@@ -66,7 +66,7 @@ class ApproximateFiltersTest : public ::testing::Test {
       folder_[r->id] = p.folder;
     }
     ASSERT_TRUE(index_->add(ids, all).ok());
-    index_->set_exact_lookup(VectorIndex::store_lookup(*store_, "clip", "tiny"));  // as VectorSet does
+    index_->set_exact_batch_lookup(VectorIndex::store_lookup(*store_, "clip", "tiny"));  // as VectorSet does
     ASSERT_TRUE(index_->build_ivf().ok());
     // 0.5 % of the library: the index alone misses most neighbours.
     index_->set_probe(ProbeOptions{0, 0.005});

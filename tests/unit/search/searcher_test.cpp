@@ -31,7 +31,7 @@ class SearcherTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
     index_ = std::make_unique<VectorIndex>(clip_->embed_dim());
-    index_->set_exact_lookup(VectorIndex::store_lookup(*store_, "clip", "tiny"));  // as VectorSet does
+    index_->set_exact_batch_lookup(VectorIndex::store_lookup(*store_, "clip", "tiny"));  // as VectorSet does
     int n = 0;
     for (auto& im : golden_->images) {
       PhotoInfo p;
