@@ -108,39 +108,7 @@ PanelFn pick() {
   return panels_scalar;
 }
 
-struct Job {
-  PanelFn fn;
-  const float* q;
-  const int8_t* w;
-  const float* scales;
-  int64_t n;
-  int k;
-  int64_t panels;
-  float* y;
-};
-
-void run_item(const void* ctx, int i) {
-  const Job& j = *static_cast<const Job*>(ctx);
-  const int64_t c0 = static_cast<int64_t>(i) * kPanelsPerItem;
-  j.fn(j.q, j.w, j.scales, j.n, j.k, c0, std::min(j.panels, c0 + kPanelsPerItem), j.y);
-}
-
-}  // namespace
-
-void score_i8_panels(const float* q, const int8_t* panels, const float* scales, int64_t n, int k, float* y) {
-  if (n <= 0 || k <= 0) return;
-  static const PanelFn fn = pick();
-  const int64_t np = (n + kCols - 1) / kCols;
-  if (n < kParallelVectors) {
-    fn(q, panels, scales, n, k, 0, np, y);
-    return;
-  }
-  const Job job{fn, q, panels, scales, n, k, np, y};
-  parallel_for(static_cast<int>((np + kPanelsPerItem - 1) / kPanelsPerItem), run_item, &job);
-}
-
-namespace {
-
+// A run of panels of one segment: what one parallel_for item scores.
 struct Piece {
   int seg;
   int64_t c0, c1;  // panels of that segment
@@ -178,6 +146,11 @@ void score_i8_segments(const float* q, const I8Segment* segments, int count, int
     return;
   }
   parallel_for(static_cast<int>(pieces.size()), run_piece, &job);
+}
+
+void score_i8_panels(const float* q, const int8_t* panels, const float* scales, int64_t n, int k, float* y) {
+  const I8Segment one{panels, scales, n, y};
+  score_i8_segments(q, &one, 1, k);
 }
 
 void score_i8_panels_reference(const float* q, const int8_t* panels, const float* scales, int64_t n, int k,
