@@ -60,13 +60,7 @@ double seconds_since(Clock::time_point t0) {
 
 int run_vit(const std::string& mode) {
   const int reps = std::getenv("SA_BENCH_REPS") ? std::atoi(std::getenv("SA_BENCH_REPS")) : 6;
-  sa::VitConfig c;  // ViT-B-16 defaults
-  c.image_size = 224;
-  c.patch_size = 16;
-  c.width = 768;
-  c.layers = 12;
-  c.heads = 12;
-  c.mlp = 3072;
+  const sa::VitConfig c;  // its defaults are ViT-B-16's
   sa::VitWeights blas = sa::random_vit_weights(c, 512, 2024);
   sa::VitWeights packed = blas;
   if (mode == "int8") {

@@ -147,6 +147,9 @@ for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
     await page.reload();
     await page.waitForSelector('#detail:not([hidden])');
     await page.waitForFunction(() => document.getElementById('section-title').textContent === '相册：旅行');
+    await page.waitForSelector('.detail-image img:not(.blur)');  // the preview, not the blurred thumbnail
+    await page.waitForTimeout(400);  // past the .25 s un-blur transition
+    await page.screenshot({ path: path.join(SHOTS, `views-photo-reloaded-${name}.png`) });
     await page.keyboard.press('Escape');
     await page.waitForSelector('#detail', { state: 'hidden' });
     await expectView(page, 'album');
